@@ -1,0 +1,34 @@
+# The two commands that must always work on a fresh machine: `make demo` and `make test`.
+# Each sets itself up: installs uv if missing (from PyPI, through pip), then syncs the locked environment.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+EXTRAS := --extra cpu --extra train
+RUN := $(UV) run --no-sync
+
+.PHONY: setup demo test lint format clean
+
+setup: .venv/.catts-synced
+
+.venv/.catts-synced: pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv>=0.9"
+	$(UV) sync --locked $(EXTRAS)
+	@touch $@
+
+demo: setup
+	$(RUN) catts demo
+
+test: setup
+	$(RUN) pytest
+
+lint: setup
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy
+
+format: setup
+	$(RUN) ruff check --fix .
+	$(RUN) ruff format .
+
+clean:
+	rm -rf .venv catts-demo-out .pytest_cache .mypy_cache .ruff_cache
