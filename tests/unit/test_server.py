@@ -1,0 +1,102 @@
+"""Server management without vLLM: command line, port choice, start-up failures and process-group shutdown.
+
+The real vLLM start-up is covered by the `vllm`-marked integration tests.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from catts_graph.errors import ServerStartError
+from catts_graph.server import (
+    ServerOptions,
+    VLLMServerProcess,
+    build_command,
+    free_port,
+    is_loopback,
+    port_in_use,
+    resolve_model,
+)
+
+
+@pytest.fixture
+def model_dir(tmp_path: Path) -> Path:
+    (tmp_path / "config.json").write_text("{}")
+    return tmp_path
+
+
+def test_command_has_the_flags_the_graph_needs(model_dir: Path) -> None:
+    cmd = build_command(str(model_dir), ServerOptions(extra_args=("--max-num-seqs", "8")), 1234, "cpu")
+    assert cmd[:3] == [sys.executable, "-m", "vllm.entrypoints.openai.api_server"]
+    joined = " ".join(cmd)
+    for flag in ("--max-logprobs 20", "--host 127.0.0.1", "--port 1234", "--dtype float32", "--seed 0"):
+        assert flag in joined
+    assert cmd[-2:] == ["--max-num-seqs", "8"]
+    assert "--dtype auto" in " ".join(build_command(str(model_dir), ServerOptions(), 1, "gpu"))
+
+
+def test_resolve_model_errors_say_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(ServerStartError, match="make-tiny-model"):
+        resolve_model(tmp_path / "missing")
+    with pytest.raises(ServerStartError, match="no config.json"):
+        resolve_model(tmp_path)
+    assert resolve_model("Qwen/Qwen2.5-VL-7B-Instruct") == "Qwen/Qwen2.5-VL-7B-Instruct"
+
+
+def test_free_port_is_bindable_and_in_use_detection() -> None:
+    port = free_port()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))
+        s.listen()
+        assert port_in_use("127.0.0.1", port)
+    assert is_loopback("127.0.0.1") and is_loopback("localhost") and not is_loopback("0.0.0.0")
+
+
+def fake_server(model_dir: Path, script: str, timeout_s: float = 30.0) -> VLLMServerProcess:
+    process = VLLMServerProcess(model_dir, ServerOptions(startup_timeout_s=timeout_s))
+    process.command = [sys.executable, "-c", script]  # stands in for vLLM: start-up logic only
+    return process
+
+
+def test_exit_during_startup_reports_the_log_tail(model_dir: Path) -> None:
+    process = fake_server(model_dir, "import sys; print('CUDA is sad: boom'); sys.exit(3)")
+    process.start()
+    with pytest.raises(ServerStartError, match="exited during start-up \\(code 3\\)") as info:
+        process.wait_healthy()
+    assert "CUDA is sad: boom" in str(info.value)
+
+
+def test_startup_timeout_stops_the_whole_process_group(model_dir: Path, tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    script = (
+        "import subprocess, sys, time; "
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']); "
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid)); print('never healthy', flush=True); time.sleep(600)"
+    )
+    process = fake_server(model_dir, script, timeout_s=3.0)
+    process.start()
+    started = time.monotonic()
+    with pytest.raises(ServerStartError, match="not healthy after 3 s") as info:
+        process.wait_healthy()
+    assert time.monotonic() - started < 30
+    assert "never healthy" in str(info.value)
+    child_pid = int(pid_file.read_text())
+    for pid in (process.pid, child_pid):  # leader and grandchild are both gone
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_requested_port_in_use_fails_fast(model_dir: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        process = VLLMServerProcess(model_dir, ServerOptions(port=port))
+        with pytest.raises(ServerStartError, match="already in use"):
+            process.start()
