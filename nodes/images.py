@@ -15,6 +15,8 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import TypeAlias
 
@@ -125,3 +127,23 @@ def to_data_url(image: ImageInput) -> str:
     if mime is None or img.mode not in _PASS_THROUGH_MODES:
         mime, data = "image/png", encode_png(_to_rgb(img))
     return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+
+
+@lru_cache(maxsize=256)
+def _cached_data_url(image: str, stamp: tuple[int, int] | None) -> str:
+    return to_data_url(image)
+
+
+def data_urls(images: Sequence[str]) -> tuple[str, ...]:
+    """Data URLs for state images (paths or data URLs), encoded once per file version and cached."""
+    urls = []
+    for image in images:
+        stamp = None
+        if not image.startswith("data:"):
+            try:
+                st = Path(image).stat()
+                stamp = (st.st_mtime_ns, st.st_size)
+            except OSError:
+                pass  # to_data_url reports the missing file
+        urls.append(_cached_data_url(image, stamp))
+    return tuple(urls)

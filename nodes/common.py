@@ -1,0 +1,61 @@
+"""Helpers the nodes share: the question as chat messages, the current vote table, representative texts, events."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from langgraph.config import get_stream_writer
+
+from nodes.images import data_urls
+from nodes.prompts import question_prompt
+from nodes.protocol import Message
+from nodes.state import CATTSState, SampleRecord
+from nodes.voting import leader, shares, sum_contributions
+
+
+def question_messages(state: CATTSState) -> list[Message]:
+    """The base model's prompt: the image(s) and the question (with options), as one user turn."""
+    text = question_prompt(state["question"], state.get("choices"))
+    return [Message("user", text, data_urls(state.get("images") or []))]
+
+
+def vote_table(state: CATTSState) -> dict[str, float]:
+    """The current vote table V: the sum of every module's contribution so far."""
+    return sum_contributions(c["votes"] for c in state.get("contributions") or [])
+
+
+def leader_confidence(samples: Sequence[SampleRecord], answer: str | None) -> float:
+    """Mean NMLP confidence of the samples that gave `answer` (NaN if none did)."""
+    values = [s["confidence"] for s in samples if s["answer"] == answer and math.isfinite(s["confidence"])]
+    return sum(values) / len(values) if values else math.nan
+
+
+def representative_text(state: CATTSState, answer: str) -> str:
+    """The response that best stands for `answer`: its most confident sample, else the critic's re-answer."""
+    supporting = [s for s in state.get("samples") or [] if s["answer"] == answer]
+    if supporting:
+        return max(supporting, key=lambda s: s["confidence"] if math.isfinite(s["confidence"]) else -math.inf)["text"]
+    critique = state.get("critique") or {}
+    if critique.get("answer") == answer and critique.get("reanswer"):
+        return str(critique["reanswer"])
+    return f"\\boxed{{{answer}}}"
+
+
+def vote_summary(state: CATTSState, extra: dict[str, float] | None = None) -> dict[str, Any]:
+    """Leader, share and normalised table, for events and routing."""
+    table = vote_table(state)
+    if extra:
+        table = sum_contributions([table, extra])
+    answer, share = leader(table)
+    return {"leader": answer, "share": share, "shares": shares(table)}
+
+
+def emit(event: dict[str, Any]) -> None:
+    """Send a custom stream event (`stream_mode="custom"`); a no-op outside a streaming graph run."""
+    try:
+        writer = get_stream_writer()
+    except RuntimeError:
+        return
+    writer(event)

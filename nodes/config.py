@@ -1,0 +1,143 @@
+"""Frozen per-stage configuration of the nodes, with the paper's defaults (METHOD.md section 4).
+
+Every field is documented where it is declared; invalid values fail at construction with a message that says
+what to set instead. `catts_graph.CATTSConfig` bundles these under the names `sampling`, `vote`, `critic`,
+`self_check` and `planner`; a node reads its stage from a run's LangGraph context when one is given there.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from nodes.protocol import SamplingParams
+from nodes.voting import Weighting
+
+
+class StageConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+
+class SamplingConfig(StageConfig):
+    """Self-consistency sampling (paper: N = 8, T = 1.0, top-k 40)."""
+
+    n: int = Field(default=8, ge=1, le=64)
+    """Samples per question, drawn in one request."""
+    temperature: float = Field(default=1.0, ge=0.0, le=5.0)
+    """Sampling temperature (0 = greedy; then n > 1 repeats the same answer)."""
+    top_k: int = Field(default=40, ge=0)
+    """Top-k sampling cut-off (0 = off)."""
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    """Nucleus sampling cut-off (1 = off)."""
+    max_tokens: int = Field(default=256, ge=1)
+    """Generation limit per sample; a sample cut off here usually has no parseable answer."""
+    top_logprobs: int = Field(default=20, ge=1, le=20)
+    """k of the confidence formula c_t = -(1/k) sum_j log p_t(j)."""
+
+    def params(self) -> SamplingParams:
+        return SamplingParams(
+            n=self.n,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            top_k=self.top_k,
+            max_tokens=self.max_tokens,
+            top_logprobs=self.top_logprobs,
+        )
+
+
+class VoteConfig(StageConfig):
+    """Confidence-weighted self-consistency plus the expert as Voter."""
+
+    weighting: Weighting = "confidence"
+    """Per-sample vote weight: `confidence` (NMLP, the paper), `majority` (1 each), `probability`
+    (exp mean log-prob), or DeepConf's `tail`, `bottom_window`, `lowest_window`."""
+    voter: bool = True
+    """Ask the expert for a probability per candidate (skipped when there is only one candidate)."""
+    tau1: float = Field(default=0.5, ge=0.0)
+    """Weight of the Voter's probabilities in the vote table."""
+    window: int = Field(default=2048, ge=1)
+    """Token window of the DeepConf weightings (traces shorter than it use one window)."""
+    voter_max_tokens: int = Field(default=128, ge=1)
+    """Length limit of the Voter's reply."""
+
+
+class CriticConfig(StageConfig):
+    """Self-reflection: the expert critiques the leading answer; the base model re-answers (greedy)."""
+
+    enabled: bool = True
+    """Include the critic in the graph."""
+    tau2: float = Field(default=0.5, ge=0.0)
+    """Weight of the re-answer in the vote table."""
+    critique_max_tokens: int = Field(default=128, ge=1)
+    """Length limit of the critique."""
+    reanswer_max_tokens: int = Field(default=256, ge=1)
+    """Length limit of the base model's re-answer."""
+
+
+class NoiseConfig(StageConfig):
+    """How the noised twin of each image is made."""
+
+    kind: Literal["ddpm"] = "ddpm"
+    """Perturbation family (DDPM forward noise)."""
+    step: int = Field(default=500, ge=0, lt=1000)
+    """DDPM step t: 0 leaves the image almost intact, 999 leaves almost pure noise."""
+    box: tuple[float, float, float, float] | None = None
+    """Noise only inside this (left, top, right, bottom) box, as fractions of the image size; None = whole image."""
+    seed: int = 0
+    """Noise seed: the same seed gives the same noised image."""
+
+
+class SelfCheckConfig(StageConfig):
+    """Visual self-check by contrastive answer scoring: s(a) = (1+alpha) log P(a|i) - alpha log P(a|i')."""
+
+    enabled: bool = True
+    """Include the self-check in the graph."""
+    tau3: float = Field(default=0.5, ge=0.0)
+    """Weight of the self-check's pick in the vote table."""
+    alpha: float = Field(default=0.5, ge=0.0)
+    """Contrast strength."""
+    beta: float = Field(default=0.1, gt=0.0, le=1.0)
+    """Plausibility cut-off: only candidates with P(a|i) >= beta * max_a' P(a'|i) can be picked."""
+    max_candidates: int = Field(default=4, ge=1)
+    """Score at most this many candidates (the top of the vote table)."""
+    noise: NoiseConfig = NoiseConfig()
+    """The noised twin."""
+
+
+class PlannerConfig(StageConfig):
+    """The expert as Planner orders the verification modules (invalid plans fall back to the default order)."""
+
+    enabled: bool = False
+    """Ask the expert for the module order (one extra expert call per question)."""
+    max_tokens: int = Field(default=32, ge=1)
+    """Length limit of the plan."""
+
+
+class Gate(StageConfig):
+    """When the adaptive policy skips a module: the leader's vote share and its confidence both clear these."""
+
+    min_share: float = Field(default=0.75, ge=0.0, le=1.0)
+    """The leading answer's share of the vote table (>= clears)."""
+    min_confidence: float | None = None
+    """The mean NMLP confidence of the leader's samples (>= clears); None = not checked. Calibrate on a dev set."""
+
+
+class RoutingConfig(StageConfig):
+    """Which modules run: `paper` runs every enabled module once; `adaptive` skips decisive ones."""
+
+    policy: Literal["paper", "adaptive"] = "paper"
+    """Routing policy."""
+    critic: Gate = Gate()
+    """Skip the critic when the vote clears this gate (adaptive only)."""
+    self_check: Gate = Gate()
+    """Skip the self-check when the vote clears this gate (adaptive only)."""
+
+
+StageT = TypeVar("StageT", bound=StageConfig)
+
+
+def stage_from_context(context: Any, field: str, default: StageT) -> StageT:
+    """The stage config `field` of a run's context (e.g. a `CATTSConfig`), or `default` when it has none."""
+    value = getattr(context, field, None)
+    return value if isinstance(value, type(default)) else default

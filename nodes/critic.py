@@ -1,0 +1,84 @@
+"""`CriticNode`: the expert critiques the leading answer; the base model re-answers with it (METHOD.md 4.2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from nodes.answers import extract_answer
+from nodes.common import emit, question_messages, representative_text, vote_summary
+from nodes.config import CriticConfig, stage_from_context
+from nodes.expert import Expert
+from nodes.images import data_urls
+from nodes.prompts import critic_prompt, reanswer_prompt
+from nodes.protocol import Message, SamplingParams, VisionLanguageModel
+from nodes.state import CATTSState, Usage, VoteContribution
+
+
+class CriticNode:
+    """Adds ``tau2`` to the base model's re-answer after the expert's critique of the leading answer.
+
+    With no leading answer (every sample unparseable) it does nothing and records why. An expert failure is
+    recorded and the re-answer proceeds without a critique; an unparseable re-answer does not vote.
+    """
+
+    def __init__(self, model: VisionLanguageModel, expert: Expert, config: CriticConfig | None = None):
+        self.model = model
+        self.expert = expert
+        self.config = config or CriticConfig()
+
+    async def __call__(self, state: CATTSState, runtime: Runtime[Any]) -> dict[str, Any]:
+        config = stage_from_context(runtime.context, "critic", self.config)
+        leading = vote_summary(state)["leader"]
+        if leading is None:
+            return {"critique": None, "fallbacks": ["critic: no parseable answer to critique; skipped"]}
+        rationale = representative_text(state, leading)
+        images = data_urls(state.get("images") or [])
+        usage: Usage = {"prompt_tokens": 0, "completion_tokens": 0, "model_calls": 0, "expert_calls": 1}
+        fallbacks: list[str] = []
+        prompt = critic_prompt(state["question"], leading, rationale, state.get("choices"))
+        try:
+            reply = await self.expert.complete(
+                [Message("user", prompt, images)], max_tokens=config.critique_max_tokens
+            )
+            critique = reply.text.strip()
+            usage["prompt_tokens"] += reply.prompt_tokens
+            usage["completion_tokens"] += reply.completion_tokens
+        except Exception as e:  # noqa: BLE001 (the expert is optional: degrade, record, go on)
+            critique = ""
+            fallbacks.append(f"critic: expert call failed ({type(e).__name__}: {e}); re-answered without a critique")
+        if not critique:
+            critique = "Please double-check the answer."
+            fallbacks.append("critic: empty critique; used a generic request to double-check")
+        messages = [
+            *question_messages(state),
+            Message.assistant(rationale),
+            Message("user", reanswer_prompt(critique, has_choices=bool(state.get("choices")))),
+        ]
+        params = SamplingParams(n=1, temperature=0.0, max_tokens=config.reanswer_max_tokens, top_logprobs=1)
+        sample = (await self.model.sample(messages, params))[0]
+        usage["prompt_tokens"] += sample.prompt_tokens
+        usage["completion_tokens"] += sample.completion_tokens
+        usage["model_calls"] += 1
+        answer = extract_answer(sample.text, answer_type=state.get("answer_type"), choices=state.get("choices"))
+        contributions: list[VoteContribution] = []
+        if answer is not None:
+            contributions.append({"module": "critic", "votes": {answer: config.tau2}})
+        else:
+            fallbacks.append("critic: the re-answer had no parseable answer; no critic vote")
+        record = {"critiqued": leading, "critique": critique, "reanswer": sample.text, "answer": answer}
+        emit(
+            {
+                "event": "votes",
+                "after": "critic",
+                **vote_summary(state, contributions[0]["votes"] if contributions else None),
+            }
+        )
+        return {
+            "critique": record,
+            "contributions": contributions,
+            "modules_run": ["critic"],
+            "usage": usage,
+            "fallbacks": fallbacks,
+        }

@@ -1,0 +1,108 @@
+"""The expert in its three roles (Planner, Voter, Critic): any LangChain chat model, or the base model itself.
+
+`as_expert` accepts a LangChain `BaseChatModel` (e.g. `ChatOpenAI(base_url=...)` pointed at a second vLLM server or
+any OpenAI-compatible API), a `VisionLanguageModel` (the base model: "expert = the base model itself"), or an
+object already implementing `Expert`. Every expert request carries the image(s) as data URLs. Replies are
+truncated to `MAX_REPLY_CHARS` and parsed as data by the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+
+from nodes.parsing import MAX_REPLY_CHARS
+from nodes.protocol import Message, SamplingParams, VisionLanguageModel
+
+
+@dataclass(frozen=True)
+class ExpertReply:
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@runtime_checkable
+class Expert(Protocol):
+    """Completes a chat deterministically (the expert roles need one considered reply, not samples)."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def complete(self, messages: Sequence[Message], *, max_tokens: int) -> ExpertReply: ...
+
+
+class BaseModelExpert:
+    """The base model in the expert roles: greedy decoding through the model protocol."""
+
+    def __init__(self, model: VisionLanguageModel) -> None:
+        self.model = model
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    async def complete(self, messages: Sequence[Message], *, max_tokens: int) -> ExpertReply:
+        params = SamplingParams(n=1, temperature=0.0, max_tokens=max_tokens, top_logprobs=0)
+        sample = (await self.model.sample(messages, params))[0]
+        return ExpertReply(sample.text[:MAX_REPLY_CHARS], sample.prompt_tokens, sample.completion_tokens)
+
+
+def to_langchain(message: Message) -> BaseMessage:
+    """A domain `Message` as a LangChain message; images become OpenAI-style `image_url` blocks."""
+    if message.role == "system":
+        return SystemMessage(content=message.text)
+    if message.role == "assistant":
+        return AIMessage(content=message.text)
+    blocks: list[str | dict[str, Any]] = [{"type": "image_url", "image_url": {"url": url}} for url in message.images]
+    blocks.append({"type": "text", "text": message.text})
+    return HumanMessage(content=blocks)
+
+
+class ChatModelExpert:
+    """A LangChain chat model in the expert roles. Its calls appear as child runs in LangChain/LangSmith traces."""
+
+    def __init__(self, chat_model: BaseChatModel) -> None:
+        self.chat_model = chat_model
+
+    @property
+    def name(self) -> str:
+        return str(getattr(self.chat_model, "model_name", None) or type(self.chat_model).__name__)
+
+    async def complete(self, messages: Sequence[Message], *, max_tokens: int) -> ExpertReply:
+        bound = (
+            self.chat_model.bind(max_tokens=max_tokens) if _accepts_max_tokens(self.chat_model) else self.chat_model
+        )
+        reply = await bound.ainvoke([to_langchain(m) for m in messages])
+        content = reply.content if isinstance(reply.content, str) else _text_of(reply.content)
+        usage = getattr(reply, "usage_metadata", None) or {}
+        return ExpertReply(
+            content[:MAX_REPLY_CHARS], int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
+        )
+
+
+def _accepts_max_tokens(chat_model: BaseChatModel) -> bool:
+    return "max_tokens" in type(chat_model).model_fields
+
+
+def _text_of(content: list[str | dict[str, Any]]) -> str:
+    return "".join(part if isinstance(part, str) else str(part.get("text", "")) for part in content)
+
+
+def as_expert(expert: Expert | BaseChatModel | VisionLanguageModel | None, base_model: VisionLanguageModel) -> Expert:
+    """Wrap whatever the caller passed as the expert; None means the base model itself."""
+    if expert is None:
+        return BaseModelExpert(base_model)
+    if isinstance(expert, BaseChatModel):
+        return ChatModelExpert(expert)
+    if isinstance(expert, Expert):
+        return expert
+    if isinstance(expert, VisionLanguageModel):
+        return BaseModelExpert(expert)
+    raise TypeError(
+        f"expert must be a LangChain chat model, a VisionLanguageModel or an Expert, got {type(expert).__name__}"
+    )

@@ -1,0 +1,113 @@
+"""The graph state the nodes read and write, with its reducers. Plain JSON-like values only, so every
+checkpointer can store it and every trace can show it.
+
+Input keys: `question`, `images` (file paths or data URLs), optional `choices` and `answer_type`.
+Accumulating keys (`contributions`, `modules_run`, `routes`, `fallbacks`, `usage`) have reducers, so parallel
+writers merge; the first node of a run resets them with `Overwrite`, so a new question on the same thread starts
+clean.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, TypedDict
+
+from nodes.answers import AnswerType
+
+
+class SampleRecord(TypedDict):
+    """One sampled response: its text, parsed answer and every confidence the vote weightings use."""
+
+    text: str
+    answer: str | None  # None: no parseable answer (kept, counted, does not vote)
+    confidence: float  # NMLP mean over tokens (higher = more confident)
+    probability: float  # exp(mean log-prob), in [0, 1]
+    tail_confidence: float
+    bottom_window_confidence: float
+    lowest_window_confidence: float
+    completion_tokens: int
+    finish_reason: str | None
+
+
+class VoteContribution(TypedDict):
+    """What one module added to the vote table V."""
+
+    module: str  # self_consistency | voter | critic | self_check
+    votes: dict[str, float]
+
+
+class RouteRecord(TypedDict):
+    """A routing decision: where the graph went after a stage, and why."""
+
+    after: str
+    next: str
+    skipped: list[str]
+    reason: str
+
+
+class Usage(TypedDict):
+    """Cost counters, summed over the run."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    model_calls: int
+    expert_calls: int
+
+
+def empty_usage() -> Usage:
+    return {"prompt_tokens": 0, "completion_tokens": 0, "model_calls": 0, "expert_calls": 0}
+
+
+def add_usage(left: Usage | None, right: Usage | None) -> Usage:
+    """Reducer: field-wise sum of two usage records."""
+    out = empty_usage()
+    for part in (left, right):
+        for key, value in (part or {}).items():
+            out[key] += value  # type: ignore[literal-required]
+    return out
+
+
+class CATTSInput(TypedDict, total=False):
+    """What a caller passes in."""
+
+    question: str
+    images: list[str]
+    choices: list[str] | None
+    answer_type: AnswerType | None
+
+
+class CATTSState(TypedDict, total=False):
+    """The whole run: inputs, samples, every module's record, the vote table's parts, routes and cost."""
+
+    question: str
+    images: list[str]
+    choices: list[str] | None
+    answer_type: AnswerType | None
+    samples: list[SampleRecord]
+    plan: list[str]
+    critique: dict[str, Any] | None
+    self_check: dict[str, Any] | None
+    contributions: Annotated[list[VoteContribution], operator.add]
+    modules_run: Annotated[list[str], operator.add]
+    routes: Annotated[list[RouteRecord], operator.add]
+    fallbacks: Annotated[list[str], operator.add]
+    usage: Annotated[Usage, add_usage]
+    next_module: str
+    answer: str | None
+    confidence: float
+    votes: dict[str, float]
+
+
+class CATTSOutput(TypedDict, total=False):
+    """What a caller gets back (the full state stays inspectable through streaming and checkpoints)."""
+
+    answer: str | None
+    confidence: float
+    votes: dict[str, float]
+    modules_run: list[str]
+    routes: list[RouteRecord]
+    fallbacks: list[str]
+    usage: Usage
+    samples: list[SampleRecord]
+    critique: dict[str, Any] | None
+    self_check: dict[str, Any] | None

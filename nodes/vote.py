@@ -1,0 +1,99 @@
+"""`VoteNode`: confidence-weighted self-consistency, plus the expert as Voter (METHOD.md 4.1)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from nodes.answers import normalize_answer
+from nodes.common import emit, vote_summary
+from nodes.config import VoteConfig, stage_from_context
+from nodes.expert import Expert
+from nodes.images import data_urls
+from nodes.parsing import parse_voter_reply
+from nodes.prompts import voter_prompt
+from nodes.protocol import Message
+from nodes.state import CATTSState, SampleRecord, Usage, VoteContribution, empty_usage
+from nodes.voting import Weighting, self_consistency_votes
+
+_WEIGHT_FIELD: dict[Weighting, str] = {
+    "confidence": "confidence",
+    "probability": "probability",
+    "tail": "tail_confidence",
+    "bottom_window": "bottom_window_confidence",
+    "lowest_window": "lowest_window_confidence",
+}
+
+
+def sample_weights(samples: list[SampleRecord], weighting: Weighting) -> list[float]:
+    """Each sample's vote weight under `weighting` (NaN where the confidence is undefined)."""
+    if weighting == "majority":
+        return [1.0] * len(samples)
+    field = _WEIGHT_FIELD[weighting]
+    return [float(s[field]) for s in samples]  # type: ignore[literal-required]
+
+
+class VoteNode:
+    """Adds the self-consistency vote ``V_int`` and, when enabled, the Voter's ``tau1 * p_a`` to the vote table.
+
+    An unparseable or failed Voter reply contributes nothing; the fallback is recorded in `fallbacks`.
+    """
+
+    def __init__(self, expert: Expert | None, config: VoteConfig | None = None):
+        self.expert = expert
+        self.config = config or VoteConfig()
+
+    async def __call__(self, state: CATTSState, runtime: Runtime[Any]) -> dict[str, Any]:
+        config = stage_from_context(runtime.context, "vote", self.config)
+        samples = state.get("samples") or []
+        weights = sample_weights(samples, config.weighting)
+        internal = self_consistency_votes([s["answer"] for s in samples], weights)
+        contributions: list[VoteContribution] = [{"module": "self_consistency", "votes": internal}]
+        update: dict[str, Any] = {"contributions": contributions}
+        if any(
+            a is not None and not math.isfinite(w)
+            for a, w in zip((s["answer"] for s in samples), weights, strict=True)
+        ):
+            update["fallbacks"] = [f"vote: some {config.weighting} weights were undefined (NaN) and did not count"]
+        if config.voter and self.expert is not None and len(internal) > 1:
+            probs, usage, fallback = await self._ask_voter(state, list(internal), config)
+            if probs is not None:
+                contributions.append({"module": "voter", "votes": {a: config.tau1 * p for a, p in probs.items()}})
+            if fallback:
+                update["fallbacks"] = [*update.get("fallbacks", []), fallback]
+            update["usage"] = usage
+            update["modules_run"] = ["voter"]
+        emit({"event": "votes", "after": "vote", **vote_summary({"contributions": contributions})})
+        return update
+
+    async def _ask_voter(
+        self, state: CATTSState, candidates: list[str], config: VoteConfig
+    ) -> tuple[dict[str, float] | None, Usage, str | None]:
+        assert self.expert is not None
+        usage = empty_usage()
+        prompt = voter_prompt(state["question"], candidates, state.get("choices"))
+        messages = [Message("user", prompt, data_urls(state.get("images") or []))]
+        try:
+            reply = await self.expert.complete(messages, max_tokens=config.voter_max_tokens)
+        except Exception as e:  # noqa: BLE001 (the expert is optional: degrade, record, go on)
+            return (
+                None,
+                {**usage, "expert_calls": 1},
+                f"voter: expert call failed ({type(e).__name__}: {e}); no voter votes",
+            )
+        usage = {
+            "prompt_tokens": reply.prompt_tokens,
+            "completion_tokens": reply.completion_tokens,
+            "model_calls": 0,
+            "expert_calls": 1,
+        }
+
+        def normalize(text: str) -> str | None:
+            return normalize_answer(text, state.get("answer_type"), state.get("choices"))
+
+        probs = parse_voter_reply(reply.text, candidates, normalize)
+        if probs is None:
+            return None, usage, f"voter: unparseable reply {reply.text[:80]!r}; no voter votes"
+        return probs, usage, None

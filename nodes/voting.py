@@ -1,0 +1,77 @@
+"""Vote tables: per-sample weights, confidence-weighted self-consistency, and the leading answer (pure maths).
+
+A vote table maps a normalised answer to its accumulated weight V[a]. Modules add contributions (METHOD.md 4):
+self-consistency ``V_int[a] = sum_i w_i * 1[A_i = a]`` normalised to sum 1, the Voter ``tau1 * p_a``, the Critic's
+re-answer ``tau2`` and the visual self-check ``tau3``. The final answer is ``argmax V``; ties go to the answer
+that entered the table first (i.e. the self-consistency ranking), so results are deterministic.
+
+Example:
+    >>> table = self_consistency_votes(["2", "3", "2", None], [1.0, 4.0, 1.0, 9.0])
+    >>> {a: round(v, 3) for a, v in table.items()}
+    {'3': 0.667, '2': 0.333}
+    >>> leader(add_tables(table, {"2": 0.5}))
+    ('2', 0.6111111111111112)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Literal
+
+Weighting = Literal["majority", "confidence", "probability", "tail", "bottom_window", "lowest_window"]
+WEIGHTINGS: tuple[Weighting, ...] = ("majority", "confidence", "probability", "tail", "bottom_window", "lowest_window")
+
+
+def usable_weight(weight: float) -> float:
+    """A vote weight, with NaN, infinities and negatives mapped to 0 (they cannot vote)."""
+    return weight if math.isfinite(weight) and weight > 0 else 0.0
+
+
+def self_consistency_votes(answers: Sequence[str | None], weights: Sequence[float]) -> dict[str, float]:
+    """Weighted votes of the parsed answers, normalised to sum 1; unparseable answers (None) do not vote.
+
+    When every parsed answer has zero usable weight (e.g. NaN confidences) the vote falls back to plain counts,
+    so a usable answer is never dropped. Answers are ordered by weight (desc), ties by first appearance.
+    """
+    if len(answers) != len(weights):
+        raise ValueError(f"{len(answers)} answers but {len(weights)} weights")
+    parsed = [(a, usable_weight(w)) for a, w in zip(answers, weights, strict=True) if a is not None]
+    if not parsed:
+        return {}
+    if sum(w for _, w in parsed) == 0:
+        parsed = [(a, 1.0) for a, _ in parsed]
+    totals: dict[str, float] = {}
+    for answer, weight in parsed:
+        totals[answer] = totals.get(answer, 0.0) + weight
+    norm = sum(totals.values())
+    ranked = sorted(totals.items(), key=lambda kv: -kv[1])  # stable: ties keep first-appearance order
+    return {a: w / norm for a, w in ranked}
+
+
+def add_tables(*tables: Mapping[str, float]) -> dict[str, float]:
+    """The sum of vote tables, keeping first-appearance order of answers."""
+    out: dict[str, float] = {}
+    for table in tables:
+        for answer, weight in table.items():
+            out[answer] = out.get(answer, 0.0) + weight
+    return out
+
+
+def sum_contributions(contributions: Iterable[Mapping[str, float]]) -> dict[str, float]:
+    return add_tables(*contributions)
+
+
+def leader(table: Mapping[str, float]) -> tuple[str | None, float]:
+    """The answer with the most weight and its share of the total; ``(None, 0.0)`` for an empty table."""
+    total = sum(max(w, 0.0) for w in table.values())
+    if not table or total <= 0:
+        return None, 0.0
+    best = max(table, key=lambda a: table[a])  # max keeps the first of equal weights
+    return best, table[best] / total
+
+
+def shares(table: Mapping[str, float]) -> dict[str, float]:
+    """The table normalised to sum 1 (empty stays empty)."""
+    total = sum(max(w, 0.0) for w in table.values())
+    return {a: max(w, 0.0) / total for a, w in table.items()} if total > 0 else {}
