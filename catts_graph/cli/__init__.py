@@ -13,12 +13,12 @@ import traceback
 from collections.abc import Sequence
 from types import FrameType
 
-from catts_graph.cli import demo, make_model, serve
+from catts_graph.cli import demo, make_model, run, serve
 from nodes.errors import CattsError
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
-_COMMANDS = (serve, make_model, demo)
+_COMMANDS = (run, serve, make_model, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Start here:\n"
             "  catts make-tiny-model models/tiny      build a small servable Qwen2.5-VL (random weights)\n"
             "  catts serve models/tiny                serve it on loopback; prints the base URL\n"
+            "  catts run --base-url URL --image x.png --question Q    CA-TTS on one question\n"
             "  catts demo                             build, serve and ask one question, end to end"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -1,0 +1,175 @@
+"""`catts run`: CA-TTS on one image question against a vLLM server; a readable report, or one JSON object."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import sys
+import time
+from typing import Any
+
+from catts_graph.config import CATTSConfig, Gate, RoutingConfig
+from catts_graph.graph import create_catts_graph
+from catts_graph.inputs import validate_input
+from catts_graph.vllm_client import VLLMClient
+
+EXPERT_KEY_ENV = "CATTS_EXPERT_API_KEY"
+EPILOG = f"""\
+examples:
+  catts run --base-url http://127.0.0.1:8000 --image shapes.png --question "How many circles are there?"
+  catts run --base-url URL --image chart.png --question "Which bar is tallest?" --choices red green blue --json
+  catts run --base-url URL --image x.png --question Q --policy adaptive --min-share 0.8
+  catts run --base-url URL --image x.png --question Q --expert-base-url http://127.0.0.1:8001 --expert-model big
+
+The expert (Planner/Voter/Critic) is the base model itself unless --expert-base-url is given; an API key for it is
+read from ${EXPERT_KEY_ENV} (never printed). --json prints one object with answer, confidence, modules_run, votes,
+tokens, model_calls, expert_calls, wall_s, routes and fallbacks.
+"""
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "run",
+        help="answer one image question with CA-TTS",
+        description="Sample N answers, vote with confidence, ask the expert to vote and critique, check the answer "
+        "against a noised image, and print the final answer with its confidence.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--image", action="append", default=[], metavar="PATH", help="image file (repeatable)")
+    p.add_argument("--question", required=True, help="the question about the image")
+    p.add_argument("--choices", nargs="+", metavar="OPTION", help="multiple-choice options (answer is a letter)")
+    p.add_argument("--answer-type", choices=["integer", "float", "text", "choice"], help="how to read answers")
+    p.add_argument("--base-url", required=True, help="vLLM server of the base model, e.g. http://127.0.0.1:8000")
+    p.add_argument("--model", help="served model name (default: the server's first)")
+    p.add_argument("--expert-base-url", help="OpenAI-compatible server of the expert (default: the base model)")
+    p.add_argument("--expert-model", help="expert model name (required with --expert-base-url)")
+    p.add_argument("--policy", choices=["paper", "adaptive"], default="paper", help="routing (default: paper)")
+    p.add_argument("--n", type=int, default=8, help="samples per question (default: %(default)s)")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: %(default)s)")
+    p.add_argument("--max-tokens", type=int, default=256, help="tokens per sample (default: %(default)s)")
+    p.add_argument("--min-share", type=float, default=0.75, help="adaptive: skip a module at this vote share")
+    p.add_argument("--min-confidence", type=float, help="adaptive: and at this NMLP confidence (default: unchecked)")
+    p.add_argument("--no-voter", action="store_true", help="do not ask the expert to vote")
+    p.add_argument("--no-critic", action="store_true", help="leave out the critic")
+    p.add_argument("--no-self-check", action="store_true", help="leave out the visual self-check")
+    p.add_argument("--planner", action="store_true", help="let the expert order the modules")
+    p.add_argument("--timeout", type=float, default=120.0, help="per-request timeout in seconds")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a report")
+    p.set_defaults(handler=run)
+
+
+def config_from_args(args: argparse.Namespace) -> CATTSConfig:
+    gate = Gate(min_share=args.min_share, min_confidence=args.min_confidence)
+    return CATTSConfig.model_validate(
+        {
+            "sampling": {"n": args.n, "temperature": args.temperature, "max_tokens": args.max_tokens},
+            "vote": {"voter": not args.no_voter},
+            "critic": {"enabled": not args.no_critic},
+            "self_check": {"enabled": not args.no_self_check},
+            "planner": {"enabled": args.planner},
+            "routing": RoutingConfig(policy=args.policy, critic=gate, self_check=gate),
+        }
+    )
+
+
+def _expert(args: argparse.Namespace) -> Any:
+    if not args.expert_base_url:
+        return None
+    if not args.expert_model:
+        from nodes.errors import InvalidInputError
+
+        raise InvalidInputError("--expert-base-url needs --expert-model NAME too.")
+    from langchain_openai import ChatOpenAI
+
+    base = args.expert_base_url.rstrip("/")
+    return ChatOpenAI(
+        model=args.expert_model,
+        base_url=base if base.endswith("/v1") else base + "/v1",
+        api_key=os.environ.get(EXPERT_KEY_ENV, "EMPTY"),
+        temperature=0.0,
+        timeout=args.timeout,
+        max_retries=2,
+    )
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN: undefined numbers become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def result_json(out: dict[str, Any], wall_s: float) -> dict[str, Any]:
+    """The `catts run --json` object (contract: answer, confidence, modules_run, votes, tokens, model_calls,
+    wall_s)."""
+    usage = out.get("usage") or {}
+    samples = out.get("samples") or []
+    result: dict[str, Any] = _finite(
+        {
+            "answer": out.get("answer"),
+            "confidence": out.get("confidence"),
+            "modules_run": out.get("modules_run", []),
+            "votes": out.get("votes", {}),
+            "tokens": usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0),
+            "prompt_tokens": usage.get("prompt_tokens", 0),
+            "completion_tokens": usage.get("completion_tokens", 0),
+            "model_calls": usage.get("model_calls", 0),
+            "expert_calls": usage.get("expert_calls", 0),
+            "wall_s": round(wall_s, 3),
+            "routes": out.get("routes", []),
+            "fallbacks": out.get("fallbacks", []),
+            "unparseable": sum(s["answer"] is None for s in samples),
+            "samples": [{"answer": s["answer"], "confidence": s["confidence"]} for s in samples],
+            "critique": out.get("critique"),
+            "self_check": out.get("self_check"),
+        }
+    )
+    return result
+
+
+async def answer(args: argparse.Namespace) -> dict[str, Any]:
+    inputs: Any = validate_input(
+        {"question": args.question, "images": args.image, "choices": args.choices, "answer_type": args.answer_type}
+    )
+    config = config_from_args(args)
+    expert = _expert(args)
+    async with VLLMClient(args.base_url, args.model, timeout_s=args.timeout) as model:
+        graph = create_catts_graph(model, expert=expert, config=config)
+        started = time.perf_counter()
+        out = await graph.ainvoke(inputs)
+        return result_json(dict(out), time.perf_counter() - started)
+
+
+def print_report(result: dict[str, Any]) -> None:
+    conf = result["confidence"]
+    print(f"answer      : {result['answer']}")
+    print(f"confidence  : {conf:.3f} (share of the vote table)" if conf is not None else "confidence  : -")
+    print(f"modules run : {', '.join(result['modules_run'])}")
+    votes = ", ".join(f"{a}: {v:.3f}" for a, v in sorted(result["votes"].items(), key=lambda kv: -kv[1]))
+    print(f"votes       : {votes or '-'}  ({result['unparseable']} unparseable samples)")
+    for route in result["routes"]:
+        print(f"route       : after {route['after']} -> {route['next']}: {route['reason']}")
+    for fallback in result["fallbacks"]:
+        print(f"fallback    : {fallback}")
+    print(
+        f"cost        : {result['tokens']} tokens, {result['model_calls']} model calls, "
+        f"{result['expert_calls']} expert calls, {result['wall_s']:.2f} s"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    result = asyncio.run(answer(args))
+    if args.json:
+        json.dump(result, sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        print_report(result)
+    return 0

@@ -1,0 +1,112 @@
+"""`create_catts_graph`: CA-TTS as a compiled LangGraph state machine.
+
+Topology (disabled stages are left out)::
+
+    START -> prepare -> sample -> vote -> gate -> critic ------> gate
+                   \\-> planner            gate -> self_check --> gate
+                                          gate -> finalize ----> END
+
+`prepare` validates the input and resets per-run keys; `planner` (optional) runs beside `sample`; `gate` routes by
+policy and confidence (see `catts_graph.routing`). Model-calling nodes retry transient model errors with backoff.
+"""
+
+from __future__ import annotations
+
+from langchain_core.language_models import BaseChatModel
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Checkpointer, RetryPolicy
+
+from catts_graph.config import CATTSConfig
+from catts_graph.routing import FINALIZE, GateNode, finalize, next_module, prepare
+from nodes.critic import CriticNode
+from nodes.errors import TransientModelError
+from nodes.expert import Expert, as_expert
+from nodes.planner import PlannerNode
+from nodes.protocol import VisionLanguageModel
+from nodes.sample import SampleNode
+from nodes.self_check import SelfCheckNode
+from nodes.state import CATTSInput, CATTSOutput, CATTSState
+from nodes.vote import VoteNode
+
+MODEL_RETRY = RetryPolicy(
+    initial_interval=0.5, backoff_factor=2.0, max_interval=8.0, max_attempts=3, retry_on=TransientModelError
+)
+
+
+def build_catts_graph(
+    model: VisionLanguageModel,
+    *,
+    expert: BaseChatModel | VisionLanguageModel | Expert | None = None,
+    config: CATTSConfig | None = None,
+) -> StateGraph[CATTSState, CATTSConfig, CATTSInput, CATTSOutput]:
+    """The uncompiled CA-TTS `StateGraph` (add nodes or edges before compiling). See `create_catts_graph`."""
+    if not isinstance(model, VisionLanguageModel):
+        raise TypeError(
+            f"model must implement nodes.VisionLanguageModel (sample and score), got {type(model).__name__}; "
+            "use catts_graph.VLLMClient for a vLLM server."
+        )
+    config = config or CATTSConfig()
+    the_expert = as_expert(expert, model)
+    modules = [m for m in ("critic", "self_check") if getattr(config, m).enabled]
+
+    builder = StateGraph(CATTSState, context_schema=CATTSConfig, input_schema=CATTSInput, output_schema=CATTSOutput)
+    builder.add_node("prepare", prepare)
+    builder.add_node("sample", SampleNode(model, config.sampling, config.vote), retry_policy=MODEL_RETRY)
+    builder.add_node(
+        "vote", VoteNode(the_expert if config.vote.voter else None, config.vote), retry_policy=MODEL_RETRY
+    )
+    builder.add_node("gate", GateNode(modules, config))
+    builder.add_node(FINALIZE, finalize)
+    builder.add_edge(START, "prepare")
+    builder.add_edge("prepare", "sample")
+    if config.planner.enabled:
+        builder.add_node("planner", PlannerNode(the_expert, modules, config.planner), retry_policy=MODEL_RETRY)
+        builder.add_edge("prepare", "planner")
+        builder.add_edge(["sample", "planner"], "vote")
+    else:
+        builder.add_edge("sample", "vote")
+    builder.add_edge("vote", "gate")
+    if config.critic.enabled:
+        builder.add_node("critic", CriticNode(model, the_expert, config.critic), retry_policy=MODEL_RETRY)
+        builder.add_edge("critic", "gate")
+    if config.self_check.enabled:
+        builder.add_node("self_check", SelfCheckNode(model, config.self_check), retry_policy=MODEL_RETRY)
+        builder.add_edge("self_check", "gate")
+    builder.add_conditional_edges("gate", next_module, {m: m for m in [*modules, FINALIZE]})
+    builder.add_edge(FINALIZE, END)
+    return builder
+
+
+def create_catts_graph(
+    model: VisionLanguageModel,
+    *,
+    expert: BaseChatModel | VisionLanguageModel | Expert | None = None,
+    config: CATTSConfig | None = None,
+    checkpointer: Checkpointer = None,
+    name: str = "catts",
+) -> CompiledStateGraph[CATTSState, CATTSConfig, CATTSInput, CATTSOutput]:
+    """CA-TTS for one vision-language question, as a compiled LangGraph graph.
+
+    Args:
+        model: the base model (`catts_graph.VLLMClient`, or anything implementing `nodes.VisionLanguageModel`).
+        expert: Planner/Voter/Critic: a LangChain chat model (e.g. `ChatOpenAI(base_url=...)`), another
+            `VisionLanguageModel`, or None for the base model itself.
+        config: the graph's defaults; a run can override them with `context=CATTSConfig(...)`.
+        checkpointer: any LangGraph checkpointer (then pass a `thread_id` in the run config).
+        name: the graph's name in traces.
+
+    Input ``{question, images, choices?, answer_type?}``; output ``{answer, confidence, votes, modules_run,
+    routes, fallbacks, usage, samples, critique, self_check}``.
+
+    Example:
+        >>> import asyncio
+        >>> from catts_graph import VLLMClient, create_catts_graph
+        >>> graph = create_catts_graph(VLLMClient("http://127.0.0.1:8000"))  # doctest: +SKIP
+        >>> out = asyncio.run(graph.ainvoke({"question": "How many circles are there?", "images": ["a.png"]}))
+        ... # doctest: +SKIP
+        >>> out["answer"], out["confidence"], out["modules_run"]  # doctest: +SKIP
+        ('2', 0.71, ['self_consistency', 'voter', 'critic', 'self_check'])
+    """
+    graph = build_catts_graph(model, expert=expert, config=config)
+    return graph.compile(checkpointer=checkpointer, name=name)

@@ -1,0 +1,125 @@
+"""Confidence-based edges: the gate that picks the next module, the finaliser, and the input/reset step.
+
+`GateNode` runs after the vote and after every module. It walks the plan (the Planner's order, else the default)
+and returns the first enabled module that has not run. Under the `adaptive` policy a module is skipped when the
+leading answer's vote share and confidence clear that module's `Gate`; every decision and its reason is recorded
+in `routes` and streamed as a custom event.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from langgraph.runtime import Runtime
+from langgraph.types import Overwrite
+
+from catts_graph.config import CATTSConfig
+from catts_graph.inputs import validate_input
+from nodes.common import emit, leader_confidence, vote_summary, vote_table
+from nodes.config import Gate, stage_from_context
+from nodes.state import CATTSState, RouteRecord, empty_usage
+from nodes.voting import leader
+
+FINALIZE = "finalize"
+
+
+def clears(gate: Gate, share: float, confidence: float) -> tuple[bool, str]:
+    """Whether a vote clears `gate` (>= on both thresholds), and the comparison as text."""
+    share_ok = share >= gate.min_share
+    text = f"share {share:.3f} {'>=' if share_ok else '<'} {gate.min_share:g}"
+    if gate.min_confidence is None:
+        return share_ok, text
+    conf_ok = math.isfinite(confidence) and confidence >= gate.min_confidence
+    return (
+        share_ok and conf_ok,
+        f"{text}, confidence {confidence:.3f} {'>=' if conf_ok else '<'} {gate.min_confidence:g}",
+    )
+
+
+def prepare(state: CATTSState) -> dict[str, Any]:
+    """Validate the input and reset every per-run key, so a new question on the same thread starts clean."""
+    return {
+        **validate_input(state),
+        "samples": [],
+        "plan": [],
+        "critique": None,
+        "self_check": None,
+        "contributions": Overwrite([]),
+        "modules_run": Overwrite([]),
+        "routes": Overwrite([]),
+        "fallbacks": Overwrite([]),
+        "usage": Overwrite(empty_usage()),
+        "answer": None,
+        "confidence": 0.0,
+        "votes": {},
+        "next_module": "",
+    }
+
+
+class GateNode:
+    """Chooses the next module (or `finalize`) and records why. `modules` are those present in the graph."""
+
+    def __init__(self, modules: Sequence[str], config: CATTSConfig):
+        self.modules = tuple(modules)
+        self.config = config
+
+    async def __call__(self, state: CATTSState, runtime: Runtime[Any]) -> dict[str, Any]:
+        routing = stage_from_context(runtime.context, "routing", self.config.routing)
+        config = runtime.context if isinstance(runtime.context, CATTSConfig) else self.config
+        ran = state.get("modules_run") or []
+        after = ran[-1] if ran else "start"
+        summary = vote_summary(state)
+        confidence = leader_confidence(state.get("samples") or [], summary["leader"])
+        skipped: list[str] = []
+        reasons: list[str] = []
+        nxt = FINALIZE
+        if summary["leader"] is None:
+            reasons.append("no parseable answer: nothing to check")
+        else:
+            for module in state.get("plan") or self.modules:
+                if module in ran or module not in self.modules:
+                    continue
+                if not getattr(config, module).enabled:
+                    skipped.append(module)
+                    reasons.append(f"{module} disabled for this run")
+                    continue
+                if routing.policy == "adaptive":
+                    ok, why = clears(getattr(routing, module), summary["share"], confidence)
+                    if ok:
+                        skipped.append(module)
+                        reasons.append(f"{module} skipped: decisive ({why})")
+                        continue
+                    reasons.append(f"{module}: not decisive ({why})")
+                else:
+                    reasons.append(f"{module}: policy paper runs every module")
+                nxt = module
+                break
+            else:
+                reasons.append("every module has run or was skipped")
+        route: RouteRecord = {"after": after, "next": nxt, "skipped": skipped, "reason": "; ".join(reasons)}
+        emit(
+            {
+                "event": "route",
+                **route,
+                "leader": summary["leader"],
+                "share": summary["share"],
+                "confidence": confidence,
+            }
+        )
+        return {"next_module": nxt, "routes": [route]}
+
+
+def next_module(state: CATTSState) -> str:
+    """Conditional-edge function: where the gate decided to go."""
+    return state.get("next_module") or FINALIZE
+
+
+def finalize(state: CATTSState) -> dict[str, Any]:
+    """The final answer: argmax of the vote table; its confidence is the answer's share of the table."""
+    table = vote_table(state)
+    answer, share = leader(table)
+    result = {"answer": answer, "confidence": share, "votes": table}
+    emit({"event": "final", **result})
+    return result
