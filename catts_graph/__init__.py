@@ -4,6 +4,17 @@ Importing this package does not import torch; model building and training import
 need it.
 """
 
+from catts_graph.config import (
+    CATTSConfig,
+    CriticConfig,
+    Gate,
+    NoiseConfig,
+    PlannerConfig,
+    RoutingConfig,
+    SamplingConfig,
+    SelfCheckConfig,
+    VoteConfig,
+)
 from catts_graph.errors import (
     ContextTooLongError,
     LogprobsNotEnabledError,
@@ -14,15 +25,26 @@ from catts_graph.errors import (
     ServerTimeoutError,
     ServerUnreachableError,
 )
+from catts_graph.graph import build_catts_graph, create_catts_graph
+from catts_graph.routing import GateNode, finalize, next_module, prepare
 from catts_graph.server import RunningServer, ServerOptions, VLLMServerProcess, serve_vllm
 from catts_graph.vllm_client import VLLMClient
 
 __all__ = [
+    "CATTSConfig",
     "ContextTooLongError",
+    "CriticConfig",
+    "Gate",
+    "GateNode",
     "LogprobsNotEnabledError",
     "ModelNotFoundError",
+    "NoiseConfig",
+    "PlannerConfig",
     "RequestRejectedError",
+    "RoutingConfig",
     "RunningServer",
+    "SamplingConfig",
+    "SelfCheckConfig",
     "ServerError",
     "ServerOptions",
     "ServerStartError",
@@ -30,5 +52,11 @@ __all__ = [
     "ServerUnreachableError",
     "VLLMClient",
     "VLLMServerProcess",
+    "VoteConfig",
+    "build_catts_graph",
+    "create_catts_graph",
+    "finalize",
+    "next_module",
+    "prepare",
     "serve_vllm",
 ]

@@ -14,24 +14,44 @@ from nodes.confidence import (
     token_confidence,
     token_confidences,
 )
+from nodes.critic import CriticNode
 from nodes.errors import CattsError, InvalidImageError, InvalidInputError, ModelError, TransientModelError
+from nodes.expert import BaseModelExpert, ChatModelExpert, Expert, ExpertReply, as_expert
 from nodes.images import ImageInput, load_image, to_data_url
+from nodes.planner import PlannerNode
 from nodes.protocol import AnswerScore, Message, Sample, SamplingParams, TokenLogprob, VisionLanguageModel
+from nodes.sample import SampleNode
+from nodes.self_check import SelfCheckNode
+from nodes.state import CATTSInput, CATTSOutput, CATTSState
+from nodes.vote import VoteNode
 
 __all__ = [
     "AnswerScore",
     "AnswerType",
+    "BaseModelExpert",
+    "CATTSInput",
+    "CATTSOutput",
+    "CATTSState",
     "CattsError",
+    "ChatModelExpert",
+    "CriticNode",
+    "Expert",
+    "ExpertReply",
     "ImageInput",
     "InvalidImageError",
     "InvalidInputError",
     "Message",
     "ModelError",
+    "PlannerNode",
     "Sample",
+    "SampleNode",
     "SamplingParams",
+    "SelfCheckNode",
     "TokenLogprob",
     "TransientModelError",
     "VisionLanguageModel",
+    "VoteNode",
+    "as_expert",
     "bottom_percent_confidence",
     "extract_answer",
     "extract_boxed",

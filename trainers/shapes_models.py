@@ -1,0 +1,52 @@
+"""The ShapesVQA models the project ships: a base model and a stronger expert, trained from scratch on CPU.
+
+- **Base**: a 4.5M-parameter Qwen2.5-VL (text 4 layers x 256, vision 4 layers x 128, head_dim 64) trained by SFT
+  on the `answer` (85%) and `reanswer` (15%) roles. Right often but not always, overconfident: the raw material
+  CA-TTS and CDRL work on.
+- **Expert**: the base model trained further (more steps, so genuinely stronger) on a mix of answering and the
+  expert roles (critic, voter, planner) written with the graph's own prompts.
+
+Both share one BPE tokenizer trained once on `tokenizer_corpus()`; it ships with the weights and is never retrained.
+
+Example:
+    >>> train_base("models/shapes-base", steps=1700)  # doctest: +SKIP
+    >>> train_expert("models/shapes-base", "models/shapes-expert", steps=1700)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from catts_graph.tiny_vlm import TinyVLMSpec, make_tiny_model
+from trainers.sft import SFTConfig, SFTResult, sft_train
+from trainers.shapes_roles import BASE_MIX, EXPERT_MIX, role_stream, tokenizer_corpus
+
+SHAPES_SPEC = TinyVLMSpec(
+    vocab_size=512,
+    text_layers=4,
+    text_hidden=256,
+    text_heads=4,
+    text_kv_heads=2,
+    text_intermediate=768,
+    vision_layers=4,
+    vision_hidden=128,
+    vision_heads=2,
+    vision_intermediate=256,
+)
+BATCH_SIZE = 32
+
+
+def train_base(out_dir: str | Path, *, steps: int = 1700, seed: int = 0, progress: bool = True) -> SFTResult:
+    """Build the base model from scratch (own tokenizer, random init) and train it by SFT."""
+    out = Path(out_dir)
+    init = make_tiny_model(out.with_name(out.name + "-init"), spec=SHAPES_SPEC, seed=seed, corpus=tokenizer_corpus())
+    config = SFTConfig(steps=steps, batch_size=BATCH_SIZE, learning_rate=1.5e-3, seed=seed)
+    return sft_train(init, role_stream(BASE_MIX, block=BATCH_SIZE), out, config, progress=progress)
+
+
+def train_expert(
+    base_dir: str | Path, out_dir: str | Path, *, steps: int = 1700, seed: int = 1, progress: bool = True
+) -> SFTResult:
+    """Continue from the base model on answering plus the expert roles."""
+    config = SFTConfig(steps=steps, batch_size=BATCH_SIZE, learning_rate=1e-3, warmup_fraction=0.02, seed=seed)
+    return sft_train(base_dir, role_stream(EXPERT_MIX, block=BATCH_SIZE), out_dir, config, progress=progress)

@@ -1,0 +1,130 @@
+"""ShapesVQA training conversations for every role, written with the graph's own prompts (`nodes.prompts`).
+
+- `answer`: the question -> rationale and boxed answer (base model and expert).
+- `reanswer`: a first response, a critique, then the corrected answer (base model: learns to use a critique).
+- `critic`: a proposed answer -> ``The answer is correct.`` or what is wrong with it (expert).
+- `voter`: candidate answers -> one ``candidate: probability`` line each (expert).
+- `planner`: the question -> the module order (expert).
+
+Wrong proposals are drawn the way a weak model errs: a count off by one or two, or another colour.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+
+from catts_graph.shapes import COLORS, ShapesItem, make_item
+from nodes.prompts import critic_prompt, planner_prompt, question_prompt, reanswer_prompt, voter_prompt
+from nodes.protocol import Message
+from trainers.sft import SFTExample
+
+TRAIN_SEED_BASE = 10_000  # training streams draw world seeds from here up; evaluation uses small seeds
+CORRECT = "The answer is correct."
+
+
+def wrong_answer(item: ShapesItem, rng: random.Random) -> str:
+    """A plausible wrong answer to `item`."""
+    if item.answer_type == "text":
+        return rng.choice([c for c in COLORS if c != item.answer])
+    value = int(item.answer)
+    options = [v for v in (value - 2, value - 1, value + 1, value + 2) if v >= 0]
+    return str(rng.choice(options))
+
+
+def wrong_target(item: ShapesItem, answer: str) -> str:
+    """A response that argues for a wrong `answer` (the rationale is the true one: only the count is off)."""
+    return f"{item.rationale} \\boxed{{{answer}}}"
+
+
+def critique_of(item: ShapesItem, proposed: str) -> str:
+    """The expert's critique: confirm a right answer; for a wrong one, say what the image shows."""
+    if proposed == item.answer:
+        return CORRECT
+    if item.answer_type == "text":
+        return f"The answer is wrong. The largest shape is the {item.rationale.rstrip('.')}."
+    return f"The answer is wrong. I see: {item.rationale}"
+
+
+def answer_example(item: ShapesItem, rng: random.Random) -> SFTExample:
+    return SFTExample([item.render()], [Message.user(question_prompt(item.question))], item.target)
+
+
+def reanswer_example(item: ShapesItem, rng: random.Random) -> SFTExample:
+    proposed = item.answer if rng.random() < 0.4 else wrong_answer(item, rng)
+    messages = [
+        Message.user(question_prompt(item.question)),
+        Message.assistant(wrong_target(item, proposed)),
+        Message.user(reanswer_prompt(critique_of(item, proposed))),
+    ]
+    return SFTExample([item.render()], messages, item.target)
+
+
+def critic_example(item: ShapesItem, rng: random.Random) -> SFTExample:
+    proposed = item.answer if rng.random() < 0.5 else wrong_answer(item, rng)
+    prompt = critic_prompt(item.question, proposed, wrong_target(item, proposed))
+    return SFTExample([item.render()], [Message.user(prompt)], critique_of(item, proposed))
+
+
+def voter_example(item: ShapesItem, rng: random.Random) -> SFTExample:
+    candidates = {wrong_answer(item, rng) for _ in range(rng.randint(1, 3))}
+    if rng.random() < 0.8:
+        candidates.add(item.answer)
+    ordered = sorted(candidates, key=lambda _: rng.random())
+    if item.answer in candidates:
+        probs = {c: 1.0 if c == item.answer else 0.0 for c in ordered}
+    else:
+        probs = dict.fromkeys(ordered, 1.0 / len(ordered))
+    reply = "\n".join(f"{c}: {p:.2f}" for c, p in probs.items())
+    return SFTExample([item.render()], [Message.user(voter_prompt(item.question, ordered))], reply)
+
+
+def planner_example(item: ShapesItem, rng: random.Random) -> SFTExample:
+    return SFTExample([item.render()], [Message.user(planner_prompt(item.question))], "critic, self_check")
+
+
+Role = Callable[[ShapesItem, random.Random], SFTExample]
+BASE_MIX: dict[str, tuple[Role, float]] = {"answer": (answer_example, 0.85), "reanswer": (reanswer_example, 0.15)}
+EXPERT_MIX: dict[str, tuple[Role, float]] = {
+    "answer": (answer_example, 0.5),
+    "critic": (critic_example, 0.25),
+    "voter": (voter_example, 0.2),
+    "planner": (planner_example, 0.05),
+}
+
+
+def role_stream(
+    mix: dict[str, tuple[Role, float]], *, block: int = 1, size: int = 112
+) -> Callable[[random.Random], Iterator[SFTExample]]:
+    """An `SFTExample` stream over fresh training items, mixing roles with the given weights.
+
+    The role is drawn once per `block` examples: with `block` equal to the batch size every batch holds one role,
+    so short answer batches are not padded to the length of long role prompts (about 1.5x faster on CPU).
+    """
+    roles = [role for role, _ in mix.values()]
+    weights = [weight for _, weight in mix.values()]
+
+    def stream(rng: random.Random) -> Iterator[SFTExample]:
+        seed = TRAIN_SEED_BASE + rng.randrange(1_000_000)
+        index = 0
+        while True:
+            role = rng.choices(roles, weights)[0]
+            for _ in range(block):
+                item = make_item(seed, index, size)
+                index += 1
+                yield role(item, rng)
+
+    return stream
+
+
+def tokenizer_corpus(n_items: int = 3000, seed: int = 12_345) -> list[str]:
+    """Every kind of text the models read or write, for training the shared BPE tokenizer (fixed, deterministic)."""
+    rng = random.Random(seed)
+    texts: list[str] = []
+    for index in range(n_items):
+        item = make_item(seed, index)
+        for role in (answer_example, reanswer_example, critic_example, voter_example, planner_example):
+            example = role(item, rng)
+            texts.extend(m.text for m in example.messages)
+            texts.append(example.answer)
+    return texts
