@@ -11,6 +11,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from nodes.perturb import Kind
 from nodes.protocol import SamplingParams
 from nodes.voting import Weighting
 
@@ -76,16 +77,16 @@ class CriticConfig(StageConfig):
 
 
 class NoiseConfig(StageConfig):
-    """How the noised twin of each image is made."""
+    """How the perturbed twin of each image is made (see `nodes.perturb`)."""
 
-    kind: Literal["ddpm"] = "ddpm"
-    """Perturbation family (DDPM forward noise)."""
-    step: int = Field(default=500, ge=0, lt=1000)
-    """DDPM step t: 0 leaves the image almost intact, 999 leaves almost pure noise."""
+    kind: Kind = "ddpm"
+    """Perturbation: `ddpm` (the paper's), `gaussian`, `occlusion`, `mosaic`, `blur` or `viewpoint`."""
+    level: float = Field(default=0.5, ge=0.0, le=1.0)
+    """Strength from 0 (none) to 1 (strongest); for `ddpm` the step is round(level * 999)."""
     box: tuple[float, float, float, float] | None = None
-    """Noise only inside this (left, top, right, bottom) box, as fractions of the image size; None = whole image."""
+    """Perturb only inside this (left, top, right, bottom) box, as fractions of the image size; None = whole image."""
     seed: int = 0
-    """Noise seed: the same seed gives the same noised image."""
+    """Noise seed: the same seed gives the same twin."""
 
 
 class SelfCheckConfig(StageConfig):

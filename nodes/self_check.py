@@ -19,14 +19,16 @@ from langgraph.runtime import Runtime
 from nodes.common import emit, question_messages, representative_text, vote_summary
 from nodes.config import NoiseConfig, SelfCheckConfig, stage_from_context
 from nodes.images import encode_png, load_image
-from nodes.perturb import ddpm_noise
+from nodes.perturb import box_mask, perturb
 from nodes.protocol import Message, VisionLanguageModel
 from nodes.state import CATTSState, Usage, VoteContribution
 
 
 def noised_data_url(data_url: str, noise: NoiseConfig) -> str:
-    """The noised twin of an image (given and returned as a data URL)."""
-    noised = ddpm_noise(load_image(data_url), noise.step, noise.seed, noise.box)
+    """The perturbed twin of an image (given and returned as a data URL)."""
+    image = load_image(data_url)
+    mask = None if noise.box is None else box_mask(image.width, image.height, [noise.box])
+    noised = perturb(image, noise.kind, noise.level, mask=mask, seed=noise.seed)
     return "data:image/png;base64," + base64.b64encode(encode_png(noised)).decode("ascii")
 
 

@@ -10,7 +10,7 @@ Both share one BPE tokenizer trained once on `tokenizer_corpus()`; it ships with
 
 Example:
     >>> train_base("models/shapes-base", steps=1700)  # doctest: +SKIP
-    >>> train_expert("models/shapes-base", "models/shapes-expert", steps=1700)  # doctest: +SKIP
+    >>> train_expert("models/shapes-base", "models/shapes-expert", steps=1300)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def train_base(out_dir: str | Path, *, steps: int = 1700, seed: int = 0, progres
 
 
 def train_expert(
-    base_dir: str | Path, out_dir: str | Path, *, steps: int = 1700, seed: int = 1, progress: bool = True
+    base_dir: str | Path, out_dir: str | Path, *, steps: int = 1300, seed: int = 1, progress: bool = True
 ) -> SFTResult:
     """Continue from the base model on answering plus the expert roles."""
     config = SFTConfig(steps=steps, batch_size=BATCH_SIZE, learning_rate=1e-3, warmup_fraction=0.02, seed=seed)

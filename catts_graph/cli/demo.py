@@ -19,9 +19,10 @@ from typing import Any
 from tqdm import tqdm
 
 from catts_graph.bundled import EmbeddedServers, serve_bundled
-from catts_graph.cli.run import chat_expert
+from catts_graph.cli.run import chat_expert, finite_json
 from catts_graph.config import CATTSConfig
 from catts_graph.graph import create_catts_graph
+from catts_graph.metrics import auroc, ece
 from catts_graph.plots import method_comparison
 from catts_graph.shapes import ShapesItem, make_item
 from catts_graph.vllm_client import VLLMClient
@@ -90,6 +91,7 @@ async def answer_items(
                 "question": item.question,
                 "gold": item.answer,
                 "greedy": extract_answer(greedy.text, answer_type=inputs["answer_type"]),
+                "greedy_confidence": greedy.probability,
                 "expert_greedy": extract_answer(expert_greedy.text, answer_type=inputs["answer_type"]),
                 "majority": majority(out["samples"]),
                 "catts": out["answer"],
@@ -125,6 +127,11 @@ def summarize(rows: list[dict[str, Any]], wall_s: float) -> dict[str, Any]:
     def tokens(key: str) -> int:
         return sum(int(r[key]) for r in rows)
 
+    def calibration(prefix: str, confidence_key: str) -> dict[str, float]:
+        confidence = [r[confidence_key] for r in rows]
+        correct = [float(r[prefix] == r["gold"]) for r in rows]
+        return {f"{prefix}_auroc": auroc(confidence, correct), f"{prefix}_ece": ece(confidence, correct)}
+
     return {
         "n_items": len(rows),
         "greedy_accuracy": accuracy("greedy"),
@@ -134,6 +141,8 @@ def summarize(rows: list[dict[str, Any]], wall_s: float) -> dict[str, Any]:
         "tokens": tokens("catts_tokens"),
         "greedy_tokens": tokens("greedy_tokens"),
         "majority_tokens": tokens("majority_tokens"),
+        **calibration("greedy", "greedy_confidence"),  # exp(mean log-prob) of the greedy answer
+        **calibration("catts", "confidence"),  # the CA-TTS answer's share of the vote table
         "wall_s": round(wall_s, 1),
         "items": rows,
     }
@@ -159,6 +168,10 @@ def run(args: argparse.Namespace) -> int:
         f"(the expert alone, greedy: {summary['expert_greedy_accuracy']:.0%})"
     )
     print(
+        f"calibration (AUROC / ECE): greedy exp(mean log-prob) {summary['greedy_auroc']:.2f} / "
+        f"{summary['greedy_ece']:.2f}; CA-TTS vote share {summary['catts_auroc']:.2f} / {summary['catts_ece']:.2f}"
+    )
+    print(
         f"tokens per item: greedy {summary['greedy_tokens'] / n:.0f}, majority {summary['majority_tokens'] / n:.0f}, "
         f"CA-TTS {summary['tokens'] / n:.0f}; wall time {summary['wall_s']:.0f} s"
     )
@@ -173,6 +186,6 @@ def run(args: argparse.Namespace) -> int:
     figure = method_comparison(
         accuracy, tokens, out / "summary.png", title="ShapesVQA held-out, bundled models", n_items=n
     )
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out / "summary.json").write_text(json.dumps(finite_json(summary), indent=2) + "\n")
     print(f"wrote {out / 'summary.json'} and {figure}; both servers were stopped.")
     return 0

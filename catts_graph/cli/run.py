@@ -109,14 +109,14 @@ def _expert(args: argparse.Namespace, embedded: EmbeddedServers | None) -> Any:
     return None
 
 
-def _finite(value: Any) -> Any:
+def finite_json(value: Any) -> Any:
     """JSON has no NaN: undefined numbers become null."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: finite_json(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_finite(v) for v in value]
+        return [finite_json(v) for v in value]
     return value
 
 
@@ -125,7 +125,7 @@ def result_json(out: dict[str, Any], wall_s: float) -> dict[str, Any]:
     wall_s)."""
     usage = out.get("usage") or {}
     samples = out.get("samples") or []
-    result: dict[str, Any] = _finite(
+    result: dict[str, Any] = finite_json(
         {
             "answer": out.get("answer"),
             "confidence": out.get("confidence"),

@@ -31,12 +31,17 @@ def register(sub: Any) -> None:
     sft.add_argument("--role", choices=["base", "expert", "smoke"], required=True, help="which model to train")
     sft.add_argument("--out", type=Path, required=True, help="output model folder")
     sft.add_argument("--init", type=Path, help="starting model folder (required for --role expert)")
-    sft.add_argument("--steps", type=int, default=1700, help="optimizer steps of batch 32 (default: %(default)s)")
-    sft.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
+    sft.add_argument("--steps", type=int, help="optimizer steps (default: base 1700, expert 1300, smoke 200)")
+    sft.add_argument("--seed", type=int, help="seed (default: the one the bundled model used)")
     sft.set_defaults(handler=run_sft)
 
 
+DEFAULT_STEPS = {"base": 1700, "expert": 1300, "smoke": 200}
+
+
 def run_sft(args: argparse.Namespace) -> int:
+    if args.steps is None:
+        args.steps = DEFAULT_STEPS[args.role]
     if args.steps < 1:
         raise InvalidInputError("--steps must be at least 1.")
     if args.role == "expert" and (args.init is None or not (args.init / "config.json").is_file()):
@@ -49,12 +54,13 @@ def run_sft(args: argparse.Namespace) -> int:
         raise InvalidInputError(
             f"training needs the `train` extra ({e}); run `uv sync --extra cpu --extra train`."
         ) from None
+    seed = {} if args.seed is None else {"seed": args.seed}
     if args.role == "base":
-        result = train_base(args.out, steps=args.steps, seed=args.seed)
+        result = train_base(args.out, steps=args.steps, **seed)
     elif args.role == "expert":
-        result = train_expert(args.init, args.out, steps=args.steps, seed=args.seed)
+        result = train_expert(args.init, args.out, steps=args.steps, **seed)
     else:
-        result = make_smoke_model(args.out, steps=args.steps, seed=args.seed, progress=True)
+        result = make_smoke_model(args.out, steps=args.steps, progress=True, **seed)
     plot_loss(result.log, result.out_dir / "loss.png", title=f"SFT ({args.role})")
     minutes = result.seconds / 60
     print(f"trained {args.role} for {result.steps} steps in {minutes:.1f} min; final loss {result.final_loss:.3f}")

@@ -29,7 +29,6 @@ async def test_sampling_returns_n_samples_with_top_k_logprobs(client: VLLMClient
         assert math.isfinite(s.confidence) and s.confidence > 0
         assert 0 < s.probability <= 1
         assert s.prompt_tokens > 16  # the 16 image tokens are part of the prompt
-    assert len({s.text for s in samples}) > 1  # T=1 sampling of a random model varies
 
 
 async def test_greedy_is_repeatable(client: VLLMClient, shapes_image: Path) -> None:

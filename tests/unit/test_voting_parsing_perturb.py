@@ -111,3 +111,51 @@ def test_box_noise_leaves_pixels_outside_untouched() -> None:
 def test_noise_arguments_are_checked(step: int, box: tuple[float, float, float, float] | None) -> None:
     with pytest.raises(InvalidInputError):
         ddpm_noise(Image.new("RGB", (4, 4)), step, box=box)
+
+
+IMAGE = Image.fromarray(np.random.default_rng(3).integers(0, 255, (24, 32, 3), dtype=np.uint8))
+
+
+@pytest.mark.parametrize("kind", ["ddpm", "gaussian", "occlusion", "mosaic", "blur", "viewpoint"])
+def test_every_kind_is_deterministic_and_respects_the_mask(kind: str) -> None:
+    from nodes.perturb import box_mask, perturb
+
+    mask = box_mask(32, 24, [(0.25, 0.25, 0.75, 0.75)])
+    a = perturb(IMAGE, kind, 0.8, mask=mask, seed=5)  # type: ignore[arg-type]
+    b = perturb(IMAGE, kind, 0.8, mask=mask, seed=5)  # type: ignore[arg-type]
+    assert a.tobytes() == b.tobytes()
+    out, base = np.asarray(a), np.asarray(IMAGE)
+    assert np.array_equal(out[~mask], base[~mask])  # untouched outside
+    assert not np.array_equal(out[mask], base[mask])  # changed inside
+    assert perturb(IMAGE, kind, 0.0).tobytes() == IMAGE.tobytes()  # type: ignore[arg-type]
+    nothing = np.zeros((24, 32), dtype=bool)
+    assert perturb(IMAGE, kind, 1.0, mask=nothing).tobytes() == IMAGE.tobytes()  # type: ignore[arg-type]
+    everything = np.ones((24, 32), dtype=bool)
+    full = perturb(IMAGE, kind, 0.8, mask=everything, seed=5)  # type: ignore[arg-type]
+    assert full.tobytes() == perturb(IMAGE, kind, 0.8, seed=5).tobytes()  # type: ignore[arg-type]
+
+
+def test_stronger_levels_move_pixels_further() -> None:
+    from nodes.perturb import perturb
+
+    base = np.asarray(IMAGE, dtype=float)
+    for kind in ("ddpm", "gaussian", "occlusion", "mosaic", "blur"):
+        weak, strong = (
+            np.abs(np.asarray(perturb(IMAGE, kind, lv, seed=0), dtype=float) - base).mean() for lv in (0.1, 0.9)
+        )  # type: ignore[arg-type]
+        assert weak < strong, kind
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"kind": "sparkle", "level": 0.5}, "unknown perturbation"),
+        ({"kind": "blur", "level": 1.5}, "level must be in"),
+        ({"kind": "blur", "level": 0.5, "mask": np.ones((2, 2), dtype=bool)}, "does not match"),
+    ],
+)
+def test_perturb_arguments_are_checked(kwargs: dict[str, object], match: str) -> None:
+    from nodes.perturb import perturb
+
+    with pytest.raises(InvalidInputError, match=match):
+        perturb(IMAGE, **kwargs)  # type: ignore[arg-type]
