@@ -1,0 +1,157 @@
+"""Benchmarks as lists of `BenchmarkItem`s: the JSONL contract and the synthetic ShapesVQA world.
+
+JSONL contract (one item per line): `id`, `image` (a path relative to the file, or a data URL), `question`,
+`answer`, optional `choices` (option texts; the answer is then a letter) and `answer_type`
+(`integer|float|text|choice`). Unknown fields are kept in `meta`.
+
+Names: ``shapes`` (held-out ShapesVQA items, world seed 2; ``shapes:SEED`` picks another seed) and ``jsonl:PATH``.
+
+Example:
+    >>> bench = load_benchmark("shapes", limit=3)
+    >>> len(bench.items), bench.items[0].answer_type in ("integer", "text")
+    (3, True)
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from catts_graph.shapes import make_item
+from nodes.answers import ANSWER_TYPES, AnswerType, normalize_answer
+from nodes.errors import InvalidInputError
+from nodes.images import encode_png
+
+SHAPES_EVAL_SEED = 2  # the demo uses seed 1; training never uses seeds below 10,000
+SHAPES_DEFAULT_SIZE = 500
+
+
+@dataclass(frozen=True)
+class BenchmarkItem:
+    """One question: `image` is a file path or a data URL; `answer` is normalised for its `answer_type`."""
+
+    id: str
+    question: str
+    image: str
+    answer: str
+    answer_type: AnswerType | None = None
+    choices: tuple[str, ...] | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class BenchmarkError(InvalidInputError):
+    """A benchmark file or name that cannot be read; the message names the file and line."""
+
+
+def _shapes(seed: int, limit: int | None) -> list[BenchmarkItem]:
+    items = []
+    for index in range(limit if limit is not None else SHAPES_DEFAULT_SIZE):
+        item = make_item(seed, index)
+        url = "data:image/png;base64," + base64.b64encode(encode_png(item.render())).decode("ascii")
+        meta = {"question_type": item.question_type, "objects": [o.__dict__ | {"box": o.box} for o in item.objects]}
+        items.append(BenchmarkItem(item.id, item.question, url, item.answer, item.answer_type, None, meta))  # type: ignore[arg-type]
+    return items
+
+
+def _resolve_image(value: Any, root: Path, where: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise BenchmarkError(f"{where}: `image` must be a path or a data URL string.")
+    if value.startswith("data:"):
+        return value
+    if value.startswith(("http://", "https://")):
+        raise BenchmarkError(f"{where}: remote image URLs are not fetched; download the image and give its path.")
+    path = (root / value).resolve()
+    if not path.is_relative_to(root.resolve()):
+        raise BenchmarkError(f"{where}: image path {value!r} leaves the benchmark's folder; refused.")
+    return str(path)
+
+
+def parse_item(record: Any, root: Path, where: str) -> BenchmarkItem:
+    """One JSONL record as a `BenchmarkItem`; raises `BenchmarkError` naming `where` on anything malformed."""
+    if not isinstance(record, dict):
+        raise BenchmarkError(f"{where}: each line must be a JSON object.")
+    missing = [k for k in ("id", "image", "question", "answer") if k not in record]
+    if missing:
+        raise BenchmarkError(f"{where}: missing field(s) {', '.join(missing)}.")
+    choices = record.get("choices")
+    if choices is not None and (not isinstance(choices, list) or not all(isinstance(c, str) for c in choices)):
+        raise BenchmarkError(f"{where}: `choices` must be a list of strings.")
+    answer_type = record.get("answer_type") or ("choice" if choices else None)
+    if answer_type is not None and answer_type not in ANSWER_TYPES:
+        raise BenchmarkError(f"{where}: answer_type must be one of {', '.join(ANSWER_TYPES)}.")
+    answer = normalize_answer(str(record["answer"]), answer_type, choices)
+    if answer is None:
+        raise BenchmarkError(
+            f"{where}: the answer {record['answer']!r} cannot be read as {answer_type or 'an answer'}."
+        )
+    meta = {
+        k: v for k, v in record.items() if k not in ("id", "image", "question", "answer", "choices", "answer_type")
+    }
+    return BenchmarkItem(
+        id=str(record["id"]),
+        question=str(record["question"]),
+        image=_resolve_image(record["image"], root, where),
+        answer=answer,
+        answer_type=answer_type,
+        choices=tuple(choices) if choices else None,
+        meta=meta,
+    )
+
+
+def read_jsonl(path: str | Path, *, skip_bad_lines: bool = False) -> tuple[list[BenchmarkItem], list[str]]:
+    """Items of a benchmark file, and the problems of the lines that were skipped (only with `skip_bad_lines`)."""
+    file = Path(path)
+    if not file.is_file():
+        raise BenchmarkError(f"benchmark file {file} does not exist.")
+    items, problems, seen = [], [], set()
+    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{file}:{number}"
+        try:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise BenchmarkError(f"{where}: not valid JSON ({e.msg}).") from None
+            item = parse_item(record, file.parent, where)
+            if item.id in seen:
+                raise BenchmarkError(f"{where}: duplicate id {item.id!r}.")
+        except BenchmarkError as e:
+            if not skip_bad_lines:
+                raise BenchmarkError(f"{e} Fix the line, or pass --skip-bad-lines to evaluate the rest.") from None
+            problems.append(str(e))
+            continue
+        seen.add(item.id)
+        items.append(item)
+    if not items:
+        raise BenchmarkError(f"benchmark file {file} has no usable items.")
+    return items, problems
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A loaded benchmark: its name, items, and the problems of lines skipped on request (never silently)."""
+
+    name: str
+    items: list[BenchmarkItem]
+    skipped: list[str] = field(default_factory=list)
+
+
+def load_benchmark(spec: str, *, limit: int | None = None, skip_bad_lines: bool = False) -> Benchmark:
+    """The benchmark `spec` (``shapes``, ``shapes:SEED`` or ``jsonl:PATH``), its first `limit` items."""
+    if limit is not None and limit < 1:
+        raise BenchmarkError("--limit must be at least 1.")
+    name, _, arg = spec.partition(":")
+    if name == "shapes":
+        try:
+            seed = int(arg) if arg else SHAPES_EVAL_SEED
+        except ValueError:
+            raise BenchmarkError(f"shapes:SEED needs an integer seed, got {arg!r}.") from None
+        return Benchmark(f"shapes:{seed}", _shapes(seed, limit))
+    if name == "jsonl" and arg:
+        items, skipped = read_jsonl(arg, skip_bad_lines=skip_bad_lines)
+        return Benchmark(spec, items[:limit] if limit else items, skipped)
+    raise BenchmarkError(f"unknown benchmark {spec!r}; use `shapes`, `shapes:SEED` or `jsonl:PATH`.")

@@ -1,0 +1,88 @@
+"""Benchmark loading: the JSONL contract, its error messages, and the ShapesVQA benchmark."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from catts_graph.benchmarks import BenchmarkError, load_benchmark, read_jsonl
+
+
+def write(tmp_path: Path, lines: list[object]) -> Path:
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    path = tmp_path / "bench.jsonl"
+    path.write_text("\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines) + "\n")
+    return path
+
+
+GOOD = {"id": "1", "image": "a.png", "question": "How many?", "answer": "2.0", "answer_type": "integer"}
+
+
+def test_reads_the_contract(tmp_path: Path) -> None:
+    choice = {
+        "id": "2",
+        "image": "a.png",
+        "question": "Which?",
+        "answer": "dog",
+        "choices": ["cat", "dog"],
+        "src": "x",
+    }
+    items, skipped = read_jsonl(write(tmp_path, [GOOD, choice]))
+    assert skipped == []
+    assert items[0].answer == "2" and Path(items[0].image).is_file()
+    assert items[1].answer == "B" and items[1].answer_type == "choice" and items[1].meta == {"src": "x"}
+
+
+@pytest.mark.parametrize(
+    ("line", "match"),
+    [
+        ("{not json", "bench.jsonl:2: not valid JSON"),
+        ('["a list"]', "bench.jsonl:2: each line must be a JSON object"),
+        ({"id": "9", "image": "a.png"}, "missing field\\(s\\) question, answer"),
+        ({**GOOD, "id": "9", "image": "../../etc/passwd"}, "leaves the benchmark's folder"),
+        ({**GOOD, "id": "9", "image": "https://x.org/a.png"}, "remote image URLs"),
+        ({**GOOD, "id": "9", "answer_type": "number"}, "answer_type must be one of"),
+        ({**GOOD, "id": "9", "answer": "many"}, "cannot be read as integer"),
+        ({**GOOD, "id": "9", "choices": "a,b"}, "list of strings"),
+        (GOOD, "duplicate id '1'"),
+    ],
+)
+def test_bad_lines_are_reported_with_their_line_number(tmp_path: Path, line: object, match: str) -> None:
+    path = write(tmp_path, [GOOD, line])
+    with pytest.raises(BenchmarkError, match=match):
+        read_jsonl(path)
+    items, skipped = read_jsonl(path, skip_bad_lines=True)  # the rest is still evaluated, when asked
+    assert [i.id for i in items] == ["1"] and len(skipped) == 1 and ":2:" in skipped[0]
+
+
+def test_names_and_limits(tmp_path: Path) -> None:
+    path = write(tmp_path, [GOOD])
+    assert load_benchmark(f"jsonl:{path}").items[0].id == "1"
+    shapes = load_benchmark("shapes", limit=4)
+    assert len(shapes.items) == 4 and shapes.items[0].image.startswith("data:image/png;base64,")
+    assert load_benchmark("shapes:5", limit=1).items[0].id == "shapes-5-000000"
+    for bad, match in (
+        ("mmmu2", "unknown benchmark"),
+        ("shapes:x", "integer seed"),
+        (f"jsonl:{tmp_path}/no.jsonl", "does not exist"),
+    ):
+        with pytest.raises(BenchmarkError, match=match):
+            load_benchmark(bad)
+    with pytest.raises(BenchmarkError, match="at least 1"):
+        load_benchmark("shapes", limit=0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(max_size=80), max_size=5))
+def test_reader_never_crashes_on_garbage(tmp_path_factory: pytest.TempPathFactory, lines: list[str]) -> None:
+    folder = tmp_path_factory.mktemp("fuzz")
+    path = folder / "b.jsonl"
+    path.write_text("\n".join(line.replace("\n", " ") for line in lines), encoding="utf-8")
+    with contextlib.suppress(BenchmarkError):  # a clear, typed error is the expected outcome for garbage
+        read_jsonl(path, skip_bad_lines=True)
