@@ -30,3 +30,32 @@ def method_comparison(
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return Path(path)
+
+
+def probe_curves(curves: Mapping[str, list[dict[str, float]]], path: str | Path, *, title: str) -> Path:
+    """Accuracy and confidence against perturbation level, one panel per perturbation kind; saved as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    kinds = list(curves)
+    fig, axes = plt.subplots(1, len(kinds), figsize=(4.2 * len(kinds), 3.4), squeeze=False)
+    for ax, kind in zip(axes[0], kinds, strict=True):
+        levels = [p["level"] for p in curves[kind]]
+        ax.plot(levels, [p["accuracy"] for p in curves[kind]], "o-", color="#d9822b", label="accuracy")
+        ax.plot(
+            levels, [p["probability"] for p in curves[kind]], "s-", color="#2b6cb0", label="confidence (own answer)"
+        )
+        forced = [p["forced_probability"] for p in curves[kind]]
+        ax.plot(levels, forced, "^--", color="#6b8fb5", label="confidence (clean answer, teacher-forced)")
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("perturbation level")
+        ax.set_title(kind)
+    axes[0][0].set_ylabel("accuracy / confidence (probability)")
+    axes[0][-1].legend(loc="lower left", fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return Path(path)

@@ -26,9 +26,12 @@ from __future__ import annotations
 import json
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 from PIL import Image, ImageDraw
 
 COLORS: dict[str, tuple[int, int, int]] = {
@@ -228,3 +231,26 @@ def write_items(out_dir: str | Path, n: int, seed: int, size: int = 112) -> Path
             }
             f.write(json.dumps(record) + "\n")
     return path
+
+
+def relevant_objects(question: str, objects: Sequence[ShapeObject]) -> list[ShapeObject]:
+    """The objects a question is about (the oracle evidence region): matching colour or shape, all, or the largest."""
+    for color in COLORS:
+        if question == QUESTION_TEMPLATES[0].format(color=color):
+            return [o for o in objects if o.color == color]
+    for shape in SHAPES:
+        if question == QUESTION_TEMPLATES[1].format(shape=shape):
+            return [o for o in objects if o.shape == shape]
+    if question == QUESTION_TEMPLATES[3] and objects:
+        return [max(objects, key=lambda o: o.area)]
+    return list(objects)
+
+
+def evidence_mask(question: str, objects: Sequence[ShapeObject], size: int, margin: int = 2) -> npt.NDArray[np.bool_]:
+    """A (size, size) mask over the boxes of the objects the question is about (every object if none match)."""
+    chosen = relevant_objects(question, objects) or list(objects)
+    mask = np.zeros((size, size), dtype=bool)  # (H, W)
+    for obj in chosen:
+        left, top, right, bottom = obj.box
+        mask[max(0, top - margin) : bottom + margin + 1, max(0, left - margin) : right + margin + 1] = True
+    return mask

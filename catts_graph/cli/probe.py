@@ -1,0 +1,100 @@
+"""`catts probe`: the perceptual-bluntness experiment on a served model."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from catts_graph.benchmarks import load_benchmark
+from catts_graph.bundled import serve_bundled
+from catts_graph.cli.run import finite_json
+from catts_graph.plots import probe_curves
+from catts_graph.probe import ProbeSettings, run_probe, summarize
+from catts_graph.vllm_client import VLLMClient
+from nodes.errors import InvalidInputError
+from nodes.perturb import KINDS
+
+EPILOG = """\
+examples:
+  catts probe --benchmark shapes --limit 100 --out runs/probe-base
+  catts probe --benchmark jsonl:data/items.jsonl --kinds ddpm blur --levels 0 0.5 1 --region global --out DIR
+  catts probe --base-url http://127.0.0.1:8000 --benchmark shapes --out DIR
+
+Writes DIR/probe.json (curves per kind and level, the clean-minus-strongest drop per kind, every row) and
+DIR/probe.png. Without --base-url the bundled ShapesVQA base model is served on loopback for the run.
+"""
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "probe",
+        help="accuracy and confidence as the evidence is destroyed",
+        description="Perturb the image (inside the question's evidence region, or globally) at increasing levels "
+        "and measure the served model's greedy accuracy and confidence at each level.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--benchmark", default="shapes", help="shapes, shapes:SEED or jsonl:PATH (default: shapes)")
+    p.add_argument("--limit", type=int, default=100, help="items (default: %(default)s)")
+    p.add_argument("--kinds", nargs="+", choices=KINDS, default=["ddpm", "occlusion"], help="perturbations")
+    p.add_argument("--levels", nargs="+", type=float, default=[0.0, 0.25, 0.5, 0.75, 1.0], help="levels in [0, 1]")
+    p.add_argument("--region", choices=["objects", "global"], default="objects", help="where to perturb")
+    p.add_argument("--seed", type=int, default=0, help="perturbation seed (default: %(default)s)")
+    p.add_argument("--base-url", help="vLLM server (default: serve the bundled base model)")
+    p.add_argument("--model", help="served model name (default: the server's first)")
+    p.add_argument("--concurrency", type=int, default=8, help="items in flight (default: %(default)s)")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    levels = sorted(set(args.levels))
+    if levels[0] != 0.0 or not all(0.0 <= lv <= 1.0 for lv in levels):
+        raise InvalidInputError("--levels must lie in [0, 1] and include 0 (the clean image).")
+    settings = ProbeSettings(tuple(args.kinds), tuple(levels), args.region, args.seed, max(1, args.concurrency))
+    bench = load_benchmark(args.benchmark, limit=args.limit)
+    args.out.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        base_url, model_name = args.base_url, args.model
+        if base_url is None:
+            print("serving the bundled ShapesVQA base model on loopback (1-2 minutes) ...", file=sys.stderr)
+            servers = stack.enter_context(serve_bundled(expert=False))
+            base_url, model_name = servers.base.base_url, servers.base.model
+        rows, name = asyncio.run(_probe(base_url, model_name, bench.items, settings))
+    summary = summarize(rows, settings)
+    result = {
+        "benchmark": bench.name,
+        "model": name,
+        "n_items": len(bench.items),
+        "kinds": list(settings.kinds),
+        "levels": list(settings.levels),
+        "region": settings.region,
+        **summary,
+        "rows": rows,
+    }
+    (args.out / "probe.json").write_text(json.dumps(finite_json(result), indent=2) + "\n")
+    probe_curves(summary["curves"], args.out / "probe.png", title=f"{name} on {bench.name} ({settings.region})")
+    for kind, drop in summary["drop"].items():
+        print(
+            f"{kind:10} clean -> level {drop['level']:g}: accuracy -{drop['accuracy']:.2f}, "
+            f"confidence -{drop['probability']:.3f} (own answer), -{drop['forced_probability']:.3f} (clean answer, "
+            f"teacher-forced), NMLP -{drop['nmlp']:.2f}"
+        )
+    print(f"wrote {args.out / 'probe.json'} and {args.out / 'probe.png'}")
+    return 0
+
+
+async def _probe(
+    base_url: str, model_name: str | None, items: list[Any], settings: ProbeSettings
+) -> tuple[list[dict[str, Any]], str]:
+    async with VLLMClient(base_url, model_name, timeout_s=300) as model:
+        with tqdm(total=len(items), desc="probe", unit="item", file=sys.stderr) as bar:
+            rows = await run_probe(model, items, settings, on_item=bar.update)
+        return rows, model.name

@@ -1,0 +1,146 @@
+"""The perceptual-bluntness probe (METHOD.md section 1): corrupt the evidence step by step, watch accuracy and
+confidence.
+
+For every item, perturbation kind and level, the served model answers greedily on the perturbed image; the probe
+records whether it was right and its confidence two ways: `probability` (exp mean log-prob of its own answer) and
+`nmlp` (mean token confidence). It also scores the *clean* greedy response, unchanged, under the perturbed image
+(teacher forcing: the C' of CDRL), whose drop isolates what the image contributes. A blunt model's accuracy collapses
+while its confidence stays flat; a calibrated one loses both.
+
+Regions: `global` (the whole image) or `objects` (the boxes of the objects the question is about; ShapesVQA items
+carry them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from catts_graph.benchmarks import BenchmarkItem
+from catts_graph.shapes import ShapeObject, evidence_mask
+from nodes.answers import extract_answer
+from nodes.confidence import response_confidence
+from nodes.images import encode_png, load_image
+from nodes.perturb import Kind, perturb
+from nodes.prompts import question_prompt
+from nodes.protocol import Message, SamplingParams, VisionLanguageModel
+
+Region = Literal["global", "objects"]
+MAX_TOKENS = 64
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    kinds: tuple[Kind, ...] = ("ddpm", "occlusion")
+    levels: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+    region: Region = "objects"
+    seed: int = 0
+    concurrency: int = 8
+
+
+def _mask(item: BenchmarkItem, size: tuple[int, int], region: Region) -> np.ndarray[Any, Any] | None:
+    if region == "global":
+        return None
+    objects = [
+        ShapeObject(**{k: o[k] for k in ("shape", "color", "cx", "cy", "half")}) for o in item.meta.get("objects", [])
+    ]
+    if not objects or size[0] != size[1]:
+        return None  # no object boxes: fall back to the whole image
+    return evidence_mask(item.question, objects, size[0])
+
+
+def _data_url(image: Any) -> str:
+    return "data:image/png;base64," + base64.b64encode(encode_png(image)).decode("ascii")
+
+
+async def probe_item(model: VisionLanguageModel, item: BenchmarkItem, settings: ProbeSettings) -> list[dict[str, Any]]:
+    """One row per (kind, level) for `item`; level 0 is the clean image, shared by every kind."""
+    clean = load_image(item.image)
+    mask = _mask(item, clean.size, settings.region)
+    prompt = question_prompt(item.question, item.choices)
+    params = SamplingParams(n=1, temperature=0.0, max_tokens=MAX_TOKENS, top_logprobs=20)
+
+    async def answer(url: str) -> Any:
+        return (await model.sample([Message("user", prompt, (url,))], params))[0]
+
+    clean_url = _data_url(clean)
+    clean_sample = await answer(clean_url)
+    rows = []
+    for kind in settings.kinds:
+        for level in settings.levels:
+            url = clean_url if level == 0 else _data_url(perturb(clean, kind, level, mask=mask, seed=settings.seed))
+            sample = clean_sample if level == 0 else await answer(url)
+            forced = (
+                await model.score([Message("user", prompt, (url,))], clean_sample.text, top_logprobs=20)
+                if clean_sample.text
+                else None
+            )
+            predicted = extract_answer(sample.text, answer_type=item.answer_type, choices=item.choices)
+            rows.append(
+                {
+                    "id": item.id,
+                    "kind": kind,
+                    "level": level,
+                    "correct": float(predicted == item.answer),
+                    "probability": sample.probability,
+                    "nmlp": sample.confidence,
+                    "forced_probability": math.exp(forced.mean) if forced and forced.logprobs else math.nan,
+                    "forced_nmlp": response_confidence(list(forced.top_logprobs)) if forced else math.nan,
+                }
+            )
+    return rows
+
+
+async def run_probe(
+    model: VisionLanguageModel,
+    items: Sequence[BenchmarkItem],
+    settings: ProbeSettings,
+    on_item: Callable[[], None] = lambda: None,
+) -> list[dict[str, Any]]:
+    """Every row of the probe, items in flight at once up to `settings.concurrency`."""
+    gate = asyncio.Semaphore(settings.concurrency)
+
+    async def one(item: BenchmarkItem) -> list[dict[str, Any]]:
+        async with gate:
+            rows = await probe_item(model, item, settings)
+        on_item()
+        return rows
+
+    nested = await asyncio.gather(*(one(item) for item in items))
+    return [row for rows in nested for row in rows]
+
+
+def _mean(values: list[float]) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    return sum(finite) / len(finite) if finite else math.nan
+
+
+def summarize(rows: Sequence[dict[str, Any]], settings: ProbeSettings) -> dict[str, Any]:
+    """Per kind and level: accuracy and mean confidences; per kind: the drop from clean to the strongest level."""
+    curves: dict[str, list[dict[str, float]]] = {}
+    drops: dict[str, dict[str, float]] = {}
+    metrics = ("correct", "probability", "nmlp", "forced_probability", "forced_nmlp")
+    for kind in settings.kinds:
+        curve = []
+        for level in settings.levels:
+            at = [r for r in rows if r["kind"] == kind and r["level"] == level]
+            point = {"level": level, "n": float(len(at))} | {m: _mean([r[m] for r in at]) for m in metrics}
+            point["accuracy"] = point.pop("correct")
+            curve.append(point)
+        curves[kind] = curve
+        first, last = curve[0], curve[-1]
+        drops[kind] = {
+            "level": last["level"],
+            "accuracy": first["accuracy"] - last["accuracy"],
+            "probability": first["probability"] - last["probability"],
+            "nmlp": first["nmlp"] - last["nmlp"],
+            "forced_probability": first["forced_probability"] - last["forced_probability"],
+            "forced_nmlp": first["forced_nmlp"] - last["forced_nmlp"],
+        }
+    return {"curves": curves, "drop": drops}

@@ -1,0 +1,43 @@
+"""The bluntness probe's bookkeeping with a scripted model, and the ShapesVQA evidence regions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from catts_graph.benchmarks import load_benchmark
+from catts_graph.probe import ProbeSettings, run_probe, summarize
+from catts_graph.shapes import ShapeObject, evidence_mask, make_item, relevant_objects
+from nodes.testing import ScriptedModel
+
+
+def test_relevant_objects_follow_the_question() -> None:
+    objs = [ShapeObject("circle", "red", 20, 20, 8), ShapeObject("square", "blue", 60, 60, 12)]
+    assert relevant_objects("How many red shapes are there?", objs) == objs[:1]
+    assert relevant_objects("How many squares are there?", objs) == objs[1:]
+    assert relevant_objects("What colour is the largest shape?", objs) == objs[1:]
+    assert relevant_objects("How many shapes are there?", objs) == objs
+    mask = evidence_mask("How many red shapes are there?", objs, 112, margin=0)
+    assert mask[20, 20] and not mask[60, 60] and mask.sum() == 17 * 17
+
+
+async def test_probe_rows_and_summary() -> None:
+    items = load_benchmark("shapes", limit=3).items
+    model = ScriptedModel(greedy=lambda ms: f"\\boxed{{{items[0].answer}}}", score_fn=lambda ms, a: -0.5)
+    settings = ProbeSettings(kinds=("ddpm", "blur"), levels=(0.0, 1.0), concurrency=2)
+    rows = await run_probe(model, items, settings)
+    assert len(rows) == 3 * 2 * 2
+    summary = summarize(rows, settings)
+    assert set(summary["curves"]) == {"ddpm", "blur"}
+    clean = summary["curves"]["ddpm"][0]
+    assert clean["level"] == 0 and clean["n"] == 3
+    assert clean["accuracy"] == pytest.approx(np.mean([i.answer == items[0].answer for i in items]))
+    assert summary["drop"]["blur"]["accuracy"] == pytest.approx(0.0)  # the scripted model ignores the image
+    assert summary["drop"]["ddpm"]["forced_probability"] == pytest.approx(0.0)
+    sampled_images = {c.messages[0].images[0] for c in model.calls if c.kind == "sample"}
+    assert len(sampled_images) == 3 * 3  # per item: clean, ddpm@1, blur@1
+
+
+def test_items_keep_their_objects_for_the_objects_region() -> None:
+    item = load_benchmark("shapes", limit=1).items[0]
+    assert len(item.meta["objects"]) == len(make_item(2, 0).objects)
