@@ -90,10 +90,16 @@ class NoiseConfig(StageConfig):
 
 
 class SelfCheckConfig(StageConfig):
-    """Visual self-check by contrastive answer scoring: s(a) = (1+alpha) log P(a|i) - alpha log P(a|i')."""
+    """Visual self-check by contrast between the clean and a perturbed image (METHOD.md 4.3)."""
 
     enabled: bool = True
     """Include the self-check in the graph."""
+    form: Literal["score", "decode"] = "score"
+    """`score`: contrastive answer scoring, s(a) = (1+alpha) log P(a|i) - alpha log P(a|i'), works with any vLLM
+    server. `decode`: true step-wise contrastive decoding; needs a model with `contrastive_generate` (the in-process
+    `TransformersEngine`); other models fall back to `score` (recorded)."""
+    decode_max_tokens: int = Field(default=64, ge=1)
+    """Length limit of the contrastive decode."""
     tau3: float = Field(default=0.5, ge=0.0)
     """Weight of the self-check's pick in the vote table."""
     alpha: float = Field(default=0.5, ge=0.0)

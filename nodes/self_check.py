@@ -12,15 +12,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import math
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
 
 from langgraph.runtime import Runtime
 
+from nodes.answers import extract_answer
 from nodes.common import emit, question_messages, representative_text, vote_summary
 from nodes.config import NoiseConfig, SelfCheckConfig, stage_from_context
 from nodes.images import encode_png, load_image
 from nodes.perturb import box_mask, perturb
-from nodes.protocol import Message, VisionLanguageModel
+from nodes.protocol import Message, Sample, VisionLanguageModel
 from nodes.state import CATTSState, Usage, VoteContribution
 
 
@@ -46,8 +48,18 @@ def contrastive_pick(
     return pick, scores, plausible
 
 
+@runtime_checkable
+class ContrastiveDecoder(Protocol):
+    """A model that can decode step by step on contrastive logits (e.g. `catts_graph.engine.TransformersEngine`)."""
+
+    async def contrastive_generate(
+        self, messages: Sequence[Message], noised_images: Sequence[str], *, alpha: float, beta: float, max_tokens: int
+    ) -> Sample: ...
+
+
 class SelfCheckNode:
-    """Adds ``tau3`` to the candidate that the clean image supports most over its noised twin."""
+    """Adds ``tau3`` to the candidate that the clean image supports most over its noised twin (`score` form), or
+    to the answer of a step-wise contrastive decode (`decode` form)."""
 
     def __init__(self, model: VisionLanguageModel, config: SelfCheckConfig | None = None):
         self.model = model
@@ -60,6 +72,38 @@ class SelfCheckNode:
             return {"self_check": None, "fallbacks": ["self_check: no candidate answers; skipped"]}
         clean_messages = question_messages(state)
         noised_urls = tuple(noised_data_url(url, config.noise) for url in clean_messages[0].images)
+        if config.form == "decode":
+            if isinstance(self.model, ContrastiveDecoder):
+                return await self._decode(state, clean_messages, noised_urls, config)
+            fallback = f"self_check: {type(self.model).__name__} cannot decode contrastively; used the score form"
+        else:
+            fallback = ""
+        update = await self._score(state, candidates, clean_messages, noised_urls, config)
+        if fallback:
+            update["fallbacks"] = [fallback, *update.get("fallbacks", [])]
+        return update
+
+    async def _decode(
+        self, state: CATTSState, messages: list[Message], noised_urls: tuple[str, ...], config: SelfCheckConfig
+    ) -> dict[str, Any]:
+        assert isinstance(self.model, ContrastiveDecoder)
+        sample = await self.model.contrastive_generate(
+            messages, noised_urls, alpha=config.alpha, beta=config.beta, max_tokens=config.decode_max_tokens
+        )
+        pick = extract_answer(sample.text, answer_type=state.get("answer_type"), choices=state.get("choices"))
+        usage: Usage = {"prompt_tokens": 2 * sample.prompt_tokens, "completion_tokens": 2 * sample.completion_tokens,
+                        "model_calls": 1, "expert_calls": 0}  # fmt: skip
+        record = {"form": "decode", "picked": pick, "text": sample.text, "noise": config.noise.model_dump()}
+        return _update(state, record, pick, config.tau3, usage, "the contrastive decode had no parseable answer")
+
+    async def _score(
+        self,
+        state: CATTSState,
+        candidates: list[str],
+        clean_messages: list[Message],
+        noised_urls: tuple[str, ...],
+        config: SelfCheckConfig,
+    ) -> dict[str, Any]:
         noised_messages = [Message("user", clean_messages[0].text, noised_urls)]
         texts = {a: representative_text(state, a) for a in candidates}
         scores = await asyncio.gather(
@@ -79,6 +123,7 @@ class SelfCheckNode:
             "expert_calls": 0,
         }
         record = {
+            "form": "score",
             "picked": pick,
             "noise": config.noise.model_dump(),
             "candidates": [
@@ -93,16 +138,22 @@ class SelfCheckNode:
                 for a in candidates
             ],
         }
-        contributions: list[VoteContribution] = (
-            [{"module": "self_check", "votes": {pick: config.tau3}}] if pick else []
-        )
-        update: dict[str, Any] = {
-            "self_check": record,
-            "contributions": contributions,
-            "modules_run": ["self_check"],
-            "usage": usage,
-        }
-        if pick is None:
-            update["fallbacks"] = ["self_check: no candidate had a finite clean-image score; no self-check vote"]
-        emit({"event": "votes", "after": "self_check", **vote_summary(state, {pick: config.tau3} if pick else None)})
-        return update
+        return _update(state, record, pick, config.tau3, usage, "no candidate had a finite clean-image score")
+
+
+def _update(
+    state: CATTSState, record: dict[str, Any], pick: str | None, tau3: float, usage: Usage, no_pick: str
+) -> dict[str, Any]:
+    """The node's state update: its record, its vote (if it picked an answer), its cost; streamed as an event."""
+    votes = {pick: tau3} if pick else None
+    contributions: list[VoteContribution] = [{"module": "self_check", "votes": votes}] if votes else []
+    update: dict[str, Any] = {
+        "self_check": record,
+        "contributions": contributions,
+        "modules_run": ["self_check"],
+        "usage": usage,
+    }
+    if pick is None:
+        update["fallbacks"] = [f"self_check: {no_pick}; no self-check vote"]
+    emit({"event": "votes", "after": "self_check", **vote_summary(state, votes)})
+    return update

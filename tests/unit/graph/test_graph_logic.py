@@ -250,3 +250,31 @@ async def test_choices_are_answered_with_letters(image: str) -> None:
     )
     assert out["answer"] == "B"
     assert "(A) cat" in model.calls[0].messages[0].text
+
+
+class ContrastiveScripted(ScriptedModel):
+    async def contrastive_generate(
+        self, messages: Any, noised_images: Any, *, alpha: float, beta: float, max_tokens: int
+    ) -> Any:
+        from nodes.testing import scripted_sample
+
+        self.calls.append(type(self.calls[0])("contrastive", list(messages)))
+        assert noised_images and noised_images[0] != messages[0].images[0]  # the perturbed twin, not the clean image
+        return scripted_sample("\\boxed{3}")
+
+
+async def test_self_check_decode_form_votes_for_the_contrastive_answer(image: str) -> None:
+    model = ContrastiveScripted([("\\boxed{2}", 5.0), ("\\boxed{3}", 4.0)])
+    cfg = config(vote={"voter": False}, critic={"enabled": False}, self_check={"form": "decode"})
+    out = await run(model, cfg=cfg, images=[image])
+    assert out["self_check"]["form"] == "decode" and out["self_check"]["picked"] == "3"
+    assert out["votes"]["3"] == pytest.approx(4 / 9 + 0.5)
+    assert not any(c.kind == "score" for c in model.calls)
+
+
+async def test_self_check_decode_form_falls_back_to_scoring_on_a_server_model(image: str) -> None:
+    model = ScriptedModel([("\\boxed{2}", 5.0), ("\\boxed{3}", 4.0)])
+    cfg = config(vote={"voter": False}, critic={"enabled": False}, self_check={"form": "decode"})
+    out = await run(model, cfg=cfg, images=[image])
+    assert out["self_check"]["form"] == "score"
+    assert any("cannot decode contrastively" in f for f in out["fallbacks"])
