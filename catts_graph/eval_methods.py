@@ -1,0 +1,153 @@
+"""Test-time-scaling methods evaluated on shared, pre-drawn samples, so every method at the same N sees the same
+traces (paired comparisons).
+
+Methods (METHOD.md section 5):
+
+- ``greedy``: one greedy answer (pass@1).
+- ``majority``: plain majority over the first N samples.
+- DeepConf offline (arXiv 2508.15260): ``deepconf-mean``, ``deepconf-tail``, ``deepconf-bottom``,
+  ``deepconf-lowest`` (confidence-weighted votes) and ``deepconf-top10``, ``deepconf-top90`` (keep the top eta% of
+  traces by lowest-window confidence, then weighted vote).
+- DeepConf online, ``deepconf-online``: 16 warm-up traces (or N if fewer) set the threshold at the
+  (100 - eta)-th percentile (eta = 10) of their lowest-window confidences; each later trace stops at the first window
+  below it (its tokens up to there are paid, it does not vote); sampling stops early once the weighted consensus
+  reaches 95%. Simulated on the full pre-drawn traces, as DeepConf's own analysis does.
+- The graph, run on the first N samples: ``catts-paper``, ``catts-adaptive`` and ablations ``catts[MODULES]`` with
+  MODULES joined by ``+`` from ``sc`` (N samples; without it, one), ``voter``, ``critic``, ``check``.
+
+Every method returns a `Prediction`: the answer, a confidence in [0, 1] (its vote share; for greedy, exp mean
+log-prob) and its cost.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from nodes.confidence import group_confidences
+from nodes.state import SampleRecord
+from nodes.vote import sample_weights
+from nodes.voting import Weighting, leader, self_consistency_votes
+
+DEEPCONF_OFFLINE: dict[str, tuple[Weighting, float | None]] = {
+    "deepconf-mean": ("confidence", None),
+    "deepconf-tail": ("tail", None),
+    "deepconf-bottom": ("bottom_window", None),
+    "deepconf-lowest": ("lowest_window", None),
+    "deepconf-top10": ("lowest_window", 10.0),
+    "deepconf-top90": ("lowest_window", 90.0),
+}
+DEEPCONF_ONLINE = "deepconf-online"
+CATTS_PRESETS = ("catts-paper", "catts-adaptive")
+_ABLATION = re.compile(r"^catts\[((?:sc|voter|critic|check)(?:\+(?:sc|voter|critic|check))*)\]$")
+ONLINE_WARMUP = 16
+ONLINE_ETA = 10.0
+ONLINE_CONSENSUS = 0.95
+
+
+@dataclass(frozen=True)
+class Prediction:
+    answer: str | None
+    confidence: float
+    prompt_tokens: int
+    completion_tokens: int
+    model_calls: int
+    expert_calls: int = 0
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+def expand_methods(names: Sequence[str]) -> list[str]:
+    """Method names with ``deepconf`` expanded to every DeepConf variant; unknown names raise `ValueError`."""
+    out: list[str] = []
+    for name in names:
+        expanded = [*DEEPCONF_OFFLINE, DEEPCONF_ONLINE] if name == "deepconf" else [name]
+        for method in expanded:
+            if not (
+                method in ("greedy", "majority", DEEPCONF_ONLINE, *DEEPCONF_OFFLINE, *CATTS_PRESETS)
+                or _ABLATION.match(method)
+            ):
+                raise ValueError(
+                    f"unknown method {method!r}; use greedy, majority, deepconf (or one variant: "
+                    f"{', '.join([*DEEPCONF_OFFLINE, DEEPCONF_ONLINE])}), catts-paper, catts-adaptive or "
+                    "catts[sc+voter+critic+check] (any subset)"
+                )
+            if method not in out:
+                out.append(method)
+    return out
+
+
+def ablation_modules(method: str) -> set[str] | None:
+    """The modules of a ``catts[...]`` ablation, or None for other methods."""
+    match = _ABLATION.match(method)
+    return set(match.group(1).split("+")) if match else None
+
+
+def vote_prediction(
+    samples: Sequence[SampleRecord], weighting: Weighting, prompt_tokens: int, keep_top_percent: float | None = None
+) -> Prediction:
+    """Weighted vote over `samples`, optionally over the top `keep_top_percent`% by lowest-window confidence."""
+    voters = list(samples)
+    if keep_top_percent is not None and voters:
+        keep = max(1, math.ceil(len(voters) * keep_top_percent / 100))
+        ranked = sorted(
+            voters,
+            key=lambda s: -s["lowest_window_confidence"] if math.isfinite(s["lowest_window_confidence"]) else math.inf,
+        )
+        voters = ranked[:keep]
+    table = self_consistency_votes([s["answer"] for s in voters], sample_weights(voters, weighting))
+    answer, share = leader(table)
+    return Prediction(answer, share, prompt_tokens, sum(s["completion_tokens"] for s in samples), 1)
+
+
+def deepconf_online(
+    samples: Sequence[SampleRecord],
+    token_confidences: Sequence[Sequence[float]],
+    prompt_tokens: int,
+    *,
+    window: int,
+    warmup: int = ONLINE_WARMUP,
+    eta: float = ONLINE_ETA,
+    consensus: float = ONLINE_CONSENSUS,
+) -> Prediction:
+    """DeepConf online on pre-drawn traces: warm-up threshold, early-stopped traces, consensus stop."""
+    n_warm = min(warmup, len(samples))
+    warm = samples[:n_warm]
+    lowest = [s["lowest_window_confidence"] for s in warm if math.isfinite(s["lowest_window_confidence"])]
+    threshold = float(np.percentile(lowest, 100 - eta)) if lowest else -math.inf
+    voters = list(warm)
+    completion = sum(s["completion_tokens"] for s in warm)
+    for sample, token_conf in zip(samples[n_warm:], token_confidences[n_warm:], strict=True):
+        table = self_consistency_votes([s["answer"] for s in voters], sample_weights(voters, "confidence"))
+        if leader(table)[1] >= consensus:
+            break  # consensus reached: the remaining traces are never generated
+        stop = _first_stop(token_conf, window, threshold)
+        if stop is None:
+            voters.append(sample)
+            completion += sample["completion_tokens"]
+        else:
+            completion += stop  # paid up to the stopping token; a stopped trace does not vote
+    table = self_consistency_votes([s["answer"] for s in voters], sample_weights(voters, "confidence"))
+    answer, share = leader(table)
+    return Prediction(answer, share, prompt_tokens, completion, 1)
+
+
+def _first_stop(token_conf: Sequence[float], window: int, threshold: float) -> int | None:
+    """Tokens generated before the first full window whose mean falls below `threshold` (None: never)."""
+    c = np.asarray(token_conf, dtype=np.float64)  # (T,)
+    if c.size < window:
+        return None
+    groups = group_confidences(c, window)  # (T - W + 1,)
+    below = np.nonzero(groups < threshold)[0]  # window starts that fall below
+    return int(below[0]) + window if below.size else None
+
+
+def greedy_prediction(sample: SampleRecord, prompt_tokens: int) -> Prediction:
+    confidence = sample["probability"] if math.isfinite(sample["probability"]) else 0.0
+    return Prediction(sample["answer"], confidence, prompt_tokens, sample["completion_tokens"], 1)

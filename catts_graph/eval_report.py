@@ -1,0 +1,173 @@
+"""From `results.jsonl` to `metrics.json`, the Markdown report, the terminal table and the plots.
+
+Calibration is measured on each method's stated confidence in [0, 1]: the vote share of the chosen answer for the
+voting methods and CA-TTS, exp(mean log-prob) for greedy. ECE uses 10 equal-width bins (`ece`) and 10 equal-mass
+bins (`ece_equal_mass`). Costs are means per item.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from catts_graph.metrics import auroc, brier, ece, paired_bootstrap_ci, reliability, scaling_slope
+
+
+def key(method: str, n: int) -> str:
+    return f"{method}@{n}"
+
+
+def aggregate(lines: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Per method@N metrics, per method scaling slopes, and paired CIs of accuracy differences."""
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
+    for line in lines:
+        groups[(line["method"], line["n"])].append(line)
+    per: dict[str, dict[str, Any]] = {}
+    for (method, n), rows in sorted(groups.items()):
+        correct = [float(r["correct"]) for r in rows]
+        confidence = [float(r["confidence"]) if r["confidence"] is not None else math.nan for r in rows]
+        per[key(method, n)] = {
+            "method": method,
+            "n_samples": n,
+            "n": len(rows),
+            "accuracy": sum(correct) / len(rows),
+            "ece": ece(confidence, correct),
+            "ece_equal_mass": ece(confidence, correct, binning="equal_mass"),
+            "auroc": auroc(confidence, correct),
+            "brier": brier(confidence, correct),
+            "tokens": _mean(rows, "tokens"),
+            "prompt_tokens": _mean(rows, "prompt_tokens"),
+            "completion_tokens": _mean(rows, "completion_tokens"),
+            "calls": _mean(rows, "calls"),
+            "expert_calls": _mean(rows, "expert_calls"),
+            "wall_s": _mean(rows, "wall_s"),
+            "reliability": reliability(confidence, correct),
+        }
+    methods = sorted({m for m, _ in groups})
+    slopes = {}
+    for method in methods:
+        points = sorted((n, per[key(method, n)]["accuracy"] * 100) for m, n in groups if m == method)
+        slopes[method] = scaling_slope([n for n, _ in points], [a for _, a in points]) if len(points) > 1 else math.nan
+    return {"methods": per, "slopes": slopes, "comparisons": _comparisons(groups)}
+
+
+def _mean(rows: Sequence[dict[str, Any]], field: str) -> float:
+    return sum(float(r[field]) for r in rows) / len(rows)
+
+
+def _comparisons(groups: dict[tuple[str, int], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Accuracy difference of each method against majority at the same N (paired over items, bootstrap 95% CI)."""
+    out = []
+    for (method, n), rows in sorted(groups.items()):
+        baseline = groups.get(("majority", n))
+        if method == "majority" or not baseline:
+            continue
+        by_id = {r["id"]: float(r["correct"]) for r in baseline}
+        paired = [(float(r["correct"]), by_id[r["id"]]) for r in rows if r["id"] in by_id]
+        if not paired:
+            continue
+        diff, low, high = paired_bootstrap_ci([a for a, _ in paired], [b for _, b in paired])
+        out.append({"method": method, "n_samples": n, "versus": "majority", "diff": diff, "ci95": [low, high]})
+    return out
+
+
+def table(metrics: dict[str, Any]) -> str:
+    """A fixed-width comparison table for the terminal."""
+    header = (
+        f"{'method':22} {'N':>3} {'acc':>6} {'ECE':>6} {'AUROC':>6} {'Brier':>6} {'tokens':>8} {'calls':>6} "
+        f"{'s/item':>7}"
+    )
+    lines = [header, "-" * len(header)]
+    for row in metrics["methods"].values():
+        lines.append(
+            f"{row['method'][:22]:22} {row['n_samples']:>3} {100 * row['accuracy']:5.1f}% {_f(row['ece'])} "
+            f"{_f(row['auroc'])} {_f(row['brier'])} {row['tokens']:8.0f} {row['calls']:6.1f} {row['wall_s']:7.2f}"
+        )
+    slopes = ", ".join(f"{m} {s:+.2f}" for m, s in metrics["slopes"].items() if math.isfinite(s))
+    if slopes:
+        lines.append(f"slope of accuracy (points) per doubling of N: {slopes}")
+    return "\n".join(lines)
+
+
+def _f(value: float) -> str:
+    return f"{value:6.3f}" if math.isfinite(value) else f"{'-':>6}"
+
+
+def markdown_report(metrics: dict[str, Any], run_info: dict[str, Any]) -> str:
+    """The Markdown report: settings, the comparison table, slopes, paired differences."""
+    out: list[str] = [
+        f"# catts eval: {run_info.get('benchmark')}",
+        "",
+        (
+            f"Items: {run_info.get('n_items')}; methods: {', '.join(run_info['settings']['methods'])}; "
+            f"N: {', '.join(map(str, run_info['settings']['ns']))}; model: {run_info.get('model')}; "
+            f"expert: {run_info.get('expert')}."
+        ),
+        "",
+        "Confidence: vote share of the chosen answer (greedy: exp mean log-prob). ECE: 10 equal-width bins.",
+        "",
+        "| method | N | accuracy | ECE | ECE (equal mass) | AUROC | Brier | tokens/item | calls/item | s/item |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in metrics["methods"].values():
+        out.append(
+            f"| {row['method']} | {row['n_samples']} | {100 * row['accuracy']:.1f}% | {_f(row['ece']).strip()} | "
+            f"{_f(row['ece_equal_mass']).strip()} | {_f(row['auroc']).strip()} | {_f(row['brier']).strip()} | "
+            f"{row['tokens']:.0f} | {row['calls']:.1f} | {row['wall_s']:.2f} |"
+        )
+    out += ["", "Slope of accuracy (points) against log2 N:", ""]
+    out += [f"- {m}: {s:+.2f}" for m, s in metrics["slopes"].items() if math.isfinite(s)]
+    out += ["", "Accuracy difference against majority vote at the same N (paired bootstrap, 95% CI):", ""]
+    for c in metrics["comparisons"]:
+        low, high = (100 * v for v in c["ci95"])
+        out.append(f"- {c['method']}@{c['n_samples']}: {100 * c['diff']:+.1f} points [{low:+.1f}, {high:+.1f}]")
+    return "\n".join(out) + "\n"
+
+
+def plots(metrics: dict[str, Any], out_dir: Path) -> list[Path]:
+    """scaling.png (accuracy vs N), cost.png (accuracy vs tokens per item), reliability.png (largest N)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = list(metrics["methods"].values())
+    by_method: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_method[row["method"]].append(row)
+    paths = []
+    for name, x_field, x_label, log_x in (
+        ("scaling.png", "n_samples", "samples per question N", True),
+        ("cost.png", "tokens", "tokens per item (prompt + completion)", True),
+    ):
+        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        for method, points in sorted(by_method.items()):
+            points = sorted(points, key=lambda r: r[x_field])
+            ax.plot([p[x_field] for p in points], [100 * p["accuracy"] for p in points], "o-", label=method)
+        if log_x:
+            ax.set_xscale("log", base=2)
+        ax.set_xlabel(x_label)
+        ax.set_ylabel("accuracy (%)")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out_dir / name, dpi=120)
+        plt.close(fig)
+        paths.append(out_dir / name)
+    top_n = max(r["n_samples"] for r in rows)
+    fig, ax = plt.subplots(figsize=(5.2, 5))
+    ax.plot([0, 1], [0, 1], color="#999", lw=1, ls="--")
+    for row in rows:
+        if row["n_samples"] == top_n or row["method"] == "greedy":
+            bins = row["reliability"]
+            ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o-", label=row["method"])
+    ax.set_xlabel("stated confidence")
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"reliability (N = {top_n}; greedy at N = 1)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out_dir / "reliability.png", dpi=120)
+    plt.close(fig)
+    return [*paths, out_dir / "reliability.png"]

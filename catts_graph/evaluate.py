@@ -1,0 +1,250 @@
+"""The evaluation loop behind `catts eval`: shared samples per item, every method at every N, resumable results.
+
+Per item: one greedy answer (if asked for), then max(N) samples in one request; each method at each N is computed
+on the first N of those samples (the graph through `PresampledModel`), so comparisons are paired. All lines of an
+item are appended to `results.jsonl` in one write and synced to disk, so an interrupted run loses at most the items
+in flight; a resumed run skips the items already there and drops a half-written last line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from catts_graph.benchmarks import BenchmarkItem
+from catts_graph.config import CATTSConfig
+from catts_graph.eval_methods import (
+    CATTS_PRESETS,
+    DEEPCONF_OFFLINE,
+    DEEPCONF_ONLINE,
+    Prediction,
+    ablation_modules,
+    deepconf_online,
+    greedy_prediction,
+    vote_prediction,
+)
+from catts_graph.graph import create_catts_graph
+from nodes.confidence import token_confidences
+from nodes.errors import InvalidInputError
+from nodes.prompts import question_prompt
+from nodes.protocol import AnswerScore, Message, Sample, SamplingParams, VisionLanguageModel
+from nodes.sample import sample_record
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """What to evaluate: methods, the N sweep, sampling, the graph's configuration, and concurrency."""
+
+    methods: tuple[str, ...]
+    ns: tuple[int, ...] = (8,)
+    config: CATTSConfig = field(default_factory=CATTSConfig)
+    concurrency: int = 4
+
+    def to_json(self) -> dict[str, Any]:
+        return {"methods": list(self.methods), "ns": list(self.ns), "config": self.config.model_dump(mode="json")}
+
+
+class PresampledModel:
+    """The base model, except that sampling calls (temperature > 0) return pre-drawn samples: the graph then votes
+    on exactly the samples every other method saw."""
+
+    def __init__(self, model: VisionLanguageModel, samples: Sequence[Sample]):
+        self.model = model
+        self.samples = list(samples)
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    async def sample(self, messages: Sequence[Message], params: SamplingParams) -> list[Sample]:
+        if params.temperature > 0:  # the graph's self-consistency draw; greedy calls (critic, expert) pass through
+            if params.n > len(self.samples):
+                raise InvalidInputError(f"asked for {params.n} samples, {len(self.samples)} were drawn")
+            return self.samples[: params.n]
+        return await self.model.sample(messages, params)
+
+    async def score(self, messages: Sequence[Message], answer: str, *, top_logprobs: int = 0) -> AnswerScore:
+        return await self.model.score(messages, answer, top_logprobs=top_logprobs)
+
+
+def catts_config(method: str, n: int, base: CATTSConfig) -> tuple[CATTSConfig, int]:
+    """The graph configuration of a catts method at N, and how many pre-drawn samples it votes on."""
+    sampling = base.sampling.model_copy(update={"n": n})
+    if method in CATTS_PRESETS:
+        routing = base.routing.model_copy(update={"policy": "paper" if method == "catts-paper" else "adaptive"})
+        return base.model_copy(update={"sampling": sampling, "routing": routing}), n
+    modules = ablation_modules(method) or set()
+    n_used = n if "sc" in modules else 1
+    return (
+        base.model_copy(
+            update={
+                "sampling": base.sampling.model_copy(update={"n": n_used}),
+                "vote": base.vote.model_copy(update={"voter": "voter" in modules}),
+                "critic": base.critic.model_copy(update={"enabled": "critic" in modules}),
+                "self_check": base.self_check.model_copy(update={"enabled": "check" in modules}),
+                "routing": base.routing.model_copy(update={"policy": "paper"}),
+            }
+        ),
+        n_used,
+    )
+
+
+async def evaluate_item(
+    model: VisionLanguageModel, expert: Any, item: BenchmarkItem, settings: EvalSettings
+) -> list[dict[str, Any]]:
+    """Every (method, N) result line for one item."""
+    sampling = settings.config.sampling
+    window = settings.config.vote.window
+    messages = [Message("user", question_prompt(item.question, item.choices), (item.image,))]
+    choices = list(item.choices) if item.choices else None
+    inputs: Any = {
+        "question": item.question,
+        "images": [item.image],
+        "choices": choices,
+        "answer_type": item.answer_type,
+    }
+
+    def record(sample: Sample) -> Any:
+        return sample_record(
+            sample, answer_type=item.answer_type, choices=list(item.choices or []) or None, window=window
+        )
+
+    lines: list[dict[str, Any]] = []
+
+    def add(method: str, n: int, prediction: Prediction, wall_s: float) -> None:
+        lines.append(
+            {
+                "id": item.id,
+                "method": method,
+                "n": n,
+                "prediction": prediction.answer,
+                "gold": item.answer,
+                "correct": prediction.answer is not None and prediction.answer == item.answer,
+                "confidence": prediction.confidence,
+                "prompt_tokens": prediction.prompt_tokens,
+                "completion_tokens": prediction.completion_tokens,
+                "tokens": prediction.tokens,
+                "calls": prediction.model_calls,
+                "expert_calls": prediction.expert_calls,
+                "wall_s": round(wall_s, 4),
+            }
+        )
+
+    if "greedy" in settings.methods:
+        started = time.perf_counter()
+        greedy_params = SamplingParams(n=1, temperature=0.0, max_tokens=sampling.max_tokens)
+        greedy = (await model.sample(messages, greedy_params))[0]
+        add("greedy", 1, greedy_prediction(record(greedy), greedy.prompt_tokens), time.perf_counter() - started)
+    max_n = max(settings.ns)
+    started = time.perf_counter()
+    samples = await model.sample(messages, sampling.model_copy(update={"n": max_n}).params())
+    sampling_wall = time.perf_counter() - started
+    records = [record(s) for s in samples]
+    prompt_tokens = samples[0].prompt_tokens if samples else 0
+    for n in settings.ns:
+        share = sampling_wall * n / max_n  # the sampling time is shared out in proportion to N
+        for method in settings.methods:
+            if method == "greedy":
+                continue
+            if method == "majority":
+                add(method, n, vote_prediction(records[:n], "majority", prompt_tokens), share)
+            elif method in DEEPCONF_OFFLINE:
+                weighting, top = DEEPCONF_OFFLINE[method]
+                add(method, n, vote_prediction(records[:n], weighting, prompt_tokens, top), share)
+            elif method == DEEPCONF_ONLINE:
+                confs = [list(token_confidences([t.top_logprobs for t in s.tokens])) for s in samples[:n]]
+                add(method, n, deepconf_online(records[:n], confs, prompt_tokens, window=window), share)
+            else:
+                config, n_used = catts_config(method, n, settings.config)
+                graph = create_catts_graph(PresampledModel(model, samples[:n_used]), expert=expert, config=config)
+                started = time.perf_counter()
+                out = await graph.ainvoke(inputs)
+                usage = out["usage"]
+                prediction = Prediction(
+                    out["answer"],
+                    out["confidence"],
+                    usage["prompt_tokens"],
+                    usage["completion_tokens"],
+                    usage["model_calls"],
+                    usage["expert_calls"],
+                )
+                add(method, n, prediction, time.perf_counter() - started + sampling_wall * n_used / max_n)
+    return lines
+
+
+class ResultsFile:
+    """Append-only `results.jsonl`: one write (and fsync) per item; resumable."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._lock = asyncio.Lock()
+
+    def completed_ids(self) -> set[str]:
+        """Ids with lines on disk; a half-written last line (an interrupted write) is cut off first."""
+        if not self.path.exists():
+            return set()
+        data = self.path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            with self.path.open("r+b") as f:
+                f.truncate(data.rfind(b"\n") + 1)
+            data = data[: data.rfind(b"\n") + 1]
+        return {json.loads(line)["id"] for line in data.decode().splitlines() if line.strip()}
+
+    def read(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+
+    async def append(self, lines: list[dict[str, Any]]) -> None:
+        payload = "".join(json.dumps(line) + "\n" for line in lines)
+        async with self._lock:
+            with self.path.open("a") as f:
+                f.write(payload)
+                f.flush()
+                os.fsync(f.fileno())
+
+
+def check_resume(out_dir: Path, run_info: dict[str, Any], resume: bool) -> None:
+    """Refuse to mix runs: an existing folder must hold the same settings, and needs --resume to continue."""
+    info = out_dir / "run.json"
+    if info.exists():
+        previous = json.loads(info.read_text())
+        if not resume:
+            raise InvalidInputError(
+                f"{out_dir} already holds a run; pass --resume to continue it, or pick a new --out."
+            )
+        if previous != run_info:
+            raise InvalidInputError(
+                f"{out_dir} holds a run with other settings; use the same settings or a new --out."
+            )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    info.write_text(json.dumps(run_info, indent=2) + "\n")
+
+
+async def run_evaluation(
+    model: VisionLanguageModel,
+    expert: Any,
+    items: Sequence[BenchmarkItem],
+    settings: EvalSettings,
+    results: ResultsFile,
+    on_item: Callable[[], None] = lambda: None,
+) -> list[str]:
+    """Evaluate the items not yet in `results`; returns the ids evaluated now."""
+    done = results.completed_ids()
+    todo = [item for item in items if item.id not in done]
+    gate = asyncio.Semaphore(settings.concurrency)
+
+    async def one(item: BenchmarkItem) -> str:
+        async with gate:
+            lines = await evaluate_item(model, expert, item, settings)
+            await results.append(lines)
+        on_item()
+        return item.id
+
+    return list(await asyncio.gather(*(one(item) for item in todo)))

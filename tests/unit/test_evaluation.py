@@ -1,0 +1,113 @@
+"""The evaluation harness with scripted models: methods on shared samples, DeepConf, resume, metrics."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from catts_graph.benchmarks import load_benchmark
+from catts_graph.config import CATTSConfig
+from catts_graph.eval_methods import deepconf_online, expand_methods, vote_prediction
+from catts_graph.eval_report import aggregate, markdown_report, table
+from catts_graph.evaluate import EvalSettings, ResultsFile, check_resume, run_evaluation
+from nodes.errors import InvalidInputError
+from nodes.state import SampleRecord
+from nodes.testing import ScriptedExpert, ScriptedModel
+
+
+def rec(answer: str | None, conf: float = 5.0, lowest: float = 5.0, tokens: int = 10) -> SampleRecord:
+    return {
+        "text": "", "answer": answer, "confidence": conf, "probability": 0.9, "tail_confidence": conf,
+        "bottom_window_confidence": lowest, "lowest_window_confidence": lowest, "completion_tokens": tokens,
+        "finish_reason": "stop",
+    }  # fmt: skip
+
+
+def test_expand_methods() -> None:
+    methods = expand_methods(["greedy", "deepconf", "catts[sc+critic]", "greedy"])
+    assert methods[0] == "greedy" and "deepconf-online" in methods and "deepconf-top10" in methods
+    assert methods.count("greedy") == 1 and "catts[sc+critic]" in methods
+    for bad in ("beam", "catts[sc+magic]", "catts[]"):
+        with pytest.raises(ValueError, match="unknown method"):
+            expand_methods([bad])
+
+
+def test_deepconf_offline_filtering() -> None:
+    samples = [rec("2", lowest=1.0), rec("2", lowest=1.5), rec("3", lowest=9.0)]
+    assert vote_prediction(samples, "majority", 5).answer == "2"
+    top = vote_prediction(samples, "lowest_window", 5, keep_top_percent=10)  # keeps ceil(0.3) = 1 trace
+    assert top.answer == "3" and top.confidence == 1.0
+    assert top.completion_tokens == 30  # every trace was generated
+
+
+def test_deepconf_online_stops_low_confidence_traces_and_on_consensus() -> None:
+    warm = [rec("2", lowest=4.0), rec("2", lowest=6.0)]  # threshold: 90th percentile of (4, 6) = 5.8
+    later = [rec("3", lowest=1.0, tokens=10), rec("2", tokens=10)]
+    confs = [[5.0] * 10] * 2 + [[6.0, 6.0, 1.0, 1.0, 1.0, 6, 6, 6, 6, 6], [7.0] * 10]
+    pred = deepconf_online([*warm, *later], confs, 5, window=2, warmup=2, consensus=1.01)
+    # trace 3 stops when the window (6, 1) -> 3.5 < 5.8 at tokens 2..3 -> 3 tokens paid, no vote; trace 4 votes
+    assert pred.answer == "2" and pred.completion_tokens == 20 + 3 + 10
+    consensus = deepconf_online([*warm, *later], confs, 5, window=2, warmup=2, consensus=0.95)
+    assert consensus.completion_tokens == 20  # warm-up already unanimous: nothing more is generated
+
+
+@pytest.fixture
+def items() -> list:
+    return load_benchmark("shapes", limit=4).items
+
+
+def model_for(items: list) -> ScriptedModel:
+    return ScriptedModel(
+        [(f"\\boxed{{{items[0].answer}}}", 6.0), ("\\boxed{9}", 2.0), ("none", 1.0)], greedy="\\boxed{1}"
+    )
+
+
+async def test_every_method_at_every_n_on_shared_samples(items: list, tmp_path: Path) -> None:
+    model = model_for(items)
+    settings = EvalSettings(
+        ("greedy", "majority", "deepconf-mean", "catts-paper", "catts[sc]"), (1, 2, 4), CATTSConfig()
+    )
+    results = ResultsFile(tmp_path / "results.jsonl")
+    done = await run_evaluation(model, ScriptedExpert(voter="9: 1"), items, settings, results)
+    assert sorted(done) == sorted(i.id for i in items)
+    lines = results.read()
+    assert len(lines) == len(items) * (1 + 4 * 3)
+    sampling_calls = [c for c in model.calls if c.kind == "sample" and c.params and c.params.temperature > 0]
+    assert len(sampling_calls) == len(items) and {c.params.n for c in sampling_calls} == {4}  # one draw of max N
+    by = {(line["id"], line["method"], line["n"]): line for line in lines}
+    first = items[0].id
+    assert by[(first, "catts[sc]", 2)]["prediction"] == by[(first, "majority", 2)]["prediction"]  # same samples
+    metrics = aggregate(lines)
+    assert set(metrics["methods"]) >= {"greedy@1", "majority@4", "catts-paper@4"}
+    assert math.isfinite(metrics["slopes"]["majority"])
+    assert "catts-paper" in table(metrics) and "| majority | 4 |" in markdown_report(
+        metrics, {"benchmark": "shapes", "n_items": 4, "model": "m", "expert": "e", "settings": settings.to_json()}
+    )
+
+
+async def test_resume_completes_every_item_exactly_once(items: list, tmp_path: Path) -> None:
+    settings = EvalSettings(("greedy", "majority"), (2,))
+    results = ResultsFile(tmp_path / "results.jsonl")
+    await run_evaluation(model_for(items), None, items[:2], settings, results)
+    with results.path.open("a") as f:
+        f.write('{"id": "half-writ')  # killed in the middle of a write
+    model = model_for(items)
+    done = await run_evaluation(model, None, items, settings, results)
+    assert sorted(done) == sorted(i.id for i in items[2:])  # finished items are not redone
+    lines = results.read()
+    ids = [line["id"] for line in lines]
+    assert sorted(set(ids)) == sorted(i.id for i in items) and len(lines) == 2 * len(items)
+
+
+def test_resume_guards(tmp_path: Path) -> None:
+    info = {"benchmark": "shapes", "settings": {"methods": ["greedy"]}}
+    check_resume(tmp_path / "run", info, resume=False)
+    with pytest.raises(InvalidInputError, match="--resume"):
+        check_resume(tmp_path / "run", info, resume=False)
+    with pytest.raises(InvalidInputError, match="other settings"):
+        check_resume(tmp_path / "run", {**info, "benchmark": "other"}, resume=True)
+    check_resume(tmp_path / "run", info, resume=True)
+    assert json.loads((tmp_path / "run" / "run.json").read_text()) == info
