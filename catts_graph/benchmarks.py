@@ -4,7 +4,9 @@ JSONL contract (one item per line): `id`, `image` (a path relative to the file, 
 `answer`, optional `choices` (option texts; the answer is then a letter) and `answer_type`
 (`integer|float|text|choice`). Unknown fields are kept in `meta`.
 
-Names: ``shapes`` (held-out ShapesVQA items, world seed 2; ``shapes:SEED`` picks another seed) and ``jsonl:PATH``.
+Names: ``shapes`` (held-out ShapesVQA items, world seed 2; ``shapes:SEED`` picks another seed), ``jsonl:PATH``, and
+the public benchmarks ``mathvista``, ``mathvision``, ``mmmu``, ``mmstar`` (``NAME:PATH`` for a local copy; see
+`catts_graph.public_benchmarks`).
 
 Example:
     >>> bench = load_benchmark("shapes", limit=3)
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,7 @@ from nodes.answers import ANSWER_TYPES, AnswerType, normalize_answer
 from nodes.errors import InvalidInputError
 from nodes.images import encode_png
 
+PUBLIC = ("mathvista", "mathvision", "mmmu", "mmstar")
 SHAPES_EVAL_SEED = 2  # the demo uses seed 1; training never uses seeds below 10,000
 SHAPES_DEFAULT_SIZE = 500
 
@@ -154,4 +158,29 @@ def load_benchmark(spec: str, *, limit: int | None = None, skip_bad_lines: bool 
     if name == "jsonl" and arg:
         items, skipped = read_jsonl(arg, skip_bad_lines=skip_bad_lines)
         return Benchmark(spec, items[:limit] if limit else items, skipped)
-    raise BenchmarkError(f"unknown benchmark {spec!r}; use `shapes`, `shapes:SEED` or `jsonl:PATH`.")
+    if name in PUBLIC:
+        from catts_graph.public_benchmarks import load_public
+
+        return load_public(name, arg or None, limit)
+    raise BenchmarkError(
+        f"unknown benchmark {spec!r}; use shapes, shapes:SEED, jsonl:PATH, or {', '.join(PUBLIC)} (optionally :PATH)."
+    )
+
+
+def matches(prediction: str | None, item: BenchmarkItem) -> bool:
+    """Rule-based answer matching: normalised equality; floats within the item's `precision` (decimal places,
+    MathVista's rule) or a relative 1e-6."""
+    if prediction is None:
+        return False
+    if prediction == item.answer:
+        return True
+    if item.answer_type != "float":
+        return False
+    try:
+        got, want = float(prediction), float(item.answer)
+    except ValueError:
+        return False
+    precision = item.meta.get("precision")
+    if isinstance(precision, int | float):
+        return round(got, int(precision)) == round(want, int(precision))
+    return math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-9)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from catts_graph.benchmarks import BenchmarkItem
+from catts_graph.benchmarks import BenchmarkItem, matches
 from catts_graph.config import CATTSConfig
 from catts_graph.eval_methods import (
     CATTS_PRESETS,
@@ -125,7 +125,7 @@ async def evaluate_item(
                 "n": n,
                 "prediction": prediction.answer,
                 "gold": item.answer,
-                "correct": prediction.answer is not None and prediction.answer == item.answer,
+                "correct": matches(prediction.answer, item),
                 "confidence": prediction.confidence,
                 "prompt_tokens": prediction.prompt_tokens,
                 "completion_tokens": prediction.completion_tokens,

@@ -91,8 +91,12 @@ class SelfCheckNode:
             messages, noised_urls, alpha=config.alpha, beta=config.beta, max_tokens=config.decode_max_tokens
         )
         pick = extract_answer(sample.text, answer_type=state.get("answer_type"), choices=state.get("choices"))
-        usage: Usage = {"prompt_tokens": 2 * sample.prompt_tokens, "completion_tokens": 2 * sample.completion_tokens,
-                        "model_calls": 1, "expert_calls": 0}  # fmt: skip
+        usage: Usage = {
+            "prompt_tokens": 2 * sample.prompt_tokens,
+            "completion_tokens": 2 * sample.completion_tokens,
+            "model_calls": 1,
+            "expert_calls": 0,
+        }
         record = {"form": "decode", "picked": pick, "text": sample.text, "noise": config.noise.model_dump()}
         return _update(state, record, pick, config.tau3, usage, "the contrastive decode had no parseable answer")
 

@@ -1,0 +1,186 @@
+"""Loaders for MathVista, MathVision, MMMU and MMStar through the `datasets` library, with their real field names.
+
+Each loader reads the hub dataset by default (``mathvista``), or a local copy in the same schema
+(``mathvista:PATH``, a parquet/JSON file or a folder that `datasets` can load), and maps every record to a
+`BenchmarkItem` with rule-based answer matching:
+
+- MathVista (``AI4Math/MathVista``, split ``testmini``): ``pid``, ``query``/``question``, ``decoded_image``,
+  ``choices``, ``answer``, ``question_type`` (``multi_choice``/``free_form``), ``answer_type``
+  (``integer``/``float``/``text``/``list``), ``precision``. Multiple choice is scored as the option letter.
+- MathVision (``MathLLMs/MathVision``, split ``testmini``): ``id``, ``question``, ``options``, ``decoded_image``,
+  ``answer`` (a letter when options exist).
+- MMMU (``MMMU/MMMU``, one config per subject, split ``validation``): ``id``, ``question``, ``options`` (a
+  Python-literal list in a string), ``image_1``, ``answer``, ``question_type`` (``multiple-choice``/``open``).
+- MMStar (``Lin-Chen/MMStar``, split ``val``): ``index``, ``question`` (options inline), ``image``, ``answer``
+  (a letter).
+
+Images become data URLs; records that cannot be used (no image, unreadable answer) are skipped and counted.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from catts_graph.benchmarks import Benchmark, BenchmarkError, BenchmarkItem
+from nodes.answers import AnswerType, normalize_answer
+from nodes.images import encode_png
+
+HUB = {
+    "mathvista": ("AI4Math/MathVista", None, "testmini"),
+    "mathvision": ("MathLLMs/MathVision", None, "testmini"),
+    "mmmu": ("MMMU/MMMU", "Math", "validation"),
+    "mmstar": ("Lin-Chen/MMStar", None, "val"),
+}
+
+
+def _image_url(value: Any) -> str | None:
+    """A data URL for a `datasets` image value (PIL image or {"bytes": ...}); None if absent."""
+    if value is None:
+        return None
+    if isinstance(value, dict) and value.get("bytes"):
+        return "data:image/png;base64," + base64.b64encode(encode_png(_open_bytes(value["bytes"]))).decode("ascii")
+    if hasattr(value, "save"):
+        return "data:image/png;base64," + base64.b64encode(encode_png(value.convert("RGB"))).decode("ascii")
+    return None
+
+
+def _open_bytes(data: bytes) -> Any:
+    import io
+
+    from PIL import Image
+
+    return Image.open(io.BytesIO(data)).convert("RGB")
+
+
+def _item(
+    id_: Any,
+    question: str,
+    image: Any,
+    answer: Any,
+    answer_type: AnswerType | None,
+    choices: list[str] | None,
+    meta: dict[str, Any],
+) -> BenchmarkItem | None:
+    url = _image_url(image)
+    gold = normalize_answer(str(answer), answer_type, choices)
+    if url is None or gold is None or not question:
+        return None
+    return BenchmarkItem(str(id_), question, url, gold, answer_type, tuple(choices) if choices else None, meta)
+
+
+def mathvista(record: dict[str, Any]) -> BenchmarkItem | None:
+    choices = record.get("choices") or None
+    if record.get("question_type") == "multi_choice" and choices:
+        letter = next((chr(65 + i) for i, c in enumerate(choices) if str(c) == str(record["answer"])), None)
+        return _item(
+            record["pid"],
+            record["question"],
+            record.get("decoded_image"),
+            letter or record["answer"],
+            "choice",
+            list(map(str, choices)),
+            {"source": "mathvista"},
+        )
+    kind = record.get("answer_type")
+    answer_type: AnswerType = "integer" if kind == "integer" else "float" if kind == "float" else "text"
+    meta = {"source": "mathvista", "precision": record.get("precision")}
+    return _item(
+        record["pid"], record["question"], record.get("decoded_image"), record["answer"], answer_type, None, meta
+    )
+
+
+def mathvision(record: dict[str, Any]) -> BenchmarkItem | None:
+    options = [str(o) for o in record.get("options") or []]
+    answer_type: AnswerType | None = "choice" if options else None
+    meta = {"source": "mathvision", "subject": record.get("subject"), "level": record.get("level")}
+    return _item(
+        record["id"],
+        record["question"],
+        record.get("decoded_image"),
+        record["answer"],
+        answer_type,
+        options or None,
+        meta,
+    )
+
+
+def mmmu(record: dict[str, Any]) -> BenchmarkItem | None:
+    try:
+        options = [str(o) for o in ast.literal_eval(record.get("options") or "[]")]
+    except (ValueError, SyntaxError):
+        return None
+    choice = record.get("question_type") == "multiple-choice" and options
+    question = str(record["question"]).replace("<image 1>", "the image").strip()
+    meta = {"source": "mmmu", "subfield": record.get("subfield")}
+    return _item(
+        record["id"],
+        question,
+        record.get("image_1"),
+        record["answer"],
+        "choice" if choice else None,
+        options if choice else None,
+        meta,
+    )
+
+
+def mmstar(record: dict[str, Any]) -> BenchmarkItem | None:
+    # The question text carries its options ("Options: A: ..., B: ..."), so the answer is just the letter.
+    meta = {"source": "mmstar", "category": record.get("category")}
+    return _item(
+        record["index"],
+        record["question"],
+        record.get("image"),
+        record["answer"],
+        "choice",
+        ["A", "B", "C", "D"],
+        meta,
+    )
+
+
+MAPPERS: dict[str, Callable[[dict[str, Any]], BenchmarkItem | None]] = {
+    "mathvista": mathvista,
+    "mathvision": mathvision,
+    "mmmu": mmmu,
+    "mmstar": mmstar,
+}
+
+
+def load_public(name: str, path: str | None, limit: int | None) -> Benchmark:
+    """Load a public benchmark from the hub (path None) or from a local copy in the hub's schema."""
+    try:
+        import datasets
+    except ImportError:
+        raise BenchmarkError(f"loading {name} needs the `datasets` package: `uv sync --extra train`.") from None
+    hub_id, config, split = HUB[name]
+    try:
+        if path is None:
+            data = datasets.load_dataset(hub_id, config, split=split)
+        else:
+            kind = "parquet" if path.endswith(".parquet") else "json" if path.endswith((".json", ".jsonl")) else None
+            data = (
+                datasets.load_dataset(kind, data_files=path, split="train") if kind else datasets.load_from_disk(path)
+            )
+    except Exception as e:  # noqa: BLE001 (datasets raises many types; the message says what to do)
+        where = path or f"the hub ({hub_id})"
+        raise BenchmarkError(f"cannot load {name} from {where}: {type(e).__name__}: {e}") from None
+    items, skipped = _map(data, MAPPERS[name], limit)
+    return Benchmark(f"{name}:{path}" if path else name, items, skipped)
+
+
+def _map(
+    records: Iterable[dict[str, Any]], mapper: Callable[[dict[str, Any]], BenchmarkItem | None], limit: int | None
+) -> tuple[list[BenchmarkItem], list[str]]:
+    items: list[BenchmarkItem] = []
+    skipped: list[str] = []
+    for i, record in enumerate(records):
+        if limit is not None and len(items) >= limit:
+            break
+        item = mapper(record)
+        if item is None:
+            skipped.append(f"record {i}: no image or an answer that cannot be read; skipped")
+        else:
+            items.append(item)
+    return items, skipped
