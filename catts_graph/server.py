@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -266,8 +266,3 @@ def serve_vllm(
 
 def is_loopback(host: str) -> bool:
     return host in LOOPBACK_HOSTS or host.startswith("127.")
-
-
-def extra_args_from(argv: Sequence[str]) -> tuple[str, ...]:
-    """vLLM flags given after ``--`` on a command line."""
-    return tuple(argv[argv.index("--") + 1 :]) if "--" in argv else ()
