@@ -19,7 +19,7 @@ from typing import Any
 from tqdm import tqdm
 
 from catts_graph.bundled import EmbeddedServers, serve_bundled
-from catts_graph.cli.run import chat_expert, finite_json
+from catts_graph.cli.endpoints import chat_expert, finite_json
 from catts_graph.config import CATTSConfig
 from catts_graph.graph import create_catts_graph
 from catts_graph.metrics import auroc, ece

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import sys
 from pathlib import Path
@@ -13,8 +12,7 @@ from typing import Any
 from tqdm import tqdm
 
 from catts_graph.benchmarks import load_benchmark
-from catts_graph.bundled import serve_bundled
-from catts_graph.cli.run import EXPERT_KEY_ENV, chat_expert, finite_json
+from catts_graph.cli.endpoints import EXPERT_KEY_ENV, finite_json, model_endpoints
 from catts_graph.config import CATTSConfig
 from catts_graph.eval_methods import expand_methods
 from catts_graph.eval_report import aggregate, markdown_report, plots, table
@@ -96,35 +94,17 @@ def run(args: argparse.Namespace) -> int:
     for problem in bench.skipped:
         print(f"skipped: {problem}", file=sys.stderr)
     needs_expert = any(m.startswith("catts") for m in settings.methods)
-    with contextlib.ExitStack() as stack:
-        base_url, model_name, expert = args.base_url, args.model, None
-        expert_name = "base model"
-        if args.expert_base_url:
-            if not args.expert_model:
-                raise InvalidInputError("--expert-base-url needs --expert-model NAME too.")
-            import os
-
-            expert = chat_expert(
-                args.expert_base_url, args.expert_model, timeout=600, api_key=os.environ.get(EXPERT_KEY_ENV, "EMPTY")
-            )
-            expert_name = args.expert_model
-        if base_url is None:
-            print("serving the bundled ShapesVQA models on loopback (1-2 minutes) ...", file=sys.stderr)
-            servers = stack.enter_context(serve_bundled(expert=needs_expert and not args.expert_base_url))
-            base_url, model_name = servers.base.base_url, servers.base.model
-            if servers.expert is not None:
-                expert = chat_expert(servers.expert.base_url, servers.expert.model, timeout=600)
-                expert_name = servers.expert.model
+    with model_endpoints(args, want_expert=needs_expert, timeout=600) as endpoints:
         run_info = {
             "benchmark": bench.name,
             "n_items": len(bench.items),
-            "model": model_name or base_url,
-            "expert": expert_name,
+            "model": endpoints.model or endpoints.base_url,
+            "expert": endpoints.expert_name,
             "settings": settings.to_json(),
         }
         check_resume(args.out, run_info, args.resume)
         results = ResultsFile(args.out / "results.jsonl")
-        asyncio.run(_evaluate(base_url, model_name, expert, bench.items, settings, results))
+        asyncio.run(_evaluate(endpoints.base_url, endpoints.model, endpoints.expert, bench.items, settings, results))
     metrics = aggregate(results.read())
     (args.out / "metrics.json").write_text(json.dumps(finite_json(metrics), indent=2) + "\n")
     (args.out / "report.md").write_text(markdown_report(metrics, run_info))

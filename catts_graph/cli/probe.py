@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import sys
 from pathlib import Path
@@ -13,8 +12,7 @@ from typing import Any
 from tqdm import tqdm
 
 from catts_graph.benchmarks import load_benchmark
-from catts_graph.bundled import serve_bundled
-from catts_graph.cli.run import finite_json
+from catts_graph.cli.endpoints import finite_json, model_endpoints
 from catts_graph.plots import probe_curves
 from catts_graph.probe import ProbeSettings, run_probe, summarize
 from catts_graph.vllm_client import VLLMClient
@@ -61,13 +59,8 @@ def run(args: argparse.Namespace) -> int:
     settings = ProbeSettings(tuple(args.kinds), tuple(levels), args.region, args.seed, max(1, args.concurrency))
     bench = load_benchmark(args.benchmark, limit=args.limit)
     args.out.mkdir(parents=True, exist_ok=True)
-    with contextlib.ExitStack() as stack:
-        base_url, model_name = args.base_url, args.model
-        if base_url is None:
-            print("serving the bundled ShapesVQA base model on loopback (1-2 minutes) ...", file=sys.stderr)
-            servers = stack.enter_context(serve_bundled(expert=False))
-            base_url, model_name = servers.base.base_url, servers.base.model
-        rows, name = asyncio.run(_probe(base_url, model_name, bench.items, settings))
+    with model_endpoints(args, want_expert=False, timeout=300) as endpoints:
+        rows, name = asyncio.run(_probe(endpoints.base_url, endpoints.model, bench.items, settings))
     summary = summarize(rows, settings)
     result = {
         "benchmark": bench.name,

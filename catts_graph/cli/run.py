@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import math
-import os
 import sys
 import time
 from typing import Any
 
-from catts_graph.bundled import EmbeddedServers, serve_bundled
+from catts_graph.cli.endpoints import EXPERT_KEY_ENV, Endpoints, finite_json, model_endpoints
 from catts_graph.config import CATTSConfig, Gate, RoutingConfig
 from catts_graph.graph import create_catts_graph
 from catts_graph.inputs import validate_input
 from catts_graph.vllm_client import VLLMClient
-from nodes.errors import InvalidInputError
 
-EXPERT_KEY_ENV = "CATTS_EXPERT_API_KEY"
 EPILOG = f"""\
 examples:
   catts run --image shapes.png --question "How many circles are there?"     bundled ShapesVQA models
@@ -83,43 +78,6 @@ def config_from_args(args: argparse.Namespace) -> CATTSConfig:
     )
 
 
-def chat_expert(base_url: str, model: str, *, timeout: float, api_key: str = "EMPTY") -> Any:
-    """The expert as a LangChain `ChatOpenAI` on an OpenAI-compatible server (its calls show up in traces)."""
-    from langchain_openai import ChatOpenAI
-
-    base = base_url.rstrip("/")
-    return ChatOpenAI(
-        model=model,
-        base_url=base if base.endswith("/v1") else base + "/v1",
-        api_key=api_key,
-        temperature=0.0,
-        timeout=timeout,
-        max_retries=2,
-    )
-
-
-def _expert(args: argparse.Namespace, embedded: EmbeddedServers | None) -> Any:
-    if args.expert_base_url:
-        if not args.expert_model:
-            raise InvalidInputError("--expert-base-url needs --expert-model NAME too.")
-        key = os.environ.get(EXPERT_KEY_ENV, "EMPTY")
-        return chat_expert(args.expert_base_url, args.expert_model, timeout=args.timeout, api_key=key)
-    if embedded is not None and embedded.expert is not None:
-        return chat_expert(embedded.expert.base_url, embedded.expert.model, timeout=args.timeout)
-    return None
-
-
-def finite_json(value: Any) -> Any:
-    """JSON has no NaN: undefined numbers become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: finite_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [finite_json(v) for v in value]
-    return value
-
-
 def result_json(out: dict[str, Any], wall_s: float) -> dict[str, Any]:
     """The `catts run --json` object (contract: answer, confidence, modules_run, votes, tokens, model_calls,
     wall_s)."""
@@ -148,12 +106,10 @@ def result_json(out: dict[str, Any], wall_s: float) -> dict[str, Any]:
     return result
 
 
-async def answer(args: argparse.Namespace, inputs: Any, embedded: EmbeddedServers | None) -> dict[str, Any]:
+async def answer(args: argparse.Namespace, inputs: Any, endpoints: Endpoints) -> dict[str, Any]:
     config = config_from_args(args)
-    expert = _expert(args, embedded)
-    base_url, model_name = (embedded.base.base_url, embedded.base.model) if embedded else (args.base_url, args.model)
-    async with VLLMClient(base_url, model_name, timeout_s=args.timeout) as model:
-        graph = create_catts_graph(model, expert=expert, config=config)
+    async with VLLMClient(endpoints.base_url, endpoints.model, timeout_s=args.timeout) as model:
+        graph = create_catts_graph(model, expert=endpoints.expert, config=config)
         started = time.perf_counter()
         out = await graph.ainvoke(inputs)
         return result_json(dict(out), time.perf_counter() - started)
@@ -180,12 +136,8 @@ def run(args: argparse.Namespace) -> int:
     inputs = validate_input(
         {"question": args.question, "images": args.image, "choices": args.choices, "answer_type": args.answer_type}
     )
-    with contextlib.ExitStack() as stack:
-        embedded = None
-        if args.base_url is None:
-            print("serving the bundled ShapesVQA models on loopback (1-2 minutes) ...", file=sys.stderr)
-            embedded = stack.enter_context(serve_bundled(expert=not args.expert_base_url))
-        result = asyncio.run(answer(args, inputs, embedded))
+    with model_endpoints(args, want_expert=True, timeout=args.timeout) as endpoints:
+        result = asyncio.run(answer(args, inputs, endpoints))
     if args.json:
         json.dump(result, sys.stdout)
         sys.stdout.write("\n")

@@ -1,0 +1,80 @@
+"""Where a command's models are: the servers named on the command line, or the bundled models served for it.
+
+Shared by `catts run`, `catts eval` and `catts probe`. This is the CLI edge: the expert's API key is read from the
+environment here (`CATTS_EXPERT_API_KEY`), never in library code, and never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from catts_graph.bundled import serve_bundled
+from nodes.errors import InvalidInputError
+
+EXPERT_KEY_ENV = "CATTS_EXPERT_API_KEY"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    base_url: str
+    model: str | None
+    expert: Any  # a LangChain chat model, or None for the base model itself
+    expert_name: str
+
+
+def chat_expert(base_url: str, model: str, *, timeout: float, api_key: str = "EMPTY") -> Any:
+    """The expert as a LangChain `ChatOpenAI` on an OpenAI-compatible server (its calls show up in traces)."""
+    from langchain_openai import ChatOpenAI
+
+    base = base_url.rstrip("/")
+    return ChatOpenAI(
+        model=model,
+        base_url=base if base.endswith("/v1") else base + "/v1",
+        api_key=api_key,
+        temperature=0.0,
+        timeout=timeout,
+        max_retries=2,
+    )
+
+
+@contextlib.contextmanager
+def model_endpoints(args: argparse.Namespace, *, want_expert: bool, timeout: float) -> Iterator[Endpoints]:
+    """The endpoints from `--base-url/--model/--expert-base-url/--expert-model`; without `--base-url`, the bundled
+    ShapesVQA models served on loopback until the block ends."""
+    expert_url = getattr(args, "expert_base_url", None)
+    expert, expert_name = None, "base model"
+    if want_expert and expert_url:
+        if not args.expert_model:
+            raise InvalidInputError("--expert-base-url needs --expert-model NAME too.")
+        key = os.environ.get(EXPERT_KEY_ENV, "EMPTY")
+        expert, expert_name = (
+            chat_expert(expert_url, args.expert_model, timeout=timeout, api_key=key),
+            args.expert_model,
+        )
+    if args.base_url is not None:
+        yield Endpoints(args.base_url, args.model, expert, expert_name)
+        return
+    print("serving the bundled ShapesVQA models on loopback (1-2 minutes) ...", file=sys.stderr)
+    with serve_bundled(expert=want_expert and not expert_url) as servers:
+        if servers.expert is not None:
+            expert = chat_expert(servers.expert.base_url, servers.expert.model, timeout=timeout)
+            expert_name = servers.expert.model
+        yield Endpoints(servers.base.base_url, servers.base.model, expert, expert_name)
+
+
+def finite_json(value: Any) -> Any:
+    """JSON has no NaN: undefined numbers become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite_json(v) for v in value]
+    return value

