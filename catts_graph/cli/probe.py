@@ -74,11 +74,11 @@ def run(args: argparse.Namespace) -> int:
     }
     (args.out / "probe.json").write_text(json.dumps(finite_json(result), indent=2) + "\n")
     probe_curves(summary["curves"], args.out / "probe.png", title=f"{name} on {bench.name} ({settings.region})")
-    for kind, drop in summary["drop"].items():
+    for kind, drop in summary["drop"].items():  # drops are clean minus perturbed; print the change instead
         print(
-            f"{kind:10} clean -> level {drop['level']:g}: accuracy -{drop['accuracy']:.2f}, "
-            f"confidence -{drop['probability']:.3f} (own answer), -{drop['forced_probability']:.3f} (clean answer, "
-            f"teacher-forced), NMLP -{drop['nmlp']:.2f}"
+            f"{kind:10} clean -> level {drop['level']:g}: accuracy {-drop['accuracy']:+.2f}, confidence "
+            f"{-drop['probability']:+.3f} (own answer), {-drop['forced_probability']:+.3f} (clean answer, "
+            f"teacher-forced), NMLP {-drop['nmlp']:+.2f}"
         )
     print(f"wrote {args.out / 'probe.json'} and {args.out / 'probe.png'}")
     return 0
