@@ -16,7 +16,6 @@ Example:
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from typing import Any
 from catts_graph.shapes import make_item
 from nodes.answers import ANSWER_TYPES, AnswerType, normalize_answer
 from nodes.errors import InvalidInputError
-from nodes.images import encode_png
+from nodes.images import png_data_url
 
 PUBLIC = ("mathvista", "mathvision", "mmmu", "mmstar")
 SHAPES_EVAL_SEED = 2  # the demo uses seed 1; training never uses seeds below 10,000
@@ -54,7 +53,7 @@ def _shapes(seed: int, limit: int | None) -> list[BenchmarkItem]:
     items = []
     for index in range(limit if limit is not None else SHAPES_DEFAULT_SIZE):
         item = make_item(seed, index)
-        url = "data:image/png;base64," + base64.b64encode(encode_png(item.render())).decode("ascii")
+        url = png_data_url(item.render())
         meta = {"question_type": item.question_type, "objects": [o.__dict__ | {"box": o.box} for o in item.objects]}
         items.append(BenchmarkItem(item.id, item.question, url, item.answer, item.answer_type, None, meta))  # type: ignore[arg-type]
     return items

@@ -14,7 +14,6 @@ carry them).
 from __future__ import annotations
 
 import asyncio
-import base64
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from catts_graph.benchmarks import BenchmarkItem
 from catts_graph.shapes import ShapeObject, evidence_mask
 from nodes.answers import extract_answer
 from nodes.confidence import response_confidence
-from nodes.images import encode_png, load_image
+from nodes.images import load_image, png_data_url
 from nodes.perturb import Kind, perturb
 from nodes.prompts import question_prompt
 from nodes.protocol import Message, SamplingParams, VisionLanguageModel
@@ -55,10 +54,6 @@ def _mask(item: BenchmarkItem, size: tuple[int, int], region: Region) -> np.ndar
     return evidence_mask(item.question, objects, size[0])
 
 
-def _data_url(image: Any) -> str:
-    return "data:image/png;base64," + base64.b64encode(encode_png(image)).decode("ascii")
-
-
 async def probe_item(model: VisionLanguageModel, item: BenchmarkItem, settings: ProbeSettings) -> list[dict[str, Any]]:
     """One row per (kind, level) for `item`; level 0 is the clean image, shared by every kind."""
     clean = load_image(item.image)
@@ -69,12 +64,12 @@ async def probe_item(model: VisionLanguageModel, item: BenchmarkItem, settings: 
     async def answer(url: str) -> Any:
         return (await model.sample([Message("user", prompt, (url,))], params))[0]
 
-    clean_url = _data_url(clean)
+    clean_url = png_data_url(clean)
     clean_sample = await answer(clean_url)
     rows = []
     for kind in settings.kinds:
         for level in settings.levels:
-            url = clean_url if level == 0 else _data_url(perturb(clean, kind, level, mask=mask, seed=settings.seed))
+            url = clean_url if level == 0 else png_data_url(perturb(clean, kind, level, mask=mask, seed=settings.seed))
             sample = clean_sample if level == 0 else await answer(url)
             forced = (
                 await model.score([Message("user", prompt, (url,))], clean_sample.text, top_logprobs=20)

@@ -20,13 +20,13 @@ Images become data URLs; records that cannot be used (no image, unreadable answe
 from __future__ import annotations
 
 import ast
-import base64
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from catts_graph.benchmarks import Benchmark, BenchmarkError, BenchmarkItem
 from nodes.answers import AnswerType, normalize_answer
-from nodes.images import encode_png
+from nodes.errors import InvalidImageError
+from nodes.images import to_data_url
 
 HUB = {
     "mathvista": ("AI4Math/MathVista", None, "testmini"),
@@ -37,22 +37,12 @@ HUB = {
 
 
 def _image_url(value: Any) -> str | None:
-    """A data URL for a `datasets` image value (PIL image or {"bytes": ...}); None if absent."""
-    if value is None:
-        return None
+    """A validated data URL for a `datasets` image value (PIL image or {"bytes": ...}); None if absent."""
     if isinstance(value, dict) and value.get("bytes"):
-        return "data:image/png;base64," + base64.b64encode(encode_png(_open_bytes(value["bytes"]))).decode("ascii")
+        return to_data_url(value["bytes"])
     if hasattr(value, "save"):
-        return "data:image/png;base64," + base64.b64encode(encode_png(value.convert("RGB"))).decode("ascii")
+        return to_data_url(value)
     return None
-
-
-def _open_bytes(data: bytes) -> Any:
-    import io
-
-    from PIL import Image
-
-    return Image.open(io.BytesIO(data)).convert("RGB")
 
 
 def _item(
@@ -64,7 +54,10 @@ def _item(
     choices: list[str] | None,
     meta: dict[str, Any],
 ) -> BenchmarkItem | None:
-    url = _image_url(image)
+    try:
+        url = _image_url(image)
+    except InvalidImageError:
+        return None  # a corrupt image: the record is skipped and counted
     gold = normalize_answer(str(answer), answer_type, choices)
     if url is None or gold is None or not question:
         return None

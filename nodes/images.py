@@ -117,10 +117,15 @@ def encode_png(img: Image.Image) -> bytes:
     return buf.getvalue()
 
 
+def png_data_url(img: Image.Image) -> str:
+    """A PNG data URL for an in-memory image (RGB)."""
+    return "data:image/png;base64," + base64.b64encode(encode_png(img)).decode("ascii")
+
+
 def to_data_url(image: ImageInput) -> str:
     """A validated ``data:image/...;base64,`` URL for `image`; common formats pass through without re-encoding."""
     if isinstance(image, Image.Image):
-        return "data:image/png;base64," + base64.b64encode(encode_png(load_image(image))).decode("ascii")
+        return png_data_url(load_image(image))
     data, source = _read_bytes(image)
     img = _open(data, source)
     mime = _PASS_THROUGH.get(img.format or "")

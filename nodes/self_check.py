@@ -10,7 +10,6 @@ Each candidate's visual dependence ``log P(a | i) - log P(a | i')`` is recorded.
 from __future__ import annotations
 
 import asyncio
-import base64
 import math
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
@@ -20,7 +19,7 @@ from langgraph.runtime import Runtime
 from nodes.answers import extract_answer
 from nodes.common import emit, question_messages, representative_text, vote_summary
 from nodes.config import NoiseConfig, SelfCheckConfig, stage_from_context
-from nodes.images import encode_png, load_image
+from nodes.images import load_image, png_data_url
 from nodes.perturb import box_mask, perturb
 from nodes.protocol import Message, Sample, VisionLanguageModel
 from nodes.state import CATTSState, Usage, VoteContribution
@@ -31,7 +30,7 @@ def noised_data_url(data_url: str, noise: NoiseConfig) -> str:
     image = load_image(data_url)
     mask = None if noise.box is None else box_mask(image.width, image.height, [noise.box])
     noised = perturb(image, noise.kind, noise.level, mask=mask, seed=noise.seed)
-    return "data:image/png;base64," + base64.b64encode(encode_png(noised)).decode("ascii")
+    return png_data_url(noised)
 
 
 def contrastive_pick(
