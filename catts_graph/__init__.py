@@ -4,6 +4,7 @@ Importing this package does not import torch; model building and training import
 need it.
 """
 
+from catts_graph.clip_relevance import ClipRelevance
 from catts_graph.config import (
     CATTSConfig,
     CriticConfig,
@@ -32,6 +33,7 @@ from catts_graph.vllm_client import VLLMClient
 
 __all__ = [
     "CATTSConfig",
+    "ClipRelevance",
     "ContextTooLongError",
     "CriticConfig",
     "Gate",

@@ -24,6 +24,7 @@ from nodes.errors import TransientModelError
 from nodes.expert import Expert, as_expert
 from nodes.planner import PlannerNode
 from nodes.protocol import VisionLanguageModel
+from nodes.relevance import RelevanceModel
 from nodes.sample import SampleNode
 from nodes.self_check import SelfCheckNode
 from nodes.state import CATTSInput, CATTSOutput, CATTSState
@@ -39,6 +40,7 @@ def build_catts_graph(
     *,
     expert: BaseChatModel | VisionLanguageModel | Expert | None = None,
     config: CATTSConfig | None = None,
+    relevance: RelevanceModel | None = None,
 ) -> StateGraph[CATTSState, CATTSConfig, CATTSInput, CATTSOutput]:
     """The uncompiled CA-TTS `StateGraph` (add nodes or edges before compiling). See `create_catts_graph`."""
     if not isinstance(model, VisionLanguageModel):
@@ -71,7 +73,9 @@ def build_catts_graph(
         builder.add_node("critic", CriticNode(model, the_expert, config.critic), retry_policy=MODEL_RETRY)
         builder.add_edge("critic", "gate")
     if config.self_check.enabled:
-        builder.add_node("self_check", SelfCheckNode(model, config.self_check), retry_policy=MODEL_RETRY)
+        builder.add_node(
+            "self_check", SelfCheckNode(model, config.self_check, relevance=relevance), retry_policy=MODEL_RETRY
+        )
         builder.add_edge("self_check", "gate")
     builder.add_conditional_edges("gate", next_module, {m: m for m in [*modules, FINALIZE]})
     builder.add_edge(FINALIZE, END)
@@ -83,6 +87,7 @@ def create_catts_graph(
     *,
     expert: BaseChatModel | VisionLanguageModel | Expert | None = None,
     config: CATTSConfig | None = None,
+    relevance: RelevanceModel | None = None,
     checkpointer: Checkpointer = None,
     name: str = "catts",
 ) -> CompiledStateGraph[CATTSState, CATTSConfig, CATTSInput, CATTSOutput]:
@@ -93,6 +98,8 @@ def create_catts_graph(
         expert: Planner/Voter/Critic: a LangChain chat model (e.g. `ChatOpenAI(base_url=...)`), another
             `VisionLanguageModel`, or None for the base model itself.
         config: the graph's defaults; a run can override them with `context=CATTSConfig(...)`.
+        relevance: finds the image patches a question is about, for the self-check's question-guided noise (e.g.
+            `catts_graph.ClipRelevance`); None noises the whole image (recorded in `fallbacks`).
         checkpointer: any LangGraph checkpointer (then pass a `thread_id` in the run config).
         name: the graph's name in traces.
 
@@ -108,5 +115,5 @@ def create_catts_graph(
         >>> out["answer"], out["confidence"], out["modules_run"]  # doctest: +SKIP
         ('2', 0.71, ['self_consistency', 'voter', 'critic', 'self_check'])
     """
-    graph = build_catts_graph(model, expert=expert, config=config)
+    graph = build_catts_graph(model, expert=expert, config=config, relevance=relevance)
     return graph.compile(checkpointer=checkpointer, name=name)

@@ -7,8 +7,8 @@ records whether it was right and its confidence two ways: `probability` (exp mea
 (teacher forcing: the C' of CDRL), whose drop isolates what the image contributes. A blunt model's accuracy collapses
 while its confidence stays flat; a calibrated one loses both.
 
-Regions: `global` (the whole image) or `objects` (the boxes of the objects the question is about; ShapesVQA items
-carry them).
+Regions: `global` (the whole image), `objects` (the objects the question is about; ShapesVQA items carry them), or
+`question` (the patches a CLIP relevance model finds most relevant to the question: any benchmark).
 """
 
 from __future__ import annotations
@@ -20,17 +20,20 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+from PIL import Image
 
 from catts_graph.benchmarks import BenchmarkItem
 from catts_graph.shapes import ShapeObject, evidence_mask
 from nodes.answers import extract_answer
 from nodes.confidence import response_confidence
+from nodes.errors import InvalidInputError
 from nodes.images import load_image, png_data_url
 from nodes.perturb import Kind, perturb
 from nodes.prompts import question_prompt
 from nodes.protocol import Message, SamplingParams, VisionLanguageModel
+from nodes.relevance import RelevanceModel, question_mask
 
-Region = Literal["global", "objects"]
+Region = Literal["global", "objects", "question"]
 MAX_TOKENS = 64
 
 
@@ -41,11 +44,18 @@ class ProbeSettings:
     region: Region = "objects"
     seed: int = 0
     concurrency: int = 8
+    relevance: RelevanceModel | None = None  # for region `question`
+    top_fraction: float = 0.25  # for region `question`: the share of patches perturbed
 
 
-def _mask(item: BenchmarkItem, size: tuple[int, int], region: Region) -> np.ndarray[Any, Any] | None:
-    if region == "global":
+def _mask(item: BenchmarkItem, clean: Image.Image, settings: ProbeSettings) -> np.ndarray[Any, Any] | None:
+    size = clean.size
+    if settings.region == "global":
         return None
+    if settings.region == "question":
+        if settings.relevance is None:
+            raise InvalidInputError("region 'question' needs a relevance model (catts probe: --clip).")
+        return question_mask(settings.relevance, clean, item.question, settings.top_fraction)
     objects = [
         ShapeObject(**{k: o[k] for k in ("shape", "color", "cx", "cy", "half")}) for o in item.meta.get("objects", [])
     ]
@@ -57,7 +67,7 @@ def _mask(item: BenchmarkItem, size: tuple[int, int], region: Region) -> np.ndar
 async def probe_item(model: VisionLanguageModel, item: BenchmarkItem, settings: ProbeSettings) -> list[dict[str, Any]]:
     """One row per (kind, level) for `item`; level 0 is the clean image, shared by every kind."""
     clean = load_image(item.image)
-    mask = _mask(item, clean.size, settings.region)
+    mask = _mask(item, clean, settings)
     prompt = question_prompt(item.question, item.choices)
     params = SamplingParams(n=1, temperature=0.0, max_tokens=MAX_TOKENS, top_logprobs=20)
 

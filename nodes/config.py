@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from nodes.perturb import Kind
 from nodes.protocol import SamplingParams
@@ -83,10 +83,22 @@ class NoiseConfig(StageConfig):
     """Perturbation: `ddpm` (the paper's), `gaussian`, `occlusion`, `mosaic`, `blur` or `viewpoint`."""
     level: float = Field(default=0.5, ge=0.0, le=1.0)
     """Strength from 0 (none) to 1 (strongest); for `ddpm` the step is round(level * 999)."""
+    region: Literal["question", "global", "box"] = "question"
+    """Where to perturb: `question` = the patches most relevant to the question (needs a relevance model, e.g. the
+    graph's `relevance=`; without one the whole image, recorded as a fallback), `global` = the whole image,
+    `box` = inside `box`."""
+    top_fraction: float = Field(default=0.25, gt=0.0, le=1.0)
+    """For `question`: the fraction of image patches perturbed, most relevant first."""
     box: tuple[float, float, float, float] | None = None
-    """Perturb only inside this (left, top, right, bottom) box, as fractions of the image size; None = whole image."""
+    """For `box`: (left, top, right, bottom) as fractions of the image size."""
     seed: int = 0
     """Noise seed: the same seed gives the same twin."""
+
+    @model_validator(mode="after")
+    def _box_matches_region(self) -> NoiseConfig:
+        if (self.region == "box") != (self.box is not None):
+            raise ValueError("set region='box' together with box=(left, top, right, bottom), or neither")
+        return self
 
 
 class SelfCheckConfig(StageConfig):

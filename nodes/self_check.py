@@ -22,13 +22,24 @@ from nodes.config import NoiseConfig, SelfCheckConfig, stage_from_context
 from nodes.images import load_image, png_data_url
 from nodes.perturb import box_mask, perturb
 from nodes.protocol import Message, Sample, VisionLanguageModel
+from nodes.relevance import RelevanceModel, question_mask
 from nodes.state import CATTSState, Usage, VoteContribution
 
 
-def noised_data_url(data_url: str, noise: NoiseConfig) -> str:
-    """The perturbed twin of an image (given and returned as a data URL)."""
+def noised_data_url(
+    data_url: str, noise: NoiseConfig, *, question: str = "", relevance: RelevanceModel | None = None
+) -> str:
+    """The perturbed twin of an image (given and returned as a data URL).
+
+    With ``noise.region == "question"`` only the patches `relevance` finds most relevant to `question` are perturbed;
+    without a relevance model the whole image is (callers record that fallback).
+    """
     image = load_image(data_url)
-    mask = None if noise.box is None else box_mask(image.width, image.height, [noise.box])
+    mask = None
+    if noise.region == "box" and noise.box is not None:
+        mask = box_mask(image.width, image.height, [noise.box])
+    elif noise.region == "question" and relevance is not None:
+        mask = question_mask(relevance, image, question, noise.top_fraction)
     noised = perturb(image, noise.kind, noise.level, mask=mask, seed=noise.seed)
     return png_data_url(noised)
 
@@ -60,9 +71,16 @@ class SelfCheckNode:
     """Adds ``tau3`` to the candidate that the clean image supports most over its noised twin (`score` form), or
     to the answer of a step-wise contrastive decode (`decode` form)."""
 
-    def __init__(self, model: VisionLanguageModel, config: SelfCheckConfig | None = None):
+    def __init__(
+        self,
+        model: VisionLanguageModel,
+        config: SelfCheckConfig | None = None,
+        *,
+        relevance: RelevanceModel | None = None,
+    ):
         self.model = model
         self.config = config or SelfCheckConfig()
+        self.relevance = relevance
 
     async def __call__(self, state: CATTSState, runtime: Runtime[Any]) -> dict[str, Any]:
         config = stage_from_context(runtime.context, "self_check", self.config)
@@ -70,16 +88,22 @@ class SelfCheckNode:
         if not candidates:
             return {"self_check": None, "fallbacks": ["self_check: no candidate answers; skipped"]}
         clean_messages = question_messages(state)
-        noised_urls = tuple(noised_data_url(url, config.noise) for url in clean_messages[0].images)
-        if config.form == "decode":
-            if isinstance(self.model, ContrastiveDecoder):
-                return await self._decode(state, clean_messages, noised_urls, config)
-            fallback = f"self_check: {type(self.model).__name__} cannot decode contrastively; used the score form"
+        noised_urls = tuple(
+            noised_data_url(url, config.noise, question=state["question"], relevance=self.relevance)
+            for url in clean_messages[0].images
+        )
+        fallbacks = []
+        if config.noise.region == "question" and self.relevance is None:
+            fallbacks.append("self_check: no relevance model for question-guided noise; noised the whole image")
+        if config.form == "decode" and isinstance(self.model, ContrastiveDecoder):
+            update = await self._decode(state, clean_messages, noised_urls, config)
         else:
-            fallback = ""
-        update = await self._score(state, candidates, clean_messages, noised_urls, config)
-        if fallback:
-            update["fallbacks"] = [fallback, *update.get("fallbacks", [])]
+            if config.form == "decode":
+                name = type(self.model).__name__
+                fallbacks.append(f"self_check: {name} cannot decode contrastively; used the score form")
+            update = await self._score(state, candidates, clean_messages, noised_urls, config)
+        if fallbacks:
+            update["fallbacks"] = [*fallbacks, *update.get("fallbacks", [])]
         return update
 
     async def _decode(

@@ -18,8 +18,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from catts_graph.bundled import EmbeddedServers, serve_bundled
+from catts_graph.bundled import EmbeddedServers, bundled_model, serve_bundled
 from catts_graph.cli.endpoints import chat_expert, finite_json
+from catts_graph.clip_relevance import ClipRelevance
 from catts_graph.config import CATTSConfig
 from catts_graph.graph import create_catts_graph
 from catts_graph.metrics import auroc, ece
@@ -67,7 +68,9 @@ async def answer_items(
         VLLMClient(servers.base.base_url, servers.base.model, timeout_s=300) as model,
         VLLMClient(expert_server.base_url, expert_server.model, timeout_s=300) as expert_model,
     ):
-        graph = create_catts_graph(model, expert=expert, config=config)
+        graph = create_catts_graph(
+            model, expert=expert, config=config, relevance=ClipRelevance.load(bundled_model("shapes-clip"))
+        )
         gate = asyncio.Semaphore(concurrency)
         bar = tqdm(total=len(items), desc="items", unit="item", file=sys.stderr)
 

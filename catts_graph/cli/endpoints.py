@@ -15,8 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from catts_graph.bundled import serve_bundled
+from catts_graph.bundled import bundled_model, serve_bundled
 from nodes.errors import InvalidInputError
+from nodes.relevance import RelevanceModel
 
 EXPERT_KEY_ENV = "CATTS_EXPERT_API_KEY"
 
@@ -27,6 +28,31 @@ class Endpoints:
     model: str | None
     expert: Any  # a LangChain chat model, or None for the base model itself
     expert_name: str
+    relevance: RelevanceModel | None = None  # for question-guided self-check noise
+
+
+def add_clip_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--clip",
+        metavar="FOLDER|open_clip:ARCH[:PRETRAINED]",
+        help="CLIP model for the self-check's question-guided noise: a saved folder, or an open_clip model by name "
+        "(default: the bundled ShapesVQA CLIP with the bundled models; whole-image noise with --base-url)",
+    )
+
+
+def load_relevance(spec: str | None, *, bundled: bool) -> RelevanceModel | None:
+    """The `--clip` model, the bundled ShapesVQA CLIP when serving the bundled models, else None."""
+    from catts_graph.clip_relevance import ClipRelevance
+
+    if spec is None:
+        return ClipRelevance.load(bundled_model("shapes-clip")) if bundled else None
+    if spec.startswith("open_clip:"):
+        arch, _, pretrained = spec.removeprefix("open_clip:").partition(":")
+        try:
+            return ClipRelevance.from_pretrained(arch, pretrained or None)
+        except (RuntimeError, ValueError, OSError) as e:  # unknown name, unknown tag, weights not reachable
+            raise InvalidInputError(f"--clip {spec}: open_clip could not load it ({e}).") from None
+    return ClipRelevance.load(spec)
 
 
 def chat_expert(base_url: str, model: str, *, timeout: float, api_key: str = "EMPTY") -> Any:
@@ -58,15 +84,17 @@ def model_endpoints(args: argparse.Namespace, *, want_expert: bool, timeout: flo
             chat_expert(expert_url, args.expert_model, timeout=timeout, api_key=key),
             args.expert_model,
         )
+    clip = getattr(args, "clip", None)
     if args.base_url is not None:
-        yield Endpoints(args.base_url, args.model, expert, expert_name)
+        yield Endpoints(args.base_url, args.model, expert, expert_name, load_relevance(clip, bundled=False))
         return
+    relevance = load_relevance(clip, bundled=True)
     print("serving the bundled ShapesVQA models on loopback (1-2 minutes) ...", file=sys.stderr)
     with serve_bundled(expert=want_expert and not expert_url) as servers:
         if servers.expert is not None:
             expert = chat_expert(servers.expert.base_url, servers.expert.model, timeout=timeout)
             expert_name = servers.expert.model
-        yield Endpoints(servers.base.base_url, servers.base.model, expert, expert_name)
+        yield Endpoints(servers.base.base_url, servers.base.model, expert, expert_name, relevance)
 
 
 def finite_json(value: Any) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 from tqdm import tqdm
 
 from catts_graph.benchmarks import load_benchmark
-from catts_graph.cli.endpoints import finite_json, model_endpoints
+from catts_graph.cli.endpoints import add_clip_argument, finite_json, model_endpoints
 from catts_graph.plots import probe_curves
 from catts_graph.probe import ProbeSettings, run_probe, summarize
 from catts_graph.vllm_client import VLLMClient
@@ -43,7 +44,15 @@ def register(sub: Any) -> None:
     p.add_argument("--limit", type=int, default=100, help="items (default: %(default)s)")
     p.add_argument("--kinds", nargs="+", choices=KINDS, default=["ddpm", "occlusion"], help="perturbations")
     p.add_argument("--levels", nargs="+", type=float, default=[0.0, 0.25, 0.5, 0.75, 1.0], help="levels in [0, 1]")
-    p.add_argument("--region", choices=["objects", "global"], default="objects", help="where to perturb")
+    p.add_argument(
+        "--region",
+        choices=["objects", "question", "global"],
+        default="objects",
+        help="where to perturb: the asked-about objects (ShapesVQA ground truth), the CLIP-relevant patches, or "
+        "everywhere (default: %(default)s)",
+    )
+    p.add_argument("--top-fraction", type=float, default=0.25, help="--region question: share of patches perturbed")
+    add_clip_argument(p)
     p.add_argument("--seed", type=int, default=0, help="perturbation seed (default: %(default)s)")
     p.add_argument("--base-url", help="vLLM server (default: serve the bundled base model)")
     p.add_argument("--model", help="served model name (default: the server's first)")
@@ -56,10 +65,23 @@ def run(args: argparse.Namespace) -> int:
     levels = sorted(set(args.levels))
     if levels[0] != 0.0 or not all(0.0 <= lv <= 1.0 for lv in levels):
         raise InvalidInputError("--levels must lie in [0, 1] and include 0 (the clean image).")
-    settings = ProbeSettings(tuple(args.kinds), tuple(levels), args.region, args.seed, max(1, args.concurrency))
+    if not 0 < args.top_fraction <= 1:
+        raise InvalidInputError("--top-fraction must be in (0, 1].")
+    settings = ProbeSettings(
+        tuple(args.kinds),
+        tuple(levels),
+        args.region,
+        args.seed,
+        max(1, args.concurrency),
+        top_fraction=args.top_fraction,
+    )
     bench = load_benchmark(args.benchmark, limit=args.limit)
     args.out.mkdir(parents=True, exist_ok=True)
     with model_endpoints(args, want_expert=False, timeout=300) as endpoints:
+        if args.region == "question":
+            if endpoints.relevance is None:
+                raise InvalidInputError("--region question with --base-url needs --clip FOLDER|open_clip:ARCH[:TAG].")
+            settings = dataclasses.replace(settings, relevance=endpoints.relevance)
         rows, name = asyncio.run(_probe(endpoints.base_url, endpoints.model, bench.items, settings))
     summary = summarize(rows, settings)
     result = {

@@ -9,7 +9,7 @@ import sys
 import time
 from typing import Any
 
-from catts_graph.cli.endpoints import EXPERT_KEY_ENV, Endpoints, finite_json, model_endpoints
+from catts_graph.cli.endpoints import EXPERT_KEY_ENV, Endpoints, add_clip_argument, finite_json, model_endpoints
 from catts_graph.config import CATTSConfig, Gate, RoutingConfig
 from catts_graph.graph import create_catts_graph
 from catts_graph.inputs import validate_input
@@ -59,6 +59,7 @@ def register(sub: Any) -> None:
     p.add_argument("--no-critic", action="store_true", help="leave out the critic")
     p.add_argument("--no-self-check", action="store_true", help="leave out the visual self-check")
     p.add_argument("--planner", action="store_true", help="let the expert order the modules")
+    add_clip_argument(p)
     p.add_argument("--timeout", type=float, default=120.0, help="per-request timeout in seconds")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a report")
     p.set_defaults(handler=run)
@@ -109,7 +110,7 @@ def result_json(out: dict[str, Any], wall_s: float) -> dict[str, Any]:
 async def answer(args: argparse.Namespace, inputs: Any, endpoints: Endpoints) -> dict[str, Any]:
     config = config_from_args(args)
     async with VLLMClient(endpoints.base_url, endpoints.model, timeout_s=args.timeout) as model:
-        graph = create_catts_graph(model, expert=endpoints.expert, config=config)
+        graph = create_catts_graph(model, expert=endpoints.expert, config=config, relevance=endpoints.relevance)
         started = time.perf_counter()
         out = await graph.ainvoke(inputs)
         return result_json(dict(out), time.perf_counter() - started)
