@@ -30,10 +30,12 @@ from catts_graph.eval_methods import (
     vote_prediction,
 )
 from catts_graph.graph import create_catts_graph
+from catts_graph.judge import JUDGE_PROMPT_VERSION, AnswerJudge
 from nodes.confidence import token_confidences
 from nodes.errors import InvalidInputError
 from nodes.prompts import question_prompt
 from nodes.protocol import AnswerScore, Message, Sample, SamplingParams, VisionLanguageModel
+from nodes.relevance import RelevanceModel
 from nodes.sample import sample_record
 
 
@@ -45,9 +47,17 @@ class EvalSettings:
     ns: tuple[int, ...] = (8,)
     config: CATTSConfig = field(default_factory=CATTSConfig)
     concurrency: int = 4
+    relevance: RelevanceModel | None = None  # question-guided self-check noise (see `create_catts_graph`)
+    judge: AnswerJudge | None = None  # asked when the rule-based matcher rejects a prediction
 
     def to_json(self) -> dict[str, Any]:
-        return {"methods": list(self.methods), "ns": list(self.ns), "config": self.config.model_dump(mode="json")}
+        return {
+            "methods": list(self.methods),
+            "ns": list(self.ns),
+            "config": self.config.model_dump(mode="json"),
+            "relevance": None if self.relevance is None else type(self.relevance).__name__,
+            "judge": None if self.judge is None else {"model": self.judge.name, "prompt": JUDGE_PROMPT_VERSION},
+        }
 
 
 class PresampledModel:
@@ -162,7 +172,12 @@ async def evaluate_item(
                 add(method, n, deepconf_online(records[:n], confs, prompt_tokens, window=window), share)
             else:
                 config, n_used = catts_config(method, n, settings.config)
-                graph = create_catts_graph(PresampledModel(model, samples[:n_used]), expert=expert, config=config)
+                graph = create_catts_graph(
+                    PresampledModel(model, samples[:n_used]),
+                    expert=expert,
+                    config=config,
+                    relevance=settings.relevance,
+                )
                 started = time.perf_counter()
                 out = await graph.ainvoke(inputs)
                 usage = out["usage"]
@@ -175,7 +190,21 @@ async def evaluate_item(
                     usage["expert_calls"],
                 )
                 add(method, n, prediction, time.perf_counter() - started + sampling_wall * n_used / max_n)
+    if settings.judge is not None:
+        await judge_lines(settings.judge, item, lines)
     return lines
+
+
+async def judge_lines(judge: AnswerJudge, item: BenchmarkItem, lines: list[dict[str, Any]]) -> None:
+    """Ask the judge about every prediction the rule rejected (once per distinct prediction); record its verdict
+    in every line (``judge``), keep the rule's in ``correct_rule``, and count a "yes" as correct."""
+    rejected = sorted({line["prediction"] for line in lines if not line["correct"] and line["prediction"] is not None})
+    verdicts = {p: await judge.verdict(item.question, gold=item.answer, prediction=p) for p in rejected}
+    for line in lines:
+        line["correct_rule"] = line["correct"]
+        line["judge"] = verdicts.get(line["prediction"])
+        if line["judge"] is not None and line["judge"]["verdict"]:
+            line["correct"] = True
 
 
 class ResultsFile:

@@ -59,3 +59,25 @@ def probe_curves(curves: Mapping[str, list[dict[str, float]]], path: str | Path,
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return Path(path)
+
+
+def rh_curve(rows: list[dict[str, float]], path: str | Path, *, title: str) -> Path:
+    """Perception accuracy H against reasoning accuracy R, one point per token budget (labelled); saved as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.6, 4.0))
+    r = [100 * row["reasoning_accuracy"] for row in rows]
+    h = [100 * row["perception_accuracy"] for row in rows]
+    ax.plot(r, h, "o-", color="#6b8fb5")
+    for row, x, y in zip(rows, r, h, strict=True):
+        ax.annotate(f"{row['budget']:g} tok", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    ax.set_xlabel("reasoning accuracy R (%)")
+    ax.set_ylabel("perception accuracy H (%)")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return Path(path)

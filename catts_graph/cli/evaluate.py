@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,13 +14,18 @@ from typing import Any
 from tqdm import tqdm
 
 from catts_graph.benchmarks import load_benchmark
-from catts_graph.cli.endpoints import EXPERT_KEY_ENV, finite_json, model_endpoints
+from catts_graph.cli.endpoints import EXPERT_KEY_ENV, add_clip_argument, chat_expert, finite_json, model_endpoints
 from catts_graph.config import CATTSConfig
 from catts_graph.eval_methods import expand_methods
 from catts_graph.eval_report import aggregate, markdown_report, plots, table
 from catts_graph.evaluate import EvalSettings, ResultsFile, check_resume, run_evaluation
+from catts_graph.judge import AnswerJudge
+from catts_graph.plots import rh_curve
+from catts_graph.rh_auc import category, run_rh_sweep, summarize_rh
 from catts_graph.vllm_client import VLLMClient
 from nodes.errors import InvalidInputError
+
+JUDGE_KEY_ENV = "CATTS_JUDGE_API_KEY"
 
 EPILOG = f"""\
 examples:
@@ -32,7 +39,10 @@ Methods: greedy, majority, deepconf (all DeepConf variants, or one: deepconf-mea
 check joined by +. Methods at the same N share the same samples. Outputs: DIR/results.jsonl (one line per item,
 method and N), DIR/metrics.json, DIR/report.md, DIR/scaling.png, DIR/cost.png, DIR/reliability.png. An interrupted
 run continues with --resume and the same settings. Without --base-url the bundled ShapesVQA models are served;
-the expert's API key is read from ${EXPERT_KEY_ENV}.
+the expert's API key is read from ${EXPERT_KEY_ENV}, the judge's from ${JUDGE_KEY_ENV}.
+
+RH-AUC: catts eval --rh-auc --budgets 16,32,64,128 --out DIR writes DIR/rh_results.jsonl, DIR/rh_auc.json and
+DIR/rh_auc.png (items split into perception and reasoning: meta.category, or ShapesVQA question types).
 """
 
 
@@ -61,6 +71,15 @@ def register(sub: Any) -> None:
     p.add_argument("--model", help="served model name")
     p.add_argument("--expert-base-url", help="OpenAI-compatible expert server (default: bundled expert / base model)")
     p.add_argument("--expert-model", help="expert model name")
+    add_clip_argument(p)
+    p.add_argument("--judge-base-url", help="OpenAI-compatible server of an LLM judge for answers the rules reject")
+    p.add_argument("--judge-model", help="judge model name (required with --judge-base-url; recorded per line)")
+    p.add_argument(
+        "--rh-auc",
+        action="store_true",
+        help="instead of the methods: sweep greedy answers over --budgets and report RH-AUC (perception vs reasoning)",
+    )
+    p.add_argument("--budgets", type=_csv, default=["16", "32", "64", "128"], help="--rh-auc token budgets")
     p.add_argument("--concurrency", type=int, default=4, help="items in flight (default: %(default)s)")
     p.add_argument("--skip-bad-lines", action="store_true", help="evaluate the rest of a JSONL file with bad lines")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -88,13 +107,25 @@ def settings_from(args: argparse.Namespace) -> EvalSettings:
     return EvalSettings(tuple(methods), tuple(ns), config, max(1, args.concurrency))
 
 
+def make_judge(args: argparse.Namespace) -> AnswerJudge | None:
+    if args.judge_base_url is None:
+        return None
+    if not args.judge_model:
+        raise InvalidInputError("--judge-base-url needs --judge-model NAME too.")
+    key = os.environ.get(JUDGE_KEY_ENV, "EMPTY")
+    return AnswerJudge(chat_expert(args.judge_base_url, args.judge_model, timeout=120, api_key=key))
+
+
 def run(args: argparse.Namespace) -> int:
-    settings = settings_from(args)
+    if args.rh_auc:
+        return run_rh(args)
+    settings = dataclasses.replace(settings_from(args), judge=make_judge(args))
     bench = load_benchmark(args.benchmark, limit=args.limit, skip_bad_lines=args.skip_bad_lines)
     for problem in bench.skipped:
         print(f"skipped: {problem}", file=sys.stderr)
     needs_expert = any(m.startswith("catts") for m in settings.methods)
     with model_endpoints(args, want_expert=needs_expert, timeout=600) as endpoints:
+        settings = dataclasses.replace(settings, relevance=endpoints.relevance)
         run_info = {
             "benchmark": bench.name,
             "n_items": len(bench.items),
@@ -121,3 +152,45 @@ async def _evaluate(
         remaining = len(items) - len(results.completed_ids() & {i.id for i in items})
         with tqdm(total=remaining, desc="eval", unit="item", file=sys.stderr) as bar:
             await run_evaluation(model, expert, items, settings, results, on_item=bar.update)
+
+
+def run_rh(args: argparse.Namespace) -> int:
+    try:
+        budgets = sorted({int(b) for b in args.budgets})
+    except ValueError:
+        raise InvalidInputError("--budgets needs integers, e.g. --budgets 16,32,64,128") from None
+    if len(budgets) < 2 or budgets[0] < 1:
+        raise InvalidInputError("--budgets needs at least two positive token budgets.")
+    bench = load_benchmark(args.benchmark, limit=args.limit, skip_bad_lines=args.skip_bad_lines)
+    items = [item for item in bench.items if category(item) is not None]
+    if not items:
+        raise InvalidInputError(
+            f"{bench.name} has no items with a category; give each JSONL item meta.category perception|reasoning."
+        )
+    with model_endpoints(args, want_expert=False, timeout=600) as endpoints:
+        run_info = {"benchmark": bench.name, "n_items": len(items), "rh_budgets": budgets}
+        check_resume(args.out, run_info, args.resume)
+        results = ResultsFile(args.out / "rh_results.jsonl")
+        asyncio.run(_rh(endpoints.base_url, endpoints.model, items, budgets, results, args.concurrency))
+    summary = summarize_rh(results.read())
+    (args.out / "rh_auc.json").write_text(json.dumps(finite_json({**run_info, **summary}), indent=2) + "\n")
+    rh_curve(summary["budgets"], args.out / "rh_auc.png", title=f"{bench.name}: RH-AUC {summary['rh_auc']:.3f}")
+    print(f"{'budget':>7} {'R (reasoning)':>14} {'H (perception)':>15} {'tokens':>7}")
+    for row in summary["budgets"]:
+        print(
+            f"{row['budget']:>7} {100 * row['reasoning_accuracy']:>13.1f}% {100 * row['perception_accuracy']:>14.1f}% "
+            f"{row['mean_completion_tokens']:>7.1f}"
+        )
+    print(f"RH-AUC {summary['rh_auc']:.3f}; wrote {args.out / 'rh_auc.json'} and rh_auc.png")
+    return 0
+
+
+async def _rh(
+    base_url: str, model_name: str | None, items: list[Any], budgets: list[int], results: ResultsFile, concurrency: int
+) -> None:
+    todo = [item for item in items if item.id not in results.completed_ids()]
+    async with VLLMClient(base_url, model_name, timeout_s=600) as model:
+        with tqdm(total=len(todo), desc="rh-auc", unit="item", file=sys.stderr) as bar:
+            await run_rh_sweep(
+                model, todo, budgets, results.append, concurrency=max(1, concurrency), on_item=bar.update
+            )
