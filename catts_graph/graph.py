@@ -12,6 +12,8 @@ policy and confidence (see `catts_graph.routing`). Model-calling nodes retry tra
 
 from __future__ import annotations
 
+from typing import Any
+
 from langchain_core.language_models import BaseChatModel
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
@@ -19,6 +21,7 @@ from langgraph.types import Checkpointer, RetryPolicy
 
 from catts_graph.config import CATTSConfig
 from catts_graph.routing import FINALIZE, GateNode, finalize, next_module, prepare
+from catts_graph.sync_bridge import sync_node
 from nodes.critic import CriticNode
 from nodes.errors import TransientModelError
 from nodes.expert import Expert, as_expert
@@ -28,6 +31,7 @@ from nodes.relevance import RelevanceModel
 from nodes.sample import SampleNode
 from nodes.self_check import SelfCheckNode
 from nodes.state import CATTSInput, CATTSOutput, CATTSState
+from nodes.tracing import TracedModel
 from nodes.vote import VoteNode
 
 MODEL_RETRY = RetryPolicy(
@@ -41,6 +45,7 @@ def build_catts_graph(
     expert: BaseChatModel | VisionLanguageModel | Expert | None = None,
     config: CATTSConfig | None = None,
     relevance: RelevanceModel | None = None,
+    trace_images: bool = False,
 ) -> StateGraph[CATTSState, CATTSConfig, CATTSInput, CATTSOutput]:
     """The uncompiled CA-TTS `StateGraph` (add nodes or edges before compiling). See `create_catts_graph`."""
     if not isinstance(model, VisionLanguageModel):
@@ -49,34 +54,38 @@ def build_catts_graph(
             "use catts_graph.VLLMClient for a vLLM server."
         )
     config = config or CATTSConfig()
-    the_expert = as_expert(expert, model)
+    model = TracedModel(model, include_images=trace_images)
+    if isinstance(expert, VisionLanguageModel):
+        expert = TracedModel(expert, include_images=trace_images)
+    the_expert = as_expert(expert, model, include_images=trace_images)
     modules = [m for m in ("critic", "self_check") if getattr(config, m).enabled]
 
     builder = StateGraph(CATTSState, context_schema=CATTSConfig, input_schema=CATTSInput, output_schema=CATTSOutput)
     builder.add_node("prepare", prepare)
-    builder.add_node("sample", SampleNode(model, config.sampling, config.vote), retry_policy=MODEL_RETRY)
-    builder.add_node(
-        "vote", VoteNode(the_expert if config.vote.voter else None, config.vote), retry_policy=MODEL_RETRY
-    )
-    builder.add_node("gate", GateNode(modules, config))
+    stages: dict[str, Any] = {
+        "sample": SampleNode(model, config.sampling, config.vote),
+        "vote": VoteNode(the_expert if config.vote.voter else None, config.vote),
+        "gate": GateNode(modules, config),
+    }
+    if config.planner.enabled:
+        stages["planner"] = PlannerNode(the_expert, modules, config.planner)
+    if config.critic.enabled:
+        stages["critic"] = CriticNode(model, the_expert, config.critic)
+    if config.self_check.enabled:
+        stages["self_check"] = SelfCheckNode(model, config.self_check, relevance=relevance)
+    for name, node in stages.items():  # each works under invoke and ainvoke (see catts_graph.sync_bridge)
+        builder.add_node(name, sync_node(node, name), retry_policy=None if name == "gate" else MODEL_RETRY)
     builder.add_node(FINALIZE, finalize)
     builder.add_edge(START, "prepare")
     builder.add_edge("prepare", "sample")
     if config.planner.enabled:
-        builder.add_node("planner", PlannerNode(the_expert, modules, config.planner), retry_policy=MODEL_RETRY)
         builder.add_edge("prepare", "planner")
         builder.add_edge(["sample", "planner"], "vote")
     else:
         builder.add_edge("sample", "vote")
     builder.add_edge("vote", "gate")
-    if config.critic.enabled:
-        builder.add_node("critic", CriticNode(model, the_expert, config.critic), retry_policy=MODEL_RETRY)
-        builder.add_edge("critic", "gate")
-    if config.self_check.enabled:
-        builder.add_node(
-            "self_check", SelfCheckNode(model, config.self_check, relevance=relevance), retry_policy=MODEL_RETRY
-        )
-        builder.add_edge("self_check", "gate")
+    for module in modules:
+        builder.add_edge(module, "gate")
     builder.add_conditional_edges("gate", next_module, {m: m for m in [*modules, FINALIZE]})
     builder.add_edge(FINALIZE, END)
     return builder
@@ -88,6 +97,7 @@ def create_catts_graph(
     expert: BaseChatModel | VisionLanguageModel | Expert | None = None,
     config: CATTSConfig | None = None,
     relevance: RelevanceModel | None = None,
+    trace_images: bool = False,
     checkpointer: Checkpointer = None,
     name: str = "catts",
 ) -> CompiledStateGraph[CATTSState, CATTSConfig, CATTSInput, CATTSOutput]:
@@ -100,6 +110,7 @@ def create_catts_graph(
         config: the graph's defaults; a run can override them with `context=CATTSConfig(...)`.
         relevance: finds the image patches a question is about, for the self-check's question-guided noise (e.g.
             `catts_graph.ClipRelevance`); None noises the whole image (recorded in `fallbacks`).
+        trace_images: put the images into traces as data URLs (default: a short placeholder per image).
         checkpointer: any LangGraph checkpointer (then pass a `thread_id` in the run config).
         name: the graph's name in traces.
 
@@ -115,5 +126,14 @@ def create_catts_graph(
         >>> out["answer"], out["confidence"], out["modules_run"]  # doctest: +SKIP
         ('2', 0.71, ['self_consistency', 'voter', 'critic', 'self_check'])
     """
-    graph = build_catts_graph(model, expert=expert, config=config, relevance=relevance)
-    return graph.compile(checkpointer=checkpointer, name=name)
+    config = config or CATTSConfig()
+    graph = build_catts_graph(model, expert=expert, config=config, relevance=relevance, trace_images=trace_images)
+    modules = [m for m in ("critic", "self_check", "planner") if getattr(config, m).enabled]
+    return graph.compile(checkpointer=checkpointer, name=name).with_config(
+        tags=["catts", f"policy:{config.routing.policy}"],
+        metadata={
+            "catts_policy": config.routing.policy,
+            "catts_n": config.sampling.n,
+            "catts_modules": modules,
+        },
+    )

@@ -14,9 +14,11 @@ from typing import Any, Protocol, runtime_checkable
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langsmith import tracing_context
 
 from nodes.parsing import MAX_REPLY_CHARS
 from nodes.protocol import Message, SamplingParams, VisionLanguageModel
+from nodes.tracing import traced_call
 
 
 @dataclass(frozen=True)
@@ -64,10 +66,12 @@ def to_langchain(message: Message) -> BaseMessage:
 
 
 class ChatModelExpert:
-    """A LangChain chat model in the expert roles. Its calls appear as child runs in LangChain/LangSmith traces."""
+    """A LangChain chat model in the expert roles. Its calls appear as child runs in LangChain/LangSmith traces:
+    its own runs with `include_images`, else a run of ours with the images redacted (`nodes.tracing`)."""
 
-    def __init__(self, chat_model: BaseChatModel) -> None:
+    def __init__(self, chat_model: BaseChatModel, *, include_images: bool = False) -> None:
         self.chat_model = chat_model
+        self.include_images = include_images
 
     @property
     def name(self) -> str:
@@ -77,12 +81,29 @@ class ChatModelExpert:
         bound = (
             self.chat_model.bind(max_tokens=max_tokens) if _accepts_max_tokens(self.chat_model) else self.chat_model
         )
-        reply = await bound.ainvoke([to_langchain(m) for m in messages])
-        content = reply.content if isinstance(reply.content, str) else _text_of(reply.content)
-        usage = getattr(reply, "usage_metadata", None) or {}
-        return ExpertReply(
-            content[:MAX_REPLY_CHARS], int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
+        chat = [to_langchain(m) for m in messages]
+        if self.include_images:
+            return _reply(await bound.ainvoke(chat))
+
+        async def untraced() -> ExpertReply:
+            with tracing_context(enabled=False):  # no LangSmith run of its own (it would carry the images) ...
+                return _reply(await bound.ainvoke(chat, config={"callbacks": []}))
+
+        return await traced_call(  # ... but ours, with the images redacted
+            self.name,
+            messages,
+            untraced,
+            lambda r: ([r.text], {"prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens}),
+            invocation={"call": "expert", "max_tokens": max_tokens},
         )
+
+
+def _reply(reply: BaseMessage) -> ExpertReply:
+    content = reply.content if isinstance(reply.content, str) else _text_of(reply.content)
+    usage = getattr(reply, "usage_metadata", None) or {}
+    return ExpertReply(
+        content[:MAX_REPLY_CHARS], int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
+    )
 
 
 def _accepts_max_tokens(chat_model: BaseChatModel) -> bool:
@@ -93,12 +114,17 @@ def _text_of(content: list[str | dict[str, Any]]) -> str:
     return "".join(part if isinstance(part, str) else str(part.get("text", "")) for part in content)
 
 
-def as_expert(expert: Expert | BaseChatModel | VisionLanguageModel | None, base_model: VisionLanguageModel) -> Expert:
+def as_expert(
+    expert: Expert | BaseChatModel | VisionLanguageModel | None,
+    base_model: VisionLanguageModel,
+    *,
+    include_images: bool = False,
+) -> Expert:
     """Wrap whatever the caller passed as the expert; None means the base model itself."""
     if expert is None:
         return BaseModelExpert(base_model)
     if isinstance(expert, BaseChatModel):
-        return ChatModelExpert(expert)
+        return ChatModelExpert(expert, include_images=include_images)
     if isinstance(expert, Expert):
         return expert
     if isinstance(expert, VisionLanguageModel):

@@ -62,6 +62,7 @@ def register(sub: Any) -> None:
     add_clip_argument(p)
     p.add_argument("--timeout", type=float, default=120.0, help="per-request timeout in seconds")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a report")
+    p.add_argument("--stream", action="store_true", help="show each stage, the running votes and routes live (stderr)")
     p.set_defaults(handler=run)
 
 
@@ -112,8 +113,31 @@ async def answer(args: argparse.Namespace, inputs: Any, endpoints: Endpoints) ->
     async with VLLMClient(endpoints.base_url, endpoints.model, timeout_s=args.timeout) as model:
         graph = create_catts_graph(model, expert=endpoints.expert, config=config, relevance=endpoints.relevance)
         started = time.perf_counter()
-        out = await graph.ainvoke(inputs)
-        return result_json(dict(out), time.perf_counter() - started)
+        if not args.stream:
+            return result_json(dict(await graph.ainvoke(inputs)), time.perf_counter() - started)
+        out: dict[str, Any] = {}
+        parts: Any = graph.astream(inputs, stream_mode=["updates", "custom", "values"])
+        async for mode, chunk in parts:
+            if mode == "values":
+                out = dict(chunk)
+            else:
+                print(live_line(mode, chunk, time.perf_counter() - started), file=sys.stderr, flush=True)
+        return result_json(out, time.perf_counter() - started)
+
+
+def live_line(mode: str, chunk: dict[str, Any], elapsed: float) -> str:
+    """One line of `catts run --stream`: a stage that finished, or an event (votes, route, final)."""
+    if mode == "updates":
+        return f"{elapsed:6.2f}s  stage  {', '.join(chunk)}"
+    event = dict(chunk)
+    kind = event.pop("event", "event")
+    if kind == "votes":
+        shares = ", ".join(f"{a}: {v:.2f}" for a, v in list(event.get("shares", {}).items())[:4])
+        return f"{elapsed:6.2f}s  votes  after {event.get('after')}: leader {event.get('leader')} ({shares})"
+    if kind == "route":
+        return f"{elapsed:6.2f}s  route  -> {event.get('next')}: {event.get('reason')}"
+    details = ", ".join(f"{k}={v}" for k, v in event.items() if not isinstance(v, dict | list))
+    return f"{elapsed:6.2f}s  {kind:6} {details}"
 
 
 def print_report(result: dict[str, Any]) -> None:

