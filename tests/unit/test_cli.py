@@ -84,3 +84,25 @@ def test_shapes_make_is_deterministic(tmp_path: Path) -> None:
 def test_train_sft_argument_errors(tmp_path: Path) -> None:
     result = catts("train", "sft", "--role", "expert", "--out", str(tmp_path / "x"))
     assert result.returncode == 2 and "--init" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--base-url", "http://127.0.0.1:9", "--image", "OK", "--question", "q", "--clip", "no/such"], "clip"),
+        (["eval", "--base-url", "http://127.0.0.1:9", "--rh-auc", "--budgets", "16", "--out", "OUT"], "at least two"),
+        (
+            ["eval", "--base-url", "http://127.0.0.1:9", "--judge-base-url", "http://x", "--out", "OUT"],
+            "--judge-model",
+        ),
+        (["probe", "--base-url", "http://127.0.0.1:9", "--region", "question", "--out", "OUT"], "--clip"),
+        (["probe", "--base-url", "http://127.0.0.1:9", "--top-fraction", "0", "--out", "OUT"], "--top-fraction"),
+        (["train", "clip", "--steps", "0", "--out", "OUT"], "--steps"),
+    ],
+)
+def test_new_option_errors_exit_2_without_traceback(
+    tmp_path: Path, image: Path, args: list[str], message: str
+) -> None:
+    result = catts(*[str(image) if a == "OK" else str(tmp_path / "out") if a == "OUT" else a for a in args])
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
