@@ -17,23 +17,18 @@ import asyncio
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
-
-import numpy as np
-from PIL import Image
+from typing import Any
 
 from catts_graph.benchmarks import BenchmarkItem
-from catts_graph.shapes import ShapeObject, evidence_mask
+from catts_graph.regions import Region, region_mask
 from nodes.answers import extract_answer
 from nodes.confidence import response_confidence
-from nodes.errors import InvalidInputError
 from nodes.images import load_image, png_data_url
 from nodes.perturb import Kind, perturb
 from nodes.prompts import question_prompt
 from nodes.protocol import Message, SamplingParams, VisionLanguageModel
-from nodes.relevance import RelevanceModel, question_mask
+from nodes.relevance import RelevanceModel
 
-Region = Literal["global", "objects", "question"]
 MAX_TOKENS = 64
 
 
@@ -48,26 +43,10 @@ class ProbeSettings:
     top_fraction: float = 0.25  # for region `question`: the share of patches perturbed
 
 
-def _mask(item: BenchmarkItem, clean: Image.Image, settings: ProbeSettings) -> np.ndarray[Any, Any] | None:
-    size = clean.size
-    if settings.region == "global":
-        return None
-    if settings.region == "question":
-        if settings.relevance is None:
-            raise InvalidInputError("region 'question' needs a relevance model (catts probe: --clip).")
-        return question_mask(settings.relevance, clean, item.question, settings.top_fraction)
-    objects = [
-        ShapeObject(**{k: o[k] for k in ("shape", "color", "cx", "cy", "half")}) for o in item.meta.get("objects", [])
-    ]
-    if not objects or size[0] != size[1]:
-        return None  # no object boxes: fall back to the whole image
-    return evidence_mask(item.question, objects, size[0])
-
-
 async def probe_item(model: VisionLanguageModel, item: BenchmarkItem, settings: ProbeSettings) -> list[dict[str, Any]]:
     """One row per (kind, level) for `item`; level 0 is the clean image, shared by every kind."""
     clean = load_image(item.image)
-    mask = _mask(item, clean, settings)
+    mask = region_mask(item, clean, settings.region, relevance=settings.relevance, top_fraction=settings.top_fraction)
     prompt = question_prompt(item.question, item.choices)
     params = SamplingParams(n=1, temperature=0.0, max_tokens=MAX_TOKENS, top_logprobs=20)
 

@@ -1,0 +1,83 @@
+"""CDRL rewards, table-driven against hand-computed values."""
+
+from __future__ import annotations
+
+import math
+import pickle
+
+import pytest
+
+from trainers.cdrl_rewards import (
+    accuracy_rewards,
+    calibration_rewards,
+    cdrl_rewards,
+    format_rewards,
+    normalised_confidence,
+    perception_rewards,
+)
+
+
+@pytest.mark.parametrize(
+    ("completion", "gold", "answer_type", "reward"),
+    [
+        ("red circle. \\boxed{2}", "2", "integer", 1.0),
+        ("\\boxed{2.0}", "2", "integer", 1.0),
+        ("\\boxed{3}", "2", "integer", 0.0),
+        ("no box at all", "2", "integer", 0.0),
+        ("\\boxed{Blue}", "blue", "text", 1.0),
+        ("\\boxed{}", "2", "integer", 0.0),
+    ],
+)
+def test_accuracy(completion: str, gold: str, answer_type: str, reward: float) -> None:
+    assert accuracy_rewards([completion], [gold], [answer_type]) == [reward]  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize(
+    ("completion", "reward"),
+    [
+        ("red circle. \\boxed{2}", 1.0),
+        ("\\boxed{2}  \n", 1.0),
+        ("\\boxed{2} and more text", 0.0),
+        ("\\boxed{2} \\boxed{3}", 0.0),
+        ("\\boxed{}", 0.0),
+        ("2", 0.0),
+    ],
+)
+def test_format(completion: str, reward: float) -> None:
+    assert format_rewards([completion]) == [reward]
+
+
+def test_perception_is_alpha_tanh_beta_of_the_drop() -> None:
+    rewards = perception_rewards([5.0, 5.0, 5.0, math.nan], [3.0, 5.0, 6.0, 1.0], alpha=0.5, beta=1.0)
+    assert rewards == pytest.approx([0.5 * math.tanh(2.0), 0.0, 0.5 * math.tanh(-1.0), 0.0])
+    assert perception_rewards([2.0], [1.0], alpha=1.0, beta=3.0) == pytest.approx([math.tanh(3.0)])
+
+
+@pytest.mark.parametrize(
+    ("confidences", "how", "expected"),
+    [
+        ([1.0, 2.0, 3.0], "group", [0.0, 0.5, 1.0]),
+        ([4.0, 4.0], "group", [0.5, 0.5]),
+        ([1.0, math.nan, 3.0], "group", [0.0, 0.0, 1.0]),
+        ([math.nan, math.nan], "group", [0.5, 0.5]),
+        ([0.0, 2.0], "sigmoid", [1 / (1 + math.e), 1 / (1 + math.exp(-1))]),
+    ],
+)
+def test_normalised_confidence(confidences: list[float], how: str, expected: list[float]) -> None:
+    assert normalised_confidence(confidences, how) == pytest.approx(expected)  # type: ignore[arg-type]
+
+
+def test_calibration_rewards_confident_right_and_punishes_confident_wrong() -> None:
+    # accuracy (1, 1, 0, 0), confidence (1, 3, 1, 3) -> Cnorm (0, 1, 0, 1) -> (0, 1, -0, -1)
+    assert calibration_rewards([1, 1, 0, 0], [1.0, 3.0, 1.0, 3.0]) == pytest.approx([0.0, 1.0, 0.0, -1.0])
+
+
+def test_cdrl_rewards_sums_the_components_and_pickles() -> None:
+    out = cdrl_rewards(
+        ["x. \\boxed{2}", "x. \\boxed{3}"], ["2", "2"], ["integer", "integer"], [4.0, 6.0], [2.0, 6.0], alpha=0.5
+    )
+    assert out["accuracy"] == [1.0, 0.0] and out["format"] == [1.0, 1.0]
+    assert out["perception"] == pytest.approx([0.5 * math.tanh(2.0), 0.0])
+    assert out["calibration"] == pytest.approx([0.0, -1.0])
+    assert out["total"] == pytest.approx([2.0 + 0.5 * math.tanh(2.0), 0.0])
+    assert pickle.loads(pickle.dumps(cdrl_rewards)) is cdrl_rewards
