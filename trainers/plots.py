@@ -26,3 +26,39 @@ def plot_loss(log: Sequence[dict[str, float]], path: str | Path, *, title: str =
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)
+
+
+CDRL_CURVES = {
+    "rewards/accuracy_reward/mean": "accuracy",
+    "rewards/format_reward/mean": "format",
+    "rewards/PerceptionReward/mean": "perception",
+    "rewards/CalibrationReward/mean": "calibration",
+    "cdrl/clean_confidence": "mean C (clean)",
+    "cdrl/confidence_drop": "mean C - C' (noised)",
+}
+
+
+def plot_cdrl(log_path: str | Path, path: str | Path) -> Path:
+    """CDRL's reward components (left) and confidences (right) per logged step, from `cdrl_log.jsonl`."""
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in Path(log_path).read_text().splitlines() if line.strip()]
+    rows = [r for r in rows if "cdrl/clean_confidence" in r]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    for key, label in CDRL_CURVES.items():
+        axis = right if key.startswith("cdrl/") else left
+        axis.plot([r.get("step", i) for i, r in enumerate(rows)], [float(r[key]) for r in rows], label=label)
+    left.set_title("reward components")
+    right.set_title("confidence")
+    for axis in (left, right):
+        axis.set_xlabel("logged step")
+        axis.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)

@@ -47,7 +47,37 @@ def register(sub: Any) -> None:
     clip.add_argument("--steps", type=int, default=1000, help="optimizer steps of 64 images (default: %(default)s)")
     clip.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s, the bundled model's)")
     clip.set_defaults(handler=run_clip)
+    cdrl = train_sub.add_parser(
+        "cdrl",
+        help="confidence-driven GRPO (CDRL) on clean/noised pairs",
+        description="Train a model with CDRL (TRL GRPO; rewards: accuracy, format, perception "
+        "alpha*tanh(beta*(C-C')), calibration (2*acc-1)*Cnorm) on pairs from `catts data pairs`.",
+        epilog=CDRL_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cdrl.add_argument("--model", type=Path, required=True, help="starting model folder")
+    cdrl.add_argument("--data", type=Path, required=True, help="a `catts data pairs` folder")
+    cdrl.add_argument("--out", type=Path, required=True, help="output model folder (LoRA merged)")
+    cdrl.add_argument("--steps", type=int, default=200, help="optimizer steps (default: %(default)s)")
+    cdrl.add_argument("--generations", type=int, default=4, help="rollouts per prompt, G (default: %(default)s)")
+    cdrl.add_argument("--batch", type=int, default=8, help="rollouts per step (multiple of G; default: %(default)s)")
+    cdrl.add_argument("--learning-rate", type=float, default=1e-5, help="(default: %(default)s)")
+    cdrl.add_argument("--max-completion-length", type=int, default=64, help="(default: %(default)s)")
+    cdrl.add_argument("--alpha", type=float, default=0.5, help="perception reward scale (default: %(default)s)")
+    cdrl.add_argument("--beta", type=float, default=1.0, help="perception reward slope (default: %(default)s)")
+    cdrl.add_argument("--lora-r", type=int, default=0, help="LoRA rank; 0 = full fine-tuning (default)")
+    cdrl.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
+    cdrl.set_defaults(handler=run_cdrl)
 
+
+CDRL_EPILOG = """\
+examples:
+  catts data pairs --benchmark shapes:100 --limit 2000 --region objects --out data/pairs
+  catts train cdrl --model catts_graph/models/shapes-base --data data/pairs --out models/shapes-cdrl --steps 300
+
+Logs go to OUT/cdrl_log.jsonl (every reward component, mean C and mean C - C' per step) with a plot in OUT/cdrl.png.
+On GPUs the same command trains Qwen2.5-VL (see the README's CDRL recipe for accelerate/DeepSpeed).
+"""
 
 DEFAULT_STEPS = {"base": 1700, "expert": 1300, "smoke": 200}
 
@@ -102,4 +132,51 @@ def run_clip(args: argparse.Namespace) -> int:
         f"asked-about objects' pixels in the top 25% of patches (a random choice covers 25%)"
     )
     print(f"saved to {result.out_dir}")
+    return 0
+
+
+def run_cdrl(args: argparse.Namespace) -> int:
+    if not (args.model / "config.json").is_file():
+        raise InvalidInputError(f"--model {args.model} is not a model folder (no config.json).")
+    if not (args.data / "pairs.jsonl").is_file():
+        raise InvalidInputError(f"--data {args.data} has no pairs.jsonl; make one with `catts data pairs`.")
+    if args.steps < 1 or args.generations < 2 or args.batch % args.generations:
+        raise InvalidInputError("need --steps >= 1, --generations >= 2 and --batch a multiple of --generations.")
+    try:
+        from trainers.cdrl import CDRLConfig, train_cdrl
+        from trainers.plots import plot_cdrl
+    except ImportError as e:
+        raise InvalidInputError(
+            f"training needs the `train` extra ({e}); run `uv sync --extra cpu --extra train`."
+        ) from None
+    import torch
+
+    gpu = torch.cuda.is_available()
+    try:
+        config = CDRLConfig(
+            output_dir=str(args.out.with_name(args.out.name + "-checkpoints")),
+            num_generations=args.generations,
+            per_device_train_batch_size=args.batch,
+            max_steps=args.steps,
+            learning_rate=args.learning_rate,
+            max_completion_length=args.max_completion_length,
+            perception_alpha=args.alpha,
+            perception_beta=args.beta,
+            logging_steps=1,
+            save_strategy="no",
+            report_to="none",
+            seed=args.seed,
+            use_cpu=not gpu,
+            bf16=gpu and torch.cuda.is_bf16_supported(),
+        )
+    except ValueError as e:
+        raise InvalidInputError(str(e)) from None
+    lora = None
+    if args.lora_r:
+        from peft import LoraConfig
+
+        lora = LoraConfig(r=args.lora_r, lora_alpha=2 * args.lora_r, target_modules=r".*language_model.*_proj")
+    out = train_cdrl(args.model, args.data, args.out, config, peft_config=lora)
+    figure = plot_cdrl(out / "cdrl_log.jsonl", out / "cdrl.png")
+    print(f"saved the CDRL model to {out} (log: {out / 'cdrl_log.jsonl'}, plot: {figure})")
     return 0

@@ -1,0 +1,93 @@
+"""The CDRL trainer (TRL GRPOTrainer subclass): a few real steps on the tiny model change every parameter, log each
+reward component and the confidences, and save a plain model folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from catts_graph.benchmarks import load_benchmark
+from trainers.cdrl import CDRLConfig, pairs_dataset, train_cdrl
+from trainers.cdrl_pairs import PairNoise, build_pairs
+from trainers.shapes_sft import make_smoke_model
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("cdrl")
+    model = make_smoke_model(root / "smoke", steps=20).out_dir
+    build_pairs(load_benchmark("shapes:100", limit=4).items, root / "pairs", PairNoise(level=1.0, region="objects"))
+    return model, root / "pairs"
+
+
+def config(out: Path, **overrides: object) -> CDRLConfig:
+    settings: dict = {"output_dir": str(out), "num_generations": 2, "per_device_train_batch_size": 2, "max_steps": 2,
+                      "max_completion_length": 16, "learning_rate": 1e-3, "logging_steps": 1, "report_to": "none",
+                      "save_strategy": "no", "use_cpu": True, "seed": 0}  # fmt: skip
+    return CDRLConfig(**{**settings, **overrides})
+
+
+def test_a_few_steps_change_every_parameter_and_log_every_component(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    model_dir, pairs = setup
+    before = load_file(str(model_dir / "model.safetensors"))
+    out = train_cdrl(model_dir, pairs, tmp_path / "out", config(tmp_path / "run"))
+    after = load_file(str(out / "model.safetensors"))
+    unchanged = [k for k, v in before.items() if torch.equal(v, after[k])]
+    assert unchanged == []
+    logged = [json.loads(line) for line in (out / "cdrl_log.jsonl").read_text().splitlines()]
+    keys = set().union(*logged)
+    for key in ("rewards/accuracy_reward/mean", "rewards/format_reward/mean", "rewards/PerceptionReward/mean",
+                "rewards/CalibrationReward/mean", "cdrl/clean_confidence", "cdrl/confidence_drop"):  # fmt: skip
+        assert key in keys
+    assert (out / "config.json").is_file() and (out / "tokenizer.json").is_file()
+
+
+def test_lora_is_merged_on_export(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    from peft import LoraConfig
+
+    model_dir, pairs = setup
+    lora = LoraConfig(r=4, lora_alpha=8, target_modules=r".*language_model.*\.(q_proj|v_proj)")
+    out = train_cdrl(model_dir, pairs, tmp_path / "out", config(tmp_path / "run", max_steps=1), peft_config=lora)
+    saved = load_file(str(out / "model.safetensors"))
+    assert not any("lora" in k for k in saved) and set(saved) == set(load_file(str(model_dir / "model.safetensors")))
+
+
+def test_pairs_dataset_columns(setup: tuple[Path, Path]) -> None:
+    dataset = pairs_dataset(setup[1])
+    assert {"prompt", "image", "noised_image", "answer", "answer_type"} <= set(dataset.column_names)
+    assert dataset[0]["image"].size == dataset[0]["noised_image"].size
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"num_generations": 1}, "generations"),
+        ({"confidence_normalisation": "rank"}, "normalisation"),
+        ({"perception_beta": 0.0}, "perception_beta"),
+        ({"confidence_top_k": 0}, "top_k"),
+    ],
+)
+def test_config_checks_say_what_to_set(tmp_path: Path, overrides: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        config(tmp_path, **overrides)
+
+
+def test_catts_train_cdrl_end_to_end(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    model_dir, pairs = setup
+    out = tmp_path / "cdrl-model"
+    command = [sys.executable, "-m", "catts_graph", "train", "cdrl", "--model", str(model_dir), "--data", str(pairs),
+               "--out", str(out), "--steps", "2", "--generations", "2", "--batch", "2",
+               "--max-completion-length", "16", "--learning-rate", "1e-3"]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (out / "model.safetensors").is_file() and (out / "cdrl.png").is_file()
+    no_pairs = [*command[:7], "--data", str(tmp_path), "--out", str(tmp_path / "x")]  # a folder without pairs.jsonl
+    bad = subprocess.run(no_pairs, capture_output=True, text=True, timeout=120, check=False)
+    assert bad.returncode == 2 and "catts data pairs" in bad.stderr and "Traceback" not in bad.stderr
