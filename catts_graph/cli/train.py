@@ -60,7 +60,9 @@ def register(sub: Any) -> None:
     cdrl.add_argument("--out", type=Path, required=True, help="output model folder (LoRA merged)")
     cdrl.add_argument("--steps", type=int, default=200, help="optimizer steps (default: %(default)s)")
     cdrl.add_argument("--generations", type=int, default=4, help="rollouts per prompt, G (default: %(default)s)")
-    cdrl.add_argument("--batch", type=int, default=8, help="rollouts per step (multiple of G; default: %(default)s)")
+    cdrl.add_argument(
+        "--batch", type=int, default=8, help="rollouts per device per step (all devices: a multiple of G; default: 8)"
+    )
     cdrl.add_argument("--learning-rate", type=float, default=1e-5, help="(default: %(default)s)")
     cdrl.add_argument("--max-completion-length", type=int, default=64, help="(default: %(default)s)")
     cdrl.add_argument("--alpha", type=float, default=0.5, help="perception reward scale (default: %(default)s)")
@@ -140,8 +142,8 @@ def run_cdrl(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"--model {args.model} is not a model folder (no config.json).")
     if not (args.data / "pairs.jsonl").is_file():
         raise InvalidInputError(f"--data {args.data} has no pairs.jsonl; make one with `catts data pairs`.")
-    if args.steps < 1 or args.generations < 2 or args.batch % args.generations:
-        raise InvalidInputError("need --steps >= 1, --generations >= 2 and --batch a multiple of --generations.")
+    if args.steps < 1 or args.generations < 2 or args.batch < 1:
+        raise InvalidInputError("need --steps >= 1, --generations >= 2 and --batch >= 1.")
     try:
         from trainers.cdrl import CDRLConfig, train_cdrl
         from trainers.plots import plot_cdrl
