@@ -20,6 +20,7 @@ from langgraph._internal._runnable import RunnableCallable
 T = TypeVar("T")
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
+_THREAD_NAME = "catts-sync-bridge"
 
 
 def _bridge_loop() -> asyncio.AbstractEventLoop:
@@ -27,13 +28,16 @@ def _bridge_loop() -> asyncio.AbstractEventLoop:
     with _lock:
         if _loop is None or _loop.is_closed():
             _loop = asyncio.new_event_loop()
-            threading.Thread(target=_loop.run_forever, name="catts-sync-bridge", daemon=True).start()
+            threading.Thread(target=_loop.run_forever, name=_THREAD_NAME, daemon=True).start()
         return _loop
 
 
 def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run `coroutine` to completion on the bridge loop, in a copy of the caller's context; re-raise its error."""
     loop = _bridge_loop()
+    if threading.current_thread().name == _THREAD_NAME:
+        coroutine.close()
+        raise RuntimeError("sync graph call from inside a running catts node: use `await graph.ainvoke(...)` there")
     context = contextvars.copy_context()
     finished = threading.Event()
     tasks: list[asyncio.Task[T]] = []

@@ -82,3 +82,16 @@ async def test_trace_images_puts_the_data_urls_into_the_trace(image: str) -> Non
 def test_without_callbacks_tracing_costs_nothing(image: str) -> None:
     graph = create_catts_graph(ScriptedModel([("\\boxed{2}", 9.0)]))
     assert graph.invoke({"question": QUESTION, "images": [image]})["answer"] == "2"
+
+
+def test_a_sync_call_from_inside_the_bridge_fails_loudly_instead_of_deadlocking() -> None:
+    import pytest
+
+    from catts_graph.sync_bridge import run_sync
+
+    async def nested() -> int:
+        return run_sync(asyncio.sleep(0, result=1))
+
+    with pytest.raises(RuntimeError, match="ainvoke"):
+        run_sync(nested())
+    assert run_sync(asyncio.sleep(0, result=2)) == 2
