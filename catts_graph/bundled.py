@@ -24,11 +24,11 @@ EXPERT_MODEL = "shapes-expert"
 def bundled_model(name: str) -> Path:
     """The folder of a bundled model, e.g. ``bundled_model("shapes-base")``."""
     path = BUNDLED_DIR / name
-    if not (path / "config.json").is_file():
-        available = sorted(p.name for p in BUNDLED_DIR.glob("*") if (p / "config.json").is_file())
+    if not ((path / "config.json").is_file() or (path / "clip_config.json").is_file()):
+        available = sorted(p.name for p in BUNDLED_DIR.glob("*") if p.is_dir())
         raise ServerStartError(
             f"no bundled model {name!r} in {BUNDLED_DIR} (bundled: {', '.join(available) or 'none'}); "
-            "pass --base-url to use a running server, or train one with `catts train sft`."
+            "pass --base-url to use a running server, or rebuild it with `catts train sft|clip`."
         )
     return path
 

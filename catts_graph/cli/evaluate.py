@@ -14,7 +14,14 @@ from typing import Any
 from tqdm import tqdm
 
 from catts_graph.benchmarks import load_benchmark
-from catts_graph.cli.endpoints import EXPERT_KEY_ENV, add_clip_argument, chat_expert, finite_json, model_endpoints
+from catts_graph.cli.endpoints import (
+    EXPERT_KEY_ENV,
+    add_clip_argument,
+    chat_expert,
+    finite_json,
+    load_relevance,
+    model_endpoints,
+)
 from catts_graph.config import CATTSConfig
 from catts_graph.eval_methods import expand_methods
 from catts_graph.eval_report import aggregate, markdown_report, plots, table
@@ -80,6 +87,18 @@ def register(sub: Any) -> None:
         help="instead of the methods: sweep greedy answers over --budgets and report RH-AUC (perception vs reasoning)",
     )
     p.add_argument("--budgets", type=_csv, default=["16", "32", "64", "128"], help="--rh-auc token budgets")
+    p.add_argument(
+        "--self-check-form",
+        choices=["score", "decode"],
+        default="score",
+        help="score: contrastive answer scoring (any server); decode: step-wise contrastive decoding (needs --engine)",
+    )
+    p.add_argument(
+        "--engine",
+        type=Path,
+        metavar="MODEL_DIR",
+        help="run the base model in this process with transformers instead of a vLLM server (research; slow)",
+    )
     p.add_argument("--concurrency", type=int, default=4, help="items in flight (default: %(default)s)")
     p.add_argument("--skip-bad-lines", action="store_true", help="evaluate the rest of a JSONL file with bad lines")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -102,6 +121,7 @@ def settings_from(args: argparse.Namespace) -> EvalSettings:
             "vote": {"window": args.window},
             "critic": {"reanswer_max_tokens": args.max_tokens},
             "routing": {"critic": gate, "self_check": gate},
+            "self_check": {"form": args.self_check_form},
         }
     )
     return EvalSettings(tuple(methods), tuple(ns), config, max(1, args.concurrency))
@@ -124,18 +144,22 @@ def run(args: argparse.Namespace) -> int:
     for problem in bench.skipped:
         print(f"skipped: {problem}", file=sys.stderr)
     needs_expert = any(m.startswith("catts") for m in settings.methods)
-    with model_endpoints(args, want_expert=needs_expert, timeout=600) as endpoints:
-        settings = dataclasses.replace(settings, relevance=endpoints.relevance)
-        run_info = {
-            "benchmark": bench.name,
-            "n_items": len(bench.items),
-            "model": endpoints.model or endpoints.base_url,
-            "expert": endpoints.expert_name,
-            "settings": settings.to_json(),
-        }
-        check_resume(args.out, run_info, args.resume)
-        results = ResultsFile(args.out / "results.jsonl")
-        asyncio.run(_evaluate(endpoints.base_url, endpoints.model, endpoints.expert, bench.items, settings, results))
+    results = ResultsFile(args.out / "results.jsonl")
+    if args.engine is not None:
+        run_info = _evaluate_in_process(args, bench, settings, results)
+    else:
+        with model_endpoints(args, want_expert=needs_expert, timeout=600) as endpoints:
+            settings = dataclasses.replace(settings, relevance=endpoints.relevance)
+            run_info = {
+                "benchmark": bench.name,
+                "n_items": len(bench.items),
+                "model": endpoints.model or endpoints.base_url,
+                "expert": endpoints.expert_name,
+                "settings": settings.to_json(),
+            }
+            check_resume(args.out, run_info, args.resume)
+            model = VLLMClient(endpoints.base_url, endpoints.model, timeout_s=600)
+            asyncio.run(_evaluate(model, endpoints.expert, bench.items, settings, results))
     metrics = aggregate(results.read())
     (args.out / "metrics.json").write_text(json.dumps(finite_json(metrics), indent=2) + "\n")
     (args.out / "report.md").write_text(markdown_report(metrics, run_info))
@@ -145,13 +169,39 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _evaluate(
-    base_url: str, model_name: str | None, expert: Any, items: list[Any], settings: EvalSettings, results: ResultsFile
-) -> None:
-    async with VLLMClient(base_url, model_name, timeout_s=600) as model:
-        remaining = len(items) - len(results.completed_ids() & {i.id for i in items})
-        with tqdm(total=remaining, desc="eval", unit="item", file=sys.stderr) as bar:
-            await run_evaluation(model, expert, items, settings, results, on_item=bar.update)
+def _evaluate_in_process(args: argparse.Namespace, bench: Any, settings: EvalSettings, results: ResultsFile) -> Any:
+    """`--engine`: the base model runs here (transformers), and is its own expert unless --expert-base-url is given."""
+    if not (args.engine / "config.json").is_file():
+        raise InvalidInputError(f"--engine {args.engine} is not a model folder (no config.json).")
+    try:
+        from catts_graph.engine import TransformersEngine
+    except ImportError as e:
+        raise InvalidInputError(f"--engine needs the `cpu` extra ({e}).") from None
+    expert = None
+    if args.expert_base_url:
+        if not args.expert_model:
+            raise InvalidInputError("--expert-base-url needs --expert-model NAME too.")
+        key = os.environ.get(EXPERT_KEY_ENV, "EMPTY")
+        expert = chat_expert(args.expert_base_url, args.expert_model, timeout=600, api_key=key)
+    settings = dataclasses.replace(settings, relevance=load_relevance(args.clip, bundled=True))
+    run_info = {
+        "benchmark": bench.name,
+        "n_items": len(bench.items),
+        "model": f"in-process {args.engine}",
+        "expert": args.expert_model or "base model",
+        "settings": settings.to_json(),
+    }
+    check_resume(args.out, run_info, args.resume)
+    asyncio.run(_evaluate(TransformersEngine(args.engine), expert, bench.items, settings, results))
+    return run_info
+
+
+async def _evaluate(model: Any, expert: Any, items: list[Any], settings: EvalSettings, results: ResultsFile) -> None:
+    remaining = len(items) - len(results.completed_ids() & {i.id for i in items})
+    with tqdm(total=remaining, desc="eval", unit="item", file=sys.stderr) as bar:
+        await run_evaluation(model, expert, items, settings, results, on_item=bar.update)
+    if isinstance(model, VLLMClient):
+        await model.aclose()
 
 
 def run_rh(args: argparse.Namespace) -> int:
