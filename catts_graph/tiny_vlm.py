@@ -14,7 +14,6 @@ Example:
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -226,29 +225,6 @@ def make_tiny_model(
     model.save_pretrained(out)
     processor.save_pretrained(out)
     (out / "catts_spec.json").write_text(json.dumps({"spec": asdict(spec), "seed": seed}, indent=2) + "\n")
-    return out
-
-
-def with_image_size(model_dir: str | Path, out_dir: str | Path, image_size: int) -> Path:
-    """Copy a saved model folder so that it reads images at `image_size`^2 pixels (same weights).
-
-    Qwen2.5-VL's vision tower has no learned absolute positions, so the same weights run at any resolution; an
-    upscaled 112-px image gives 4x the image tokens (a 14-px patch then covers 7 source pixels). The vision window
-    is set to the image size (one window per image; the CPU attention loops over windows).
-    """
-    from transformers import AutoConfig, AutoTokenizer
-
-    if image_size < 28 or image_size % 28:
-        raise ValueError(f"image_size must be a positive multiple of 28 (patch 14 x merge 2), got {image_size}")
-    src, out = Path(model_dir), Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    for file in src.glob("*.safetensors"):
-        shutil.copyfile(file, out / file.name)
-    shutil.copyfile(src / "generation_config.json", out / "generation_config.json")
-    config = AutoConfig.from_pretrained(src)
-    config.vision_config.window_size = image_size
-    config.save_pretrained(out)
-    build_processor(AutoTokenizer.from_pretrained(src), image_size).save_pretrained(out)
     return out
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from catts_graph.tiny_vlm import TinyVLMSpec, make_tiny_model, with_image_size
+from catts_graph.tiny_vlm import TinyVLMSpec, make_tiny_model
 from trainers.sft import SFTConfig, SFTResult, sft_train
 from trainers.shapes_roles import BASE_MIX, EXPERT_MIX, role_stream, tokenizer_corpus
 
@@ -44,36 +44,9 @@ def train_base(out_dir: str | Path, *, steps: int = 1700, seed: int = 0, progres
     return sft_train(init, role_stream(BASE_MIX, block=BATCH_SIZE), out, config, progress=progress)
 
 
-EXPERT_IMAGE_SIZE = 224  # the expert reads images upscaled 2x: 64 image tokens instead of 16
-
-
 def train_expert(
-    base_dir: str | Path,
-    out_dir: str | Path,
-    *,
-    steps: int = 1300,
-    hires_steps: int = 1400,
-    seed: int = 1,
-    progress: bool = True,
+    base_dir: str | Path, out_dir: str | Path, *, steps: int = 1300, seed: int = 1, progress: bool = True
 ) -> SFTResult:
-    """Continue from the base model on answering plus the expert roles, then at 2x input resolution.
-
-    Stage 1 (`steps`, 112-px input) teaches the roles; stage 2 (`hires_steps`) re-reads every image at
-    `EXPERT_IMAGE_SIZE` px, so each image token covers a quarter of the area: what counting overlapping small
-    shapes needs. Stage 1's model is kept beside the output as ``<out>-112``.
-    """
-    out = Path(out_dir)
-    stage1 = out.with_name(out.name + "-112")
+    """Continue from the base model on answering plus the expert roles."""
     config = SFTConfig(steps=steps, batch_size=BATCH_SIZE, learning_rate=1e-3, warmup_fraction=0.02, seed=seed)
-    sft_train(base_dir, role_stream(EXPERT_MIX, block=BATCH_SIZE), stage1, config, progress=progress)
-    return train_expert_hires(stage1, out, steps=hires_steps, seed=seed + 1, progress=progress)
-
-
-def train_expert_hires(
-    init_dir: str | Path, out_dir: str | Path, *, steps: int = 1400, seed: int = 2, progress: bool = True
-) -> SFTResult:
-    """Stage 2 of `train_expert`: the same roles, images read at `EXPERT_IMAGE_SIZE` px."""
-    out = Path(out_dir)
-    init = with_image_size(init_dir, out.with_name(out.name + "-hires-init"), EXPERT_IMAGE_SIZE)
-    config = SFTConfig(steps=steps, batch_size=BATCH_SIZE, learning_rate=6e-4, warmup_fraction=0.03, seed=seed)
-    return sft_train(init, role_stream(EXPERT_MIX, block=BATCH_SIZE), out, config, progress=progress)
+    return sft_train(base_dir, role_stream(EXPERT_MIX, block=BATCH_SIZE), out_dir, config, progress=progress)
