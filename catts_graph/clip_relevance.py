@@ -1,10 +1,10 @@
 """`ClipRelevance`: patch-level relevance maps from an open_clip model (text-conditioned patch similarity).
 
 For each image patch, its final token (after the vision tower's last LayerNorm) is projected into the joint
-embedding space and compared with the text embedding by cosine similarity. With average pooling (the ShapesVQA CLIP
-this project trains) the image embedding is the mean of those projected tokens, so a patch's score is exactly its
-share of the image-text similarity; with CLS pooling (OpenAI CLIP and most pretrained models) it is the usual
-approximation. We chose this over gradient x activation because it needs no backward pass (one forward per image,
+embedding space and compared with the text embedding by cosine similarity. The ShapesVQA CLIP this project trains
+scores an image-text pair by its best patch (late interaction), so this map is exactly what it was trained on; for
+CLS-pooled pretrained models (OpenAI CLIP and most others) it is the usual text-conditioned patch-similarity
+approximation. We chose it over gradient x activation because it needs no backward pass (one forward per image,
 fast on CPU) and it is exact for the model we ship.
 
 Two ways to get a model:
@@ -89,8 +89,9 @@ class ClipRelevance:
         if not config_file.is_file():
             raise InvalidInputError(f"{folder} is not a saved CLIP folder (no clip_config.json).")
         spec = json.loads(config_file.read_text())
-        model = CLIP(spec["embed_dim"], spec["vision_cfg"], spec["text_cfg"])
         state = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
+        bias = 0.0 if "logit_bias" in state else None  # a sigmoid-loss model carries a learned bias
+        model = CLIP(spec["embed_dim"], spec["vision_cfg"], spec["text_cfg"], init_logit_bias=bias)
         model.load_state_dict({k: v.float() for k, v in state.items()})
         tokenizer = WordTokenizer(spec["words"], spec["text_cfg"]["context_length"])
         return cls(model, tokenizer, spec["vision_cfg"]["image_size"])

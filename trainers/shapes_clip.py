@@ -1,9 +1,12 @@
-"""The ShapesVQA CLIP: a small open_clip model trained contrastively on world images and captions, so that
-question-guided relevance maps (`catts_graph.clip_relevance`) are meaningful offline.
+"""The ShapesVQA CLIP: a small open_clip model trained on world images and object phrases, so that question-guided
+relevance maps (`catts_graph.clip_relevance`) are meaningful offline.
 
-Captions name what the questions ask about ("2 red shapes", "circles", "blue square", "largest shape yellow"), so
-the text of a question's object phrase ("red shapes") lands near the patches that show it. The vision tower
-average-pools its patch tokens, which makes each patch's similarity its exact share of the image-text score.
+Training is patch-level and weakly supervised (ours): a phrase's score on an image is its best patch's cosine
+similarity (late interaction, as in FILIP), and a sigmoid loss (as in SigLIP) pushes it up for every image in the
+batch the phrase names ("red shapes", "circles", "blue square", "shapes": `applies`) and down for the others. So
+the patch similarity that `ClipRelevance.relevance` reads is exactly what was trained. A plain CLS/mean-pooled
+contrastive CLIP, tried first, localised worse than chance here (21.5% of the evidence in its top quarter of
+patches); this one covers about 72% (`evidence_coverage`).
 
 Example:
     >>> result = train_shapes_clip("catts_graph/models/shapes-clip")  # doctest: +SKIP
@@ -15,6 +18,7 @@ import json
 import math
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +26,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from catts_graph.clip_relevance import ClipRelevance
-from catts_graph.shapes import COLORS, SHAPES, ShapesItem, make_item
+from catts_graph.shapes import COLORS, SHAPES, ShapeObject, ShapesItem, make_item
 
 CLIP_SEED_BASE = 50_000  # world seeds for CLIP training (disjoint from evaluation's small seeds)
 WORDS = (*COLORS, *SHAPES, *(s + "s" for s in SHAPES), "shape", "shapes", "largest", "no", *map(str, range(10)))
@@ -62,27 +66,28 @@ class ClipTrainResult:
 
 
 def caption(item: ShapesItem, rng: random.Random) -> str:
-    """One caption of the objects in `item`, of a kind the questions ask about."""
-    objects = item.objects
-    if not objects:
-        return "no shapes"
-    kind = rng.choice(("color", "shape", "object", "all", "largest"))
-    count = rng.random() < 0.5
+    """An object phrase of the kind questions ask about ("red shapes", "circles", "blue square", "shapes"), naming
+    something in the image 70% of the time."""
+    present = item.objects and rng.random() < 0.7
+    obj = rng.choice(item.objects) if present else None
+    color = obj.color if obj else rng.choice(list(COLORS))
+    shape = obj.shape if obj else rng.choice(SHAPES)
+    kind = rng.choice(("color", "shape", "object", "all"))
     if kind == "color":
-        color = rng.choice([o.color for o in objects])
-        n = sum(o.color == color for o in objects)
-        return f"{n} {color} shapes" if count else f"{color} shapes"
+        return f"{color} shapes"
     if kind == "shape":
-        shape = rng.choice([o.shape for o in objects])
-        n = sum(o.shape == shape for o in objects)
-        return f"{n} {shape}s" if count else f"{shape}s"
-    if kind == "largest":
-        largest = max(objects, key=lambda o: o.area)
-        return f"largest shape {largest.color}"
-    if kind == "all":
-        return f"{len(objects)} shapes"
-    obj = rng.choice(objects)
-    return f"{obj.color} {obj.shape}"
+        return f"{shape}s"
+    if kind == "object":
+        return f"{color} {shape}"
+    return "shapes"
+
+
+def applies(text: str, objects: Sequence[ShapeObject]) -> bool:
+    """Whether the phrase `text` (from `caption`) names at least one of `objects`."""
+    words = text.split()
+    colors = [w for w in words if w in COLORS]
+    shapes = [w.removesuffix("s") for w in words if w.removesuffix("s") in SHAPES]
+    return any((not colors or o.color in colors) and (not shapes or o.shape in shapes) for o in objects)
 
 
 def build_model(seed: int) -> ClipRelevance:
@@ -93,7 +98,7 @@ def build_model(seed: int) -> ClipRelevance:
     from catts_graph.clip_relevance import WordTokenizer
 
     torch.manual_seed(seed)
-    model = CLIP(CLIP_CONFIG["embed_dim"], CLIP_CONFIG["vision_cfg"], CLIP_CONFIG["text_cfg"])
+    model = CLIP(CLIP_CONFIG["embed_dim"], CLIP_CONFIG["vision_cfg"], CLIP_CONFIG["text_cfg"], init_logit_bias=-5.0)
     tokenizer = WordTokenizer(WORDS, CLIP_CONFIG["text_cfg"]["context_length"])
     return ClipRelevance(model, tokenizer, CLIP_CONFIG["vision_cfg"]["image_size"])
 
@@ -117,17 +122,18 @@ def train_shapes_clip(
     for step in bar:
         items = [make_item(world_seed, index + i) for i in range(config.batch_size)]
         index += config.batch_size
+        captions = [caption(it, rng) for it in items]
+        targets = torch.tensor([[float(applies(c, it.objects)) for it in items] for c in captions])  # (B, B)
         pixels = clip.pixels([it.render() for it in items])  # (B, 3, S, S)
-        tokens = clip.tokenizer([caption(it, rng) for it in items])  # (B, L)
         lr = config.learning_rate * min(1.0, (step + 1) / config.warmup_steps)
         lr *= 0.5 * (1 + math.cos(math.pi * step / config.steps)) if step >= config.warmup_steps else 1.0
         for group in optimizer.param_groups:
             group["lr"] = lr
-        image = model.encode_image(pixels, normalize=True)  # (B, D)
-        text = model.encode_text(tokens, normalize=True)  # (B, D)
-        logits = model.logit_scale.exp() * image @ text.T  # (B, B)
-        labels = torch.arange(len(items))  # (B,) the matching caption is on the diagonal
-        loss = (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+        patches = clip.patch_embeddings(pixels).flatten(1, 2)  # (B, P, D) unit-norm
+        text = model.encode_text(clip.tokenizer(captions), normalize=True)  # (B, D)
+        similarity = torch.einsum("tD,iPD->tiP", text, patches).amax(dim=-1)  # (B, B): best patch per caption, image
+        logits = model.logit_scale.exp() * similarity + model.logit_bias  # (B, B)
+        loss = F.binary_cross_entropy_with_logits(logits, targets)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
