@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -122,8 +123,6 @@ def test_catts_run_stream_shows_stages_votes_and_routes_live(vllm_server: Runnin
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr
-    live = [
-        line.split()[1] for line in result.stderr.splitlines() if line.strip().endswith("s") is False and "s  " in line
-    ]
+    live = [line.split()[1] for line in result.stderr.splitlines() if re.match(r"^\s*\d+\.\d\ds  ", line)]
     assert {"stage", "votes", "route"} <= set(live), result.stderr
     assert json.loads(result.stdout)["modules_run"][0] == "self_consistency"  # the final output still comes
