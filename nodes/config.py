@@ -55,6 +55,12 @@ class VoteConfig(StageConfig):
     (exp mean log-prob), or DeepConf's `tail`, `bottom_window`, `lowest_window`."""
     voter: bool = True
     """Ask the expert for a probability per candidate (skipped when there is only one candidate)."""
+    voter_form: Literal["auto", "text", "score"] = "auto"
+    """How the Voter gives its probabilities: `text` (it writes ``candidate: p`` lines; any chat model), `score`
+    (softmax of its mean token log-prob of each candidate's response, at `voter_temperature`; needs an expert that
+    can score, i.e. a `VisionLanguageModel` expert), `auto` (`score` when the expert can, else `text`)."""
+    voter_temperature: float = Field(default=0.1, gt=0.0)
+    """Temperature of the `score` Voter's softmax over mean log-probs (small: mean log-probs differ by little)."""
     tau1: float = Field(default=0.5, ge=0.0)
     """Weight of the Voter's probabilities in the vote table."""
     window: int = Field(default=2048, ge=1)

@@ -8,6 +8,7 @@ truncated to `MAX_REPLY_CHARS` and parsed as data by the caller.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -38,8 +39,18 @@ class Expert(Protocol):
     async def complete(self, messages: Sequence[Message], *, max_tokens: int) -> ExpertReply: ...
 
 
+@runtime_checkable
+class ScoringExpert(Expert, Protocol):
+    """An expert that can also score given responses (teacher forcing): the Voter then reads its likelihoods."""
+
+    async def score_responses(self, messages: Sequence[Message], responses: Sequence[str]) -> list[float]:
+        """The mean token log-prob of each response after `messages`."""
+        ...
+
+
 class BaseModelExpert:
-    """The base model in the expert roles: greedy decoding through the model protocol."""
+    """A `VisionLanguageModel` in the expert roles (the base model itself, or a second served model): greedy
+    decoding through the model protocol, and likelihood scoring for the Voter."""
 
     def __init__(self, model: VisionLanguageModel) -> None:
         self.model = model
@@ -52,6 +63,10 @@ class BaseModelExpert:
         params = SamplingParams(n=1, temperature=0.0, max_tokens=max_tokens, top_logprobs=0)
         sample = (await self.model.sample(messages, params))[0]
         return ExpertReply(sample.text[:MAX_REPLY_CHARS], sample.prompt_tokens, sample.completion_tokens)
+
+    async def score_responses(self, messages: Sequence[Message], responses: Sequence[str]) -> list[float]:
+        scores = await asyncio.gather(*(self.model.score(messages, r) for r in responses))
+        return [s.mean for s in scores]
 
 
 def to_langchain(message: Message) -> BaseMessage:

@@ -8,9 +8,9 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from nodes.answers import normalize_answer
-from nodes.common import emit, vote_summary
+from nodes.common import emit, question_messages, representative_text, vote_summary
 from nodes.config import VoteConfig, stage_from_context
-from nodes.expert import Expert
+from nodes.expert import Expert, ScoringExpert
 from nodes.images import data_urls
 from nodes.parsing import parse_voter_reply
 from nodes.prompts import voter_prompt
@@ -72,7 +72,13 @@ class VoteNode:
         self, state: CATTSState, candidates: list[str], config: VoteConfig
     ) -> tuple[dict[str, float] | None, Usage, str | None]:
         assert self.expert is not None
+        if config.voter_form != "text" and isinstance(self.expert, ScoringExpert):
+            return await self._score_voter(state, candidates, config)
         usage = empty_usage()
+        if config.voter_form == "score":
+            fallback = f"voter: {self.expert.name} cannot score responses; used the text form"
+        else:
+            fallback = None
         prompt = voter_prompt(state["question"], candidates, state.get("choices"))
         messages = [Message("user", prompt, data_urls(state.get("images") or []))]
         try:
@@ -96,4 +102,25 @@ class VoteNode:
         probs = parse_voter_reply(reply.text, candidates, normalize)
         if probs is None:
             return None, usage, f"voter: unparseable reply {reply.text[:80]!r}; no voter votes"
-        return probs, usage, None
+        return probs, usage, fallback
+
+    async def _score_voter(
+        self, state: CATTSState, candidates: list[str], config: VoteConfig
+    ) -> tuple[dict[str, float] | None, Usage, str | None]:
+        """p_a = softmax_a(mean log P_expert(response_a | image, question) / T), response_a the sample that best
+        stands for candidate a (the expert judges the base model's own rationale and answer)."""
+        assert isinstance(self.expert, ScoringExpert)
+        responses = [representative_text(state, a) for a in candidates]
+        try:
+            means = await self.expert.score_responses(question_messages(state), responses)
+        except Exception as e:  # noqa: BLE001 (the expert is optional: degrade, record, go on)
+            failed: Usage = {**empty_usage(), "expert_calls": len(candidates)}
+            return None, failed, f"voter: expert scoring failed ({type(e).__name__}: {e}); no voter votes"
+        usage: Usage = {**empty_usage(), "expert_calls": len(candidates)}
+        finite = {a: m for a, m in zip(candidates, means, strict=True) if math.isfinite(m)}
+        if not finite:
+            return None, usage, "voter: the expert gave no finite score to any candidate; no voter votes"
+        top = max(finite.values())
+        weights = {a: math.exp((m - top) / config.voter_temperature) for a, m in finite.items()}  # stable softmax
+        total = sum(weights.values())
+        return {a: weights.get(a, 0.0) / total for a in candidates}, usage, None

@@ -19,7 +19,7 @@ from typing import Any
 from tqdm import tqdm
 
 from catts_graph.bundled import EmbeddedServers, bundled_model, serve_bundled
-from catts_graph.cli.endpoints import chat_expert, finite_json
+from catts_graph.cli.endpoints import finite_json
 from catts_graph.clip_relevance import ClipRelevance
 from catts_graph.config import CATTSConfig
 from catts_graph.graph import create_catts_graph
@@ -62,14 +62,16 @@ async def answer_items(
     config = CATTSConfig.model_validate(
         {"sampling": {"n": n, "max_tokens": MAX_TOKENS}, "critic": {"reanswer_max_tokens": MAX_TOKENS}}
     )
-    expert = chat_expert(servers.expert.base_url, servers.expert.model, timeout=300) if servers.expert else None
     expert_server = servers.expert or servers.base
     async with (
         VLLMClient(servers.base.base_url, servers.base.model, timeout_s=300) as model,
         VLLMClient(expert_server.base_url, expert_server.model, timeout_s=300) as expert_model,
     ):
         graph = create_catts_graph(
-            model, expert=expert, config=config, relevance=ClipRelevance.load(bundled_model("shapes-clip"))
+            model,
+            expert=expert_model if servers.expert else None,
+            config=config,
+            relevance=ClipRelevance.load(bundled_model("shapes-clip")),
         )
         gate = asyncio.Semaphore(concurrency)
         bar = tqdm(total=len(items), desc="items", unit="item", file=sys.stderr)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from catts_graph.bundled import bundled_model, serve_bundled
+from catts_graph.vllm_client import VLLMClient
 from nodes.errors import InvalidInputError
 from nodes.relevance import RelevanceModel
 
@@ -26,7 +27,7 @@ EXPERT_KEY_ENV = "CATTS_EXPERT_API_KEY"
 class Endpoints:
     base_url: str
     model: str | None
-    expert: Any  # a LangChain chat model, or None for the base model itself
+    expert: Any  # a LangChain chat model, a VLLMClient (a served expert), or None for the base model itself
     expert_name: str
     relevance: RelevanceModel | None = None  # for question-guided self-check noise
 
@@ -91,8 +92,8 @@ def model_endpoints(args: argparse.Namespace, *, want_expert: bool, timeout: flo
     relevance = load_relevance(clip, bundled=True)
     print("serving the bundled ShapesVQA models on loopback (1-2 minutes) ...", file=sys.stderr)
     with serve_bundled(expert=want_expert and not expert_url) as servers:
-        if servers.expert is not None:
-            expert = chat_expert(servers.expert.base_url, servers.expert.model, timeout=timeout)
+        if servers.expert is not None:  # a model we serve: it can also score, so the Voter reads its likelihoods
+            expert = VLLMClient(servers.expert.base_url, servers.expert.model, timeout_s=timeout)
             expert_name = servers.expert.model
         yield Endpoints(servers.base.base_url, servers.base.model, expert, expert_name, relevance)
 
