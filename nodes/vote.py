@@ -72,7 +72,7 @@ class VoteNode:
         self, state: CATTSState, candidates: list[str], config: VoteConfig
     ) -> tuple[dict[str, float] | None, Usage, str | None]:
         assert self.expert is not None
-        if config.voter_form != "text" and isinstance(self.expert, ScoringExpert):
+        if config.voter_form == "score" and isinstance(self.expert, ScoringExpert):
             return await self._score_voter(state, candidates, config)
         usage = empty_usage()
         if config.voter_form == "score":

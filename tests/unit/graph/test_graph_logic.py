@@ -59,7 +59,7 @@ async def test_every_model_and_expert_request_carries_the_image(image: str) -> N
 
 async def test_the_base_model_is_the_default_expert(image: str) -> None:
     model = ScriptedModel([("\\boxed{2}", 5.0), ("\\boxed{3}", 4.0)], greedy=lambda ms: "2: 1.0")
-    out = await run(model, cfg=config(vote={"voter_form": "text"}), images=[image])
+    out = await run(model, images=[image])
     voter_calls = [c for c in model.calls if c.kind == "sample" and "Candidate answers" in c.messages[-1].text]
     assert len(voter_calls) == 1 and voter_calls[0].params is not None and voter_calls[0].params.temperature == 0
     assert out["usage"]["expert_calls"] == 2
@@ -71,7 +71,7 @@ async def test_a_model_expert_votes_by_the_likelihood_it_gives_each_candidate(im
 
     model = ScriptedModel([("\\boxed{2}", 5.0), ("\\boxed{3}", 4.0)], score_fn=score)  # type: ignore[arg-type]
     stages = {"critic": {"enabled": False}, "self_check": {"enabled": False}}
-    out = await run(model, cfg=config(**stages), images=[image])
+    out = await run(model, cfg=config(vote={"voter_form": "score"}, **stages), images=[image])
     voter_calls = [c for c in model.calls if c.kind == "sample" and "Candidate answers" in c.messages[-1].text]
     assert voter_calls == [] and out["usage"]["expert_calls"] == 2  # one score per candidate, no text reply
     p3 = 1 / (1 + math.exp(-0.2 / 0.1))  # softmax of (-0.1, -0.3) / T, T = 0.1
