@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import BaseMessage
 from langsmith import tracing_context
 
 from nodes.parsing import MAX_REPLY_CHARS
 from nodes.protocol import Message, SamplingParams, VisionLanguageModel
-from nodes.tracing import traced_call
+from nodes.tracing import to_langchain, traced_call
 
 
 @dataclass(frozen=True)
@@ -67,17 +67,6 @@ class BaseModelExpert:
     async def score_responses(self, messages: Sequence[Message], responses: Sequence[str]) -> list[float]:
         scores = await asyncio.gather(*(self.model.score(messages, r) for r in responses))
         return [s.mean for s in scores]
-
-
-def to_langchain(message: Message) -> BaseMessage:
-    """A domain `Message` as a LangChain message; images become OpenAI-style `image_url` blocks."""
-    if message.role == "system":
-        return SystemMessage(content=message.text)
-    if message.role == "assistant":
-        return AIMessage(content=message.text)
-    blocks: list[str | dict[str, Any]] = [{"type": "image_url", "image_url": {"url": url}} for url in message.images]
-    blocks.append({"type": "text", "text": message.text})
-    return HumanMessage(content=blocks)
 
 
 class ChatModelExpert:

@@ -88,9 +88,11 @@ class SelfCheckNode:
         if not candidates:
             return {"self_check": None, "fallbacks": ["self_check: no candidate answers; skipped"]}
         clean_messages = question_messages(state)
-        noised_urls = tuple(
-            noised_data_url(url, config.noise, question=state["question"], relevance=self.relevance)
-            for url in clean_messages[0].images
+        noised_urls = await asyncio.to_thread(  # decode, CLIP, perturb, encode: CPU work, kept off the event loop
+            lambda: tuple(
+                noised_data_url(url, config.noise, question=state["question"], relevance=self.relevance)
+                for url in clean_messages[0].images
+            )
         )
         fallbacks = []
         if config.noise.region == "question" and self.relevance is None:

@@ -36,23 +36,20 @@ def image_placeholder(url: str) -> str:
     return f"<image: {match.group('mime')}, {len(match.group('data')) * 3 // 4} bytes>"
 
 
-def trace_messages(messages: Sequence[Message], *, include_images: bool) -> list[BaseMessage]:
-    """Domain messages as LangChain messages for a trace; images redacted unless `include_images`."""
-    out: list[BaseMessage] = []
-    for message in messages:
-        if message.role == "system":
-            out.append(SystemMessage(content=message.text))
-        elif message.role == "assistant":
-            out.append(AIMessage(content=message.text))
-        else:
-            blocks: list[str | dict[str, Any]] = [
-                {"type": "image_url", "image_url": {"url": url}}
-                if include_images
-                else {"type": "text", "text": image_placeholder(url)}
-                for url in message.images
-            ]
-            out.append(HumanMessage(content=[*blocks, {"type": "text", "text": message.text}]))
-    return out
+def to_langchain(message: Message, *, include_images: bool = True) -> BaseMessage:
+    """A domain `Message` as a LangChain message; images become OpenAI-style `image_url` blocks, or a short text
+    placeholder each (for traces) when `include_images` is False."""
+    if message.role == "system":
+        return SystemMessage(content=message.text)
+    if message.role == "assistant":
+        return AIMessage(content=message.text)
+    blocks: list[str | dict[str, Any]] = [
+        {"type": "image_url", "image_url": {"url": url}}
+        if include_images
+        else {"type": "text", "text": image_placeholder(url)}
+        for url in message.images
+    ]
+    return HumanMessage(content=[*blocks, {"type": "text", "text": message.text}])
 
 
 async def traced_call(
@@ -73,7 +70,7 @@ async def traced_call(
         return await call()
     runs = await manager.on_chat_model_start(
         {"name": name},
-        [trace_messages(messages, include_images=include_images)],
+        [[to_langchain(m, include_images=include_images) for m in messages]],
         name=name,
         invocation_params=invocation,
     )

@@ -18,9 +18,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from catts_graph.bundled import EmbeddedServers, bundled_model, serve_bundled
-from catts_graph.cli.endpoints import finite_json
-from catts_graph.clip_relevance import ClipRelevance
+from catts_graph.bundled import EmbeddedServers, serve_bundled
+from catts_graph.cli.endpoints import finite_json, load_relevance
 from catts_graph.config import CATTSConfig
 from catts_graph.graph import create_catts_graph
 from catts_graph.metrics import auroc, ece
@@ -71,7 +70,7 @@ async def answer_items(
             model,
             expert=expert_model if servers.expert else None,
             config=config,
-            relevance=ClipRelevance.load(bundled_model("shapes-clip")),
+            relevance=load_relevance(None, bundled=True),
         )
         gate = asyncio.Semaphore(concurrency)
         bar = tqdm(total=len(items), desc="items", unit="item", file=sys.stderr)

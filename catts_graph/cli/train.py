@@ -1,9 +1,10 @@
-"""`catts train sft|clip`: reproduce the bundled ShapesVQA models (base from scratch; expert from the base; the CLIP
-that finds question-relevant regions)."""
+"""`catts train sft|clip|cdrl`: reproduce the bundled ShapesVQA models (base, expert, CLIP) and run CDRL."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,18 @@ Logs go to OUT/cdrl_log.jsonl (every reward component, mean C and mean C - C' pe
 On GPUs the same command trains Qwen2.5-VL (see the README's CDRL recipe for accelerate/DeepSpeed).
 """
 
+
+@contextlib.contextmanager
+def needs_train_extra() -> Iterator[None]:
+    """Turn a missing training dependency into a user error that says what to install."""
+    try:
+        yield
+    except ImportError as e:
+        raise InvalidInputError(
+            f"training needs the `train` extra ({e}); run `uv sync --extra cpu --extra train`."
+        ) from None
+
+
 DEFAULT_STEPS = {"base": 1700, "expert": 1300, "smoke": 200}
 
 
@@ -91,14 +104,10 @@ def run_sft(args: argparse.Namespace) -> int:
         raise InvalidInputError("--steps must be at least 1.")
     if args.role == "expert" and (args.init is None or not (args.init / "config.json").is_file()):
         raise InvalidInputError("--role expert needs --init pointing at a trained base model folder.")
-    try:
+    with needs_train_extra():
         from trainers.plots import plot_loss
         from trainers.shapes_models import train_base, train_expert
         from trainers.shapes_sft import make_smoke_model
-    except ImportError as e:
-        raise InvalidInputError(
-            f"training needs the `train` extra ({e}); run `uv sync --extra cpu --extra train`."
-        ) from None
     seed = {} if args.seed is None else {"seed": args.seed}
     if args.role == "base":
         result = train_base(args.out, steps=args.steps, **seed)
@@ -116,14 +125,10 @@ def run_sft(args: argparse.Namespace) -> int:
 def run_clip(args: argparse.Namespace) -> int:
     if args.steps < 1:
         raise InvalidInputError("--steps must be at least 1.")
-    try:
+    with needs_train_extra():
         from catts_graph.clip_relevance import ClipRelevance
         from trainers.plots import plot_loss
         from trainers.shapes_clip import ClipTrainConfig, evidence_coverage, train_shapes_clip
-    except ImportError as e:
-        raise InvalidInputError(
-            f"training needs the `train` extra ({e}); run `uv sync --extra cpu --extra train`."
-        ) from None
     result = train_shapes_clip(args.out, ClipTrainConfig(steps=args.steps, seed=args.seed))
     plot_loss(result.log, result.out_dir / "loss.png", title="ShapesVQA CLIP (contrastive)")
     coverage = evidence_coverage(ClipRelevance.load(result.out_dir))
@@ -144,13 +149,9 @@ def run_cdrl(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"--data {args.data} has no pairs.jsonl; make one with `catts data pairs`.")
     if args.steps < 1 or args.generations < 2 or args.batch < 1:
         raise InvalidInputError("need --steps >= 1, --generations >= 2 and --batch >= 1.")
-    try:
+    with needs_train_extra():
         from trainers.cdrl import CDRLConfig, train_cdrl
         from trainers.plots import plot_cdrl
-    except ImportError as e:
-        raise InvalidInputError(
-            f"training needs the `train` extra ({e}); run `uv sync --extra cpu --extra train`."
-        ) from None
     import torch
 
     gpu = torch.cuda.is_available()
