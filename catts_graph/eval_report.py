@@ -138,15 +138,19 @@ def plots(metrics: dict[str, Any], out_dir: Path) -> list[Path]:
     by_method: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         by_method[row["method"]].append(row)
+    methods = sorted(by_method)
+    palette = plt.get_cmap("tab20")  # one colour and marker per method, stable across the three plots
+    style = {m: {"color": palette(i % 20), "marker": "osD^v<>p*h"[i % 10]} for i, m in enumerate(methods)}
     paths = []
     for name, x_field, x_label, log_x in (
         ("scaling.png", "n_samples", "samples per question N", True),
         ("cost.png", "tokens", "tokens per item (prompt + completion)", True),
     ):
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
-        for method, points in sorted(by_method.items()):
-            points = sorted(points, key=lambda r: r[x_field])
-            ax.plot([p[x_field] for p in points], [100 * p["accuracy"] for p in points], "o-", label=method)
+        for method in methods:
+            points = sorted(by_method[method], key=lambda r: r[x_field])
+            xs, ys = [p[x_field] for p in points], [100 * p["accuracy"] for p in points]
+            ax.plot(xs, ys, "-", label=method, **style[method])
         if log_x:
             ax.set_xscale("log", base=2)
         ax.set_xlabel(x_label)
@@ -162,7 +166,8 @@ def plots(metrics: dict[str, Any], out_dir: Path) -> list[Path]:
     for row in rows:
         if row["n_samples"] == top_n or row["method"] == "greedy":
             bins = row["reliability"]
-            ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o-", label=row["method"])
+            xs, ys = [b["confidence"] for b in bins], [b["accuracy"] for b in bins]
+            ax.plot(xs, ys, "-", label=row["method"], **style[row["method"]])
     ax.set_xlabel("stated confidence")
     ax.set_ylabel("accuracy")
     ax.set_title(f"reliability (N = {top_n}; greedy at N = 1)")
