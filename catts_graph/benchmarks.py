@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from catts_graph.inputs import check_choices
 from catts_graph.shapes import make_item
 from nodes.answers import ANSWER_TYPES, AnswerType, normalize_answer
-from nodes.errors import InvalidInputError
-from nodes.images import png_data_url
+from nodes.errors import InvalidImageError, InvalidInputError
+from nodes.images import fetch_image, load_image, png_data_url
 
 PUBLIC = ("mathvista", "mathvision", "mmmu", "mmstar")
 SHAPES_EVAL_SEED = 2  # the demo uses seed 1; training never uses seeds below 10,000
@@ -59,20 +60,34 @@ def _shapes(seed: int, limit: int | None) -> list[BenchmarkItem]:
     return items
 
 
-def _resolve_image(value: Any, root: Path, where: str) -> str:
+def _resolve_image(value: Any, root: Path, where: str, allow_remote: bool = False) -> str:
+    """The item's image as a data URL or an absolute path inside `root`, checked to decode (before any output)."""
     if not isinstance(value, str) or not value:
         raise BenchmarkError(f"{where}: `image` must be a path or a data URL string.")
-    if value.startswith("data:"):
-        return value
+    image = value
     if value.startswith(("http://", "https://")):
-        raise BenchmarkError(f"{where}: remote image URLs are not fetched; download the image and give its path.")
-    path = (root / value).resolve()
-    if not path.is_relative_to(root.resolve()):
-        raise BenchmarkError(f"{where}: image path {value!r} leaves the benchmark's folder; refused.")
-    return str(path)
+        if not allow_remote:
+            raise BenchmarkError(
+                f"{where}: remote image URLs are not fetched unless allowed; download the image and give its path, "
+                "or pass --allow-remote-images."
+            )
+        try:
+            image = fetch_image(value)
+        except InvalidImageError as e:
+            raise BenchmarkError(f"{where}: {e}") from None
+    elif not value.startswith("data:"):
+        path = (root / value).resolve()
+        if not path.is_relative_to(root.resolve()):
+            raise BenchmarkError(f"{where}: image path {value!r} leaves the benchmark's folder; refused.")
+        image = str(path)
+    try:
+        load_image(image)  # corrupt, truncated, oversized, zero-size: refused here, not mid-run
+    except InvalidImageError as e:
+        raise BenchmarkError(f"{where}: {e}") from None
+    return image
 
 
-def parse_item(record: Any, root: Path, where: str) -> BenchmarkItem:
+def parse_item(record: Any, root: Path, where: str, *, allow_remote_images: bool = False) -> BenchmarkItem:
     """One JSONL record as a `BenchmarkItem`; raises `BenchmarkError` naming `where` on anything malformed."""
     if not isinstance(record, dict):
         raise BenchmarkError(f"{where}: each line must be a JSON object.")
@@ -80,8 +95,11 @@ def parse_item(record: Any, root: Path, where: str) -> BenchmarkItem:
     if missing:
         raise BenchmarkError(f"{where}: missing field(s) {', '.join(missing)}.")
     choices = record.get("choices")
-    if choices is not None and (not isinstance(choices, list) or not all(isinstance(c, str) for c in choices)):
-        raise BenchmarkError(f"{where}: `choices` must be a list of strings.")
+    if choices is not None:
+        try:
+            choices = check_choices(choices)
+        except InvalidInputError as e:
+            raise BenchmarkError(f"{where}: {e}") from None
     answer_type = record.get("answer_type") or ("choice" if choices else None)
     if answer_type is not None and answer_type not in ANSWER_TYPES:
         raise BenchmarkError(f"{where}: answer_type must be one of {', '.join(ANSWER_TYPES)}.")
@@ -96,7 +114,7 @@ def parse_item(record: Any, root: Path, where: str) -> BenchmarkItem:
     return BenchmarkItem(
         id=str(record["id"]),
         question=str(record["question"]),
-        image=_resolve_image(record["image"], root, where),
+        image=_resolve_image(record["image"], root, where, allow_remote_images),
         answer=answer,
         answer_type=answer_type,
         choices=tuple(choices) if choices else None,
@@ -104,8 +122,11 @@ def parse_item(record: Any, root: Path, where: str) -> BenchmarkItem:
     )
 
 
-def read_jsonl(path: str | Path, *, skip_bad_lines: bool = False) -> tuple[list[BenchmarkItem], list[str]]:
-    """Items of a benchmark file, and the problems of the lines that were skipped (only with `skip_bad_lines`)."""
+def read_jsonl(
+    path: str | Path, *, skip_bad_lines: bool = False, allow_remote_images: bool = False
+) -> tuple[list[BenchmarkItem], list[str]]:
+    """Items of a benchmark file, and the problems of the lines that were skipped (only with `skip_bad_lines`).
+    Remote ``http(s)`` images are downloaded only with `allow_remote_images`."""
     file = Path(path)
     if not file.is_file():
         raise BenchmarkError(f"benchmark file {file} does not exist.")
@@ -119,7 +140,7 @@ def read_jsonl(path: str | Path, *, skip_bad_lines: bool = False) -> tuple[list[
                 record = json.loads(line)
             except json.JSONDecodeError as e:
                 raise BenchmarkError(f"{where}: not valid JSON ({e.msg}).") from None
-            item = parse_item(record, file.parent, where)
+            item = parse_item(record, file.parent, where, allow_remote_images=allow_remote_images)
             if item.id in seen:
                 raise BenchmarkError(f"{where}: duplicate id {item.id!r}.")
         except BenchmarkError as e:
@@ -143,7 +164,9 @@ class Benchmark:
     skipped: list[str] = field(default_factory=list)
 
 
-def load_benchmark(spec: str, *, limit: int | None = None, skip_bad_lines: bool = False) -> Benchmark:
+def load_benchmark(
+    spec: str, *, limit: int | None = None, skip_bad_lines: bool = False, allow_remote_images: bool = False
+) -> Benchmark:
     """The benchmark `spec` (``shapes``, ``shapes:SEED`` or ``jsonl:PATH``), its first `limit` items."""
     if limit is not None and limit < 1:
         raise BenchmarkError("--limit must be at least 1.")
@@ -155,7 +178,7 @@ def load_benchmark(spec: str, *, limit: int | None = None, skip_bad_lines: bool 
             raise BenchmarkError(f"shapes:SEED needs an integer seed, got {arg!r}.") from None
         return Benchmark(f"shapes:{seed}", _shapes(seed, limit))
     if name == "jsonl" and arg:
-        items, skipped = read_jsonl(arg, skip_bad_lines=skip_bad_lines)
+        items, skipped = read_jsonl(arg, skip_bad_lines=skip_bad_lines, allow_remote_images=allow_remote_images)
         return Benchmark(spec, items[:limit] if limit else items, skipped)
     if name in PUBLIC:
         from catts_graph.public_benchmarks import load_public

@@ -13,6 +13,7 @@ __all__ = [
     "ModelError",
     "ModelNotFoundError",
     "RequestRejectedError",
+    "RetriesExhaustedError",
     "ServerError",
     "ServerStartError",
     "ServerTimeoutError",
@@ -51,6 +52,21 @@ class ServerError(TransientModelError):
         self.base_url = base_url
         self.status = status
         super().__init__(f"the model server at {base_url} failed with HTTP {status}: {detail}")
+
+
+class RetriesExhaustedError(ModelError):
+    """Transient failures (unreachable, timeout, 5xx) went on past the client's retry budget.
+
+    Not itself transient: callers that retry transient errors (the graph's retry policy) do not multiply the budget.
+    """
+
+    def __init__(self, base_url: str, attempts: int, elapsed_s: float, last: TransientModelError) -> None:
+        self.base_url = base_url
+        self.attempts = attempts
+        self.last = last
+        super().__init__(
+            f"gave up on the model server at {base_url} after {attempts} attempts in {elapsed_s:.1f} s: {last}"
+        )
 
 
 class RequestRejectedError(ModelError):

@@ -33,6 +33,7 @@ from catts_graph.graph import create_catts_graph
 from catts_graph.judge import JUDGE_PROMPT_VERSION, AnswerJudge
 from nodes.confidence import token_confidences
 from nodes.errors import InvalidInputError
+from nodes.images import data_urls
 from nodes.prompts import question_prompt
 from nodes.protocol import AnswerScore, Message, Sample, SamplingParams, VisionLanguageModel
 from nodes.relevance import RelevanceModel
@@ -111,7 +112,7 @@ async def evaluate_item(
     """Every (method, N) result line for one item."""
     sampling = settings.config.sampling
     window = settings.config.vote.window
-    messages = [Message("user", question_prompt(item.question, item.choices), (item.image,))]
+    messages = [Message("user", question_prompt(item.question, item.choices), data_urls([item.image]))]
     choices = list(item.choices) if item.choices else None
     inputs: Any = {
         "question": item.question,

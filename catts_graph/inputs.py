@@ -28,16 +28,7 @@ def validate_input(state: Mapping[str, Any]) -> dict[str, Any]:
     data_urls(images)  # raises InvalidImageError for missing, corrupt or refused images
     choices = state.get("choices")
     if choices is not None:
-        if not isinstance(choices, list | tuple) or not all(isinstance(c, str) for c in choices):
-            raise InvalidInputError("`choices` must be a list of option texts.")
-        stripped = [c.strip() for c in choices]
-        if len(stripped) < 2 or len(stripped) > MAX_CHOICES:
-            raise InvalidInputError(f"give between 2 and {MAX_CHOICES} choices, got {len(stripped)}.")
-        if not all(stripped):
-            raise InvalidInputError("a choice is empty; every option needs text.")
-        if len({c.lower() for c in stripped}) != len(stripped):
-            raise InvalidInputError("two choices are the same; options must be distinct.")
-        choices = stripped
+        choices = check_choices(choices)
     answer_type = state.get("answer_type")
     if answer_type is not None and answer_type not in ANSWER_TYPES:
         raise InvalidInputError(f"answer_type must be one of {', '.join(ANSWER_TYPES)}, got {answer_type!r}.")
@@ -49,3 +40,17 @@ def validate_input(state: Mapping[str, Any]) -> dict[str, Any]:
         "choices": choices,
         "answer_type": "choice" if choices else answer_type,
     }
+
+
+def check_choices(choices: Any) -> list[str]:
+    """The options, stripped; raises `InvalidInputError` unless there are 2-26 distinct, non-empty option texts."""
+    if not isinstance(choices, list | tuple) or not all(isinstance(c, str) for c in choices):
+        raise InvalidInputError("`choices` must be a list of option texts.")
+    stripped = [c.strip() for c in choices]
+    if len(stripped) < 2 or len(stripped) > MAX_CHOICES:
+        raise InvalidInputError(f"give between 2 and {MAX_CHOICES} choices, got {len(stripped)}.")
+    if not all(stripped):
+        raise InvalidInputError("a choice is empty; every option needs text.")
+    if len({c.lower() for c in stripped}) != len(stripped):
+        raise InvalidInputError("two choices are the same; options must be distinct.")
+    return stripped

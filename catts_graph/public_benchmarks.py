@@ -100,11 +100,20 @@ def mathvision(record: dict[str, Any]) -> BenchmarkItem | None:
     )
 
 
+_MAX_OPTIONS_CHARS = 20_000  # MMMU's options field, a Python-literal list in a string
+
+
 def mmmu(record: dict[str, Any]) -> BenchmarkItem | None:
-    try:
-        options = [str(o) for o in ast.literal_eval(record.get("options") or "[]")]
-    except (ValueError, SyntaxError):
+    raw = record.get("options") or "[]"
+    if not isinstance(raw, str) or len(raw) > _MAX_OPTIONS_CHARS:
         return None
+    try:
+        parsed = ast.literal_eval(raw)  # literals only: dataset text is data, never code
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+    if not isinstance(parsed, list | tuple):
+        return None
+    options = [str(o) for o in parsed]
     choice = record.get("question_type") == "multiple-choice" and options
     question = str(record["question"]).replace("<image 1>", "the image").strip()
     meta = {"source": "mmmu", "subfield": record.get("subfield")}

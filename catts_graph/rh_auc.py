@@ -25,6 +25,7 @@ from typing import Any
 
 from catts_graph.benchmarks import BenchmarkItem, matches
 from nodes.answers import extract_answer
+from nodes.images import data_urls
 from nodes.prompts import question_prompt
 from nodes.protocol import Message, SamplingParams, VisionLanguageModel
 
@@ -63,7 +64,7 @@ def rh_auc(reasoning: Sequence[float], perception: Sequence[float]) -> float:
 
 async def rh_item(model: VisionLanguageModel, item: BenchmarkItem, budgets: Sequence[int]) -> list[dict[str, Any]]:
     """One line per budget: the greedy answer capped at that many tokens, right or wrong."""
-    messages = [Message("user", question_prompt(item.question, item.choices), (item.image,))]
+    messages = [Message("user", question_prompt(item.question, item.choices), data_urls([item.image]))]
     kind = category(item)
     lines = []
     for budget in budgets:

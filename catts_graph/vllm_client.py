@@ -4,7 +4,10 @@
 - `score`: the answer prefilled as an open assistant turn (`continue_final_message`), `max_tokens=1` and
   `prompt_logprobs`; the answer's tokens are those after the prompt prefix, whose length comes from `/tokenize`
   (image tokens included) and is cached per prompt.
-- Failures become typed errors (`catts_graph.errors`) that say what to do. No per-request seeds.
+- Failures become typed errors (`catts_graph.errors`) that say what to do. Transient ones (unreachable, timeout,
+  5xx) are retried with exponential backoff up to `max_retries` times within `retry_budget_s`, then raise
+  `RetriesExhaustedError` naming the server. At most `max_concurrency` requests are in flight per client.
+- No per-request seeds.
 
 Example:
     >>> import asyncio
@@ -18,8 +21,10 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from types import TracebackType
@@ -34,6 +39,7 @@ from catts_graph.errors import (
     ModelError,
     ModelNotFoundError,
     RequestRejectedError,
+    RetriesExhaustedError,
     ServerError,
     ServerTimeoutError,
     ServerUnreachableError,
@@ -46,10 +52,11 @@ from catts_graph.openai_protocol import (
     scoring_request,
     tokenize_request,
 )
-from nodes.errors import InvalidInputError
+from nodes.errors import InvalidInputError, TransientModelError
 from nodes.protocol import AnswerScore, Message, Sample, SamplingParams, TokenLogprob
 
 _PREFIX_CACHE_SIZE = 512
+_BACKOFF_FIRST_S, _BACKOFF_MAX_S = 0.5, 8.0
 
 
 def normalize_base_url(base_url: str) -> str:
@@ -68,6 +75,9 @@ class VLLMClient:
         model: served model name; None picks the first one the server lists.
         timeout_s: per-request timeout.
         api_key: sent as a bearer token when given; never logged or shown in `repr`.
+        max_retries: further attempts after a transient failure (0: raise the first one as it is).
+        retry_budget_s: no retry starts once this long has passed since the first attempt.
+        max_concurrency: requests in flight at once; the rest wait their turn (not counted against `timeout_s`).
         http_client: an `httpx.AsyncClient` to share (the caller then closes it).
     """
 
@@ -78,15 +88,23 @@ class VLLMClient:
         *,
         timeout_s: float = 120.0,
         api_key: str | None = None,
+        max_retries: int = 2,
+        retry_budget_s: float = 60.0,
+        max_concurrency: int = 64,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
+        if max_retries < 0 or retry_budget_s < 0 or max_concurrency < 1:
+            raise InvalidInputError("max_retries and retry_budget_s must be >= 0, max_concurrency >= 1.")
         self.base_url = normalize_base_url(base_url)
         self._model = model
         self.timeout_s = timeout_s
+        self.max_retries = max_retries
+        self.retry_budget_s = retry_budget_s
+        self._slots = asyncio.Semaphore(max_concurrency)
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(
-            timeout=timeout_s, headers=headers, limits=httpx.Limits(max_connections=256)
+            timeout=timeout_s, headers=headers, limits=httpx.Limits(max_connections=max_concurrency + 4)
         )
         self._prefix_lengths: OrderedDict[str, list[int]] = OrderedDict()
 
@@ -111,6 +129,23 @@ class VLLMClient:
 
     # -- plumbing ---------------------------------------------------------------------------------------------
     async def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+        started = time.monotonic()
+        attempt = 1
+        while True:
+            try:
+                async with self._slots:
+                    return await self._request_once(method, path, body)
+            except TransientModelError as e:
+                if self.max_retries == 0:
+                    raise
+                delay = min(_BACKOFF_FIRST_S * 2 ** (attempt - 1), _BACKOFF_MAX_S)
+                elapsed = time.monotonic() - started
+                if attempt > self.max_retries or elapsed + delay > self.retry_budget_s:
+                    raise RetriesExhaustedError(self.base_url, attempt, elapsed, e) from None
+            await asyncio.sleep(delay)
+            attempt += 1
+
+    async def _request_once(self, method: str, path: str, body: dict[str, Any] | None) -> httpx.Response:
         url = self.base_url + path
         try:
             response = await self._http.request(method, url, json=body)

@@ -15,12 +15,15 @@ from nodes.prompts import critic_prompt, reanswer_prompt
 from nodes.protocol import Message, SamplingParams, VisionLanguageModel
 from nodes.state import CATTSState, Usage, VoteContribution
 
+CHARS_PER_TOKEN = 4  # a critique longer than this many characters per requested token is cut (garbage experts)
+
 
 class CriticNode:
     """Adds ``tau2`` to the base model's re-answer after the expert's critique of the leading answer.
 
     With no leading answer (every sample unparseable) it does nothing and records why. An expert failure is
-    recorded and the re-answer proceeds without a critique; an unparseable re-answer does not vote.
+    recorded and the re-answer proceeds without a critique; an over-long critique is cut to about
+    `critique_max_tokens`; an unparseable re-answer does not vote.
     """
 
     def __init__(self, model: VisionLanguageModel, expert: Expert, config: CriticConfig | None = None):
@@ -42,7 +45,7 @@ class CriticNode:
             reply = await self.expert.complete(
                 [Message("user", prompt, images)], max_tokens=config.critique_max_tokens
             )
-            critique = reply.text.strip()
+            critique = reply.text.strip()[: CHARS_PER_TOKEN * config.critique_max_tokens]  # bounds the re-ask
             usage["prompt_tokens"] += reply.prompt_tokens
             usage["completion_tokens"] += reply.completion_tokens
         except Exception as e:  # noqa: BLE001 (the expert is optional: degrade, record, go on)

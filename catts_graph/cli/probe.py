@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
             if endpoints.relevance is None:
                 raise InvalidInputError("--region question with --base-url needs --clip FOLDER|open_clip:ARCH[:TAG].")
             settings = dataclasses.replace(settings, relevance=endpoints.relevance)
-        rows, name = asyncio.run(_probe(endpoints.base_url, endpoints.model, bench.items, settings))
+        rows, name = asyncio.run(_probe(endpoints.client(timeout_s=300), bench.items, settings))
     summary = summarize(rows, settings)
     result = {
         "benchmark": bench.name,
@@ -106,10 +106,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _probe(
-    base_url: str, model_name: str | None, items: list[Any], settings: ProbeSettings
-) -> tuple[list[dict[str, Any]], str]:
-    async with VLLMClient(base_url, model_name, timeout_s=300) as model:
+async def _probe(client: VLLMClient, items: list[Any], settings: ProbeSettings) -> tuple[list[dict[str, Any]], str]:
+    async with client as model:
         with tqdm(total=len(items), desc="probe", unit="item", file=sys.stderr) as bar:
             rows = await run_probe(model, items, settings, on_item=bar.update)
         return rows, model.name

@@ -9,11 +9,18 @@ import sys
 import time
 from typing import Any
 
-from catts_graph.cli.endpoints import EXPERT_KEY_ENV, Endpoints, add_clip_argument, finite_json, model_endpoints
+from catts_graph.cli.endpoints import (
+    API_KEY_ENV,
+    EXPERT_KEY_ENV,
+    Endpoints,
+    add_clip_argument,
+    finite_json,
+    model_endpoints,
+)
 from catts_graph.config import CATTSConfig, Gate, RoutingConfig
 from catts_graph.graph import create_catts_graph
 from catts_graph.inputs import validate_input
-from catts_graph.vllm_client import VLLMClient
+from nodes.images import fetch_image
 
 EPILOG = f"""\
 examples:
@@ -24,9 +31,9 @@ examples:
   catts run --base-url URL --image x.png --question Q --expert-base-url http://127.0.0.1:8001 --expert-model big
 
 Without --base-url the bundled ShapesVQA base model and expert are served on loopback for the run. With --base-url
-the expert (Planner/Voter/Critic) is the base model itself unless --expert-base-url is given; an API key for it is
-read from ${EXPERT_KEY_ENV} (never printed). --json prints one object with answer, confidence, modules_run, votes,
-tokens, model_calls, expert_calls, wall_s, routes and fallbacks.
+the expert (Planner/Voter/Critic) is the base model itself unless --expert-base-url is given; API keys are read
+from ${API_KEY_ENV} (base server) and ${EXPERT_KEY_ENV} (expert), never printed. --json prints one object with
+answer, confidence, modules_run, votes, tokens, model_calls, expert_calls, wall_s, routes and fallbacks.
 """
 
 
@@ -40,6 +47,7 @@ def register(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--image", action="append", default=[], metavar="PATH", help="image file (repeatable)")
+    p.add_argument("--allow-remote-images", action="store_true", help="download --image http(s) URLs (refused)")
     p.add_argument("--question", required=True, help="the question about the image")
     p.add_argument("--choices", nargs="+", metavar="OPTION", help="multiple-choice options (answer is a letter)")
     p.add_argument("--answer-type", choices=["integer", "float", "text", "choice"], help="how to read answers")
@@ -110,7 +118,7 @@ def result_json(out: dict[str, Any], wall_s: float) -> dict[str, Any]:
 
 async def answer(args: argparse.Namespace, inputs: Any, endpoints: Endpoints) -> dict[str, Any]:
     config = config_from_args(args)
-    async with VLLMClient(endpoints.base_url, endpoints.model, timeout_s=args.timeout) as model:
+    async with endpoints.client(timeout_s=args.timeout) as model:
         graph = create_catts_graph(model, expert=endpoints.expert, config=config, relevance=endpoints.relevance)
         started = time.perf_counter()
         if not args.stream:
@@ -158,8 +166,10 @@ def print_report(result: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    remote = ("http://", "https://")
+    images = [fetch_image(i) if args.allow_remote_images and i.startswith(remote) else i for i in args.image]
     inputs = validate_input(
-        {"question": args.question, "images": args.image, "choices": args.choices, "answer_type": args.answer_type}
+        {"question": args.question, "images": images, "choices": args.choices, "answer_type": args.answer_type}
     )
     with model_endpoints(args, want_expert=True, timeout=args.timeout) as endpoints:
         result = asyncio.run(answer(args, inputs, endpoints))

@@ -26,7 +26,7 @@ Handler = Callable[[httpx.Request], httpx.Response]
 
 def client_with(handler: Handler, model: str | None = "tiny") -> VLLMClient:
     http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    return VLLMClient("http://127.0.0.1:9/v1", model, http_client=http)
+    return VLLMClient("http://127.0.0.1:9/v1", model, http_client=http, max_retries=0)  # retries: tests/reliability
 
 
 def error(status: int, message: str) -> httpx.Response:

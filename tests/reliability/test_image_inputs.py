@@ -1,16 +1,20 @@
-"""Every image form reaches the model as a validated data URL; bad images raise `InvalidImageError` with a reason."""
+"""Every image form reaches the model as a validated data URL; bad images (corrupt, truncated, not an image,
+decompression bombs, zero size, extreme aspect ratios, every PIL mode) raise `InvalidImageError` with a reason;
+remote URLs are refused unless a caller downloads them on purpose with `fetch_image` (size-capped, no redirects)."""
 
 from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from fault_stubs import Reply, StubServer
 from PIL import Image
 
 from nodes.errors import InvalidImageError
-from nodes.images import MAX_PIXELS, load_image, to_data_url
+from nodes.images import MAX_ASPECT_RATIO, MAX_PIXELS, fetch_image, load_image, to_data_url
 
 
 def png_bytes(mode: str = "RGB", size: tuple[int, int] = (8, 6)) -> bytes:
@@ -87,3 +91,37 @@ def test_pixel_limit_is_checked_before_decoding() -> None:
 def test_zero_size_pil_image() -> None:
     with pytest.raises(InvalidImageError, match="zero size"):
         load_image(Image.new("RGB", (0, 0)))
+
+
+@pytest.mark.parametrize("size", [(1, MAX_ASPECT_RATIO + 1), (3 * MAX_ASPECT_RATIO + 3, 3)])
+def test_extreme_aspect_ratios_are_refused(size: tuple[int, int]) -> None:
+    with pytest.raises(InvalidImageError, match="times longer than wide; crop or pad"):
+        to_data_url(png_bytes(size=size))
+    assert to_data_url(png_bytes(size=(1, MAX_ASPECT_RATIO)))  # the limit itself is accepted
+
+
+def test_remote_images_are_fetched_only_on_purpose_size_capped_and_without_redirects(
+    stub_server: Callable[[Callable[[str, str], Reply]], StubServer],
+) -> None:
+    image = png_bytes(size=(16, 16))
+    routes = {
+        "/a.png": Reply(200, image, "image/png"),
+        "/moved.png": Reply(302, b""),
+        "/missing.png": Reply(404, b""),
+        "/text": Reply(200, b"hello", "text/plain"),
+    }
+    server = stub_server(lambda method, path: routes[path])
+    url = server.base_url + "/a.png"
+    with pytest.raises(InvalidImageError, match="refused"):
+        to_data_url(url)  # every ordinary path refuses URLs
+    assert decode(fetch_image(url)).size == (16, 16)
+    with pytest.raises(InvalidImageError, match="larger than 10 bytes"):
+        fetch_image(url, max_bytes=10)
+    with pytest.raises(InvalidImageError, match="HTTP 302"):
+        fetch_image(server.base_url + "/moved.png")
+    with pytest.raises(InvalidImageError, match="HTTP 404"):
+        fetch_image(server.base_url + "/missing.png")
+    with pytest.raises(InvalidImageError, match="not an image"):
+        fetch_image(server.base_url + "/text")
+    with pytest.raises(InvalidImageError, match="not an http"):
+        fetch_image("file:///etc/passwd")
