@@ -68,6 +68,7 @@ class PresampledModel:
     def __init__(self, model: VisionLanguageModel, samples: Sequence[Sample]):
         self.model = model
         self.samples = list(samples)
+        self._drawn = 0  # successive sampling calls (adaptive sampling draws in two steps) get the next samples
 
     @property
     def name(self) -> str:
@@ -75,9 +76,11 @@ class PresampledModel:
 
     async def sample(self, messages: Sequence[Message], params: SamplingParams) -> list[Sample]:
         if params.temperature > 0:  # the graph's self-consistency draw; greedy calls (critic, expert) pass through
-            if params.n > len(self.samples):
-                raise InvalidInputError(f"asked for {params.n} samples, {len(self.samples)} were drawn")
-            return self.samples[: params.n]
+            end = self._drawn + params.n
+            if end > len(self.samples):
+                raise InvalidInputError(f"asked for {end} samples in all, {len(self.samples)} were drawn")
+            taken, self._drawn = self.samples[self._drawn : end], end
+            return taken
         return await self.model.sample(messages, params)
 
     async def score(self, messages: Sequence[Message], answer: str, *, top_logprobs: int = 0) -> AnswerScore:

@@ -63,7 +63,7 @@ def build_catts_graph(
     builder = StateGraph(CATTSState, context_schema=CATTSConfig, input_schema=CATTSInput, output_schema=CATTSOutput)
     builder.add_node("prepare", prepare)
     stages: dict[str, Any] = {
-        "sample": SampleNode(model, config.sampling, config.vote),
+        "sample": SampleNode(model, config.sampling, config.vote, config.routing),
         "vote": VoteNode(the_expert if config.vote.voter else None, config.vote),
         "gate": GateNode(modules, config),
     }

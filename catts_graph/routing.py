@@ -8,7 +8,6 @@ in `routes` and streamed as a custom event.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,24 +17,11 @@ from langgraph.types import Overwrite
 from catts_graph.config import CATTSConfig
 from catts_graph.inputs import validate_input
 from nodes.common import emit, leader_confidence, vote_summary, vote_table
-from nodes.config import Gate, stage_from_context
+from nodes.config import stage_from_context
 from nodes.state import CATTSState, RouteRecord, empty_usage
 from nodes.voting import leader
 
 FINALIZE = "finalize"
-
-
-def clears(gate: Gate, share: float, confidence: float) -> tuple[bool, str]:
-    """Whether a vote clears `gate` (>= on both thresholds), and the comparison as text."""
-    share_ok = share >= gate.min_share
-    text = f"share {share:.3f} {'>=' if share_ok else '<'} {gate.min_share:g}"
-    if gate.min_confidence is None:
-        return share_ok, text
-    conf_ok = math.isfinite(confidence) and confidence >= gate.min_confidence
-    return (
-        share_ok and conf_ok,
-        f"{text}, confidence {confidence:.3f} {'>=' if conf_ok else '<'} {gate.min_confidence:g}",
-    )
 
 
 def prepare(state: CATTSState) -> dict[str, Any]:
@@ -86,7 +72,7 @@ class GateNode:
                     reasons.append(f"{module} disabled for this run")
                     continue
                 if routing.policy == "adaptive":
-                    ok, why = clears(getattr(routing, module), summary["share"], confidence)
+                    ok, why = getattr(routing, module).clears(summary["share"], confidence)
                     if ok:
                         skipped.append(module)
                         reasons.append(f"{module} skipped: decisive ({why})")

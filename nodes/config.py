@@ -7,6 +7,7 @@ what to set instead. `catts_graph.CATTSConfig` bundles these under the names `sa
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -18,6 +19,28 @@ from nodes.voting import Weighting
 
 class StageConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+
+class Gate(StageConfig):
+    """When the adaptive policy stops sampling or skips a module: the leader's vote share and its confidence both
+    clear these."""
+
+    min_share: float = Field(default=0.75, ge=0.0, le=1.0)
+    """The leading answer's share of the vote table (>= clears)."""
+    min_confidence: float | None = None
+    """The mean NMLP confidence of the leader's samples (>= clears); None = not checked. Calibrate on a dev set."""
+
+    def clears(self, share: float, confidence: float) -> tuple[bool, str]:
+        """Whether a vote clears this gate (>= on both thresholds), and the comparison as text."""
+        share_ok = share >= self.min_share
+        text = f"share {share:.3f} {'>=' if share_ok else '<'} {self.min_share:g}"
+        if self.min_confidence is None:
+            return share_ok, text
+        conf_ok = math.isfinite(confidence) and confidence >= self.min_confidence
+        return (
+            share_ok and conf_ok,
+            f"{text}, confidence {confidence:.3f} {'>=' if conf_ok else '<'} {self.min_confidence:g}",
+        )
 
 
 class SamplingConfig(StageConfig):
@@ -141,20 +164,14 @@ class PlannerConfig(StageConfig):
     """Length limit of the plan."""
 
 
-class Gate(StageConfig):
-    """When the adaptive policy skips a module: the leader's vote share and its confidence both clear these."""
-
-    min_share: float = Field(default=0.75, ge=0.0, le=1.0)
-    """The leading answer's share of the vote table (>= clears)."""
-    min_confidence: float | None = None
-    """The mean NMLP confidence of the leader's samples (>= clears); None = not checked. Calibrate on a dev set."""
-
-
 class RoutingConfig(StageConfig):
-    """Which modules run: `paper` runs every enabled module once; `adaptive` skips decisive ones."""
+    """How much work runs: `paper` draws N samples and runs every enabled module once; `adaptive` stops sampling at
+    half of N and skips modules when the vote is already decisive."""
 
     policy: Literal["paper", "adaptive"] = "paper"
     """Routing policy."""
+    sampling: Gate = Gate()
+    """Draw half of N first and stop there when its vote clears this gate (adaptive only, N >= 4)."""
     critic: Gate = Gate()
     """Skip the critic when the vote clears this gate (adaptive only)."""
     self_check: Gate = Gate()

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from langgraph.runtime import Runtime
 
 from nodes.answers import AnswerType, extract_answer
-from nodes.common import emit, question_messages
+from nodes.common import emit, leader_confidence, question_messages
 from nodes.confidence import bottom_percent_confidence, lowest_group_confidence, tail_confidence, token_confidences
-from nodes.config import SamplingConfig, VoteConfig, stage_from_context
+from nodes.config import RoutingConfig, SamplingConfig, VoteConfig, stage_from_context
 from nodes.protocol import Sample, VisionLanguageModel
-from nodes.state import CATTSState, SampleRecord, Usage
+from nodes.state import CATTSState, RouteRecord, SampleRecord, Usage
+from nodes.vote import sample_weights
+from nodes.voting import leader, self_consistency_votes
 
 
 def sample_record(
@@ -35,7 +38,9 @@ def sample_record(
 class SampleNode:
     """Draws `sampling.n` responses to the question (image included) in one request.
 
-    Writes `samples`, `modules_run` and `usage`. Unparseable responses are kept with `answer=None`.
+    Under the `adaptive` routing policy (N >= 4) it draws half of N first, and the rest only when their vote (weighted
+    as the vote stage weighs it) does not clear `routing.sampling`; the decision is recorded in `routes`.
+    Writes `samples`, `modules_run`, `routes` and `usage`. Unparseable responses are kept with `answer=None`.
 
     Example:
         >>> node = SampleNode(model, SamplingConfig(n=8))  # doctest: +SKIP
@@ -43,26 +48,48 @@ class SampleNode:
     """
 
     def __init__(
-        self, model: VisionLanguageModel, config: SamplingConfig | None = None, vote: VoteConfig | None = None
+        self,
+        model: VisionLanguageModel,
+        config: SamplingConfig | None = None,
+        vote: VoteConfig | None = None,
+        routing: RoutingConfig | None = None,
     ):
         self.model = model
         self.config = config or SamplingConfig()
         self.vote = vote or VoteConfig()
+        self.routing = routing or RoutingConfig()
 
     async def __call__(self, state: CATTSState, runtime: Runtime[Any]) -> dict[str, Any]:
         config = stage_from_context(runtime.context, "sampling", self.config)
-        window = stage_from_context(runtime.context, "vote", self.vote).window
-        samples = await self.model.sample(question_messages(state), config.params())
-        records = [
-            sample_record(s, answer_type=state.get("answer_type"), choices=state.get("choices"), window=window)
-            for s in samples
-        ]
+        vote = stage_from_context(runtime.context, "vote", self.vote)
+        routing = stage_from_context(runtime.context, "routing", self.routing)
+        messages, params = question_messages(state), config.params()
+        first = (config.n + 1) // 2 if routing.policy == "adaptive" and config.n >= 4 else config.n
+        calls = [await self.model.sample(messages, dataclasses.replace(params, n=first))]
+        records = [self._record(s, state, vote.window) for s in calls[0]]
+        update: dict[str, Any] = {}
+        if first < config.n:
+            answers = [r["answer"] for r in records]
+            answer, share = leader(self_consistency_votes(answers, sample_weights(records, vote.weighting)))
+            ok, why = routing.sampling.clears(share, leader_confidence(records, answer))
+            decisive = answer is not None and ok
+            if not decisive:
+                calls.append(await self.model.sample(messages, dataclasses.replace(params, n=config.n - first)))
+                records += [self._record(s, state, vote.window) for s in calls[1]]
+            verdict = "decisive" if decisive else "not decisive"
+            reason = f"drew {len(records)} of {config.n}: {verdict} after {first} ({why})"
+            route: RouteRecord = {"after": "sample", "next": "vote", "skipped": [], "reason": reason}
+            update["routes"] = [route]
         usage: Usage = {
-            "prompt_tokens": samples[0].prompt_tokens if samples else 0,
-            "completion_tokens": sum(s.completion_tokens for s in samples),
-            "model_calls": 1,
+            "prompt_tokens": sum(c[0].prompt_tokens for c in calls if c),
+            "completion_tokens": sum(s.completion_tokens for c in calls for s in c),
+            "model_calls": len(calls),
             "expert_calls": 0,
         }
         unparseable = sum(r["answer"] is None for r in records)
         emit({"event": "samples", "n": len(records), "unparseable": unparseable})
-        return {"samples": records, "modules_run": ["self_consistency"], "usage": usage}
+        return {"samples": records, "modules_run": ["self_consistency"], "usage": usage, **update}
+
+    @staticmethod
+    def _record(sample: Sample, state: CATTSState, window: int) -> SampleRecord:
+        return sample_record(sample, answer_type=state.get("answer_type"), choices=state.get("choices"), window=window)

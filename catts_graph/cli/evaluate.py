@@ -124,7 +124,7 @@ def settings_from(args: argparse.Namespace) -> EvalSettings:
             "sampling": {"temperature": args.temperature, "max_tokens": args.max_tokens},
             "vote": {"window": args.window},
             "critic": {"reanswer_max_tokens": args.max_tokens},
-            "routing": {"critic": gate, "self_check": gate},
+            "routing": {"sampling": gate, "critic": gate, "self_check": gate},
             "self_check": {"form": args.self_check_form},
         }
     )

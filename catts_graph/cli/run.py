@@ -61,7 +61,9 @@ def register(sub: Any) -> None:
     p.add_argument("--n", type=int, default=8, help="samples per question (default: %(default)s)")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: %(default)s)")
     p.add_argument("--max-tokens", type=int, default=256, help="tokens per sample (default: %(default)s)")
-    p.add_argument("--min-share", type=float, default=0.75, help="adaptive: skip a module at this vote share")
+    p.add_argument(
+        "--min-share", type=float, default=0.75, help="adaptive: stop sampling at N/2, or skip a module, at this share"
+    )
     p.add_argument("--min-confidence", type=float, help="adaptive: and at this NMLP confidence (default: unchecked)")
     p.add_argument("--no-voter", action="store_true", help="do not ask the expert to vote")
     p.add_argument("--no-critic", action="store_true", help="leave out the critic")
@@ -83,7 +85,7 @@ def config_from_args(args: argparse.Namespace) -> CATTSConfig:
             "critic": {"enabled": not args.no_critic},
             "self_check": {"enabled": not args.no_self_check},
             "planner": {"enabled": args.planner},
-            "routing": RoutingConfig(policy=args.policy, critic=gate, self_check=gate),
+            "routing": RoutingConfig(policy=args.policy, sampling=gate, critic=gate, self_check=gate),
         }
     )
 

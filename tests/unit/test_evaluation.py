@@ -121,3 +121,17 @@ def test_bench_replays_requests_that_overlapped_together() -> None:
 
     records = [rec("c", 2.0, 3.0), rec("a", 0.0, 1.0), rec("b1", 1.5, 2.5), rec("d", 4.0, 5.0), rec("b0", 1.2, 1.8)]
     assert [[r.url for r in g] for g in overlap_groups(records)] == [["a"], ["b0", "b1", "c"], ["d"]]
+
+
+async def test_presampled_model_hands_out_consecutive_samples_then_refuses() -> None:
+    from catts_graph.evaluate import PresampledModel
+    from nodes.protocol import SamplingParams
+    from nodes.testing import ScriptedModel, scripted_sample
+
+    drawn = [scripted_sample(f"\\boxed{{{i}}}") for i in range(6)]
+    model = PresampledModel(ScriptedModel(), drawn)
+    first = await model.sample([], SamplingParams(n=4, temperature=1.0))
+    second = await model.sample([], SamplingParams(n=2, temperature=1.0))
+    assert [s.text for s in first + second] == [s.text for s in drawn]  # adaptive sampling's two draws: no repeats
+    with pytest.raises(InvalidInputError, match="asked for 7 samples in all, 6 were drawn"):
+        await model.sample([], SamplingParams(n=1, temperature=1.0))

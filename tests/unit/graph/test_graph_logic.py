@@ -149,7 +149,7 @@ async def test_adaptive_gate_thresholds_at_the_boundary(
     out = await run(model, ScriptedExpert(), cfg, images=[image])
     ran = {"critic", "self_check"} & set(out["modules_run"])
     assert ran == (set() if skipped else {"critic", "self_check"})
-    first = out["routes"][0]
+    first = next(route for route in out["routes"] if route["after"] != "sample")
     assert ("skipped: decisive" in first["reason"]) == skipped
     assert first["skipped"] == (["critic", "self_check"] if skipped else [])
 
@@ -161,6 +161,32 @@ async def test_adaptive_skips_the_self_check_once_the_critic_made_the_vote_decis
     out = await run(model, ScriptedExpert(), cfg, images=[image])
     assert out["modules_run"] == ["self_consistency", "critic"]  # after the critic: (0.75 + 0.5) / 1.5 = 0.83
     assert out["routes"][-1]["skipped"] == ["self_check"]
+
+
+@pytest.mark.parametrize(
+    ("script", "draws", "reason"),
+    [
+        (["\\boxed{2}"] * 4, [4], "drew 4 of 8: decisive after 4 (share 1.000 >= 0.75)"),
+        (["\\boxed{2}", "\\boxed{3}"], [4, 4], "drew 8 of 8: not decisive after 4 (share 0.500 < 0.75)"),
+        (["no answer"], [4, 4], "drew 8 of 8: not decisive after 4"),
+    ],
+)
+async def test_adaptive_sampling_stops_at_half_of_n_only_when_the_first_half_is_decisive(
+    image: str, script: list[str], draws: list[int], reason: str
+) -> None:
+    model = ScriptedModel(script)
+    out = await run(model, ScriptedExpert(), config(routing={"policy": "adaptive"}), images=[image])
+    sampling = [call.params.n for call in model.calls if call.params and call.params.temperature > 0]
+    assert sampling == draws and len(out["samples"]) == sum(draws)
+    assert out["routes"][0]["after"] == "sample" and out["routes"][0]["reason"].startswith(reason)
+    assert out["usage"]["completion_tokens"] >= sum(draws)  # only what was drawn is paid for
+
+
+async def test_the_paper_policy_draws_all_n_in_one_request(image: str) -> None:
+    model = ScriptedModel(["\\boxed{2}"])
+    out = await run(model, ScriptedExpert(), config(), images=[image])
+    assert [c.params.n for c in model.calls if c.params and c.params.temperature > 0] == [8]
+    assert all(route["after"] != "sample" for route in out["routes"])
 
 
 async def test_weighting_changes_the_winner(image: str) -> None:
