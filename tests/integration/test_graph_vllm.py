@@ -95,8 +95,9 @@ async def test_adaptive_policy_skips_modules_when_the_thresholds_say_so(
     ).ainvoke(inputs)
     assert skipping["answer"] is not None and running["answer"] is not None
     assert not {"critic", "self_check"} & set(skipping["modules_run"])
-    assert skipping["routes"][0]["skipped"] == ["critic", "self_check"]
-    assert "skipped: decisive" in skipping["routes"][0]["reason"]
+    sampling, gate = skipping["routes"][0], skipping["routes"][1]  # adaptive: the sample stage decides first
+    assert sampling["after"] == "sample" and sampling["reason"].startswith("drew ")
+    assert gate["skipped"] == ["critic", "self_check"] and "skipped: decisive" in gate["reason"]
     assert {"critic", "self_check"} <= set(running["modules_run"])
     assert skipping["usage"]["model_calls"] < running["usage"]["model_calls"]
 

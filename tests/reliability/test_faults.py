@@ -128,10 +128,12 @@ async def test_a_failing_expert_degrades_to_recorded_fallbacks_never_a_hang(
     assert time.monotonic() - started < 30
     assert out["answer"] is not None and {"self_consistency", "critic", "self_check"} <= set(out["modules_run"])
     fallbacks = " | ".join(out["fallbacks"])
+    voter_asked = "voter" in out["modules_run"]  # not asked when the samples agree on one candidate
     if fault == "huge-reply":  # parsed as data: the Voter finds no probabilities, the critique is cut to size
-        assert "voter" in fallbacks and len(out["critique"]["critique"]) <= 4 * FAST["critic"]["critique_max_tokens"]
+        assert ("voter" in fallbacks) == voter_asked
+        assert len(out["critique"]["critique"]) <= 4 * FAST["critic"]["critique_max_tokens"]
     else:
-        assert "vote: " in fallbacks or "voter" in fallbacks
+        assert ("voter" in fallbacks) == voter_asked
         assert "critic: expert call failed" in fallbacks and expert_url in fallbacks
     if fault == "slow":
         assert "did not answer within 1 s" in fallbacks
