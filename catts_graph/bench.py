@@ -35,7 +35,7 @@ import httpx
 from catts_graph.benchmarks import BenchmarkItem
 from catts_graph.config import CATTSConfig
 from catts_graph.eval_report import aggregate, key
-from catts_graph.evaluate import EvalSettings, ResultsFile, run_evaluation
+from catts_graph.evaluate import EvalSettings, ResultsFile, graph_inputs, run_evaluation
 from catts_graph.graph import create_catts_graph
 from catts_graph.vllm_client import VLLMClient
 from nodes.images import data_urls
@@ -62,11 +62,11 @@ class Recorded:
     body: bytes
     started: float
     ended: float
-    completion_tokens: int
+    response: bytes  # read for its token count after the timed runs, not during them
 
 
 class RecordingTransport(httpx.AsyncBaseTransport):
-    """A real transport that records every request's URL, body, timing and completion tokens."""
+    """A real transport that records every request's URL, body, timing and response."""
 
     def __init__(self) -> None:
         self.inner = httpx.AsyncHTTPTransport()
@@ -77,9 +77,7 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         started = time.perf_counter()
         response = await self.inner.handle_async_request(request)
         content = await response.aread()
-        self.records.append(
-            Recorded(str(request.url), body, started, time.perf_counter(), _completion_tokens(content))
-        )
+        self.records.append(Recorded(str(request.url), body, started, time.perf_counter(), content))
         return httpx.Response(response.status_code, headers=response.headers, content=content, request=request)
 
     async def aclose(self) -> None:
@@ -108,10 +106,6 @@ def overlap_groups(records: Sequence[Recorded]) -> list[list[Recorded]]:
     return groups
 
 
-def graph_inputs(item: BenchmarkItem) -> Any:  # a CATTSInput
-    return {"question": item.question, "images": [item.image], "choices": None, "answer_type": item.answer_type}
-
-
 async def overhead(
     base_url: str,
     model_name: str | None,
@@ -134,24 +128,24 @@ async def overhead(
             await graph.ainvoke(graph_inputs(item))
             graph_s += time.perf_counter() - started
     records = list(transport.records)
-    replayed_tokens = 0
+    groups = overlap_groups(records)
     async with httpx.AsyncClient(timeout=600) as direct:
         started = time.perf_counter()
-        for group in overlap_groups(records):
-            responses = await asyncio.gather(
+        replies = []
+        for group in groups:
+            replies += await asyncio.gather(
                 *(direct.post(r.url, content=r.body, headers={"Content-Type": "application/json"}) for r in group)
             )
-            replayed_tokens += sum(_completion_tokens(response.content) for response in responses)
         direct_s = time.perf_counter() - started
-    in_call_s = sum(g[-1].ended - g[0].started for g in overlap_groups(records))
+    in_call_s = sum(max(r.ended for r in group) - group[0].started for group in groups)
     return {
         "items": len(items),
         "requests": len(records),
         "graph_s": graph_s,
         "direct_s": direct_s,
         "in_call_s": in_call_s,
-        "graph_completion_tokens": sum(r.completion_tokens for r in records),
-        "direct_completion_tokens": replayed_tokens,
+        "graph_completion_tokens": sum(_completion_tokens(r.response) for r in records),
+        "direct_completion_tokens": sum(_completion_tokens(reply.content) for reply in replies),
         "overhead_ratio": graph_s / direct_s,
         "in_call_ratio": graph_s / in_call_s,
     }

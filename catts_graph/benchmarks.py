@@ -72,10 +72,10 @@ def _resolve_image(value: Any, root: Path, where: str, allow_remote: bool = Fals
                 "or pass --allow-remote-images."
             )
         try:
-            image = fetch_image(value)
+            return fetch_image(value)  # a validated data URL
         except InvalidImageError as e:
             raise BenchmarkError(f"{where}: {e}") from None
-    elif not value.startswith("data:"):
+    if not value.startswith("data:"):
         path = (root / value).resolve()
         if not path.is_relative_to(root.resolve()):
             raise BenchmarkError(f"{where}: image path {value!r} leaves the benchmark's folder; refused.")

@@ -109,6 +109,12 @@ def catts_config(method: str, n: int, base: CATTSConfig) -> tuple[CATTSConfig, i
     )
 
 
+def graph_inputs(item: BenchmarkItem) -> Any:  # a CATTSInput
+    """The graph's input for a benchmark item."""
+    choices = list(item.choices) if item.choices else None
+    return {"question": item.question, "images": [item.image], "choices": choices, "answer_type": item.answer_type}
+
+
 async def evaluate_item(
     model: VisionLanguageModel, expert: Any, item: BenchmarkItem, settings: EvalSettings
 ) -> list[dict[str, Any]]:
@@ -116,18 +122,10 @@ async def evaluate_item(
     sampling = settings.config.sampling
     window = settings.config.vote.window
     messages = [Message("user", question_prompt(item.question, item.choices), data_urls([item.image]))]
-    choices = list(item.choices) if item.choices else None
-    inputs: Any = {
-        "question": item.question,
-        "images": [item.image],
-        "choices": choices,
-        "answer_type": item.answer_type,
-    }
+    inputs = graph_inputs(item)
 
     def record(sample: Sample) -> Any:
-        return sample_record(
-            sample, answer_type=item.answer_type, choices=list(item.choices or []) or None, window=window
-        )
+        return sample_record(sample, answer_type=item.answer_type, choices=inputs["choices"], window=window)
 
     lines: list[dict[str, Any]] = []
 

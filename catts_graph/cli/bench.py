@@ -67,9 +67,7 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInputError("--concurrency must include 1 (the baseline) and at least one more level.")
     if args.items < 2 or args.n < 2 or args.early_stop_n <= 16:
         raise InvalidInputError("--items and --n must be at least 2, --early-stop-n above 16 (the warm-up).")
-    config = CATTSConfig().model_copy(
-        update={"sampling": CATTSConfig().sampling.model_copy(update={"n": args.n, "max_tokens": args.max_tokens})}
-    )
+    config = CATTSConfig.model_validate({"sampling": {"n": args.n, "max_tokens": args.max_tokens}})
     settings = bench.BenchSettings(args.items, args.n, args.early_stop_n, levels, config)
     items = load_benchmark("shapes", limit=args.items).items
     started = time.perf_counter()

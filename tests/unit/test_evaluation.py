@@ -117,7 +117,7 @@ def test_bench_replays_requests_that_overlapped_together() -> None:
     from catts_graph.bench import Recorded, overlap_groups
 
     def rec(name: str, start: float, end: float) -> Recorded:
-        return Recorded(name, b"", start, end, 0)
+        return Recorded(name, b"", start, end, b"")
 
     records = [rec("c", 2.0, 3.0), rec("a", 0.0, 1.0), rec("b1", 1.5, 2.5), rec("d", 4.0, 5.0), rec("b0", 1.2, 1.8)]
     assert [[r.url for r in g] for g in overlap_groups(records)] == [["a"], ["b0", "b1", "c"], ["d"]]
