@@ -112,7 +112,6 @@ class TinyVLMSpec:
 def train_tokenizer(corpus: Iterable[str], vocab_size: int) -> Any:
     """Train a byte-level BPE on `corpus` and wrap it as a `PreTrainedTokenizerFast` with the chat template."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE(unk_token=None))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -124,6 +123,19 @@ def train_tokenizer(corpus: Iterable[str], vocab_size: int) -> Any:
         show_progress=False,
     )
     tok.train_from_iterator(list(corpus), trainer)
+    return _chat_tokenizer(tok)
+
+
+def load_tokenizer(model_dir: str | Path) -> Any:
+    """The tokenizer saved in `model_dir` (its ``tokenizer.json``), wrapped exactly as `train_tokenizer` wraps one."""
+    from tokenizers import Tokenizer
+
+    return _chat_tokenizer(Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json")))
+
+
+def _chat_tokenizer(tok: Any) -> Any:
+    from transformers import PreTrainedTokenizerFast
+
     return PreTrainedTokenizerFast(
         tokenizer_object=tok,
         bos_token=None,
@@ -200,10 +212,12 @@ def make_tiny_model(
     spec: TinyVLMSpec | None = None,
     seed: int = 0,
     corpus: Iterable[str] = DEFAULT_CORPUS,
+    tokenizer_dir: str | Path | None = None,
 ) -> Path:
     """Build a random-init Qwen2.5-VL with its own tokenizer and processor and save it to `out_dir`.
 
-    The same `spec`, `seed` and `corpus` give byte-identical weights and tokenizer files.
+    The tokenizer is trained on `corpus`, or reused from the model folder `tokenizer_dir` when given (a shipped
+    tokenizer is never retrained). The same `spec`, `seed` and tokenizer give byte-identical weights.
     """
     import torch
     from transformers import GenerationConfig, Qwen2_5_VLForConditionalGeneration
@@ -211,7 +225,7 @@ def make_tiny_model(
     spec = spec or TinyVLMSpec()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tokenizer = train_tokenizer(corpus, spec.vocab_size)
+    tokenizer = train_tokenizer(corpus, spec.vocab_size) if tokenizer_dir is None else load_tokenizer(tokenizer_dir)
     processor = build_processor(tokenizer, spec.image_size)
     config = build_config(spec, tokenizer)
     torch.manual_seed(seed)

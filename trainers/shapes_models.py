@@ -6,7 +6,8 @@
 - **Expert**: the base model trained further (more steps, so genuinely stronger) on a mix of answering and the
   expert roles (critic, voter, planner) written with the graph's own prompts.
 
-Both share one BPE tokenizer trained once on `tokenizer_corpus()`; it ships with the weights and is never retrained.
+Both share one BPE tokenizer, trained once and shipped with the bundled base model; `train_base` reuses it, so a
+retrained base reads and writes the same tokens (it is never retrained).
 
 Example:
     >>> train_base("models/shapes-base", steps=1700)  # doctest: +SKIP
@@ -17,9 +18,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from catts_graph.bundled import BASE_MODEL, bundled_model
 from catts_graph.tiny_vlm import TinyVLMSpec, make_tiny_model
 from trainers.sft import SFTConfig, SFTResult, sft_train
-from trainers.shapes_roles import BASE_MIX, EXPERT_MIX, role_stream, tokenizer_corpus
+from trainers.shapes_roles import BASE_MIX, EXPERT_MIX, role_stream
 
 SHAPES_SPEC = TinyVLMSpec(
     vocab_size=512,
@@ -37,9 +39,10 @@ BATCH_SIZE = 32
 
 
 def train_base(out_dir: str | Path, *, steps: int = 1700, seed: int = 0, progress: bool = True) -> SFTResult:
-    """Build the base model from scratch (own tokenizer, random init) and train it by SFT."""
+    """Build the base model from scratch (the shipped tokenizer, random init) and train it by SFT."""
     out = Path(out_dir)
-    init = make_tiny_model(out.with_name(out.name + "-init"), spec=SHAPES_SPEC, seed=seed, corpus=tokenizer_corpus())
+    tokenizer = bundled_model(BASE_MODEL)
+    init = make_tiny_model(out.with_name(out.name + "-init"), spec=SHAPES_SPEC, seed=seed, tokenizer_dir=tokenizer)
     config = SFTConfig(steps=steps, batch_size=BATCH_SIZE, learning_rate=1.5e-3, seed=seed)
     return sft_train(init, role_stream(BASE_MIX, block=BATCH_SIZE), out, config, progress=progress)
 

@@ -72,3 +72,14 @@ def test_processor_and_template_round_trip(built: tuple[Path, Path, Path]) -> No
 
     assert image_tokens((112, 112)) == image_tokens((640, 640)) == TinyVLMSpec().image_tokens == 16
     assert 0 < image_tokens((300, 200)) <= 16  # aspect ratio kept, pixel budget the same
+
+
+@pytest.mark.slow
+def test_a_shipped_tokenizer_is_reused_not_retrained(tmp_path: Path) -> None:
+    """`--role base` rebuilds the model around the bundled tokenizer: the same tokens, whatever the role texts."""
+    from catts_graph.bundled import BASE_MODEL, bundled_model
+
+    shipped = bundled_model(BASE_MODEL)
+    spec = TinyVLMSpec(vocab_size=512)
+    rebuilt = make_tiny_model(tmp_path / "m", spec=spec, corpus=["unrelated text"], tokenizer_dir=shipped)
+    assert (rebuilt / "tokenizer.json").read_text() == (shipped / "tokenizer.json").read_text()
