@@ -36,8 +36,9 @@ def voter_prompt(question: str, candidates: Sequence[str], choices: Sequence[str
     return (
         f"Question: {question}{options}\n"
         f"Candidate answers:\n{listed}\n"
-        "Look at the image. For each candidate, give the probability that it is correct. "
-        "Reply with one line per candidate in the form `candidate: probability`, probabilities summing to 1."
+        "Look at the image and say in one line what you see that decides the question. Then, for each candidate, "
+        "give the probability that it is correct: one line per candidate in the form `candidate: probability`, "
+        "probabilities summing to 1."
     )
 
 

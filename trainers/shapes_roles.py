@@ -3,7 +3,8 @@
 - `answer`: the question -> rationale and boxed answer (base model and expert).
 - `reanswer`: a first response, a critique, then the corrected answer (base model: learns to use a critique).
 - `critic`: a proposed answer -> ``The answer is correct.`` or what is wrong with it (expert).
-- `voter`: candidate answers -> one ``candidate: probability`` line each (expert).
+- `voter`: candidate answers -> what the expert sees, then ``answer: 1.00`` for the answer it sees (expert). Seeing
+  first makes it commit: its vote follows its own reading of the image, as its answers do.
 - `planner`: the question -> the module order (expert).
 
 Wrong proposals are drawn the way a weak model errs: a count off by one or two, or another colour.
@@ -67,15 +68,16 @@ def critic_example(item: ShapesItem, rng: random.Random) -> SFTExample:
 
 
 def voter_example(item: ShapesItem, rng: random.Random) -> SFTExample:
+    """What the expert sees, then probability 1 on the answer it sees: it commits, as it does when answering.
+
+    A candidate it does not see gets no line (probability 0); when it sees none of the candidates its one line names
+    an answer that was not offered and the graph records the Voter as abstaining.
+    """
     candidates = {wrong_answer(item, rng) for _ in range(rng.randint(1, 3))}
     if rng.random() < 0.8:
         candidates.add(item.answer)
     ordered = sorted(candidates, key=lambda _: rng.random())
-    if item.answer in candidates:
-        probs = {c: 1.0 if c == item.answer else 0.0 for c in ordered}
-    else:
-        probs = dict.fromkeys(ordered, 1.0 / len(ordered))
-    reply = "\n".join(f"{c}: {p:.2f}" for c, p in probs.items())
+    reply = f"I see: {item.rationale}\n{item.answer}: 1.00"
     return SFTExample([item.render()], [Message.user(voter_prompt(item.question, ordered))], reply)
 
 
@@ -115,16 +117,3 @@ def role_stream(
                 yield role(item, rng)
 
     return stream
-
-
-def tokenizer_corpus(n_items: int = 3000, seed: int = 12_345) -> list[str]:
-    """Every kind of text the models read or write, for training the shared BPE tokenizer (fixed, deterministic)."""
-    rng = random.Random(seed)
-    texts: list[str] = []
-    for index in range(n_items):
-        item = make_item(seed, index)
-        for role in (answer_example, reanswer_example, critic_example, voter_example, planner_example):
-            example = role(item, rng)
-            texts.extend(m.text for m in example.messages)
-            texts.append(example.answer)
-    return texts

@@ -16,7 +16,6 @@ from trainers.shapes_roles import (
     planner_example,
     reanswer_example,
     role_stream,
-    tokenizer_corpus,
     voter_example,
     wrong_answer,
 )
@@ -40,15 +39,21 @@ def test_wrong_answers_are_wrong_and_plausible() -> None:
         assert normalize_answer(wrong, item.answer_type) == wrong  # type: ignore[arg-type]
 
 
-def test_voter_replies_parse_and_favour_the_gold_answer() -> None:
+def test_voter_replies_see_first_then_commit_to_the_gold_answer() -> None:
     rng = random.Random(2)
+    offered = absent = 0
     for item in ITEMS:
         example = voter_example(item, rng)
         candidates = [line[2:] for line in example.messages[0].text.splitlines() if line.startswith("- ")]
+        assert example.answer.startswith(f"I see: {item.rationale}\n")
         probs = parse_voter_reply(example.answer, candidates)
-        assert probs is not None
         if item.answer in candidates:
-            assert max(probs, key=lambda c: probs[c]) == item.answer
+            offered += 1
+            assert probs == {c: float(c == item.answer) for c in candidates}
+        else:
+            absent += 1
+            assert probs is None  # the graph records an abstaining Voter
+    assert offered and absent
 
 
 def test_critic_and_planner_replies() -> None:
@@ -73,7 +78,3 @@ def test_role_stream_keeps_one_role_per_block() -> None:
     for start in range(0, 80, 4):
         assert len({role_of(e) for e in examples[start : start + 4]}) == 1
     assert len({role_of(e) for e in examples}) >= 3  # several roles over the stream
-
-
-def test_tokenizer_corpus_is_deterministic() -> None:
-    assert tokenizer_corpus(50) == tokenizer_corpus(50)
