@@ -68,6 +68,13 @@ def register(sub: Any) -> None:
     cdrl.add_argument("--max-completion-length", type=int, default=64, help="(default: %(default)s)")
     cdrl.add_argument("--alpha", type=float, default=0.5, help="perception reward scale (default: %(default)s)")
     cdrl.add_argument("--beta", type=float, default=1.0, help="perception reward slope (default: %(default)s)")
+    cdrl.add_argument(
+        "--scale-rewards",
+        choices=["group", "batch", "none"],
+        default="group",
+        help="GRPO advantage scaling (TRL's scale_rewards): divide by the group's or the batch's reward std, or not "
+        "(default: %(default)s)",
+    )
     cdrl.add_argument("--lora-r", type=int, default=0, help="LoRA rank; 0 = full fine-tuning (default)")
     cdrl.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
     cdrl.set_defaults(handler=run_cdrl)
@@ -165,6 +172,7 @@ def run_cdrl(args: argparse.Namespace) -> int:
             max_completion_length=args.max_completion_length,
             perception_alpha=args.alpha,
             perception_beta=args.beta,
+            scale_rewards=args.scale_rewards,
             logging_steps=1,
             save_strategy="no",
             report_to="none",
