@@ -3,19 +3,23 @@
 - **Base**: a 4.5M-parameter Qwen2.5-VL (text 4 layers x 256, vision 4 layers x 128, head_dim 64) trained by SFT
   on the `answer` (85%) and `reanswer` (15%) roles. Right often but not always, overconfident: the raw material
   CA-TTS and CDRL work on.
-- **Expert**: the base model trained further (more steps, so genuinely stronger) on a mix of answering and the
-  expert roles (critic, voter, planner) written with the graph's own prompts.
+- **Expert**: the base model trained further (3,100 more steps in two warm-restarted stages, so genuinely stronger)
+  on a mix of answering and the expert roles (critic, voter, planner) written with the graph's own prompts.
 
 Both share one BPE tokenizer, trained once and shipped with the bundled base model; `train_base` reuses it, so a
 retrained base reads and writes the same tokens (it is never retrained).
 
 Example:
     >>> train_base("models/shapes-base", steps=1700)  # doctest: +SKIP
-    >>> train_expert("models/shapes-base", "models/shapes-expert", steps=1300)  # doctest: +SKIP
+    >>> train_expert("models/shapes-base", "models/shapes-expert")  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import json
+import shutil
+from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 from catts_graph.bundled import BASE_MODEL, bundled_model
@@ -36,6 +40,9 @@ SHAPES_SPEC = TinyVLMSpec(
     vision_intermediate=256,
 )
 BATCH_SIZE = 32
+EXPERT_STAGES: tuple[tuple[int, int], ...] = ((1300, 1), (1800, 2))
+"""(steps, seed) of each expert stage. Greedy on 200 held-out items: 59.5% after one, 64.5% after two; a third
+stage of 1,800 steps (seed 3) gave 60.5%, so the recipe stops at two."""
 
 
 def train_base(out_dir: str | Path, *, steps: int = 1700, seed: int = 0, progress: bool = True) -> SFTResult:
@@ -48,8 +55,34 @@ def train_base(out_dir: str | Path, *, steps: int = 1700, seed: int = 0, progres
 
 
 def train_expert(
-    base_dir: str | Path, out_dir: str | Path, *, steps: int = 1300, seed: int = 1, progress: bool = True
+    base_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    stages: Sequence[tuple[int, int]] = EXPERT_STAGES,
+    progress: bool = True,
 ) -> SFTResult:
-    """Continue from the base model on answering plus the expert roles."""
-    config = SFTConfig(steps=steps, batch_size=BATCH_SIZE, learning_rate=1e-3, warmup_fraction=0.02, seed=seed)
-    return sft_train(base_dir, role_stream(EXPERT_MIX, block=BATCH_SIZE), out_dir, config, progress=progress)
+    """Continue from the base model on answering plus the expert roles, one warm restart per `(steps, seed)` stage.
+
+    Each stage is a fresh cosine schedule from lr 1e-3 on fresh role data (its seed); the log in `out_dir` covers all
+    stages (`stage` per row, steps and seconds counted from the start) and `sft_config.json` lists each stage's config.
+    """
+    if not stages or any(steps < 1 for steps, _ in stages):
+        raise ValueError("stages must be a non-empty sequence of (steps >= 1, seed)")
+    out = Path(out_dir)
+    start, log, configs, done_steps, seconds = Path(base_dir), [], [], 0, 0.0
+    for index, (steps, seed) in enumerate(stages, 1):
+        last = index == len(stages)
+        stage_dir = out if last else out.with_name(f"{out.name}-stage{index}")
+        config = SFTConfig(steps=steps, batch_size=BATCH_SIZE, learning_rate=1e-3, warmup_fraction=0.02, seed=seed)
+        result = sft_train(start, role_stream(EXPERT_MIX, block=BATCH_SIZE), stage_dir, config, progress=progress)
+        log += [
+            {**row, "stage": index, "step": row["step"] + done_steps, "seconds": row["seconds"] + seconds}
+            for row in result.log
+        ]
+        configs.append(asdict(config))
+        if start != Path(base_dir):
+            shutil.rmtree(start)  # the previous stage's folder: only the last stage is kept
+        start, done_steps, seconds = stage_dir, done_steps + steps, seconds + result.seconds
+    (out / "sft_log.jsonl").write_text("".join(json.dumps(row) + "\n" for row in log))
+    (out / "sft_config.json").write_text(json.dumps({"stages": configs}, indent=2) + "\n")
+    return SFTResult(out, done_steps, result.final_loss, seconds, log)

@@ -13,7 +13,8 @@ from nodes.errors import InvalidInputError
 EPILOG = """\
 examples:
   catts train sft --role base --out models/shapes-base                 # ~30 CPU-minutes on 2 cores
-  catts train sft --role expert --init models/shapes-base --out models/shapes-expert
+  catts train sft --role expert --init models/shapes-base --out models/shapes-expert   # 2 stages, ~57 CPU-minutes
+  catts train sft --role expert --init models/shapes-expert --out models/expert-more --steps 1800 --seed 3
   catts train sft --role smoke --out models/smoke --steps 200          # format-only smoke model, ~20 s
 
 Training logs go to OUT/sft_log.jsonl (loss, learning rate, time) and a loss curve to OUT/loss.png.
@@ -33,7 +34,12 @@ def register(sub: Any) -> None:
     sft.add_argument("--role", choices=["base", "expert", "smoke"], required=True, help="which model to train")
     sft.add_argument("--out", type=Path, required=True, help="output model folder")
     sft.add_argument("--init", type=Path, help="starting model folder (required for --role expert)")
-    sft.add_argument("--steps", type=int, help="optimizer steps (default: base 1700, expert 1300, smoke 200)")
+    sft.add_argument(
+        "--steps",
+        type=int,
+        help="optimizer steps (default: base 1700, smoke 200; expert: its two-stage recipe, 1300 + 1800 steps "
+        "with seeds 1 and 2; --steps or --seed makes it one stage, e.g. to continue from an expert)",
+    )
     sft.add_argument("--seed", type=int, help="seed (default: the one the bundled model used)")
     sft.set_defaults(handler=run_sft)
     clip = train_sub.add_parser(
@@ -101,27 +107,27 @@ def needs_train_extra() -> Iterator[None]:
         ) from None
 
 
-DEFAULT_STEPS = {"base": 1700, "expert": 1300, "smoke": 200}
+DEFAULT_STEPS = {"base": 1700, "smoke": 200}  # the expert's default is its staged recipe, EXPERT_STAGES
 
 
 def run_sft(args: argparse.Namespace) -> int:
-    if args.steps is None:
-        args.steps = DEFAULT_STEPS[args.role]
-    if args.steps < 1:
+    if args.steps is not None and args.steps < 1:
         raise InvalidInputError("--steps must be at least 1.")
     if args.role == "expert" and (args.init is None or not (args.init / "config.json").is_file()):
         raise InvalidInputError("--role expert needs --init pointing at a trained base model folder.")
     with needs_train_extra():
         from trainers.plots import plot_loss
-        from trainers.shapes_models import train_base, train_expert
+        from trainers.shapes_models import EXPERT_STAGES, train_base, train_expert
         from trainers.shapes_sft import make_smoke_model
     seed = {} if args.seed is None else {"seed": args.seed}
-    if args.role == "base":
-        result = train_base(args.out, steps=args.steps, **seed)
-    elif args.role == "expert":
-        result = train_expert(args.init, args.out, steps=args.steps, **seed)
+    if args.role == "expert":
+        one_stage = [(args.steps or EXPERT_STAGES[0][0], 1 if args.seed is None else args.seed)]
+        stages = one_stage if args.steps is not None or args.seed is not None else EXPERT_STAGES
+        result = train_expert(args.init, args.out, stages=stages)
+    elif args.role == "base":
+        result = train_base(args.out, steps=args.steps or DEFAULT_STEPS["base"], **seed)
     else:
-        result = make_smoke_model(args.out, steps=args.steps, progress=True, **seed)
+        result = make_smoke_model(args.out, steps=args.steps or DEFAULT_STEPS["smoke"], progress=True, **seed)
     plot_loss(result.log, result.out_dir / "loss.png", title=f"SFT ({args.role})")
     minutes = result.seconds / 60
     print(f"trained {args.role} for {result.steps} steps in {minutes:.1f} min; final loss {result.final_loss:.3f}")

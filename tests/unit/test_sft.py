@@ -55,3 +55,18 @@ def test_a_few_steps_change_every_parameter_and_lower_the_loss(tiny: Path, tmp_p
     assert unchanged == []
     assert result.log[-1]["loss"] < result.log[0]["loss"] / 2
     assert (result.out_dir / "sft_log.jsonl").is_file() and (result.out_dir / "tokenizer.json").is_file()
+
+
+def test_the_expert_recipe_chains_its_stages_into_one_log_and_one_folder(tiny: Path, tmp_path: Path) -> None:
+    import json
+
+    from trainers.shapes_models import train_expert
+
+    result = train_expert(tiny, tmp_path / "expert", stages=((2, 1), (3, 2)), progress=False)
+    assert result.out_dir == tmp_path / "expert" and result.steps == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["expert"]  # the stage-1 folder is gone
+    rows = [json.loads(line) for line in (result.out_dir / "sft_log.jsonl").read_text().splitlines()]
+    assert [(r["stage"], r["step"]) for r in rows] == [(1, 0), (1, 1), (2, 2), (2, 4)]
+    assert [s["seed"] for s in json.loads((result.out_dir / "sft_config.json").read_text())["stages"]] == [1, 2]
+    with pytest.raises(ValueError, match="stages"):
+        train_expert(tiny, tmp_path / "x", stages=())
