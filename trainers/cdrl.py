@@ -46,6 +46,14 @@ class CDRLConfig(GRPOConfig):
         default="group", metadata={"help": "Cnorm of the calibration reward: 'group' min-max or 'sigmoid'"}
     )
     confidence_top_k: int = field(default=20, metadata={"help": "k of the NMLP confidence (top-k log-probs)"})
+    mask_truncated_completions: bool = field(
+        default=True,
+        metadata={
+            "help": "leave rollouts that hit max_completion_length out of the loss (TRL's default is False). On by "
+            "default here: trailing filler tokens are confident ones, so without it the confidence rewards teach a "
+            "small policy to pad to the length limit instead of ending (seen on ShapesVQA at lr 2e-4)"
+        },
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
