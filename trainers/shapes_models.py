@@ -80,7 +80,7 @@ def train_expert(
             for row in result.log
         ]
         configs.append(asdict(config))
-        if start != Path(base_dir):
+        if index > 1:
             shutil.rmtree(start)  # the previous stage's folder: only the last stage is kept
         start, done_steps, seconds = stage_dir, done_steps + steps, seconds + result.seconds
     (out / "sft_log.jsonl").write_text("".join(json.dumps(row) + "\n" for row in log))

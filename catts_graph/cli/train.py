@@ -121,8 +121,9 @@ def run_sft(args: argparse.Namespace) -> int:
         from trainers.shapes_sft import make_smoke_model
     seed = {} if args.seed is None else {"seed": args.seed}
     if args.role == "expert":
-        one_stage = [(args.steps or EXPERT_STAGES[0][0], 1 if args.seed is None else args.seed)]
-        stages = one_stage if args.steps is not None or args.seed is not None else EXPERT_STAGES
+        stages = EXPERT_STAGES
+        if args.steps is not None or args.seed is not None:  # one stage, e.g. to train an expert further
+            stages = ((args.steps or EXPERT_STAGES[0][0], 1 if args.seed is None else args.seed),)
         result = train_expert(args.init, args.out, stages=stages)
     elif args.role == "base":
         result = train_base(args.out, steps=args.steps or DEFAULT_STEPS["base"], **seed)
