@@ -104,6 +104,7 @@ class CATTSOutput(TypedDict, total=False):
     answer: str | None
     confidence: float
     votes: dict[str, float]
+    contributions: list[VoteContribution]  # what each module added to `votes` (e.g. to re-weight them offline)
     modules_run: list[str]
     routes: list[RouteRecord]
     fallbacks: list[str]

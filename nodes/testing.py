@@ -90,6 +90,7 @@ class ScriptedExpert:
     voter: str = ""
     critic: str = "The answer is correct."
     planner: str = "critic, self_check"
+    answer: str = "\\boxed{0}"  # asked the question itself (the `answer` Voter form)
     errors: list[Exception] = field(default_factory=list)
     calls: list[list[Message]] = field(default_factory=list)
     name: str = "scripted-expert"
@@ -100,7 +101,7 @@ class ScriptedExpert:
             return "voter"
         if "Proposed answer:" in text:
             return "critic"
-        return "planner"
+        return "planner" if "Two checks can follow" in text else "answer"
 
     async def complete(self, messages: Sequence[Message], *, max_tokens: int) -> ExpertReply:
         self.calls.append(list(messages))

@@ -7,7 +7,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from nodes.answers import normalize_answer
+from nodes.answers import extract_answer, normalize_answer
 from nodes.common import emit, question_messages, representative_text, vote_summary
 from nodes.config import VoteConfig, stage_from_context
 from nodes.expert import Expert, ScoringExpert
@@ -74,6 +74,8 @@ class VoteNode:
         assert self.expert is not None
         if config.voter_form == "score" and isinstance(self.expert, ScoringExpert):
             return await self._score_voter(state, candidates, config)
+        if config.voter_form == "answer":
+            return await self._answer_voter(state, candidates, config)
         usage = empty_usage()
         if config.voter_form == "score":
             fallback = f"voter: {self.expert.name} cannot score responses; used the text form"
@@ -124,3 +126,24 @@ class VoteNode:
         weights = {a: math.exp((m - top) / config.voter_temperature) for a, m in finite.items()}  # stable softmax
         total = sum(weights.values())
         return {a: weights.get(a, 0.0) / total for a in candidates}, usage, None
+
+    async def _answer_voter(
+        self, state: CATTSState, candidates: list[str], config: VoteConfig
+    ) -> tuple[dict[str, float] | None, Usage, str | None]:
+        """p = 1 on the candidate the expert gives when asked the question itself (greedy), 0 on the others."""
+        assert self.expert is not None
+        try:
+            reply = await self.expert.complete(question_messages(state), max_tokens=config.voter_max_tokens)
+        except Exception as e:  # noqa: BLE001 (the expert is optional: degrade, record, go on)
+            failed: Usage = {**empty_usage(), "expert_calls": 1}
+            return None, failed, f"voter: expert call failed ({type(e).__name__}: {e}); no voter votes"
+        usage: Usage = {
+            "prompt_tokens": reply.prompt_tokens,
+            "completion_tokens": reply.completion_tokens,
+            "model_calls": 0,
+            "expert_calls": 1,
+        }
+        own = extract_answer(reply.text, answer_type=state.get("answer_type"), choices=state.get("choices"))
+        if own not in candidates:
+            return None, usage, f"voter: the expert's own answer {own!r} is not a candidate; no voter votes"
+        return {a: float(a == own) for a in candidates}, usage, None

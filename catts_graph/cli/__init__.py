@@ -13,12 +13,12 @@ import traceback
 from collections.abc import Sequence
 from types import FrameType
 
-from catts_graph.cli import bench, data, demo, evaluate, make_model, probe, run, serve, shapes, train
+from catts_graph.cli import bench, calibrate, data, demo, evaluate, make_model, probe, run, serve, shapes, train
 from nodes.errors import CattsError
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
-_COMMANDS = (run, evaluate, probe, bench, serve, shapes, data, train, make_model, demo)
+_COMMANDS = (run, evaluate, calibrate, probe, bench, serve, shapes, data, train, make_model, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,6 +19,7 @@ from typing import Any
 from tqdm import tqdm
 
 from catts_graph.bundled import EmbeddedServers, serve_bundled
+from catts_graph.cli.calibrate import add_graph_options, apply_graph_options
 from catts_graph.cli.endpoints import finite_json, load_relevance
 from catts_graph.config import CATTSConfig
 from catts_graph.graph import create_catts_graph
@@ -46,6 +47,7 @@ def register(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=HELD_OUT_SEED, help="world seed of the items (default: %(default)s)")
     p.add_argument("--n", type=int, default=8, help="samples per question (default: %(default)s)")
     p.add_argument("--concurrency", type=int, default=8, help="items in flight (default: %(default)s)")
+    add_graph_options(p)
     p.set_defaults(handler=run)
 
 
@@ -55,12 +57,18 @@ def majority(samples: list[dict[str, Any]]) -> str | None:
     return counts.most_common(1)[0][0] if counts else None
 
 
-async def answer_items(
-    servers: EmbeddedServers, items: list[ShapesItem], image_dir: Path, n: int, concurrency: int
-) -> list[dict[str, Any]]:
+def demo_config(args: argparse.Namespace) -> CATTSConfig:
+    """The paper's policy at N = `--n`, short answers, the bundled expert's Voter form, any `--voter-form` /
+    `--weights`."""
     config = CATTSConfig.model_validate(
-        {"sampling": {"n": n, "max_tokens": MAX_TOKENS}, "critic": {"reanswer_max_tokens": MAX_TOKENS}}
+        {"sampling": {"n": args.n, "max_tokens": MAX_TOKENS}, "critic": {"reanswer_max_tokens": MAX_TOKENS}}
     )
+    return apply_graph_options(config, args, bundled=True)
+
+
+async def answer_items(
+    servers: EmbeddedServers, items: list[ShapesItem], image_dir: Path, config: CATTSConfig, concurrency: int
+) -> list[dict[str, Any]]:
     expert_server = servers.expert or servers.base
     async with (
         VLLMClient(servers.base.base_url, servers.base.model, timeout_s=300) as model,
@@ -157,14 +165,15 @@ def run(args: argparse.Namespace) -> int:
     image_dir = out / "images"
     image_dir.mkdir(parents=True, exist_ok=True)
     items = [make_item(args.seed, i) for i in range(args.items)]
+    config = demo_config(args)
     started = time.perf_counter()
     print("serving the bundled ShapesVQA base model and expert with vLLM on loopback (1-2 minutes) ...")
     with serve_bundled(expert=True) as servers:
         print(f"base at {servers.base.base_url}, expert at {servers.expert.base_url if servers.expert else '-'}")
-        rows = asyncio.run(answer_items(servers, items, image_dir, args.n, args.concurrency))
+        rows = asyncio.run(answer_items(servers, items, image_dir, config, args.concurrency))
     print()
     print_table(rows)
-    summary = summarize(rows, time.perf_counter() - started)
+    summary = {**summarize(rows, time.perf_counter() - started), "config": config.model_dump(mode="json")}
     n = summary["n_items"]
     print(
         f"\n{n} held-out items (seed {args.seed}): greedy {summary['greedy_accuracy']:.0%}, "

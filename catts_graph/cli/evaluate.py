@@ -14,6 +14,7 @@ from typing import Any
 from tqdm import tqdm
 
 from catts_graph.benchmarks import load_benchmark
+from catts_graph.cli.calibrate import add_graph_options, apply_graph_options
 from catts_graph.cli.endpoints import (
     API_KEY_ENV,
     EXPERT_KEY_ENV,
@@ -94,6 +95,7 @@ def register(sub: Any) -> None:
         default="score",
         help="score: contrastive answer scoring (any server); decode: step-wise contrastive decoding (needs --engine)",
     )
+    add_graph_options(p)
     p.add_argument(
         "--engine",
         type=Path,
@@ -128,6 +130,8 @@ def settings_from(args: argparse.Namespace) -> EvalSettings:
             "self_check": {"form": args.self_check_form},
         }
     )
+    bundled = args.base_url is None and args.engine is None
+    config = apply_graph_options(config, args, bundled=bundled)
     return EvalSettings(tuple(methods), tuple(ns), config, max(1, args.concurrency))
 
 

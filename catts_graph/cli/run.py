@@ -9,6 +9,7 @@ import sys
 import time
 from typing import Any
 
+from catts_graph.cli.calibrate import add_graph_options, apply_graph_options
 from catts_graph.cli.endpoints import (
     API_KEY_ENV,
     EXPERT_KEY_ENV,
@@ -69,6 +70,7 @@ def register(sub: Any) -> None:
     p.add_argument("--no-critic", action="store_true", help="leave out the critic")
     p.add_argument("--no-self-check", action="store_true", help="leave out the visual self-check")
     p.add_argument("--planner", action="store_true", help="let the expert order the modules")
+    add_graph_options(p)
     add_clip_argument(p)
     p.add_argument("--timeout", type=float, default=120.0, help="per-request timeout in seconds")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a report")
@@ -78,7 +80,7 @@ def register(sub: Any) -> None:
 
 def config_from_args(args: argparse.Namespace) -> CATTSConfig:
     gate = Gate(min_share=args.min_share, min_confidence=args.min_confidence)
-    return CATTSConfig.model_validate(
+    config = CATTSConfig.model_validate(
         {
             "sampling": {"n": args.n, "temperature": args.temperature, "max_tokens": args.max_tokens},
             "vote": {"voter": not args.no_voter},
@@ -88,6 +90,7 @@ def config_from_args(args: argparse.Namespace) -> CATTSConfig:
             "routing": RoutingConfig(policy=args.policy, sampling=gate, critic=gate, self_check=gate),
         }
     )
+    return apply_graph_options(config, args, bundled=args.base_url is None)
 
 
 def result_json(out: dict[str, Any], wall_s: float) -> dict[str, Any]:

@@ -57,5 +57,7 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert summary["n_items"] == 50 and summary["tokens"] > 0
     for key in ("greedy_accuracy", "majority_accuracy", "catts_accuracy", "expert_greedy_accuracy"):
         assert summary[key] > BLIND_BASELINE + 0.1, (key, summary[key])
+    assert summary["config"]["vote"]["voter_form"] == "answer"  # the bundled expert votes with its own answer
+    assert sum("voter" in r["modules_run"] for r in summary["items"]) >= 10  # and does so on real disagreements
     assert (tmp_path / "summary.png").stat().st_size > 10_000
     assert vllm_processes() == before  # both servers it started are gone

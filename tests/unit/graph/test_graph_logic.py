@@ -78,6 +78,26 @@ async def test_a_model_expert_votes_by_the_likelihood_it_gives_each_candidate(im
     assert out["votes"]["3"] == pytest.approx(4 / 9 + 0.5 * p3) and out["answer"] == "3"
 
 
+async def test_answer_voter_puts_probability_one_on_the_experts_own_answer(image: str) -> None:
+    model = ScriptedModel([("\\boxed{2}", 5.0), ("\\boxed{3}", 4.0)])
+    expert = ScriptedExpert(answer="blue circle, blue circle, blue circle. \\boxed{3}")
+    stages = {"critic": {"enabled": False}, "self_check": {"enabled": False}}
+    out = await run(model, expert, cfg=config(vote={"voter_form": "answer", "tau1": 0.5}, **stages), images=[image])
+    assert len(expert.calls) == 1 and "Candidate answers" not in expert.calls[0][-1].text  # the plain question
+    assert out["votes"] == pytest.approx({"2": 5 / 9, "3": 4 / 9 + 0.5}) and out["answer"] == "3"
+    assert out["contributions"][1] == {"module": "voter", "votes": {"2": 0.0, "3": 0.5}}
+
+
+async def test_answer_voter_abstains_when_its_answer_is_not_a_candidate(image: str) -> None:
+    model = ScriptedModel([("\\boxed{2}", 5.0), ("\\boxed{3}", 4.0)])
+    expert = ScriptedExpert(answer="\\boxed{7}")
+    stages = {"critic": {"enabled": False}, "self_check": {"enabled": False}}
+    out = await run(model, expert, cfg=config(vote={"voter_form": "answer"}, **stages), images=[image])
+    assert out["answer"] == "2" and [c["module"] for c in out["contributions"]] == ["self_consistency"]
+    assert any("'7' is not a candidate" in f for f in out["fallbacks"])
+    assert out["usage"]["expert_calls"] == 1
+
+
 async def test_ties_go_to_the_first_answer_in_the_self_consistency_ranking(image: str) -> None:
     model = ScriptedModel([("\\boxed{3}", 2.0), ("\\boxed{2}", 2.0)])
     out = await run(

@@ -1,0 +1,131 @@
+"""`catts calibrate`: choose CA-TTS's module weights (tau1, tau2, tau3) on a dev set from a recorded `catts eval` run.
+
+  catts eval --benchmark shapes:3 --limit 200 --methods catts-paper --n 8 --out runs/dev
+  catts calibrate runs/dev --out weights.json
+  catts eval --benchmark shapes --limit 200 --methods greedy,majority,catts-paper --weights weights.json \
+    --out runs/test
+
+Re-weights the votes each module recorded (no model is called), scores every weight triple of the grid on the dev
+items, prints the best ones next to the paper's (0.5 each), and writes the most accurate as JSON for `--weights`.
+Ties go to the weights closest to the paper's. The Critic's re-answer is kept as recorded (it critiqued the leader
+under the run's weights), so check the chosen weights on held-out items before you trust them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from catts_graph.bundled import BUNDLED_VOTER_FORM
+from catts_graph.calibrate import DEFAULT_GRID, Score, Weights, calibrate
+from catts_graph.config import CATTSConfig
+from catts_graph.evaluate import ResultsFile
+from nodes.errors import InvalidInputError
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "calibrate",
+        help="choose the module weights tau1..tau3 on a dev set from a recorded `catts eval` run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("run", type=Path, help="a `catts eval` output folder (run.json and results.jsonl)")
+    p.add_argument("--method", default="catts-paper", help="which catts method's votes (default: %(default)s)")
+    p.add_argument("--n", type=int, default=8, help="which N (default: %(default)s)")
+    p.add_argument(
+        "--grid",
+        type=lambda s: tuple(float(x) for x in s.split(",")),
+        default=DEFAULT_GRID,
+        help=f"weights tried for each tau (default: {','.join(f'{g:g}' for g in DEFAULT_GRID)})",
+    )
+    p.add_argument("--top", type=int, default=10, help="rows of the table (default: %(default)s)")
+    p.add_argument("--out", type=Path, help="write the best weights here as JSON (for --weights)")
+    p.set_defaults(handler=run)
+
+
+def add_graph_options(parser: argparse.ArgumentParser) -> None:
+    """`--voter-form` and `--weights`, shared by `catts run`, `catts eval` and `catts demo`."""
+    parser.add_argument(
+        "--voter-form",
+        choices=["text", "answer", "score"],
+        help="how the expert votes: text (the paper's: it is shown the candidates), answer (it answers the question "
+        "itself; its answer gets probability 1) or score (its likelihood of each candidate's response); default: "
+        "answer with the bundled models (their expert reads the image better when not shown candidates), else text",
+    )
+    parser.add_argument(
+        "--weights", type=Path, metavar="JSON", help="module weights tau1..tau3 from `catts calibrate --out`"
+    )
+
+
+def apply_graph_options(config: CATTSConfig, args: argparse.Namespace, *, bundled: bool) -> CATTSConfig:
+    """`config` with the `--voter-form` and `--weights` a command was given; with the `bundled` models and no
+    `--voter-form`, the bundled expert's Voter form."""
+    voter_form = args.voter_form or (BUNDLED_VOTER_FORM if bundled else None)
+    vote: dict[str, Any] = {} if voter_form is None else {"voter_form": voter_form}
+    critic: dict[str, Any] = {}
+    check: dict[str, Any] = {}
+    if args.weights is not None:
+        weights = load_weights(args.weights)
+        vote, critic, check = {**vote, "tau1": weights.tau1}, {"tau2": weights.tau2}, {"tau3": weights.tau3}
+    return config.model_copy(
+        update={
+            "vote": config.vote.model_copy(update=vote),
+            "critic": config.critic.model_copy(update=critic),
+            "self_check": config.self_check.model_copy(update=check),
+        }
+    )
+
+
+def load_weights(path: Path) -> Weights:
+    """A `--weights` file (JSON with tau1, tau2, tau3, each >= 0)."""
+    try:
+        data = json.loads(path.read_text())
+        weights = Weights(float(data["tau1"]), float(data["tau2"]), float(data["tau3"]))
+    except FileNotFoundError:
+        raise InvalidInputError(
+            f"--weights {path}: no such file; write one with `catts calibrate RUN --out`"
+        ) from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise InvalidInputError(
+            f"--weights {path} is not a weights file ({e}); expected JSON like "
+            '{"tau1": 1.0, "tau2": 0.5, "tau3": 0.0} from `catts calibrate`'
+        ) from None
+    if min(weights.tau1, weights.tau2, weights.tau3) < 0:
+        raise InvalidInputError(f"--weights {path}: weights must be >= 0")
+    return weights
+
+
+def run(args: argparse.Namespace) -> int:
+    info_path = args.run / "run.json"
+    if not info_path.is_file():
+        raise InvalidInputError(f"{args.run} is not a `catts eval` output folder (no run.json)")
+    config = json.loads(info_path.read_text()).get("settings", {}).get("config")
+    if config is None:
+        raise InvalidInputError(f"{info_path} records no graph configuration; rerun `catts eval` with this version")
+    lines = [
+        line
+        for line in ResultsFile(args.run / "results.jsonl").read()
+        if line["method"] == args.method and line["n"] == args.n
+    ]
+    if not lines:
+        raise InvalidInputError(f"{args.run} has no {args.method} lines at N = {args.n}; see its report.md")
+    result = calibrate(lines, Weights.from_config(config), grid=args.grid)
+    print(f"{result.n_items} items of {args.run} ({args.method}, N = {args.n}); accuracy under each weighting:\n")
+    print(f"{'tau1 (voter)':>12} {'tau2 (critic)':>13} {'tau3 (check)':>12} {'accuracy':>9}")
+
+    def row(score: Score, label: str = "") -> None:
+        w = score.weights
+        print(f"{w.tau1:>12g} {w.tau2:>13g} {w.tau3:>12g} {100 * score.accuracy:>8.1f}%  {label}")
+
+    for score in result.ranking[: args.top]:
+        row(score, "<- best" if score is result.best else "")
+    row(result.paper, "(the paper's)")
+    row(result.recorded, "(as recorded: the run's own answers)")
+    if args.out is not None:
+        w = result.best.weights
+        args.out.write_text(json.dumps({"tau1": w.tau1, "tau2": w.tau2, "tau3": w.tau3}, indent=2) + "\n")
+        print(f"\nwrote {args.out}: pass it as --weights to catts run, eval or demo")
+    return 0
