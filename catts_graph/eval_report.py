@@ -59,18 +59,20 @@ def _mean(rows: Sequence[dict[str, Any]], field: str) -> float:
 
 
 def _comparisons(groups: dict[tuple[str, int], list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Accuracy difference of each method against majority at the same N (paired over items, bootstrap 95% CI)."""
+    """Accuracy difference of each method against majority vote at the same N and against one greedy answer
+    (paired over items, bootstrap 95% CI)."""
     out = []
-    for (method, n), rows in sorted(groups.items()):
-        baseline = groups.get(("majority", n))
-        if method == "majority" or not baseline:
-            continue
-        by_id = {r["id"]: float(r["correct"]) for r in baseline}
-        paired = [(float(r["correct"]), by_id[r["id"]]) for r in rows if r["id"] in by_id]
-        if not paired:
-            continue
-        diff, low, high = paired_bootstrap_ci([a for a, _ in paired], [b for _, b in paired])
-        out.append({"method": method, "n_samples": n, "versus": "majority", "diff": diff, "ci95": [low, high]})
+    for versus in ("majority", "greedy"):
+        for (method, n), rows in sorted(groups.items()):
+            baseline = groups.get((versus, n if versus == "majority" else 1))
+            if method in ("majority", "greedy") or not baseline:
+                continue
+            by_id = {r["id"]: float(r["correct"]) for r in baseline}
+            paired = [(float(r["correct"]), by_id[r["id"]]) for r in rows if r["id"] in by_id]
+            if not paired:
+                continue
+            diff, low, high = paired_bootstrap_ci([a for a, _ in paired], [b for _, b in paired])
+            out.append({"method": method, "n_samples": n, "versus": versus, "diff": diff, "ci95": [low, high]})
     return out
 
 
@@ -120,10 +122,14 @@ def markdown_report(metrics: dict[str, Any], run_info: dict[str, Any]) -> str:
         )
     out += ["", "Slope of accuracy (points) against log2 N:", ""]
     out += [f"- {m}: {s:+.2f}" for m, s in metrics["slopes"].items() if math.isfinite(s)]
-    out += ["", "Accuracy difference against majority vote at the same N (paired bootstrap, 95% CI):", ""]
+    out += ["", "Accuracy difference against majority vote at the same N and against greedy"]
+    out += ["(paired bootstrap, 95% CI):", ""]
     for c in metrics["comparisons"]:
         low, high = (100 * v for v in c["ci95"])
-        out.append(f"- {c['method']}@{c['n_samples']}: {100 * c['diff']:+.1f} points [{low:+.1f}, {high:+.1f}]")
+        out.append(
+            f"- {c['method']}@{c['n_samples']} vs {c['versus']}: {100 * c['diff']:+.1f} points "
+            f"[{low:+.1f}, {high:+.1f}]"
+        )
     return "\n".join(out) + "\n"
 
 

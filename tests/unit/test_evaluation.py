@@ -83,6 +83,9 @@ async def test_every_method_at_every_n_on_shared_samples(items: list, tmp_path: 
     metrics = aggregate(lines)
     assert set(metrics["methods"]) >= {"greedy@1", "majority@4", "catts-paper@4"}
     assert math.isfinite(metrics["slopes"]["majority"])
+    versus = {(c["method"], c["n_samples"], c["versus"]) for c in metrics["comparisons"]}
+    assert {("catts-paper", 4, "majority"), ("catts-paper", 4, "greedy")} <= versus
+    assert not any(c["method"] in ("greedy", "majority") for c in metrics["comparisons"])
     assert "catts-paper" in table(metrics) and "| majority | 4 |" in markdown_report(
         metrics, {"benchmark": "shapes", "n_items": 4, "model": "m", "expert": "e", "settings": settings.to_json()}
     )
