@@ -17,7 +17,7 @@ Items are deterministic per (seed, index): the same seed gives byte-identical fi
 
 Example:
     >>> item = make_item(seed=0, index=3)
-    >>> item.target.endswith("\\boxed{" + item.answer + "}")
+    >>> item.target.endswith("\\\\boxed{" + item.answer + "}")
     True
 """
 

@@ -10,7 +10,7 @@ Example:
     >>> {a: round(v, 3) for a, v in table.items()}
     {'3': 0.667, '2': 0.333}
     >>> leader(add_tables(table, {"2": 0.5}))
-    ('2', 0.6111111111111112)
+    ('2', 0.5555555555555555)
 """
 
 from __future__ import annotations

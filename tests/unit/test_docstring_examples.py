@@ -1,0 +1,34 @@
+"""The runnable examples in the docstrings of the modules that need no server: they run and say what they show."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+SELF_CONTAINED = (
+    "catts_graph.benchmarks",
+    "catts_graph.calibrate",
+    "catts_graph.config",
+    "catts_graph.metrics",
+    "catts_graph.rh_auc",
+    "catts_graph.shapes",
+    "nodes.answers",
+    "nodes.confidence",
+    "nodes.contrastive",
+    "nodes.images",
+    "nodes.parsing",
+    "nodes.perturb",
+    "nodes.protocol",
+    "nodes.relevance",
+    "nodes.voting",
+    "trainers.cdrl_rewards",
+)
+
+
+@pytest.mark.parametrize("name", SELF_CONTAINED)
+def test_docstring_examples_run(name: str) -> None:
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0, f"{name} has no examples"
+    assert result.failed == 0, f"{result.failed} of {result.attempted} examples in {name} failed (see above)"
