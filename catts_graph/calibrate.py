@@ -27,7 +27,6 @@ from nodes.errors import InvalidInputError
 from nodes.voting import add_tables, leader
 
 DEFAULT_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
-PAPER = (0.5, 0.5, 0.5)
 
 
 @dataclass(frozen=True)
@@ -40,14 +39,13 @@ class Weights:
         """The weight of `module`'s votes; None for self-consistency, which is never rescaled."""
         return {"voter": self.tau1, "critic": self.tau2, "self_check": self.tau3}.get(module)
 
-    def as_config(self) -> dict[str, Any]:
-        """The weights as a partial `CATTSConfig` (e.g. for `--config`)."""
-        return {"vote": {"tau1": self.tau1}, "critic": {"tau2": self.tau2}, "self_check": {"tau3": self.tau3}}
-
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Weights:
         """The weights of a `CATTSConfig.model_dump()`."""
         return cls(config["vote"]["tau1"], config["critic"]["tau2"], config["self_check"]["tau3"])
+
+
+PAPER = Weights(0.5, 0.5, 0.5)
 
 
 @dataclass(frozen=True)
@@ -95,8 +93,8 @@ def calibrate(
 
     def distance_to_paper(s: Score) -> float:
         w = s.weights
-        return abs(w.tau1 - PAPER[0]) + abs(w.tau2 - PAPER[1]) + abs(w.tau3 - PAPER[2])
+        return abs(w.tau1 - PAPER.tau1) + abs(w.tau2 - PAPER.tau2) + abs(w.tau3 - PAPER.tau3)
 
     scores = [score(Weights(*taus)) for taus in itertools.product(grid, repeat=3)]
     ranking = sorted(scores, key=lambda s: (-s.accuracy, distance_to_paper(s)))
-    return Calibration(ranking[0], score(Weights(*PAPER)), score(recorded), ranking, len(lines))
+    return Calibration(ranking[0], score(PAPER), score(recorded), ranking, len(lines))

@@ -129,7 +129,7 @@ async def evaluate_item(
 
     lines: list[dict[str, Any]] = []
 
-    def add(method: str, n: int, prediction: Prediction, wall_s: float, votes: dict[str, Any] | None = None) -> None:
+    def add(method: str, n: int, prediction: Prediction, wall_s: float, extra: dict[str, Any] | None = None) -> None:
         lines.append(
             {
                 "id": item.id,
@@ -145,7 +145,7 @@ async def evaluate_item(
                 "calls": prediction.model_calls,
                 "expert_calls": prediction.expert_calls,
                 "wall_s": round(wall_s, 4),
-                **(votes or {}),
+                **(extra or {}),
             }
         )
 
@@ -193,13 +193,13 @@ async def evaluate_item(
                     usage["expert_calls"],
                 )
                 wall_s = time.perf_counter() - started + sampling_wall * n_used / max_n
-                votes = {
+                recorded = {
                     "contributions": out["contributions"],  # each module's votes, for `catts calibrate`
                     "correct_candidates": sorted(
                         {a for c in out["contributions"] for a in c["votes"] if matches(a, item)}
                     ),
                 }
-                add(method, n, prediction, wall_s, votes)
+                add(method, n, prediction, wall_s, recorded)
     if settings.judge is not None:
         await judge_lines(settings.judge, item, lines)
     return lines

@@ -74,29 +74,32 @@ class VoteNode:
         assert self.expert is not None
         if config.voter_form == "score" and isinstance(self.expert, ScoringExpert):
             return await self._score_voter(state, candidates, config)
-        if config.voter_form == "answer":
-            return await self._answer_voter(state, candidates, config)
-        usage = empty_usage()
-        if config.voter_form == "score":
-            fallback = f"voter: {self.expert.name} cannot score responses; used the text form"
+        fallback = (
+            f"voter: {self.expert.name} cannot score responses; used the text form"
+            if config.voter_form == "score"
+            else None
+        )
+        if config.voter_form == "answer":  # the plain question: the expert's own answer gets probability 1
+            messages = question_messages(state)
         else:
-            fallback = None
-        prompt = voter_prompt(state["question"], candidates, state.get("choices"))
-        messages = [Message("user", prompt, data_urls(state.get("images") or []))]
+            prompt = voter_prompt(state["question"], candidates, state.get("choices"))
+            messages = [Message("user", prompt, data_urls(state.get("images") or []))]
         try:
             reply = await self.expert.complete(messages, max_tokens=config.voter_max_tokens)
         except Exception as e:  # noqa: BLE001 (the expert is optional: degrade, record, go on)
-            return (
-                None,
-                {**usage, "expert_calls": 1},
-                f"voter: expert call failed ({type(e).__name__}: {e}); no voter votes",
-            )
-        usage = {
+            failed: Usage = {**empty_usage(), "expert_calls": 1}
+            return None, failed, f"voter: expert call failed ({type(e).__name__}: {e}); no voter votes"
+        usage: Usage = {
             "prompt_tokens": reply.prompt_tokens,
             "completion_tokens": reply.completion_tokens,
             "model_calls": 0,
             "expert_calls": 1,
         }
+        if config.voter_form == "answer":
+            own = extract_answer(reply.text, answer_type=state.get("answer_type"), choices=state.get("choices"))
+            if own not in candidates:
+                return None, usage, f"voter: the expert's own answer {own!r} is not a candidate; no voter votes"
+            return {a: float(a == own) for a in candidates}, usage, None
 
         def normalize(text: str) -> str | None:
             return normalize_answer(text, state.get("answer_type"), state.get("choices"))
@@ -126,24 +129,3 @@ class VoteNode:
         weights = {a: math.exp((m - top) / config.voter_temperature) for a, m in finite.items()}  # stable softmax
         total = sum(weights.values())
         return {a: weights.get(a, 0.0) / total for a in candidates}, usage, None
-
-    async def _answer_voter(
-        self, state: CATTSState, candidates: list[str], config: VoteConfig
-    ) -> tuple[dict[str, float] | None, Usage, str | None]:
-        """p = 1 on the candidate the expert gives when asked the question itself (greedy), 0 on the others."""
-        assert self.expert is not None
-        try:
-            reply = await self.expert.complete(question_messages(state), max_tokens=config.voter_max_tokens)
-        except Exception as e:  # noqa: BLE001 (the expert is optional: degrade, record, go on)
-            failed: Usage = {**empty_usage(), "expert_calls": 1}
-            return None, failed, f"voter: expert call failed ({type(e).__name__}: {e}); no voter votes"
-        usage: Usage = {
-            "prompt_tokens": reply.prompt_tokens,
-            "completion_tokens": reply.completion_tokens,
-            "model_calls": 0,
-            "expert_calls": 1,
-        }
-        own = extract_answer(reply.text, answer_type=state.get("answer_type"), choices=state.get("choices"))
-        if own not in candidates:
-            return None, usage, f"voter: the expert's own answer {own!r} is not a candidate; no voter votes"
-        return {a: float(a == own) for a in candidates}, usage, None

@@ -37,13 +37,23 @@ def register(sub: Any) -> None:
     p.add_argument("--n", type=int, default=8, help="which N (default: %(default)s)")
     p.add_argument(
         "--grid",
-        type=lambda s: tuple(float(x) for x in s.split(",")),
+        type=_grid,
         default=DEFAULT_GRID,
         help=f"weights tried for each tau (default: {','.join(f'{g:g}' for g in DEFAULT_GRID)})",
     )
     p.add_argument("--top", type=int, default=10, help="rows of the table (default: %(default)s)")
     p.add_argument("--out", type=Path, help="write the best weights here as JSON (for --weights)")
     p.set_defaults(handler=run)
+
+
+def _grid(text: str) -> tuple[float, ...]:
+    try:
+        grid = tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give weights >= 0 separated by commas, e.g. 0,0.5,1") from None
+    if min(grid) < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: weights must be >= 0")
+    return grid
 
 
 def add_graph_options(parser: argparse.ArgumentParser) -> None:

@@ -13,14 +13,12 @@ from typing import Any
 import pytest
 
 from catts_graph.benchmarks import load_benchmark
-from catts_graph.calibrate import Weights, answer, calibrate
+from catts_graph.calibrate import PAPER, Weights, answer, calibrate
 from catts_graph.cli.calibrate import apply_graph_options
 from catts_graph.config import CATTSConfig
 from catts_graph.evaluate import EvalSettings, ResultsFile, run_evaluation
 from nodes.errors import InvalidInputError
 from nodes.testing import ScriptedExpert, ScriptedModel
-
-PAPER = Weights(0.5, 0.5, 0.5)
 
 
 def line(correct: str, **modules: dict[str, float]) -> dict[str, Any]:
