@@ -7,6 +7,14 @@ CDRL reward functions, which read them like any dataset column. So the rewards s
 (`trainers.cdrl_rewards`), TRL logs each component as ``rewards/<name>/mean``, and the trainer adds
 ``cdrl/clean_confidence`` and ``cdrl/confidence_drop`` (mean C - C').
 
+The perception reward reaches the policy only through the clean rollouts' advantages, so C' can fall only by
+generalisation; on the small ShapesVQA model six CPU runs of that form never moved it (README).
+`perception_loss_weight` (ours; 0 = the paper's form) adds the same term's pathwise gradient,
+``- w * mean_j tanh(beta * (C_j - C'_j))`` with C and C' recomputed *with* gradient on both images, so the policy
+learns directly to be surer of its own words when it sees the evidence than when the evidence is destroyed. (Through
+C' alone the easiest way down is to flatten every prediction: the small model's clean confidence and accuracy
+collapsed within 30 steps, with or without the gradient through C on right rollouts only.)
+
 Data: a `catts data pairs` folder (``pairs.jsonl`` + images). Models: any Qwen2.5-VL-style folder; LoRA through
 `peft_config`, merged on export so vLLM serves the result directly.
 
@@ -46,6 +54,13 @@ class CDRLConfig(GRPOConfig):
         default="group", metadata={"help": "Cnorm of the calibration reward: 'group' min-max or 'sigmoid'"}
     )
     confidence_top_k: int = field(default=20, metadata={"help": "k of the NMLP confidence (top-k log-probs)"})
+    perception_loss_weight: float = field(
+        default=0.0,
+        metadata={
+            "help": "w of the pathwise perception loss -w * mean tanh(beta * (C - C')), gradient through C and C' "
+            "(ours; 0 = the paper's reward-only form)"
+        },
+    )
     mask_truncated_completions: bool = field(
         default=True,
         metadata={
@@ -61,6 +76,8 @@ class CDRLConfig(GRPOConfig):
             raise ValueError("confidence_normalisation must be 'group' or 'sigmoid'")
         if self.perception_alpha < 0 or self.perception_beta <= 0:
             raise ValueError("set perception_alpha >= 0 and perception_beta > 0")
+        if self.perception_loss_weight < 0:
+            raise ValueError("perception_loss_weight must be >= 0 (0 turns the pathwise perception loss off)")
         if self.confidence_top_k < 1:
             raise ValueError("confidence_top_k must be >= 1 (the paper uses 20)")
         if (self.num_generations or 0) < 2:
@@ -142,29 +159,73 @@ class CDRLTrainer(GRPOTrainer):  # type: ignore[misc]
     @torch.no_grad()
     def _confidences(self, inputs: list[dict[str, Any]], completion_ids_list: list[Any]) -> tuple[list[float], ...]:
         """NMLP confidence of each rollout's tokens under the current policy: on the clean, then the noised image."""
-        processor = self.processing_class
         model = self.accelerator.unwrap_model(self.model)
-        k = self.args.confidence_top_k
         clean, noised = [], []
         for example, completion_ids in zip(inputs, completion_ids_list, strict=True):
-            text = processor.apply_chat_template(example["prompt"], add_generation_prompt=True, tokenize=False)
-            ids = torch.as_tensor(list(completion_ids), dtype=torch.long)  # (T,)
+            ids = torch.as_tensor(list(completion_ids), dtype=torch.long, device=model.device)[None]  # (1, T)
             for image, out in ((example["image"], clean), (example["noised_image"], noised)):
-                if len(ids) == 0:
+                if ids.shape[1] == 0:
                     out.append(math.nan)
                     continue
-                enc = processor(images=[image], text=[text], return_tensors="pt").to(model.device)
-                n_prompt = enc["input_ids"].shape[1]
-                input_ids = torch.cat([enc["input_ids"][0], ids.to(model.device)])[None]  # (1, P + T)
-                logits = model(
-                    input_ids=input_ids,
-                    attention_mask=torch.ones_like(input_ids),
-                    pixel_values=enc["pixel_values"],
-                    image_grid_thw=enc["image_grid_thw"],
-                ).logits[0, n_prompt - 1 : -1]  # (T, V): position t predicts completion token t
-                top = torch.log_softmax(logits.float(), dim=-1).topk(k, dim=-1).values  # (T, k)
-                out.append(float((-top.mean(dim=-1)).mean()))  # C = mean_t c_t, c_t = -mean_j log p_t(j)
+                enc = self._encode(example, image).to(model.device)
+                confidence = self._forced_confidence(
+                    model, enc["input_ids"], enc["attention_mask"], ids, torch.ones_like(ids), enc
+                )  # (1,)
+                out.append(float(confidence[0]))
         return clean, noised
+
+    def _encode(self, example: dict[str, Any], image: Any) -> Any:
+        """The processor's prompt encoding of one rollout's prompt with `image` (ids, mask, pixel values, grid)."""
+        processor = self.processing_class
+        text = processor.apply_chat_template(example["prompt"], add_generation_prompt=True, tokenize=False)
+        return processor(images=[image], text=[text], return_tensors="pt")
+
+    def _forced_confidence(
+        self, model: Any, prompt_ids: Any, prompt_mask: Any, completion_ids: Any, completion_mask: Any, vision: Any
+    ) -> torch.Tensor:
+        """NMLP of each row's completion teacher-forced after its prompt: C = mean_t c_t, c_t = -mean_j log p_t(j)."""
+        input_ids = torch.cat([prompt_ids, completion_ids], dim=1)  # (B, P + T)
+        logits = model(
+            input_ids=input_ids,
+            attention_mask=torch.cat([prompt_mask, completion_mask], dim=1),
+            pixel_values=vision["pixel_values"],
+            image_grid_thw=vision["image_grid_thw"],
+        ).logits[:, prompt_ids.shape[1] - 1 : -1]  # (B, T, V): position t predicts completion token t
+        top = torch.log_softmax(logits.float(), dim=-1).topk(self.args.confidence_top_k, dim=-1).values  # (B, T, k)
+        per_token = -top.mean(dim=-1)  # (B, T)
+        mask = completion_mask.float()  # (B, T)
+        return (per_token * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)  # (B,)
+
+    def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+        output = super()._generate_and_score_completions(inputs)
+        if self.args.perception_loss_weight > 0:  # the pathwise loss also reads the noised twin
+            device = output["completion_ids"].device
+            noised = [self._encode(x, x["noised_image"]) for x in inputs]
+            grids = zip(noised, output["image_grid_thw"], strict=True)  # one image per rollout: (B, 3)
+            if any(not torch.equal(n["image_grid_thw"][0], clean_grid) for n, clean_grid in grids):
+                raise ValueError("a noised twin differs in size from its clean image; rebuild with `catts data pairs`")
+            output["noised_pixel_values"] = [n["pixel_values"].to(device) for n in noised]  # B x (rows, dim)
+            output["noised_image_grid_thw"] = [n["image_grid_thw"].to(device) for n in noised]  # B x (1, 3)
+        return output
+
+    def _compute_loss(self, model: Any, inputs: dict[str, Any]) -> torch.Tensor:
+        loss = super()._compute_loss(model, inputs)
+        weight = self.args.perception_loss_weight
+        if weight == 0:
+            return loss
+        tokens = (inputs["prompt_ids"], inputs["prompt_mask"], inputs["completion_ids"], inputs["completion_mask"])
+        noised_vision = {
+            "pixel_values": torch.cat(inputs["noised_pixel_values"]),  # (sum rows, dim)
+            "image_grid_thw": torch.cat(inputs["noised_image_grid_thw"]),  # (B, 3)
+        }
+        clean = self._forced_confidence(model, *tokens, inputs)  # (B,) C, with gradient
+        noised = self._forced_confidence(model, *tokens, noised_vision)  # (B,) C', with gradient
+        valid = inputs["completion_mask"].sum(dim=1) > 0  # (B,)
+        if not valid.any():
+            return loss
+        term = torch.tanh(self.args.perception_beta * (clean - noised))[valid].mean()  # (): C up, C' down
+        self._metrics["train" if model.training else "eval"]["cdrl/perception_loss"].append(-weight * term.item())
+        return loss - weight * term
 
 
 def pairs_dataset(pairs_dir: str | Path) -> Any:

@@ -75,6 +75,19 @@ def register(sub: Any) -> None:
     cdrl.add_argument("--alpha", type=float, default=0.5, help="perception reward scale (default: %(default)s)")
     cdrl.add_argument("--beta", type=float, default=1.0, help="perception reward slope (default: %(default)s)")
     cdrl.add_argument(
+        "--perception-loss-weight",
+        type=float,
+        default=0.0,
+        help="w of the pathwise perception loss -w*tanh(beta*(C-C')), gradient through C and C' "
+        "(ours; 0 = the paper's reward-only form; default: %(default)s)",
+    )
+    cdrl.add_argument(
+        "--kl",
+        type=float,
+        default=0.0,
+        help="KL penalty to the starting model on the clean rollouts (TRL's GRPO beta; default: %(default)s)",
+    )
+    cdrl.add_argument(
         "--scale-rewards",
         choices=["group", "batch", "none"],
         default="group",
@@ -179,6 +192,8 @@ def run_cdrl(args: argparse.Namespace) -> int:
             max_completion_length=args.max_completion_length,
             perception_alpha=args.alpha,
             perception_beta=args.beta,
+            perception_loss_weight=args.perception_loss_weight,
+            beta=args.kl,
             scale_rewards=args.scale_rewards,
             logging_steps=1,
             save_strategy="no",

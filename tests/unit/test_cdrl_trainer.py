@@ -4,6 +4,7 @@ reward component and the confidences, and save a plain model folder."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,14 @@ def test_a_few_steps_change_every_parameter_and_log_every_component(setup: tuple
     assert (out / "config.json").is_file() and (out / "tokenizer.json").is_file()
 
 
+def test_the_pathwise_perception_loss_trains_and_is_logged(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    model_dir, pairs = setup
+    out = train_cdrl(model_dir, pairs, tmp_path / "out", config(tmp_path / "run", perception_loss_weight=1.0))
+    logged = [json.loads(line) for line in (out / "cdrl_log.jsonl").read_text().splitlines()]
+    losses = [row["cdrl/perception_loss"] for row in logged if "cdrl/perception_loss" in row]
+    assert losses and all(math.isfinite(v) and -1.0 <= v <= 1.0 for v in losses)  # -w * tanh(.), w = 1
+
+
 def test_lora_is_merged_on_export(setup: tuple[Path, Path], tmp_path: Path) -> None:
     from peft import LoraConfig
 
@@ -69,6 +78,7 @@ def test_pairs_dataset_columns(setup: tuple[Path, Path]) -> None:
         ({"confidence_normalisation": "rank"}, "normalisation"),
         ({"perception_beta": 0.0}, "perception_beta"),
         ({"confidence_top_k": 0}, "top_k"),
+        ({"perception_loss_weight": -1.0}, "perception_loss_weight"),
     ],
 )
 def test_config_checks_say_what_to_set(tmp_path: Path, overrides: dict, message: str) -> None:
@@ -84,7 +94,8 @@ def test_catts_train_cdrl_end_to_end(setup: tuple[Path, Path], tmp_path: Path) -
     out = tmp_path / "cdrl-model"
     command = [sys.executable, "-m", "catts_graph", "train", "cdrl", "--model", str(model_dir), "--data", str(pairs),
                "--out", str(out), "--steps", "2", "--generations", "2", "--batch", "2",
-               "--max-completion-length", "16", "--learning-rate", "1e-3", "--scale-rewards", "none"]  # fmt: skip
+               "--max-completion-length", "16", "--learning-rate", "1e-3", "--scale-rewards", "none",
+               "--perception-loss-weight", "0.5", "--kl", "0.1"]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     assert (out / "model.safetensors").is_file() and (out / "cdrl.png").is_file()
