@@ -163,11 +163,11 @@ class CDRLTrainer(GRPOTrainer):  # type: ignore[misc]
         clean, noised = [], []
         for example, completion_ids in zip(inputs, completion_ids_list, strict=True):
             ids = torch.as_tensor(list(completion_ids), dtype=torch.long, device=model.device)[None]  # (1, T)
-            for image, out in ((example["image"], clean), (example["noised_image"], noised)):
+            for enc, out in ((self._encode(example, example["image"]), clean), (example["noised_encoding"], noised)):
                 if ids.shape[1] == 0:
                     out.append(math.nan)
                     continue
-                enc = self._encode(example, image).to(model.device)
+                enc = enc.to(model.device)
                 confidence = self._forced_confidence(
                     model, enc["input_ids"], enc["attention_mask"], ids, torch.ones_like(ids), enc
                 )  # (1,)
@@ -197,10 +197,12 @@ class CDRLTrainer(GRPOTrainer):  # type: ignore[misc]
         return (per_token * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)  # (B,)
 
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+        for example in inputs:  # encoded once: read by the rewards' C' and by the pathwise loss
+            example["noised_encoding"] = self._encode(example, example["noised_image"])
         output = super()._generate_and_score_completions(inputs)
-        if self.args.perception_loss_weight > 0:  # the pathwise loss also reads the noised twin
+        if self.args.perception_loss_weight > 0:
             device = output["completion_ids"].device
-            noised = [self._encode(x, x["noised_image"]) for x in inputs]
+            noised = [x["noised_encoding"] for x in inputs]
             grids = zip(noised, output["image_grid_thw"], strict=True)  # one image per rollout: (B, 3)
             if any(not torch.equal(n["image_grid_thw"][0], clean_grid) for n, clean_grid in grids):
                 raise ValueError("a noised twin differs in size from its clean image; rebuild with `catts data pairs`")
