@@ -32,8 +32,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 from trl import GRPOConfig, GRPOTrainer
 
+from catts_graph.metrics import auroc, ece
 from nodes.prompts import question_prompt
 from trainers.cdrl_rewards import (
     Normalisation,
@@ -184,17 +186,50 @@ class CDRLTrainer(GRPOTrainer):  # type: ignore[misc]
         self, model: Any, prompt_ids: Any, prompt_mask: Any, completion_ids: Any, completion_mask: Any, vision: Any
     ) -> torch.Tensor:
         """NMLP of each row's completion teacher-forced after its prompt: C = mean_t c_t, c_t = -mean_j log p_t(j)."""
-        input_ids = torch.cat([prompt_ids, completion_ids], dim=1)  # (B, P + T)
-        logits = model(
-            input_ids=input_ids,
-            attention_mask=torch.cat([prompt_mask, completion_mask], dim=1),
-            pixel_values=vision["pixel_values"],
-            image_grid_thw=vision["image_grid_thw"],
-        ).logits[:, prompt_ids.shape[1] - 1 : -1]  # (B, T, V): position t predicts completion token t
-        top = torch.log_softmax(logits.float(), dim=-1).topk(self.args.confidence_top_k, dim=-1).values  # (B, T, k)
-        per_token = -top.mean(dim=-1)  # (B, T)
-        mask = completion_mask.float()  # (B, T)
-        return (per_token * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)  # (B,)
+        log_probs = forced_log_probs(model, prompt_ids, prompt_mask, completion_ids, completion_mask, vision)
+        return nmlp(log_probs, completion_mask, self.args.confidence_top_k)  # (B,)
+
+    def evaluate(
+        self, eval_dataset: Any = None, ignore_keys: Any = None, metric_key_prefix: str = "eval"
+    ) -> dict[str, float]:
+        """Greedy answers on the dev pairs (``eval_dataset``): accuracy, ECE/AUROC of exp(mean log-prob), and NMLP.
+
+        Replaces TRL's GRPO-loss evaluation: what a CDRL run is judged by is the served model's greedy answer, its
+        calibration, and how far its confidence falls when the evidence is destroyed (``confidence_drop``, C - C').
+        """
+        dataset = eval_dataset if eval_dataset is not None else self.eval_dataset
+        model = self.accelerator.unwrap_model(self.model)
+        was_training = model.training
+        model.eval()
+        rows = [self._dev_row(model, example) for example in tqdm(dataset, desc="dev (greedy)", leave=False)]
+        metrics = {f"{metric_key_prefix}_{k}": v for k, v in dev_metrics(rows).items()}
+        self.log(dict(metrics))  # model in eval mode: TRL's log adds its (empty) eval metrics, not the train ones
+        model.train(was_training)
+        self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
+        return metrics
+
+    @torch.no_grad()
+    def _dev_row(self, model: Any, example: dict[str, Any]) -> dict[str, float]:
+        """One dev item: its greedy answer's correctness, exp(mean log-prob), NMLP on the clean and noised image."""
+        clean = self._encode(example, example["image"]).to(model.device)
+        generated = model.generate(
+            **clean, max_new_tokens=self.args.max_completion_length, do_sample=False, temperature=None, top_p=None
+        )  # (1, P + T)
+        completion = generated[:, clean["input_ids"].shape[1] :]  # (1, T)
+        mask = completion_mask(completion, self.processing_class.tokenizer.eos_token_id)  # (1, T)
+        forced = (clean["input_ids"], clean["attention_mask"], completion, mask)
+        log_probs = forced_log_probs(model, *forced, clean)  # (1, T, V)
+        chosen = log_probs.gather(-1, completion[..., None]).squeeze(-1)  # (1, T)
+        noised = self._encode(example, example["noised_image"]).to(model.device)
+        noised_ids = (noised["input_ids"], noised["attention_mask"], completion, mask)
+        text = self.processing_class.decode(completion[0][mask[0].bool()], skip_special_tokens=True)
+        k = self.args.confidence_top_k
+        return {
+            "correct": accuracy_rewards([text], [example["answer"]], [example["answer_type"]])[0],
+            "probability": math.exp(float((chosen * mask).sum() / mask.sum().clamp(min=1))),
+            "clean_confidence": float(nmlp(log_probs, mask, k)[0]),
+            "noised_confidence": float(nmlp(forced_log_probs(model, *noised_ids, noised), mask, k)[0]),
+        }
 
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
         for example in inputs:  # encoded once: read by the rewards' C' and by the pathwise loss
@@ -230,6 +265,47 @@ class CDRLTrainer(GRPOTrainer):  # type: ignore[misc]
         return loss - weight * term
 
 
+def forced_log_probs(
+    model: Any, prompt_ids: Any, prompt_mask: Any, completion_ids: Any, completion_mask: Any, vision: Any
+) -> torch.Tensor:
+    """Log-probabilities over the vocabulary at each completion position, teacher-forced after the prompt."""
+    input_ids = torch.cat([prompt_ids, completion_ids], dim=1)  # (B, P + T)
+    logits = model(
+        input_ids=input_ids,
+        attention_mask=torch.cat([prompt_mask, completion_mask], dim=1),
+        pixel_values=vision["pixel_values"],
+        image_grid_thw=vision["image_grid_thw"],
+    ).logits[:, prompt_ids.shape[1] - 1 : -1]  # (B, T, V): position t predicts completion token t
+    return torch.log_softmax(logits.float(), dim=-1)  # (B, T, V)
+
+
+def nmlp(log_probs: torch.Tensor, mask: torch.Tensor, top_k: int) -> torch.Tensor:
+    """Response NMLP confidence: C = mean_t c_t over unmasked tokens, c_t = -mean of the top-k log-probs at t."""
+    per_token = -log_probs.topk(top_k, dim=-1).values.mean(dim=-1)  # (B, T)
+    weights = mask.float()  # (B, T)
+    return (per_token * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)  # (B,)
+
+
+def completion_mask(completion_ids: torch.Tensor, eos_token_id: int) -> torch.Tensor:
+    """1 up to and including the first end-of-sequence token, 0 after it (TRL's rule for rollouts)."""
+    is_eos = completion_ids == eos_token_id  # (B, T)
+    after = (is_eos.cumsum(dim=1) - is_eos.long()) > 0  # (B, T): strictly after the first eos
+    return (~after).long()  # (B, T)
+
+
+def dev_metrics(rows: list[dict[str, float]]) -> dict[str, float]:
+    """Dev-set summary: greedy accuracy, ECE and AUROC of exp(mean log-prob), mean NMLP C and C - C'."""
+    correct = [r["correct"] for r in rows]
+    probability = [r["probability"] for r in rows]
+    return {
+        "accuracy": sum(correct) / len(rows),
+        "ece": ece(probability, correct),
+        "auroc": auroc(probability, correct),
+        "clean_confidence": sum(r["clean_confidence"] for r in rows) / len(rows),
+        "confidence_drop": sum(r["clean_confidence"] - r["noised_confidence"] for r in rows) / len(rows),
+    }
+
+
 def pairs_dataset(pairs_dir: str | Path) -> Any:
     """A `datasets.Dataset` from a `catts data pairs` folder: conversational prompt, both images, the answer."""
     from datasets import Dataset
@@ -260,9 +336,20 @@ def pairs_dataset(pairs_dir: str | Path) -> Any:
 
 
 def train_cdrl(
-    model_dir: str | Path, pairs_dir: str | Path, out_dir: str | Path, config: CDRLConfig, *, peft_config: Any = None
+    model_dir: str | Path,
+    pairs_dir: str | Path,
+    out_dir: str | Path,
+    config: CDRLConfig,
+    *,
+    peft_config: Any = None,
+    dev_dir: str | Path | None = None,
 ) -> Path:
-    """Run CDRL on `model_dir` with the pairs in `pairs_dir`; save a servable model (LoRA merged) to `out_dir`."""
+    """Run CDRL on `model_dir` with the pairs in `pairs_dir`; save a servable model (LoRA merged) to `out_dir`.
+
+    With `dev_dir` (another pairs folder) and ``config.eval_strategy="steps"``, the dev metrics of
+    `CDRLTrainer.evaluate` are logged every ``config.eval_steps`` steps and for the final model (``eval_accuracy``,
+    ``eval_ece``, ...).
+    """
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     processor = AutoProcessor.from_pretrained(model_dir)
@@ -272,10 +359,14 @@ def train_cdrl(
         reward_funcs=cdrl_reward_funcs(config),
         args=config,
         train_dataset=pairs_dataset(pairs_dir),
+        eval_dataset=None if dev_dir is None else pairs_dataset(dev_dir),
         processing_class=processor,
         peft_config=peft_config,
     )
     trainer.train()
+    evaluated = [row["step"] for row in trainer.state.log_history if "eval_accuracy" in row]
+    if dev_dir is not None and evaluated and evaluated[-1] != trainer.state.global_step:
+        trainer.evaluate()  # the exported model's own dev row, whatever the interval
     trained = trainer.model
     if hasattr(trained, "merge_and_unload"):
         trained = trained.merge_and_unload()  # a plain model folder: vLLM serves it directly

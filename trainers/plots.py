@@ -38,8 +38,11 @@ CDRL_CURVES = {
 }
 
 
+DEV_CURVES = {"eval_accuracy": "accuracy", "eval_ece": "ECE", "eval_auroc": "AUROC"}
+
+
 def plot_cdrl(log_path: str | Path, path: str | Path) -> Path:
-    """CDRL's reward components (left) and confidences (right) per logged step, from `cdrl_log.jsonl`."""
+    """CDRL's reward components, confidences and (when logged) dev metrics against step, from `cdrl_log.jsonl`."""
     import json
 
     import matplotlib
@@ -47,16 +50,22 @@ def plot_cdrl(log_path: str | Path, path: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [json.loads(line) for line in Path(log_path).read_text().splitlines() if line.strip()]
-    rows = [r for r in rows if "cdrl/clean_confidence" in r]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    log = [json.loads(line) for line in Path(log_path).read_text().splitlines() if line.strip()]
+    rows = [r for r in log if "cdrl/clean_confidence" in r]
+    dev = [r for r in log if "eval_accuracy" in r]
+    fig, axes = plt.subplots(1, 3 if dev else 2, figsize=(13 if dev else 9, 3.5))
+    left, right = axes[0], axes[1]
     for key, label in CDRL_CURVES.items():
         axis = right if key.startswith("cdrl/") else left
         axis.plot([r.get("step", i) for i, r in enumerate(rows)], [float(r[key]) for r in rows], label=label)
     left.set_title("reward components")
     right.set_title("confidence")
-    for axis in (left, right):
-        axis.set_xlabel("logged step")
+    if dev:
+        for key, label in DEV_CURVES.items():
+            axes[2].plot([r.get("step", 0) for r in dev], [float(r[key]) for r in dev], marker="o", label=label)
+        axes[2].set_title("dev set (greedy)")
+    for axis in axes:
+        axis.set_xlabel("step")
         axis.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

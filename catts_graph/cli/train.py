@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,13 @@ def register(sub: Any) -> None:
         help="GRPO advantage scaling (TRL's scale_rewards): divide by the group's or the batch's reward std, or not "
         "(default: %(default)s)",
     )
+    cdrl.add_argument(
+        "--dev",
+        type=Path,
+        help="a held-out `catts data pairs` folder: greedy accuracy, ECE, AUROC and the NMLP drop C - C' on it are "
+        "logged at the start and every --dev-every steps (default: none)",
+    )
+    cdrl.add_argument("--dev-every", type=int, default=50, help="steps between dev evaluations (default: %(default)s)")
     cdrl.add_argument("--lora-r", type=int, default=0, help="LoRA rank; 0 = full fine-tuning (default)")
     cdrl.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
     cdrl.set_defaults(handler=run_cdrl)
@@ -103,8 +111,11 @@ CDRL_EPILOG = """\
 examples:
   catts data pairs --benchmark shapes:100 --limit 2000 --region objects --out data/pairs
   catts train cdrl --model catts_graph/models/shapes-base --data data/pairs --out models/shapes-cdrl --steps 300
+  catts data pairs --benchmark shapes:30001 --limit 200 --region objects --out data/dev
+  catts train cdrl --model catts_graph/models/shapes-base --data data/pairs --dev data/dev --out models/shapes-cdrl
 
-Logs go to OUT/cdrl_log.jsonl (every reward component, mean C and mean C - C' per step) with a plot in OUT/cdrl.png.
+Logs go to OUT/cdrl_log.jsonl (every reward component, mean C and mean C - C' per step; with --dev the dev metrics as
+eval_accuracy, eval_ece, eval_auroc, eval_clean_confidence, eval_confidence_drop) with a plot in OUT/cdrl.png.
 On GPUs the same command trains Qwen2.5-VL (see the README's CDRL recipe for accelerate/DeepSpeed).
 """
 
@@ -174,8 +185,12 @@ def run_cdrl(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"--model {args.model} is not a model folder (no config.json).")
     if not (args.data / "pairs.jsonl").is_file():
         raise InvalidInputError(f"--data {args.data} has no pairs.jsonl; make one with `catts data pairs`.")
-    if args.steps < 1 or args.generations < 2 or args.batch < 1:
-        raise InvalidInputError("need --steps >= 1, --generations >= 2 and --batch >= 1.")
+    if args.steps < 1 or args.generations < 2 or args.batch < 1 or args.dev_every < 1:
+        raise InvalidInputError("need --steps >= 1, --generations >= 2, --batch >= 1 and --dev-every >= 1.")
+    if args.dev is not None and not (args.dev / "pairs.jsonl").is_file():
+        raise InvalidInputError(
+            f"--dev {args.dev} has no pairs.jsonl; make one with `catts data pairs` (another seed)"
+        )
     with needs_train_extra():
         from trainers.cdrl import CDRLConfig, train_cdrl
         from trainers.plots import plot_cdrl
@@ -196,6 +211,10 @@ def run_cdrl(args: argparse.Namespace) -> int:
             beta=args.kl,
             scale_rewards=args.scale_rewards,
             logging_steps=1,
+            eval_strategy="no" if args.dev is None else "steps",
+            eval_steps=args.dev_every,
+            eval_on_start=args.dev is not None,
+            per_device_eval_batch_size=args.generations,  # unused (dev answers are greedy); TRL checks divisibility
             save_strategy="no",
             report_to="none",
             seed=args.seed,
@@ -209,7 +228,22 @@ def run_cdrl(args: argparse.Namespace) -> int:
         from peft import LoraConfig
 
         lora = LoraConfig(r=args.lora_r, lora_alpha=2 * args.lora_r, target_modules=r".*language_model.*_proj")
-    out = train_cdrl(args.model, args.data, args.out, config, peft_config=lora)
+    out = train_cdrl(args.model, args.data, args.out, config, peft_config=lora, dev_dir=args.dev)
     figure = plot_cdrl(out / "cdrl_log.jsonl", out / "cdrl.png")
     print(f"saved the CDRL model to {out} (log: {out / 'cdrl_log.jsonl'}, plot: {figure})")
+    if args.dev is not None:
+        print(dev_table(out / "cdrl_log.jsonl"))
     return 0
+
+
+def dev_table(log_path: Path) -> str:
+    """The dev evaluations of a CDRL log as a Markdown table, one row per evaluated step."""
+    rows = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    rows = [r for r in rows if "eval_accuracy" in r]
+    lines = ["| step | accuracy | ECE | AUROC | C (NMLP) | C - C' |", "|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(
+            f"| {r.get('step', 0)} | {100 * r['eval_accuracy']:.1f}% | {r['eval_ece']:.3f} | {r['eval_auroc']:.3f} "
+            f"| {r['eval_clean_confidence']:.2f} | {r['eval_confidence_drop']:+.2f} |"
+        )
+    return "\n".join(lines)

@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from catts_graph.benchmarks import load_benchmark
-from trainers.cdrl import CDRLConfig, pairs_dataset, train_cdrl
+from trainers.cdrl import CDRLConfig, completion_mask, dev_metrics, nmlp, pairs_dataset, train_cdrl
 from trainers.cdrl_pairs import PairNoise, build_pairs
 from trainers.shapes_sft import make_smoke_model
 
@@ -55,6 +55,42 @@ def test_the_pathwise_perception_loss_trains_and_is_logged(setup: tuple[Path, Pa
     assert losses and all(math.isfinite(v) and -1.0 <= v <= 1.0 for v in losses)  # -w * tanh(.), w = 1
 
 
+def test_dev_metrics_are_logged_at_the_start_and_every_interval(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    model_dir, pairs = setup
+    settings = config(tmp_path / "run", eval_strategy="steps", eval_steps=1, eval_on_start=True,
+                      per_device_eval_batch_size=2)  # fmt: skip
+    out = train_cdrl(model_dir, pairs, tmp_path / "out", settings, dev_dir=pairs)
+    logged = [json.loads(line) for line in (out / "cdrl_log.jsonl").read_text().splitlines()]
+    dev = [row for row in logged if "eval_accuracy" in row]
+    assert [row["step"] for row in dev] == [0, 1, 2]
+    for row in dev:
+        assert 0.0 <= row["eval_accuracy"] <= 1.0 and 0.0 <= row["eval_ece"] <= 1.0
+        assert row["eval_clean_confidence"] > 0 and math.isfinite(row["eval_confidence_drop"])
+    assert dev[0]["eval_clean_confidence"] != dev[-1]["eval_clean_confidence"]  # measured on the changing policy
+
+
+def test_completion_mask_keeps_tokens_up_to_the_first_eos() -> None:
+    ids = torch.tensor([[5, 6, 2, 0, 2], [5, 6, 7, 8, 9]])  # (2, 5), eos = 2
+    assert completion_mask(ids, eos_token_id=2).tolist() == [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]
+
+
+def test_nmlp_is_larger_for_peaked_distributions_and_ignores_masked_tokens() -> None:
+    peaked = torch.log_softmax(torch.tensor([[[9.0, 0.0, 0.0, 0.0]]]), dim=-1)  # (1, 1, 4)
+    flat = torch.log_softmax(torch.zeros(1, 1, 4), dim=-1)  # (1, 1, 4)
+    both = torch.cat([flat, peaked], dim=1)  # (1, 2, 4)
+    assert nmlp(peaked, torch.ones(1, 1), 4) > nmlp(flat, torch.ones(1, 1), 4)
+    assert torch.allclose(nmlp(both, torch.tensor([[0, 1]]), 4), nmlp(peaked, torch.ones(1, 1), 4))
+    assert torch.allclose(nmlp(flat, torch.ones(1, 1), 4), torch.tensor([math.log(4.0)]))  # -mean log(1/4)
+
+
+def test_dev_metrics_summarise_greedy_rows() -> None:
+    rows = [{"correct": 1.0, "probability": 0.9, "clean_confidence": 3.0, "noised_confidence": 1.0},
+            {"correct": 0.0, "probability": 0.6, "clean_confidence": 2.0, "noised_confidence": 2.0}]  # fmt: skip
+    metrics = dev_metrics(rows)
+    assert metrics["accuracy"] == 0.5 and metrics["auroc"] == 1.0
+    assert math.isclose(metrics["ece"], 0.5 * 0.1 + 0.5 * 0.6) and metrics["confidence_drop"] == 1.0
+
+
 def test_lora_is_merged_on_export(setup: tuple[Path, Path], tmp_path: Path) -> None:
     from peft import LoraConfig
 
@@ -95,10 +131,12 @@ def test_catts_train_cdrl_end_to_end(setup: tuple[Path, Path], tmp_path: Path) -
     command = [sys.executable, "-m", "catts_graph", "train", "cdrl", "--model", str(model_dir), "--data", str(pairs),
                "--out", str(out), "--steps", "2", "--generations", "2", "--batch", "2",
                "--max-completion-length", "16", "--learning-rate", "1e-3", "--scale-rewards", "none",
-               "--perception-loss-weight", "0.5", "--kl", "0.1"]  # fmt: skip
+               "--perception-loss-weight", "0.5", "--kl", "0.1", "--dev", str(pairs), "--dev-every", "2"]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     assert (out / "model.safetensors").is_file() and (out / "cdrl.png").is_file()
+    table = [line for line in result.stdout.splitlines() if line.startswith("| ") and "%" in line]
+    assert [line.split("|")[1].strip() for line in table] == ["0", "2"]  # the dev set at the start and at step 2
     no_pairs = [*command[:7], "--data", str(tmp_path), "--out", str(tmp_path / "x")]  # a folder without pairs.jsonl
     bad = subprocess.run(no_pairs, capture_output=True, text=True, timeout=120, check=False)
     assert bad.returncode == 2 and "catts data pairs" in bad.stderr and "Traceback" not in bad.stderr
