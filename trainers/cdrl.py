@@ -35,7 +35,7 @@ import torch
 from tqdm.auto import tqdm
 from trl import GRPOConfig, GRPOTrainer
 
-from catts_graph.metrics import auroc, ece
+from catts_graph.metrics import auroc, brier, ece
 from nodes.prompts import question_prompt
 from trainers.cdrl_rewards import (
     Normalisation,
@@ -82,6 +82,11 @@ class CDRLConfig(GRPOConfig):
             raise ValueError("perception_loss_weight must be >= 0 (0 turns the pathwise perception loss off)")
         if self.confidence_top_k < 1:
             raise ValueError("confidence_top_k must be >= 1 (the paper uses 20)")
+        if self.load_best_model_at_end:
+            raise ValueError(
+                "leave load_best_model_at_end off and set metric_for_best_model: train_cdrl exports the best dev "
+                "checkpoint itself (transformers' loader silently skips Qwen2.5-VL checkpoints' renamed weights)"
+            )
         if (self.num_generations or 0) < 2:
             raise ValueError("num_generations must be >= 2: the calibration reward normalises within a group")
 
@@ -294,16 +299,33 @@ def completion_mask(completion_ids: torch.Tensor, eos_token_id: int) -> torch.Te
 
 
 def dev_metrics(rows: list[dict[str, float]]) -> dict[str, float]:
-    """Dev-set summary: greedy accuracy, ECE and AUROC of exp(mean log-prob), mean NMLP C and C - C'."""
+    """Dev-set summary: greedy accuracy, ECE, AUROC and Brier of exp(mean log-prob), mean NMLP C and C - C'."""
     correct = [r["correct"] for r in rows]
     probability = [r["probability"] for r in rows]
     return {
         "accuracy": sum(correct) / len(rows),
         "ece": ece(probability, correct),
         "auroc": auroc(probability, correct),
+        "brier": brier(probability, correct),
         "clean_confidence": sum(r["clean_confidence"] for r in rows) / len(rows),
         "confidence_drop": sum(r["clean_confidence"] - r["noised_confidence"] for r in rows) / len(rows),
     }
+
+
+def load_checkpoint(model_dir: str | Path, checkpoint: str | Path) -> Any:
+    """A trainer checkpoint as a model: full weights, or a LoRA adapter on `model_dir` (merged by the caller).
+
+    Through `from_pretrained`, which renames saved keys to the model's own: transformers' ``load_best_model_at_end``
+    loads state dicts non-strictly and, for Qwen2.5-VL-style checkpoints, silently loads nothing (`CDRLConfig`).
+    """
+    from transformers import AutoModelForImageTextToText
+
+    if (Path(checkpoint) / "adapter_config.json").is_file():
+        from peft import PeftModel
+
+        base = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=torch.float32)
+        return PeftModel.from_pretrained(base, str(checkpoint))
+    return AutoModelForImageTextToText.from_pretrained(checkpoint, dtype=torch.float32)
 
 
 def pairs_dataset(pairs_dir: str | Path) -> Any:
@@ -348,7 +370,8 @@ def train_cdrl(
 
     With `dev_dir` (another pairs folder) and ``config.eval_strategy="steps"``, the dev metrics of
     `CDRLTrainer.evaluate` are logged every ``config.eval_steps`` steps and for the final model (``eval_accuracy``,
-    ``eval_ece``, ...).
+    ``eval_ece``, ...); with ``metric_for_best_model`` (and checkpoints saved at the dev steps) the best dev
+    checkpoint is the one exported. The log's last line names the exported step (``exported_step``).
     """
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
@@ -364,16 +387,19 @@ def train_cdrl(
         peft_config=peft_config,
     )
     trainer.train()
+    best = trainer.state.best_model_checkpoint if config.metric_for_best_model else None
     evaluated = [row["step"] for row in trainer.state.log_history if "eval_accuracy" in row]
-    if dev_dir is not None and evaluated and evaluated[-1] != trainer.state.global_step:
+    if dev_dir is not None and best is None and evaluated and evaluated[-1] != trainer.state.global_step:
         trainer.evaluate()  # the exported model's own dev row, whatever the interval
-    trained = trainer.model
+    trained = trainer.model if best is None else load_checkpoint(model_dir, best)
     if hasattr(trained, "merge_and_unload"):
         trained = trained.merge_and_unload()  # a plain model folder: vLLM serves it directly
     out = Path(out_dir)
     trained.save_pretrained(out)
     processor.save_pretrained(out)
+    exported = trainer.state.global_step if best is None else trainer.state.best_global_step
     with (out / "cdrl_log.jsonl").open("w") as f:
         for row in trainer.state.log_history:
             f.write(json.dumps(row) + "\n")
+        f.write(json.dumps({"exported_step": exported}) + "\n")
     return out

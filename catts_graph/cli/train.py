@@ -102,20 +102,31 @@ def register(sub: Any) -> None:
         "logged at the start and every --dev-every steps (default: none)",
     )
     cdrl.add_argument("--dev-every", type=int, default=50, help="steps between dev evaluations (default: %(default)s)")
+    cdrl.add_argument(
+        "--keep-best",
+        choices=sorted(DEV_SELECTION),
+        help="with --dev: export the dev checkpoint best by this metric instead of the last step (checkpoints every "
+        "--dev-every steps; default: the last step)",
+    )
     cdrl.add_argument("--lora-r", type=int, default=0, help="LoRA rank; 0 = full fine-tuning (default)")
     cdrl.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
     cdrl.set_defaults(handler=run_cdrl)
 
+
+DEV_SELECTION = {"accuracy": True, "auroc": True, "brier": False, "ece": False}  # metric: greater is better
 
 CDRL_EPILOG = """\
 examples:
   catts data pairs --benchmark shapes:100 --limit 2000 --region objects --out data/pairs
   catts train cdrl --model catts_graph/models/shapes-base --data data/pairs --out models/shapes-cdrl --steps 300
   catts data pairs --benchmark shapes:30001 --limit 200 --region objects --out data/dev
-  catts train cdrl --model catts_graph/models/shapes-base --data data/pairs --dev data/dev --out models/shapes-cdrl
+  catts train cdrl --model catts_graph/models/shapes-base --data data/pairs --dev data/dev --keep-best brier \
+      --out models/shapes-cdrl
 
 Logs go to OUT/cdrl_log.jsonl (every reward component, mean C and mean C - C' per step; with --dev the dev metrics as
-eval_accuracy, eval_ece, eval_auroc, eval_clean_confidence, eval_confidence_drop) with a plot in OUT/cdrl.png.
+eval_accuracy, eval_ece, eval_auroc, eval_brier, eval_clean_confidence, eval_confidence_drop) with a plot in
+OUT/cdrl.png. --keep-best brier exports the dev checkpoint with the lowest Brier score (calibration and accuracy in
+one proper score) instead of the last step; the table marks the exported step.
 On GPUs the same command trains Qwen2.5-VL (see the README's CDRL recipe for accelerate/DeepSpeed).
 """
 
@@ -187,6 +198,8 @@ def run_cdrl(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"--data {args.data} has no pairs.jsonl; make one with `catts data pairs`.")
     if args.steps < 1 or args.generations < 2 or args.batch < 1 or args.dev_every < 1:
         raise InvalidInputError("need --steps >= 1, --generations >= 2, --batch >= 1 and --dev-every >= 1.")
+    if args.keep_best is not None and args.dev is None:
+        raise InvalidInputError("--keep-best chooses among dev checkpoints; give --dev too.")
     if args.dev is not None and not (args.dev / "pairs.jsonl").is_file():
         raise InvalidInputError(
             f"--dev {args.dev} has no pairs.jsonl; make one with `catts data pairs` (another seed)"
@@ -215,7 +228,11 @@ def run_cdrl(args: argparse.Namespace) -> int:
             eval_steps=args.dev_every,
             eval_on_start=args.dev is not None,
             per_device_eval_batch_size=args.generations,  # unused (dev answers are greedy); TRL checks divisibility
-            save_strategy="no",
+            save_strategy="no" if args.keep_best is None else "steps",
+            save_steps=args.dev_every,
+            save_total_limit=None if args.keep_best is None else 2,  # the best and the last
+            metric_for_best_model=None if args.keep_best is None else f"eval_{args.keep_best}",
+            greater_is_better=None if args.keep_best is None else DEV_SELECTION[args.keep_best],
             report_to="none",
             seed=args.seed,
             use_cpu=not gpu,
@@ -239,11 +256,14 @@ def run_cdrl(args: argparse.Namespace) -> int:
 def dev_table(log_path: Path) -> str:
     """The dev evaluations of a CDRL log as a Markdown table, one row per evaluated step."""
     rows = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
-    rows = [r for r in rows if "eval_accuracy" in r]
-    lines = ["| step | accuracy | ECE | AUROC | C (NMLP) | C - C' |", "|---:|---:|---:|---:|---:|---:|"]
-    for r in rows:
+    exported = next((r["exported_step"] for r in rows if "exported_step" in r), None)
+    dev = [r for r in rows if "eval_accuracy" in r]
+    lines = ["| step | accuracy | ECE | AUROC | Brier | C (NMLP) | C - C' |", "|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in dev:
+        mark = " (exported)" if r.get("step") == exported else ""
         lines.append(
-            f"| {r.get('step', 0)} | {100 * r['eval_accuracy']:.1f}% | {r['eval_ece']:.3f} | {r['eval_auroc']:.3f} "
-            f"| {r['eval_clean_confidence']:.2f} | {r['eval_confidence_drop']:+.2f} |"
+            f"| {r.get('step', 0)}{mark} | {100 * r['eval_accuracy']:.1f}% | {r['eval_ece']:.3f} | "
+            f"{r['eval_auroc']:.3f} | {r['eval_brier']:.3f} | {r['eval_clean_confidence']:.2f} | "
+            f"{r['eval_confidence_drop']:+.2f} |"
         )
     return "\n".join(lines)

@@ -67,6 +67,22 @@ def test_dev_metrics_are_logged_at_the_start_and_every_interval(setup: tuple[Pat
         assert 0.0 <= row["eval_accuracy"] <= 1.0 and 0.0 <= row["eval_ece"] <= 1.0
         assert row["eval_clean_confidence"] > 0 and math.isfinite(row["eval_confidence_drop"])
     assert dev[0]["eval_clean_confidence"] != dev[-1]["eval_clean_confidence"]  # measured on the changing policy
+    assert logged[-1] == {"exported_step": 2}
+
+
+def test_the_best_dev_checkpoint_is_the_one_exported(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    model_dir, pairs = setup
+    settings = config(tmp_path / "run", max_steps=3, eval_strategy="steps", eval_steps=1, save_strategy="steps",
+                      save_steps=1, metric_for_best_model="eval_brier",
+                      greater_is_better=False, per_device_eval_batch_size=2)  # fmt: skip
+    out = train_cdrl(model_dir, pairs, tmp_path / "out", settings, dev_dir=pairs)
+    logged = [json.loads(line) for line in (out / "cdrl_log.jsonl").read_text().splitlines()]
+    briers = {row["step"]: row["eval_brier"] for row in logged if "eval_brier" in row and row["step"] > 0}
+    exported = logged[-1]["exported_step"]
+    assert briers[exported] == min(briers.values())
+    kept = load_file(str(tmp_path / "run" / f"checkpoint-{exported}" / "model.safetensors"))
+    saved = load_file(str(out / "model.safetensors"))
+    assert all(torch.equal(kept[k], saved[k]) for k in saved)
 
 
 def test_completion_mask_keeps_tokens_up_to_the_first_eos() -> None:
@@ -115,6 +131,15 @@ def test_pairs_dataset_columns(setup: tuple[Path, Path]) -> None:
         ({"perception_beta": 0.0}, "perception_beta"),
         ({"confidence_top_k": 0}, "top_k"),
         ({"perception_loss_weight": -1.0}, "perception_loss_weight"),
+        (
+            {
+                "load_best_model_at_end": True,
+                "metric_for_best_model": "eval_brier",
+                "eval_strategy": "steps",
+                "save_strategy": "steps",
+            },
+            "metric_for_best_model",
+        ),
     ],
 )
 def test_config_checks_say_what_to_set(tmp_path: Path, overrides: dict, message: str) -> None:
@@ -131,12 +156,16 @@ def test_catts_train_cdrl_end_to_end(setup: tuple[Path, Path], tmp_path: Path) -
     command = [sys.executable, "-m", "catts_graph", "train", "cdrl", "--model", str(model_dir), "--data", str(pairs),
                "--out", str(out), "--steps", "2", "--generations", "2", "--batch", "2",
                "--max-completion-length", "16", "--learning-rate", "1e-3", "--scale-rewards", "none",
-               "--perception-loss-weight", "0.5", "--kl", "0.1", "--dev", str(pairs), "--dev-every", "2"]  # fmt: skip
+               "--perception-loss-weight", "0.5", "--kl", "0.1", "--dev", str(pairs), "--dev-every", "1",
+               "--keep-best", "brier"]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     assert (out / "model.safetensors").is_file() and (out / "cdrl.png").is_file()
-    table = [line for line in result.stdout.splitlines() if line.startswith("| ") and "%" in line]
-    assert [line.split("|")[1].strip() for line in table] == ["0", "2"]  # the dev set at the start and at step 2
+    table = [
+        line.split("|")[1].strip() for line in result.stdout.splitlines() if line.startswith("| ") and "%" in line
+    ]
+    assert [step.split()[0] for step in table] == ["0", "1", "2"]  # the dev set at the start and every step
+    assert sum("(exported)" in step for step in table) == 1 and "(exported)" not in table[0]
     no_pairs = [*command[:7], "--data", str(tmp_path), "--out", str(tmp_path / "x")]  # a folder without pairs.jsonl
     bad = subprocess.run(no_pairs, capture_output=True, text=True, timeout=120, check=False)
     assert bad.returncode == 2 and "catts data pairs" in bad.stderr and "Traceback" not in bad.stderr
