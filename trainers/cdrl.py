@@ -259,6 +259,7 @@ class CDRLTrainer(GRPOTrainer):  # type: ignore[misc]
         noised_vision = {
             "pixel_values": torch.cat(inputs["noised_pixel_values"]),  # (sum rows, dim)
             "image_grid_thw": torch.cat(inputs["noised_image_grid_thw"]),  # (B, 3)
+            "mm_token_type_ids": inputs["mm_token_type_ids"],  # (B, P + T): same prompt, same image size
         }
         clean = self._forced_confidence(model, *tokens, inputs)  # (B,) C, with gradient
         noised = self._forced_confidence(model, *tokens, noised_vision)  # (B,) C', with gradient
@@ -273,13 +274,22 @@ class CDRLTrainer(GRPOTrainer):  # type: ignore[misc]
 def forced_log_probs(
     model: Any, prompt_ids: Any, prompt_mask: Any, completion_ids: Any, completion_mask: Any, vision: Any
 ) -> torch.Tensor:
-    """Log-probabilities over the vocabulary at each completion position, teacher-forced after the prompt."""
+    """Log-probabilities over the vocabulary at each completion position, teacher-forced after the prompt.
+
+    `vision` holds the processor's image fields. Its ``mm_token_type_ids`` (image tokens marked 1; the prompt's, or
+    the whole sequence's as TRL passes them) must reach the model: without them transformers' Qwen2.5-VL falls back to
+    1-D positions for the image tokens, a different model from the one that generates and that vLLM serves.
+    """
     input_ids = torch.cat([prompt_ids, completion_ids], dim=1)  # (B, P + T)
+    token_types = vision["mm_token_type_ids"]  # (B, P) or (B, P + T)
+    if token_types.shape[1] == prompt_ids.shape[1]:
+        token_types = torch.cat([token_types, token_types.new_zeros(completion_ids.shape)], dim=1)  # (B, P + T)
     logits = model(
         input_ids=input_ids,
         attention_mask=torch.cat([prompt_mask, completion_mask], dim=1),
         pixel_values=vision["pixel_values"],
         image_grid_thw=vision["image_grid_thw"],
+        mm_token_type_ids=token_types,
     ).logits[:, prompt_ids.shape[1] - 1 : -1]  # (B, T, V): position t predicts completion token t
     return torch.log_softmax(logits.float(), dim=-1)  # (B, T, V)
 

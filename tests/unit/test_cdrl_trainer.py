@@ -12,7 +12,15 @@ import torch
 from safetensors.torch import load_file
 
 from catts_graph.benchmarks import load_benchmark
-from trainers.cdrl import CDRLConfig, completion_mask, dev_metrics, nmlp, pairs_dataset, train_cdrl
+from trainers.cdrl import (
+    CDRLConfig,
+    completion_mask,
+    dev_metrics,
+    forced_log_probs,
+    nmlp,
+    pairs_dataset,
+    train_cdrl,
+)
 from trainers.cdrl_pairs import PairNoise, build_pairs
 from trainers.shapes_sft import make_smoke_model
 
@@ -83,6 +91,31 @@ def test_the_best_dev_checkpoint_is_the_one_exported(setup: tuple[Path, Path], t
     kept = load_file(str(tmp_path / "run" / f"checkpoint-{exported}" / "model.safetensors"))
     saved = load_file(str(out / "model.safetensors"))
     assert all(torch.equal(kept[k], saved[k]) for k in saved)
+
+
+def test_teacher_forced_log_probs_are_the_generating_models(setup: tuple[Path, Path]) -> None:
+    """C, C' and the dev metrics teacher-force text; that must be the same model that generated it (M-RoPE positions
+    included), or the trainer measures and trains a different model from the one vLLM serves."""
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    model_dir, pairs = setup
+    processor = AutoProcessor.from_pretrained(model_dir)
+    model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=torch.float32).eval()
+    example = pairs_dataset(pairs)[0]
+    text = processor.apply_chat_template(example["prompt"], add_generation_prompt=True, tokenize=False)
+    enc = processor(images=[example["image"]], text=[text], return_tensors="pt")
+    with torch.no_grad():
+        out = model.generate(
+            **enc, max_new_tokens=8, do_sample=False, output_scores=True, return_dict_in_generate=True
+        )
+        completion = out.sequences[:, enc["input_ids"].shape[1] :]  # (1, T)
+        generated = torch.stack(
+            [torch.log_softmax(s[0].float(), -1)[t] for s, t in zip(out.scores, completion[0], strict=True)]
+        )
+        forced = forced_log_probs(
+            model, enc["input_ids"], enc["attention_mask"], completion, torch.ones_like(completion), enc
+        )
+    assert torch.allclose(forced[0].gather(-1, completion[0][:, None]).squeeze(-1), generated, atol=1e-4)
 
 
 def test_completion_mask_keeps_tokens_up_to_the_first_eos() -> None:
