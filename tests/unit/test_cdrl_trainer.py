@@ -150,6 +150,20 @@ def test_lora_is_merged_on_export(setup: tuple[Path, Path], tmp_path: Path) -> N
     assert not any("lora" in k for k in saved) and set(saved) == set(load_file(str(model_dir / "model.safetensors")))
 
 
+def test_a_lora_dev_checkpoint_is_merged_on_export(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    from peft import LoraConfig
+
+    model_dir, pairs = setup
+    lora = LoraConfig(r=4, lora_alpha=8, target_modules=r".*language_model.*\.(q_proj|v_proj)")
+    settings = config(tmp_path / "run", eval_strategy="steps", eval_steps=1, save_strategy="steps", save_steps=1,
+                      metric_for_best_model="eval_brier", per_device_eval_batch_size=2)  # fmt: skip
+    out = train_cdrl(model_dir, pairs, tmp_path / "out", settings, peft_config=lora, dev_dir=pairs)
+    saved = load_file(str(out / "model.safetensors"))
+    before = load_file(str(model_dir / "model.safetensors"))
+    assert not any("lora" in k for k in saved) and set(saved) == set(before)
+    assert any(not torch.equal(saved[k], before[k]) for k in saved if "q_proj" in k)  # the adapter was merged in
+
+
 def test_pairs_dataset_columns(setup: tuple[Path, Path]) -> None:
     dataset = pairs_dataset(setup[1])
     assert {"prompt", "image", "noised_image", "answer", "answer_type"} <= set(dataset.column_names)
