@@ -14,6 +14,10 @@ generalisation; on the small ShapesVQA model six CPU runs of that form never mov
 learns directly to be surer of its own words when it sees the evidence than when the evidence is destroyed. (Through
 C' alone the easiest way down is to flatten every prediction: the small model's clean confidence and accuracy
 collapsed within 30 steps, with or without the gradient through C on right rollouts only.)
+`calibration_loss_weight` (ours; 0 = off) adds ``w * mean_j (exp(mean log-prob_j) - R_acc_j)^2``, the Brier score
+of the probability confidence that ECE and AUROC read, with gradient: wrong rollouts' probability goes down and
+right ones' up, the pathwise form of the paper's calibration term.
+`CDRLTrainer.evaluate` answers a dev set greedily with the current policy (accuracy, ECE, AUROC, Brier, C - C').
 
 Data: a `catts data pairs` folder (``pairs.jsonl`` + images). Models: any Qwen2.5-VL-style folder; LoRA through
 `peft_config`, merged on export so vLLM serves the result directly.
@@ -35,7 +39,6 @@ import torch
 from tqdm.auto import tqdm
 from trl import GRPOConfig, GRPOTrainer
 
-from catts_graph.metrics import auroc, brier, ece
 from nodes.prompts import question_prompt
 from trainers.cdrl_rewards import (
     Normalisation,
@@ -44,6 +47,7 @@ from trainers.cdrl_rewards import (
     format_rewards,
     perception_rewards,
 )
+from trainers.cdrl_scoring import completion_mask, dev_metrics, forced_log_probs, nmlp
 
 
 @dataclass
@@ -63,6 +67,13 @@ class CDRLConfig(GRPOConfig):
             "(ours; 0 = the paper's reward-only form)"
         },
     )
+    calibration_loss_weight: float = field(
+        default=0.0,
+        metadata={
+            "help": "w of the pathwise calibration loss w * mean (exp(mean log-prob) - R_acc)^2 over the rollouts, "
+            "the Brier score of the probability confidence the calibration metrics read (ours; 0 = off)"
+        },
+    )
     mask_truncated_completions: bool = field(
         default=True,
         metadata={
@@ -80,6 +91,8 @@ class CDRLConfig(GRPOConfig):
             raise ValueError("set perception_alpha >= 0 and perception_beta > 0")
         if self.perception_loss_weight < 0:
             raise ValueError("perception_loss_weight must be >= 0 (0 turns the pathwise perception loss off)")
+        if self.calibration_loss_weight < 0:
+            raise ValueError("calibration_loss_weight must be >= 0 (0 turns the pathwise calibration loss off)")
         if self.confidence_top_k < 1:
             raise ValueError("confidence_top_k must be >= 1 (the paper uses 20)")
         if self.load_best_model_at_end:
@@ -248,78 +261,42 @@ class CDRLTrainer(GRPOTrainer):  # type: ignore[misc]
                 raise ValueError("a noised twin differs in size from its clean image; rebuild with `catts data pairs`")
             output["noised_pixel_values"] = [n["pixel_values"].to(device) for n in noised]  # B x (rows, dim)
             output["noised_image_grid_thw"] = [n["image_grid_thw"].to(device) for n in noised]  # B x (1, 3)
+        if self.args.calibration_loss_weight > 0:
+            texts = self.processing_class.batch_decode(output["completion_ids"], skip_special_tokens=True)
+            answers = [x["answer"] for x in inputs], [x["answer_type"] for x in inputs]
+            correct = accuracy_rewards(texts, *answers)  # B x R_acc, as the accuracy reward scores them
+            output["correct"] = torch.tensor(correct, device=output["completion_ids"].device)  # (B,)
         return output
 
     def _compute_loss(self, model: Any, inputs: dict[str, Any]) -> torch.Tensor:
         loss = super()._compute_loss(model, inputs)
-        weight = self.args.perception_loss_weight
-        if weight == 0:
-            return loss
-        tokens = (inputs["prompt_ids"], inputs["prompt_mask"], inputs["completion_ids"], inputs["completion_mask"])
-        noised_vision = {
-            "pixel_values": torch.cat(inputs["noised_pixel_values"]),  # (sum rows, dim)
-            "image_grid_thw": torch.cat(inputs["noised_image_grid_thw"]),  # (B, 3)
-            "mm_token_type_ids": inputs["mm_token_type_ids"],  # (B, P + T): same prompt, same image size
-        }
-        clean = self._forced_confidence(model, *tokens, inputs)  # (B,) C, with gradient
-        noised = self._forced_confidence(model, *tokens, noised_vision)  # (B,) C', with gradient
+        weight, calibration_weight = self.args.perception_loss_weight, self.args.calibration_loss_weight
         valid = inputs["completion_mask"].sum(dim=1) > 0  # (B,)
-        if not valid.any():
+        if (weight == 0 and calibration_weight == 0) or not valid.any():
             return loss
-        term = torch.tanh(self.args.perception_beta * (clean - noised))[valid].mean()  # (): C up, C' down
-        self._metrics["train" if model.training else "eval"]["cdrl/perception_loss"].append(-weight * term.item())
-        return loss - weight * term
-
-
-def forced_log_probs(
-    model: Any, prompt_ids: Any, prompt_mask: Any, completion_ids: Any, completion_mask: Any, vision: Any
-) -> torch.Tensor:
-    """Log-probabilities over the vocabulary at each completion position, teacher-forced after the prompt.
-
-    `vision` holds the processor's image fields. Its ``mm_token_type_ids`` (image tokens marked 1; the prompt's, or
-    the whole sequence's as TRL passes them) must reach the model: without them transformers' Qwen2.5-VL falls back to
-    1-D positions for the image tokens, a different model from the one that generates and that vLLM serves.
-    """
-    input_ids = torch.cat([prompt_ids, completion_ids], dim=1)  # (B, P + T)
-    token_types = vision["mm_token_type_ids"]  # (B, P) or (B, P + T)
-    if token_types.shape[1] == prompt_ids.shape[1]:
-        token_types = torch.cat([token_types, token_types.new_zeros(completion_ids.shape)], dim=1)  # (B, P + T)
-    logits = model(
-        input_ids=input_ids,
-        attention_mask=torch.cat([prompt_mask, completion_mask], dim=1),
-        pixel_values=vision["pixel_values"],
-        image_grid_thw=vision["image_grid_thw"],
-        mm_token_type_ids=token_types,
-    ).logits[:, prompt_ids.shape[1] - 1 : -1]  # (B, T, V): position t predicts completion token t
-    return torch.log_softmax(logits.float(), dim=-1)  # (B, T, V)
-
-
-def nmlp(log_probs: torch.Tensor, mask: torch.Tensor, top_k: int) -> torch.Tensor:
-    """Response NMLP confidence: C = mean_t c_t over unmasked tokens, c_t = -mean of the top-k log-probs at t."""
-    per_token = -log_probs.topk(top_k, dim=-1).values.mean(dim=-1)  # (B, T)
-    weights = mask.float()  # (B, T)
-    return (per_token * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)  # (B,)
-
-
-def completion_mask(completion_ids: torch.Tensor, eos_token_id: int) -> torch.Tensor:
-    """1 up to and including the first end-of-sequence token, 0 after it (TRL's rule for rollouts)."""
-    is_eos = completion_ids == eos_token_id  # (B, T)
-    after = (is_eos.cumsum(dim=1) - is_eos.long()) > 0  # (B, T): strictly after the first eos
-    return (~after).long()  # (B, T)
-
-
-def dev_metrics(rows: list[dict[str, float]]) -> dict[str, float]:
-    """Dev-set summary: greedy accuracy, ECE, AUROC and Brier of exp(mean log-prob), mean NMLP C and C - C'."""
-    correct = [r["correct"] for r in rows]
-    probability = [r["probability"] for r in rows]
-    return {
-        "accuracy": sum(correct) / len(rows),
-        "ece": ece(probability, correct),
-        "auroc": auroc(probability, correct),
-        "brier": brier(probability, correct),
-        "clean_confidence": sum(r["clean_confidence"] for r in rows) / len(rows),
-        "confidence_drop": sum(r["clean_confidence"] - r["noised_confidence"] for r in rows) / len(rows),
-    }
+        metrics = self._metrics["train" if model.training else "eval"]
+        tokens = (inputs["prompt_ids"], inputs["prompt_mask"], inputs["completion_ids"], inputs["completion_mask"])
+        clean_log_probs = forced_log_probs(model, *tokens, inputs)  # (B, T, V), with gradient
+        mask = inputs["completion_mask"]  # (B, T)
+        if weight > 0:
+            noised_vision = {
+                "pixel_values": torch.cat(inputs["noised_pixel_values"]),  # (sum rows, dim)
+                "image_grid_thw": torch.cat(inputs["noised_image_grid_thw"]),  # (B, 3)
+                "mm_token_type_ids": inputs["mm_token_type_ids"],  # (B, P + T): same prompt, same image size
+            }
+            clean = nmlp(clean_log_probs, mask, self.args.confidence_top_k)  # (B,) C
+            noised = self._forced_confidence(model, *tokens, noised_vision)  # (B,) C'
+            term = torch.tanh(self.args.perception_beta * (clean - noised))[valid].mean()  # (): C up, C' down
+            metrics["cdrl/perception_loss"].append(-weight * term.item())
+            loss = loss - weight * term
+        if calibration_weight > 0:
+            chosen = clean_log_probs.gather(-1, inputs["completion_ids"][..., None]).squeeze(-1)  # (B, T)
+            mean_log_prob = (chosen * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)  # (B,)
+            squared = (torch.exp(mean_log_prob) - inputs["correct"]) ** 2  # (B,) Brier of exp(mean log-prob)
+            term = squared[valid].mean()  # ()
+            metrics["cdrl/calibration_loss"].append(calibration_weight * term.item())
+            loss = loss + calibration_weight * term
+        return loss
 
 
 def load_checkpoint(model_dir: str | Path, checkpoint: str | Path) -> Any:

@@ -83,6 +83,13 @@ def register(sub: Any) -> None:
         "(ours; 0 = the paper's reward-only form; default: %(default)s)",
     )
     cdrl.add_argument(
+        "--calibration-loss-weight",
+        type=float,
+        default=0.0,
+        help="w of the pathwise calibration loss w*mean (exp(mean log-prob) - R_acc)^2 over the rollouts: lowers "
+        "the probability of wrong answers, raises right ones (ours; default: %(default)s)",
+    )
+    cdrl.add_argument(
         "--kl",
         type=float,
         default=0.0,
@@ -221,6 +228,7 @@ def run_cdrl(args: argparse.Namespace) -> int:
             perception_alpha=args.alpha,
             perception_beta=args.beta,
             perception_loss_weight=args.perception_loss_weight,
+            calibration_loss_weight=args.calibration_loss_weight,
             beta=args.kl,
             scale_rewards=args.scale_rewards,
             logging_steps=1,

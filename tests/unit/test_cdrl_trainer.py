@@ -12,16 +12,9 @@ import torch
 from safetensors.torch import load_file
 
 from catts_graph.benchmarks import load_benchmark
-from trainers.cdrl import (
-    CDRLConfig,
-    completion_mask,
-    dev_metrics,
-    forced_log_probs,
-    nmlp,
-    pairs_dataset,
-    train_cdrl,
-)
+from trainers.cdrl import CDRLConfig, pairs_dataset, train_cdrl
 from trainers.cdrl_pairs import PairNoise, build_pairs
+from trainers.cdrl_scoring import completion_mask, dev_metrics, forced_log_probs, nmlp
 from trainers.shapes_sft import make_smoke_model
 
 
@@ -140,6 +133,14 @@ def test_dev_metrics_summarise_greedy_rows() -> None:
     assert math.isclose(metrics["ece"], 0.5 * 0.1 + 0.5 * 0.6) and metrics["confidence_drop"] == 1.0
 
 
+def test_the_pathwise_calibration_loss_trains_and_is_logged(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    model_dir, pairs = setup
+    out = train_cdrl(model_dir, pairs, tmp_path / "out", config(tmp_path / "run", calibration_loss_weight=2.0))
+    logged = [json.loads(line) for line in (out / "cdrl_log.jsonl").read_text().splitlines()]
+    losses = [row["cdrl/calibration_loss"] for row in logged if "cdrl/calibration_loss" in row]
+    assert losses and all(math.isfinite(v) and 0.0 <= v <= 2.0 for v in losses)  # w * mean squared error in [0, 1]
+
+
 def test_lora_is_merged_on_export(setup: tuple[Path, Path], tmp_path: Path) -> None:
     from peft import LoraConfig
 
@@ -178,6 +179,7 @@ def test_pairs_dataset_columns(setup: tuple[Path, Path]) -> None:
         ({"perception_beta": 0.0}, "perception_beta"),
         ({"confidence_top_k": 0}, "top_k"),
         ({"perception_loss_weight": -1.0}, "perception_loss_weight"),
+        ({"calibration_loss_weight": -1.0}, "calibration_loss_weight"),
         (
             {
                 "load_best_model_at_end": True,
@@ -203,8 +205,8 @@ def test_catts_train_cdrl_end_to_end(setup: tuple[Path, Path], tmp_path: Path) -
     command = [sys.executable, "-m", "catts_graph", "train", "cdrl", "--model", str(model_dir), "--data", str(pairs),
                "--out", str(out), "--steps", "2", "--generations", "2", "--batch", "2",
                "--max-completion-length", "16", "--learning-rate", "1e-3", "--scale-rewards", "none",
-               "--perception-loss-weight", "0.5", "--kl", "0.1", "--dev", str(pairs), "--dev-every", "1",
-               "--keep-best", "brier"]  # fmt: skip
+               "--perception-loss-weight", "0.5", "--calibration-loss-weight", "0.5", "--kl", "0.1",
+               "--dev", str(pairs), "--dev-every", "1", "--keep-best", "brier"]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     assert (out / "model.safetensors").is_file() and (out / "cdrl.png").is_file()

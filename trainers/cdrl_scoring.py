@@ -1,0 +1,69 @@
+"""Teacher-forced scoring for CDRL: per-position log-probabilities, NMLP confidence, and the dev-set summary.
+
+The trainer scores text it (or a rollout) already generated; these functions keep that scoring identical to the
+generating model's, so C, C' and the dev metrics are what vLLM would report for the same text.
+
+Example:
+    >>> import torch
+    >>> completion_mask(torch.tensor([[5, 2, 7]]), eos_token_id=2).tolist()
+    [[1, 1, 0]]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from catts_graph.metrics import auroc, brier, ece
+
+
+def forced_log_probs(
+    model: Any, prompt_ids: Any, prompt_mask: Any, completion_ids: Any, completion_mask: Any, vision: Any
+) -> torch.Tensor:
+    """Log-probabilities over the vocabulary at each completion position, teacher-forced after the prompt.
+
+    `vision` holds the processor's image fields. Its ``mm_token_type_ids`` (image tokens marked 1; the prompt's, or
+    the whole sequence's as TRL passes them) must reach the model: without them transformers' Qwen2.5-VL falls back to
+    1-D positions for the image tokens, a different model from the one that generates and that vLLM serves.
+    """
+    input_ids = torch.cat([prompt_ids, completion_ids], dim=1)  # (B, P + T)
+    token_types = vision["mm_token_type_ids"]  # (B, P) or (B, P + T)
+    if token_types.shape[1] == prompt_ids.shape[1]:
+        token_types = torch.cat([token_types, token_types.new_zeros(completion_ids.shape)], dim=1)  # (B, P + T)
+    logits = model(
+        input_ids=input_ids,
+        attention_mask=torch.cat([prompt_mask, completion_mask], dim=1),
+        pixel_values=vision["pixel_values"],
+        image_grid_thw=vision["image_grid_thw"],
+        mm_token_type_ids=token_types,
+    ).logits[:, prompt_ids.shape[1] - 1 : -1]  # (B, T, V): position t predicts completion token t
+    return torch.log_softmax(logits.float(), dim=-1)  # (B, T, V)
+
+
+def nmlp(log_probs: torch.Tensor, mask: torch.Tensor, top_k: int) -> torch.Tensor:
+    """Response NMLP confidence: C = mean_t c_t over unmasked tokens, c_t = -mean of the top-k log-probs at t."""
+    per_token = -log_probs.topk(top_k, dim=-1).values.mean(dim=-1)  # (B, T)
+    weights = mask.float()  # (B, T)
+    return (per_token * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)  # (B,)
+
+
+def completion_mask(completion_ids: torch.Tensor, eos_token_id: int) -> torch.Tensor:
+    """1 up to and including the first end-of-sequence token, 0 after it (TRL's rule for rollouts)."""
+    is_eos = completion_ids == eos_token_id  # (B, T)
+    after = (is_eos.cumsum(dim=1) - is_eos.long()) > 0  # (B, T): strictly after the first eos
+    return (~after).long()  # (B, T)
+
+
+def dev_metrics(rows: list[dict[str, float]]) -> dict[str, float]:
+    """Dev-set summary: greedy accuracy, ECE, AUROC and Brier of exp(mean log-prob), mean NMLP C and C - C'."""
+    correct = [r["correct"] for r in rows]
+    probability = [r["probability"] for r in rows]
+    return {
+        "accuracy": sum(correct) / len(rows),
+        "ece": ece(probability, correct),
+        "auroc": auroc(probability, correct),
+        "brier": brier(probability, correct),
+        "clean_confidence": sum(r["clean_confidence"] for r in rows) / len(rows),
+        "confidence_drop": sum(r["clean_confidence"] - r["noised_confidence"] for r in rows) / len(rows),
+    }
