@@ -194,6 +194,7 @@ async def evaluate_item(
                 )
                 wall_s = time.perf_counter() - started + sampling_wall * n_used / max_n
                 recorded = {
+                    "fallbacks": out.get("fallbacks", []),  # e.g. a failed expert call: the method ran degraded
                     "contributions": out["contributions"],  # each module's votes, for `catts calibrate`
                     "correct_candidates": sorted(
                         {a for c in out["contributions"] for a in c["votes"] if matches(a, item)}
@@ -203,6 +204,24 @@ async def evaluate_item(
     if settings.judge is not None:
         await judge_lines(settings.judge, item, lines)
     return lines
+
+
+def degraded_warnings(lines: list[dict[str, Any]]) -> list[str]:
+    """One warning per method and N whose graph fell back on some items (an unreachable expert, say), naming the
+    most common fallback: those items measured a degraded method."""
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for line in lines:
+        runs.setdefault(f"{line['method']}@{line['n']}", []).append(line)
+    warnings = []
+    for run, run_lines in sorted(runs.items()):
+        fallbacks = [f for line in run_lines for f in line.get("fallbacks", [])]
+        if fallbacks:
+            degraded = sum(1 for line in run_lines if line.get("fallbacks"))
+            common = max(sorted(set(fallbacks)), key=fallbacks.count)
+            warnings.append(
+                f"warning: {run} ran degraded on {degraded} of {len(run_lines)} items; most often: {common}"
+            )
+    return warnings
 
 
 async def judge_lines(judge: AnswerJudge, item: BenchmarkItem, lines: list[dict[str, Any]]) -> None:

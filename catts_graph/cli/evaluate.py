@@ -27,7 +27,14 @@ from catts_graph.cli.endpoints import (
 from catts_graph.config import CATTSConfig
 from catts_graph.eval_methods import expand_methods
 from catts_graph.eval_report import aggregate, markdown_report, plots, table
-from catts_graph.evaluate import EvalSettings, ResultsFile, check_resume, refuse_unless_resuming, run_evaluation
+from catts_graph.evaluate import (
+    EvalSettings,
+    ResultsFile,
+    check_resume,
+    degraded_warnings,
+    refuse_unless_resuming,
+    run_evaluation,
+)
 from catts_graph.judge import AnswerJudge
 from catts_graph.plots import rh_curve
 from catts_graph.rh_auc import category, run_rh_sweep, summarize_rh
@@ -180,6 +187,8 @@ def run(args: argparse.Namespace) -> int:
     figures = plots(metrics, args.out)
     print(table(metrics))
     print(f"\nwrote {args.out / 'results.jsonl'}, metrics.json, report.md and {', '.join(f.name for f in figures)}")
+    for warning in degraded_warnings(results.read()):
+        print(f"{warning} (each line's `fallbacks` in results.jsonl)", file=sys.stderr)
     return 0
 
 
