@@ -130,7 +130,8 @@ examples:
   catts train cdrl --model catts_graph/models/shapes-base --data data/pairs --dev data/dev --keep-best brier \
       --out models/shapes-cdrl
 
-Logs go to OUT/cdrl_log.jsonl (every reward component, mean C and mean C - C' per step; with --dev the dev metrics as
+Logs go to OUT/cdrl_log.jsonl (every reward component, mean C and mean C - C' per step, cdrl/perception_loss and
+cdrl/calibration_loss when those terms are on; with --dev the dev metrics as
 eval_accuracy, eval_ece, eval_auroc, eval_brier, eval_clean_confidence, eval_confidence_drop) with a plot in
 OUT/cdrl.png. --keep-best brier exports the dev checkpoint with the lowest Brier score (calibration and accuracy in
 one proper score) instead of the last step; the table marks the exported step.
