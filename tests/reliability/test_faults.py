@@ -209,7 +209,7 @@ async def main():
     async with AsyncSqliteSaver.from_conn_string(db) as saver, VLLMClient(base_url, model_name) as model:
         graph = create_catts_graph(Recording(model), config=config, checkpointer=saver)
         inputs = {"question": "How many shapes are there?", "images": [image]} if crash == "crash" else None
-        out = await graph.ainvoke(inputs, run)
+        out = await graph.ainvoke(inputs, run, durability="sync")  # each step's checkpoint on disk before the next
     print(json.dumps({"calls": calls, "answer": out["answer"], "modules_run": out["modules_run"]}))
 
 asyncio.run(main())
