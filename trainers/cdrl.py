@@ -47,7 +47,7 @@ from trainers.cdrl_rewards import (
     format_rewards,
     perception_rewards,
 )
-from trainers.cdrl_scoring import completion_mask, dev_metrics, forced_log_probs, nmlp
+from trainers.cdrl_scoring import completion_mask, dev_metrics, forced_log_probs, mean_token_log_prob, nmlp
 
 
 @dataclass
@@ -237,14 +237,13 @@ class CDRLTrainer(GRPOTrainer):  # type: ignore[misc]
         mask = completion_mask(completion, self.processing_class.tokenizer.eos_token_id)  # (1, T)
         forced = (clean["input_ids"], clean["attention_mask"], completion, mask)
         log_probs = forced_log_probs(model, *forced, clean)  # (1, T, V)
-        chosen = log_probs.gather(-1, completion[..., None]).squeeze(-1)  # (1, T)
         noised = self._encode(example, example["noised_image"]).to(model.device)
         noised_ids = (noised["input_ids"], noised["attention_mask"], completion, mask)
         text = self.processing_class.decode(completion[0][mask[0].bool()], skip_special_tokens=True)
         k = self.args.confidence_top_k
         return {
             "correct": accuracy_rewards([text], [example["answer"]], [example["answer_type"]])[0],
-            "probability": math.exp(float((chosen * mask).sum() / mask.sum().clamp(min=1))),
+            "probability": math.exp(float(mean_token_log_prob(log_probs, completion, mask)[0])),
             "clean_confidence": float(nmlp(log_probs, mask, k)[0]),
             "noised_confidence": float(nmlp(forced_log_probs(model, *noised_ids, noised), mask, k)[0]),
         }
@@ -290,8 +289,7 @@ class CDRLTrainer(GRPOTrainer):  # type: ignore[misc]
             metrics["cdrl/perception_loss"].append(-weight * term.item())
             loss = loss - weight * term
         if calibration_weight > 0:
-            chosen = clean_log_probs.gather(-1, inputs["completion_ids"][..., None]).squeeze(-1)  # (B, T)
-            mean_log_prob = (chosen * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)  # (B,)
+            mean_log_prob = mean_token_log_prob(clean_log_probs, inputs["completion_ids"], mask)  # (B,)
             squared = (torch.exp(mean_log_prob) - inputs["correct"]) ** 2  # (B,) Brier of exp(mean log-prob)
             term = squared[valid].mean()  # ()
             metrics["cdrl/calibration_loss"].append(calibration_weight * term.item())

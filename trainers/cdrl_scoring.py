@@ -48,6 +48,13 @@ def nmlp(log_probs: torch.Tensor, mask: torch.Tensor, top_k: int) -> torch.Tenso
     return (per_token * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)  # (B,)
 
 
+def mean_token_log_prob(log_probs: torch.Tensor, completion_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean log-prob of each row's own tokens over unmasked positions; its exp is the probability confidence."""
+    chosen = log_probs.gather(-1, completion_ids[..., None]).squeeze(-1)  # (B, T)
+    weights = mask.float()  # (B, T)
+    return (chosen * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)  # (B,)
+
+
 def completion_mask(completion_ids: torch.Tensor, eos_token_id: int) -> torch.Tensor:
     """1 up to and including the first end-of-sequence token, 0 after it (TRL's rule for rollouts)."""
     is_eos = completion_ids == eos_token_id  # (B, T)
