@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from pathlib import Path
@@ -12,7 +13,7 @@ from catts_graph.benchmarks import load_benchmark
 from catts_graph.config import CATTSConfig
 from catts_graph.eval_methods import deepconf_online, expand_methods, vote_prediction
 from catts_graph.eval_report import aggregate, markdown_report, table
-from catts_graph.evaluate import EvalSettings, ResultsFile, check_resume, run_evaluation
+from catts_graph.evaluate import EvalSettings, ResultsFile, check_resume, degraded_warnings, run_evaluation
 from nodes.errors import InvalidInputError
 from nodes.state import SampleRecord
 from nodes.testing import ScriptedExpert, ScriptedModel
@@ -138,3 +139,17 @@ async def test_presampled_model_hands_out_consecutive_samples_then_refuses() -> 
     assert [s.text for s in first + second] == [s.text for s in drawn]  # adaptive sampling's two draws: no repeats
     with pytest.raises(InvalidInputError, match="asked for 7 samples in all, 6 were drawn"):
         await model.sample([], SamplingParams(n=1, temperature=1.0))
+
+
+def test_a_failing_expert_is_recorded_and_warned_about(tmp_path: Path) -> None:
+    items = load_benchmark("shapes", limit=2).items
+    model = ScriptedModel([("\\boxed{1}", 6.0), ("\\boxed{2}", 2.0)], greedy="\\boxed{1}", score_fn=lambda m, a: -1.0)
+    expert = ScriptedExpert(errors=[ConnectionError("refused")] * 50)
+    results = ResultsFile(tmp_path / "results.jsonl")
+    settings = EvalSettings(("catts-paper",), (2,), CATTSConfig())
+    asyncio.run(run_evaluation(model, expert, items, settings, results))
+    lines = results.read()
+    assert all(any("expert call failed (ConnectionError: refused)" in f for f in line["fallbacks"]) for line in lines)
+    [warning] = degraded_warnings(lines)
+    assert warning.startswith("warning: catts-paper@2 ran degraded on 2 of 2 items; most often: ")
+    assert degraded_warnings([{**line, "fallbacks": []} for line in lines]) == []
