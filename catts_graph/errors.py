@@ -108,7 +108,8 @@ class LogprobsNotEnabledError(RequestRejectedError):
         super().__init__(
             base_url,
             400,
-            f"{detail} Restart the server with `--max-logprobs 20` (`catts serve` does this) or ask for fewer.",
+            f"{detail} Restart the server with `--max-logprobs 21` (`catts serve` does this: the client asks for "
+            "k + 1 top log-probs, k <= 20) or ask for fewer.",
         )
 
 

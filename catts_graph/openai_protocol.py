@@ -98,6 +98,8 @@ def sampling_request(model: str, messages: Sequence[Message], params: SamplingPa
     """Body of one chat completion that returns `params.n` samples with top-k log-probs.
 
     No per-request `seed`: it crashes vLLM's CPU engine under concurrency; seed the server instead.
+    It asks for k + 1 top log-probs: vLLM lists the sampled token among them, and when that token ranks below k it
+    takes the k-th place, so only the k largest of k + 1 entries are the true top k (the client keeps those).
     """
     body: dict[str, Any] = {
         "model": model,
@@ -108,7 +110,7 @@ def sampling_request(model: str, messages: Sequence[Message], params: SamplingPa
         "top_k": params.top_k if params.top_k > 0 else -1,
         "max_tokens": params.max_tokens,
         "logprobs": True,
-        "top_logprobs": params.top_logprobs,
+        "top_logprobs": params.top_logprobs + 1 if params.top_logprobs else 0,
     }
     if params.stop:
         body["stop"] = list(params.stop)

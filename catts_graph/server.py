@@ -34,7 +34,7 @@ from catts_graph.errors import ServerStartError
 from catts_graph.vllm_client import VLLMClient
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-MAX_LOGPROBS = 20  # the k of the confidence formula; requests ask for at most this many
+MAX_LOGPROBS = 21  # the k of the confidence formula (at most 20) + 1: see `openai_protocol.sampling_request`
 
 
 def vllm_build() -> str | None:

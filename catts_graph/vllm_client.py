@@ -48,6 +48,7 @@ from catts_graph.openai_protocol import (
     ChatCompletionResponse,
     ModelList,
     TokenizeResponse,
+    TopLogprob,
     sampling_request,
     scoring_request,
     tokenize_request,
@@ -221,8 +222,7 @@ class VLLMClient:
         for choice in sorted(parsed.choices, key=lambda c: c.index):
             content = choice.logprobs.content if choice.logprobs and choice.logprobs.content else []
             tokens = tuple(
-                TokenLogprob(t.token, t.logprob, tuple(sorted((c.logprob for c in t.top_logprobs), reverse=True)))
-                for t in content
+                TokenLogprob(t.token, t.logprob, _top_k(t.top_logprobs, params.top_logprobs)) for t in content
             )
             samples.append(Sample(choice.message.content or "", tokens, choice.finish_reason, prompt_tokens))
         return samples
@@ -270,3 +270,8 @@ class VLLMClient:
         if len(self._prefix_lengths) > _PREFIX_CACHE_SIZE:
             self._prefix_lengths.popitem(last=False)
         return parsed.tokens
+
+
+def _top_k(entries: Sequence[TopLogprob], k: int) -> tuple[float, ...]:
+    """The k largest log-probs of a step's k + 1 returned entries (the sampled token may be one of them)."""
+    return tuple(sorted((e.logprob for e in entries), reverse=True)[:k])

@@ -16,8 +16,9 @@ examples:
   catts serve models/tiny --port 8000
   catts serve models/tiny -- --max-num-seqs 8      flags after -- go to vLLM unchanged
 
-The server always gets --max-logprobs 20 (confidence needs top-20 log-probs) and a server-wide --seed
-(per-request seeds crash vLLM's CPU engine). Ctrl-C or SIGTERM stops the whole server process group.
+The server always gets --max-logprobs 21 (confidence needs the true top 20; the client asks for 21, since vLLM
+lists the sampled token among them) and a server-wide --seed (per-request seeds crash vLLM's CPU engine).
+Ctrl-C or SIGTERM stops the whole server process group.
 """
 
 

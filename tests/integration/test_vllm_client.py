@@ -31,6 +31,25 @@ async def test_sampling_returns_n_samples_with_top_k_logprobs(client: VLLMClient
         assert s.prompt_tokens > 16  # the 16 image tokens are part of the prompt
 
 
+async def test_sampled_top_k_equals_the_teacher_forced_top_k(client: VLLMClient, shapes_image: Path) -> None:
+    """NMLP reads the true top k: a sampled token ranked below k must not displace the k-th entry."""
+    messages = [Message.user(QUESTION, [shapes_image])]
+    samples = await client.sample(
+        messages, SamplingParams(n=16, temperature=1.5, top_k=0, max_tokens=12, top_logprobs=2)
+    )
+    compared = below_k = 0
+    for s in samples:
+        forced = await client.score(messages, s.text, top_logprobs=2)  # prompt log-probs: the exact top 2 per position
+        if forced.tokens != tuple(t.token for t in s.tokens):
+            continue  # the text re-tokenises differently: not the same tokens
+        for sampled, top in zip(s.tokens, forced.top_logprobs, strict=True):
+            assert sampled.top_logprobs == pytest.approx(top, abs=1e-3)
+            compared += 1
+            below_k += sampled.logprob < top[-1] - 1e-3
+    assert compared >= 20
+    assert below_k >= 1  # the case that matters was exercised
+
+
 async def test_greedy_is_repeatable(client: VLLMClient, shapes_image: Path) -> None:
     messages = [Message.user(QUESTION, [shapes_image])]
     params = SamplingParams(n=1, temperature=0.0, max_tokens=10)

@@ -21,7 +21,7 @@ def test_help_teaches() -> None:
     for command in ("serve", "make-tiny-model", "demo"):
         assert command in result.stdout
     serve_help = catts("serve", "--help").stdout
-    assert "examples:" in serve_help and "--max-logprobs 20" in serve_help
+    assert "examples:" in serve_help and "--max-logprobs 21" in serve_help
 
 
 @pytest.mark.parametrize(

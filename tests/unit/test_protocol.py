@@ -46,7 +46,7 @@ def test_sampling_params_validate(kwargs: dict[str, float], match: str) -> None:
 def test_sampling_request_has_no_seed_and_asks_for_logprobs() -> None:
     body = sampling_request("m", [Message.user("q")], SamplingParams(n=4, top_k=40, stop=("\n\n",)))
     assert "seed" not in body
-    assert body["n"] == 4 and body["logprobs"] is True and body["top_logprobs"] == 20
+    assert body["n"] == 4 and body["logprobs"] is True and body["top_logprobs"] == 21  # k + 1
     assert body["top_k"] == 40 and body["stop"] == ["\n\n"]
     assert sampling_request("m", [], SamplingParams())["top_k"] == -1  # vLLM's "off"
 

@@ -35,7 +35,7 @@ def test_command_has_the_flags_the_graph_needs(model_dir: Path) -> None:
     cmd = build_command(str(model_dir), ServerOptions(extra_args=("--max-num-seqs", "8")), 1234, "cpu")
     assert cmd[:3] == [sys.executable, "-m", "vllm.entrypoints.openai.api_server"]
     joined = " ".join(cmd)
-    for flag in ("--max-logprobs 20", "--host 127.0.0.1", "--port 1234", "--dtype float32", "--seed 0"):
+    for flag in ("--max-logprobs 21", "--host 127.0.0.1", "--port 1234", "--dtype float32", "--seed 0"):
         assert flag in joined
     assert cmd[-2:] == ["--max-num-seqs", "8"]
     assert "--dtype auto" in " ".join(build_command(str(model_dir), ServerOptions(), 1, "gpu"))

@@ -54,7 +54,7 @@ MESSAGES = [Message.user("How many?")]
         (
             error(400, "Requested sample logprobs of 21, which is greater than max allowed: 5"),
             LogprobsNotEnabledError,
-            "--max-logprobs 20",
+            "--max-logprobs 21",
         ),
         (error(400, "something else"), RequestRejectedError, "HTTP 400"),
         (error(500, "engine dead"), ServerError, "HTTP 500: engine dead"),
