@@ -28,7 +28,7 @@ from catts_graph.errors import (
     ServerUnreachableError,
 )
 from catts_graph.graph import build_catts_graph, create_catts_graph
-from catts_graph.routing import GateNode, finalize, next_module, prepare
+from catts_graph.routing import GateNode, Prepare, finalize, next_module
 from catts_graph.server import RunningServer, ServerOptions, VLLMServerProcess, serve_vllm
 from catts_graph.vllm_client import VLLMClient
 
@@ -43,6 +43,7 @@ __all__ = [
     "ModelNotFoundError",
     "NoiseConfig",
     "PlannerConfig",
+    "Prepare",
     "RequestRejectedError",
     "RetriesExhaustedError",
     "RoutingConfig",
@@ -61,6 +62,5 @@ __all__ = [
     "create_catts_graph",
     "finalize",
     "next_module",
-    "prepare",
     "serve_vllm",
 ]

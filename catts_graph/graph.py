@@ -12,19 +12,22 @@ policy and confidence (see `catts_graph.routing`). Model-calling nodes retry tra
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import merge_configs
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, RetryPolicy
 
 from catts_graph.config import CATTSConfig
-from catts_graph.routing import FINALIZE, GateNode, finalize, next_module, prepare
+from catts_graph.routing import FINALIZE, OPTIONAL_STAGES, GateNode, Prepare, finalize, next_module, run_settings
 from catts_graph.sync_bridge import sync_node
 from nodes.critic import CriticNode
 from nodes.errors import TransientModelError
-from nodes.expert import Expert, as_expert
+from nodes.expert import Expert, as_expert, with_retries
 from nodes.planner import PlannerNode
 from nodes.protocol import VisionLanguageModel
 from nodes.relevance import RelevanceModel
@@ -46,6 +49,7 @@ def build_catts_graph(
     config: CATTSConfig | None = None,
     relevance: RelevanceModel | None = None,
     trace_images: bool = False,
+    retry: RetryPolicy = MODEL_RETRY,
 ) -> StateGraph[CATTSState, CATTSConfig, CATTSInput, CATTSOutput]:
     """The uncompiled CA-TTS `StateGraph` (add nodes or edges before compiling). See `create_catts_graph`."""
     if not isinstance(model, VisionLanguageModel):
@@ -57,14 +61,15 @@ def build_catts_graph(
     model = TracedModel(model, include_images=trace_images)
     if isinstance(expert, VisionLanguageModel):
         expert = TracedModel(expert, include_images=trace_images)
-    the_expert = as_expert(expert, model, include_images=trace_images)
+    the_expert = with_retries(as_expert(expert, model, include_images=trace_images), retry)
     modules = [m for m in ("critic", "self_check") if getattr(config, m).enabled]
+    built = [m for m in OPTIONAL_STAGES if getattr(config, m).enabled]
 
     builder = StateGraph(CATTSState, context_schema=CATTSConfig, input_schema=CATTSInput, output_schema=CATTSOutput)
-    builder.add_node("prepare", prepare)
+    builder.add_node("prepare", Prepare(config, built))
     stages: dict[str, Any] = {
         "sample": SampleNode(model, config.sampling, config.vote, config.routing),
-        "vote": VoteNode(the_expert if config.vote.voter else None, config.vote),
+        "vote": VoteNode(the_expert, config.vote),  # the Voter can be switched on or off per run
         "gate": GateNode(modules, config),
     }
     if config.planner.enabled:
@@ -74,7 +79,7 @@ def build_catts_graph(
     if config.self_check.enabled:
         stages["self_check"] = SelfCheckNode(model, config.self_check, relevance=relevance)
     for name, node in stages.items():  # each works under invoke and ainvoke (see catts_graph.sync_bridge)
-        builder.add_node(name, sync_node(node, name), retry_policy=None if name == "gate" else MODEL_RETRY)
+        builder.add_node(name, sync_node(node, name), retry_policy=None if name == "gate" else retry)
     builder.add_node(FINALIZE, finalize)
     builder.add_edge(START, "prepare")
     builder.add_edge("prepare", "sample")
@@ -98,6 +103,7 @@ def create_catts_graph(
     config: CATTSConfig | None = None,
     relevance: RelevanceModel | None = None,
     trace_images: bool = False,
+    retry: RetryPolicy = MODEL_RETRY,
     checkpointer: Checkpointer = None,
     name: str = "catts",
 ) -> CompiledStateGraph[CATTSState, CATTSConfig, CATTSInput, CATTSOutput]:
@@ -111,6 +117,8 @@ def create_catts_graph(
         relevance: finds the image patches a question is about, for the self-check's question-guided noise (e.g.
             `catts_graph.ClipRelevance`); None noises the whole image (recorded in `fallbacks`).
         trace_images: put the images into traces as data URLs (default: a short placeholder per image).
+        retry: LangGraph retry policy of the model-calling nodes (on `TransientModelError`) and of every expert
+            call (on any transient fault); an expert fault that outlives it is recorded in `fallbacks`.
         checkpointer: any LangGraph checkpointer (then pass a `thread_id` in the run config).
         name: the graph's name in traces.
 
@@ -127,13 +135,32 @@ def create_catts_graph(
         ('2', 0.71, ['self_consistency', 'voter', 'critic', 'self_check'])
     """
     config = config or CATTSConfig()
-    graph = build_catts_graph(model, expert=expert, config=config, relevance=relevance, trace_images=trace_images)
-    modules = [m for m in ("critic", "self_check", "planner") if getattr(config, m).enabled]
-    return graph.compile(checkpointer=checkpointer, name=name).with_config(
-        tags=["catts", f"policy:{config.routing.policy}"],
-        metadata={
-            "catts_policy": config.routing.policy,
-            "catts_n": config.sampling.n,
-            "catts_modules": modules,
-        },
+    graph = build_catts_graph(
+        model, expert=expert, config=config, relevance=relevance, trace_images=trace_images, retry=retry
     )
+    compiled = graph.compile(checkpointer=checkpointer, name=name).with_config(tags=["catts"])
+    attrs = {k: v for k, v in compiled.__dict__.items() if k != "__orig_class__"}
+    return CATTSGraph(**attrs, catts_config=config)
+
+
+class CATTSGraph(CompiledStateGraph[CATTSState, CATTSConfig, CATTSInput, CATTSOutput]):
+    """The compiled CA-TTS graph. Each run's trace carries the settings that run uses (the graph's config with what
+    its `context` sets) as metadata: `catts_policy`, `catts_n`, `catts_modules`, and the tag ``policy:<name>``; a
+    context that does not fit `CATTSConfig` raises `InvalidInputError` before any node runs."""
+
+    def __init__(self, *args: Any, catts_config: CATTSConfig, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.catts_config = catts_config
+
+    def _run_config(self, config: RunnableConfig | None, context: Any) -> RunnableConfig:
+        settings = run_settings(self.catts_config, context)
+        modules = [m for m in OPTIONAL_STAGES if getattr(settings, m).enabled]
+        metadata = {"catts_policy": settings.routing.policy, "catts_n": settings.sampling.n, "catts_modules": modules}
+        return merge_configs(RunnableConfig(metadata=metadata, tags=[f"policy:{settings.routing.policy}"]), config)
+
+    def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[Any]:
+        return super().stream(input, self._run_config(config, kwargs.get("context")), **kwargs)
+
+    async def astream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> AsyncIterator[Any]:
+        async for chunk in super().astream(input, self._run_config(config, kwargs.get("context")), **kwargs):
+            yield chunk

@@ -17,31 +17,61 @@ from langgraph.types import Overwrite
 from catts_graph.config import CATTSConfig
 from catts_graph.inputs import validate_input
 from nodes.common import emit, leader_confidence, vote_summary, vote_table
-from nodes.config import stage_from_context
+from nodes.config import with_overrides
+from nodes.errors import InvalidInputError
 from nodes.state import CATTSState, RouteRecord, empty_usage
 from nodes.voting import leader
 
 FINALIZE = "finalize"
+OPTIONAL_STAGES = ("planner", "critic", "self_check")
 
 
-def prepare(state: CATTSState) -> dict[str, Any]:
-    """Validate the input and reset every per-run key, so a new question on the same thread starts clean."""
-    return {
-        **validate_input(state),
-        "samples": [],
-        "plan": [],
-        "critique": None,
-        "self_check": None,
-        "contributions": Overwrite([]),
-        "modules_run": Overwrite([]),
-        "routes": Overwrite([]),
-        "fallbacks": Overwrite([]),
-        "usage": Overwrite(empty_usage()),
-        "answer": None,
-        "confidence": 0.0,
-        "votes": {},
-        "next_module": "",
-    }
+class Prepare:
+    """The run's first node: validates the input, resets every per-run key (so a new question on the same thread
+    starts clean), and records the settings the run uses: the graph's config with what the run's context sets.
+
+    A context that enables a stage the graph was built without cannot add it: recorded in `fallbacks`.
+    """
+
+    def __init__(self, config: CATTSConfig, built: Sequence[str]):
+        self.config = config
+        self.built = tuple(built)
+
+    def __call__(self, state: CATTSState, runtime: Runtime[Any]) -> dict[str, Any]:
+        settings = run_settings(self.config, runtime.context)
+        missing = [m for m in OPTIONAL_STAGES if getattr(settings, m).enabled and m not in self.built]
+        fallbacks = [
+            f"{m}: enabled by the run's context, but the graph was built without it; not run "
+            f"(build the graph with {m} enabled and disable it per run instead)"
+            for m in missing
+        ]
+        emit({"event": "settings", "settings": settings.model_dump(mode="json")})
+        return {
+            **validate_input(state),
+            "samples": [],
+            "plan": [],
+            "critique": None,
+            "self_check": None,
+            "contributions": Overwrite([]),
+            "modules_run": Overwrite([]),
+            "routes": Overwrite([]),
+            "fallbacks": Overwrite(fallbacks),
+            "usage": Overwrite(empty_usage()),
+            "answer": None,
+            "confidence": 0.0,
+            "votes": {},
+            "next_module": "",
+            "settings": settings.model_dump(mode="json"),
+        }
+
+
+def run_settings(config: CATTSConfig, context: Any) -> CATTSConfig:
+    """The settings a run uses: `config` (the graph's) with only what the run's `context` sets; a bad override
+    raises `InvalidInputError` naming the field."""
+    try:
+        return with_overrides(config, context)
+    except ValueError as e:  # pydantic's ValidationError included
+        raise InvalidInputError(f"the run's context does not fit CATTSConfig: {e}") from None
 
 
 class GateNode:
@@ -52,8 +82,8 @@ class GateNode:
         self.config = config
 
     async def __call__(self, state: CATTSState, runtime: Runtime[Any]) -> dict[str, Any]:
-        routing = stage_from_context(runtime.context, "routing", self.config.routing)
-        config = runtime.context if isinstance(runtime.context, CATTSConfig) else self.config
+        config = run_settings(self.config, runtime.context)
+        routing = config.routing
         ran = state.get("modules_run") or []
         after = ran[-1] if ran else "start"
         summary = vote_summary(state)

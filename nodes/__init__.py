@@ -14,9 +14,17 @@ from nodes.confidence import (
     token_confidence,
     token_confidences,
 )
+from nodes.config import stage_from_context, with_overrides
 from nodes.critic import CriticNode
-from nodes.errors import CattsError, InvalidImageError, InvalidInputError, ModelError, TransientModelError
-from nodes.expert import BaseModelExpert, ChatModelExpert, Expert, ExpertReply, as_expert
+from nodes.errors import (
+    CattsError,
+    ExpertUnavailableError,
+    InvalidImageError,
+    InvalidInputError,
+    ModelError,
+    TransientModelError,
+)
+from nodes.expert import BaseModelExpert, ChatModelExpert, Expert, ExpertReply, as_expert, with_retries
 from nodes.images import ImageInput, load_image, to_data_url
 from nodes.planner import PlannerNode
 from nodes.protocol import AnswerScore, Message, Sample, SamplingParams, TokenLogprob, VisionLanguageModel
@@ -37,6 +45,7 @@ __all__ = [
     "CriticNode",
     "Expert",
     "ExpertReply",
+    "ExpertUnavailableError",
     "ImageInput",
     "InvalidImageError",
     "InvalidInputError",
@@ -61,8 +70,11 @@ __all__ = [
     "normalize_answer",
     "probability_confidence",
     "response_confidence",
+    "stage_from_context",
     "tail_confidence",
     "to_data_url",
     "token_confidence",
     "token_confidences",
+    "with_overrides",
+    "with_retries",
 ]

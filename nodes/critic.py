@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -16,6 +17,7 @@ from nodes.protocol import Message, SamplingParams, VisionLanguageModel
 from nodes.state import CATTSState, Usage, VoteContribution
 
 CHARS_PER_TOKEN = 4  # a critique longer than this many characters per requested token is cut (garbage experts)
+_MAX_PENDING = 1024  # critiques kept for tasks whose re-answer has not succeeded yet
 
 
 class CriticNode:
@@ -30,6 +32,7 @@ class CriticNode:
         self.model = model
         self.expert = expert
         self.config = config or CriticConfig()
+        self._critiques: OrderedDict[str, tuple[str, Usage, list[str]]] = OrderedDict()  # by task, for retries
 
     async def __call__(self, state: CATTSState, runtime: Runtime[Any]) -> dict[str, Any]:
         config = stage_from_context(runtime.context, "critic", self.config)
@@ -37,23 +40,18 @@ class CriticNode:
         if leading is None:
             return {"critique": None, "fallbacks": ["critic: no parseable answer to critique; skipped"]}
         rationale = representative_text(state, leading)
-        images = data_urls(state.get("images") or [])
-        usage: Usage = {"prompt_tokens": 0, "completion_tokens": 0, "model_calls": 0, "expert_calls": 1}
-        fallbacks: list[str] = []
-        prompt = critic_prompt(state["question"], leading, rationale, state.get("choices"))
-        try:
-            reply = await self.expert.complete(
-                [Message("user", prompt, images)], max_tokens=config.critique_max_tokens
-            )
-            critique = reply.text.strip()[: CHARS_PER_TOKEN * config.critique_max_tokens]  # bounds the re-ask
-            usage["prompt_tokens"] += reply.prompt_tokens
-            usage["completion_tokens"] += reply.completion_tokens
-        except Exception as e:  # noqa: BLE001 (the expert is optional: degrade, record, go on)
-            critique = ""
-            fallbacks.append(f"critic: expert call failed ({type(e).__name__}: {e}); re-answered without a critique")
-        if not critique:
-            critique = "Please double-check the answer."
-            fallbacks.append("critic: empty critique; used a generic request to double-check")
+        # A retry of this task (the re-answer failed transiently) reuses the critique instead of asking again.
+        task = runtime.execution_info.task_id if runtime.execution_info else None
+        if task is not None and task in self._critiques:
+            critique, expert_usage, expert_fallbacks = self._critiques[task]
+        else:
+            critique, expert_usage, expert_fallbacks = await self._critique(state, leading, rationale, config)
+            if task is not None:
+                self._critiques[task] = (critique, expert_usage, expert_fallbacks)
+                while len(self._critiques) > _MAX_PENDING:
+                    self._critiques.popitem(last=False)
+        usage: Usage = {**expert_usage}
+        fallbacks = list(expert_fallbacks)
         messages = [
             *question_messages(state),
             Message.assistant(rationale),
@@ -70,6 +68,8 @@ class CriticNode:
             contributions.append({"module": "critic", "votes": {answer: config.tau2}})
         else:
             fallbacks.append("critic: the re-answer had no parseable answer; no critic vote")
+        if task is not None:
+            self._critiques.pop(task, None)
         record = {"critiqued": leading, "critique": critique, "reanswer": sample.text, "answer": answer}
         emit(
             {
@@ -85,3 +85,26 @@ class CriticNode:
             "usage": usage,
             "fallbacks": fallbacks,
         }
+
+    async def _critique(
+        self, state: CATTSState, leading: str, rationale: str, config: CriticConfig
+    ) -> tuple[str, Usage, list[str]]:
+        """The expert's critique of `leading` (a generic request to double-check when it fails or says nothing)."""
+        usage: Usage = {"prompt_tokens": 0, "completion_tokens": 0, "model_calls": 0, "expert_calls": 1}
+        fallbacks: list[str] = []
+        prompt = critic_prompt(state["question"], leading, rationale, state.get("choices"))
+        images = data_urls(state.get("images") or [])
+        try:
+            reply = await self.expert.complete(
+                [Message("user", prompt, images)], max_tokens=config.critique_max_tokens
+            )
+            critique = reply.text.strip()[: CHARS_PER_TOKEN * config.critique_max_tokens]  # bounds the re-ask
+            usage["prompt_tokens"] += reply.prompt_tokens
+            usage["completion_tokens"] += reply.completion_tokens
+        except Exception as e:  # noqa: BLE001 (the expert is optional: degrade, record, go on)
+            critique = ""
+            fallbacks.append(f"critic: expert call failed ({type(e).__name__}: {e}); re-answered without a critique")
+        if not critique:
+            critique = "Please double-check the answer."
+            fallbacks.append("critic: empty critique; used a generic request to double-check")
+        return critique, usage, fallbacks

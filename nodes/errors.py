@@ -25,3 +25,29 @@ class ModelError(CattsError):
 
 class TransientModelError(ModelError):
     """A failure worth retrying: the backend was unreachable, timed out or returned a server error."""
+
+
+class ExpertUnavailableError(ModelError):
+    """An expert call failed on every attempt of its retry policy (or failed in a way not worth retrying)."""
+
+    def __init__(self, expert: str, attempts: int, last: BaseException) -> None:
+        tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
+        super().__init__(f"{expert}: {tries}, last {type(last).__name__}: {last}")
+        self.attempts = attempts
+        self.last = last
+
+
+_TRANSIENT_NAMES = frozenset(
+    {"APIConnectionError", "APITimeoutError", "RateLimitError", "InternalServerError", "TransportError"}
+)
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether a failed call is worth retrying: unreachable, timed out, rate-limited (429) or a server error (5xx),
+    whichever client raised it (ours, httpx, openai); recognised by type or status code, without importing them."""
+    if isinstance(error, TransientModelError | TimeoutError | ConnectionError):
+        return True
+    if any(cls.__name__ in _TRANSIENT_NAMES for cls in type(error).__mro__):
+        return True
+    status = getattr(error, "status_code", None)
+    return isinstance(status, int) and (status in (408, 429) or status >= 500)

@@ -3,20 +3,24 @@
 `as_expert` accepts a LangChain `BaseChatModel` (e.g. `ChatOpenAI(base_url=...)` pointed at a second vLLM server or
 any OpenAI-compatible API), a `VisionLanguageModel` (the base model: "expert = the base model itself"), or an
 object already implementing `Expert`. Every expert request carries the image(s) as data URLs. Replies are
-truncated to `MAX_REPLY_CHARS` and parsed as data by the caller.
+truncated to `MAX_REPLY_CHARS` and parsed as data by the caller. `with_retries` retries transient expert faults with
+the same backoff as base-model calls; a fault that outlives them raises `ExpertUnavailableError`, which the roles
+record as a fallback.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
+from langgraph.types import RetryPolicy
 from langsmith import tracing_context
 
+from nodes.errors import ExpertUnavailableError, is_transient
 from nodes.parsing import MAX_REPLY_CHARS
 from nodes.protocol import Message, SamplingParams, VisionLanguageModel
 from nodes.tracing import to_langchain, traced_call
@@ -136,3 +140,51 @@ def as_expert(
     raise TypeError(
         f"expert must be a LangChain chat model, a VisionLanguageModel or an Expert, got {type(expert).__name__}"
     )
+
+
+T = TypeVar("T")
+
+
+class RetryingExpert:
+    """`expert` with its transient faults (`nodes.errors.is_transient`) retried under `retry` (LangGraph's
+    `RetryPolicy`: attempts, first interval, backoff factor, cap; its `retry_on` is not used). The last fault, or
+    the first that is not transient, raises `ExpertUnavailableError`."""
+
+    def __init__(self, expert: Expert, retry: RetryPolicy) -> None:
+        self.expert = expert
+        self.retry = retry
+
+    @property
+    def name(self) -> str:
+        return self.expert.name
+
+    async def complete(self, messages: Sequence[Message], *, max_tokens: int) -> ExpertReply:
+        return await self._with_retries(lambda: self.expert.complete(messages, max_tokens=max_tokens))
+
+    async def _with_retries(self, call: Callable[[], Awaitable[T]]) -> T:
+        interval = self.retry.initial_interval
+        for attempt in range(1, self.retry.max_attempts + 1):
+            try:
+                return await call()
+            except Exception as e:
+                if attempt == self.retry.max_attempts or not is_transient(e):
+                    raise ExpertUnavailableError(self.name, attempt, e) from e
+            await asyncio.sleep(interval)
+            interval = min(interval * self.retry.backoff_factor, self.retry.max_interval)
+        raise AssertionError("unreachable: max_attempts >= 1")
+
+
+class RetryingScoringExpert(RetryingExpert):
+    """`RetryingExpert` for an expert that can also score responses."""
+
+    expert: ScoringExpert
+
+    async def score_responses(self, messages: Sequence[Message], responses: Sequence[str]) -> list[float]:
+        return await self._with_retries(lambda: self.expert.score_responses(messages, responses))
+
+
+def with_retries(expert: Expert, retry: RetryPolicy) -> Expert:
+    """`expert` with transient faults retried under `retry`; keeps the scoring role when it has one."""
+    if isinstance(expert, ScoringExpert):
+        return RetryingScoringExpert(expert, retry)
+    return RetryingExpert(expert, retry)

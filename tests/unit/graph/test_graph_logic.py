@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import RetryPolicy
 
 from catts_graph.config import CATTSConfig
 from catts_graph.graph import create_catts_graph
@@ -133,10 +134,12 @@ async def test_expert_garbage_falls_back_and_is_recorded(image: str) -> None:
 
 async def test_a_failing_expert_degrades_instead_of_failing_the_run(image: str) -> None:
     model = ScriptedModel([("\\boxed{2}", 5.0), ("\\boxed{3}", 4.0)], greedy="\\boxed{2}")
-    expert = ScriptedExpert(errors=[ConnectionError("expert down"), ConnectionError("expert down")])
+    expert = ScriptedExpert(errors=[RuntimeError("expert down"), RuntimeError("expert down")])  # not transient
     out = await run(model, expert, images=[image])
     assert out["answer"] == "2"
-    assert any("voter: expert call failed (ConnectionError: expert down)" in f for f in out["fallbacks"])
+    assert any(
+        f.startswith("voter: expert call failed") and "last RuntimeError: expert down" in f for f in out["fallbacks"]
+    )
     assert any("critic: expert call failed" in f for f in out["fallbacks"])
 
 
@@ -338,3 +341,49 @@ async def test_self_check_decode_form_falls_back_to_scoring_on_a_server_model(im
     out = await run(model, cfg=cfg, images=[image])
     assert out["self_check"]["form"] == "score"
     assert any("cannot decode contrastively" in f for f in out["fallbacks"])
+
+
+FAST_RETRY = RetryPolicy(initial_interval=0.0, max_attempts=3, retry_on=TransientModelError)
+
+
+async def test_a_transient_expert_fault_is_retried_before_it_falls_back(image: str) -> None:
+    model = ScriptedModel([("\\boxed{2}", 5.0), ("\\boxed{3}", 4.0)], greedy="\\boxed{2}")
+    expert = ScriptedExpert(voter="2: 1", errors=[ConnectionError("blip"), TimeoutError("slow")])
+    graph = create_catts_graph(model, expert=expert, retry=FAST_RETRY)
+    out = await graph.ainvoke({"question": "q", "images": [image]})
+    assert not any(f.startswith(("voter", "critic")) for f in out["fallbacks"]) and "voter" in out["modules_run"]
+    assert [ScriptedExpert().role_of(c) for c in expert.calls] == ["voter", "voter", "voter", "critic"]
+
+
+@pytest.mark.parametrize(
+    ("errors", "attempts"),
+    [([ConnectionError("down")] * 3, "3 attempts, last ConnectionError: down"), ([ValueError("bad")], "1 attempt")],
+    ids=["outlives-the-retries", "not-transient"],
+)
+async def test_an_expert_fault_that_survives_becomes_a_fallback(
+    image: str, errors: list[Exception], attempts: str
+) -> None:
+    model = ScriptedModel([("\\boxed{2}", 5.0), ("\\boxed{3}", 4.0)], greedy="\\boxed{2}")
+    expert = ScriptedExpert(voter="2: 1", errors=list(errors))
+    graph = create_catts_graph(model, expert=expert, retry=FAST_RETRY)
+    out = await graph.ainvoke({"question": "q", "images": [image]})
+    [fallback] = [f for f in out["fallbacks"] if f.startswith("voter:")]
+    assert "ExpertUnavailableError" in fallback and attempts in fallback
+    assert len(expert.calls) == len(errors) + 1  # the voter's attempts, then the critic's one call
+
+
+async def test_a_retried_critic_does_not_ask_the_expert_twice(image: str) -> None:
+    failures = [TransientModelError("re-answer blip")]
+
+    def reanswer(messages: Any) -> str:
+        if failures:
+            raise failures.pop()
+        return "\\boxed{2}"
+
+    model = ScriptedModel([("\\boxed{2}", 5.0), ("\\boxed{3}", 4.0)], greedy=reanswer)
+    expert = ScriptedExpert(voter="2: 1")
+    graph = create_catts_graph(model, expert=expert, retry=FAST_RETRY)
+    out = await graph.ainvoke({"question": "q", "images": [image]})
+    assert "critic" in out["modules_run"] and out["critique"]["answer"] == "2"
+    assert [ScriptedExpert().role_of(c) for c in expert.calls] == ["voter", "critic"]
+    assert out["usage"]["expert_calls"] == 2
