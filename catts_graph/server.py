@@ -63,6 +63,9 @@ def port_in_use(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
+DEFAULT_MAX_MODEL_LEN = 4096  # cap of the default context window: keeps the KV cache of a large model small
+
+
 @dataclass(frozen=True)
 class ServerOptions:
     """How to run vLLM. CPU defaults favour exactness and fast start-up for small models."""
@@ -70,7 +73,7 @@ class ServerOptions:
     host: str = "127.0.0.1"  # loopback: a non-loopback host exposes the model to the network
     port: int | None = None  # None: a free port
     served_model_name: str | None = None  # None: the model folder's name
-    max_model_len: int = 4096
+    max_model_len: int | None = None  # None: the model's positions, at most DEFAULT_MAX_MODEL_LEN
     dtype: str | None = None  # None: float32 on CPU (matches transformers exactly), auto on GPU
     seed: int = 0  # server-wide; per-request seeds crash the CPU engine under load
     max_images_per_prompt: int = 4
@@ -111,6 +114,34 @@ def resolve_model(model: str | Path) -> str:
     return text
 
 
+def model_positions(model: str) -> int | None:
+    """`max_position_embeddings` of a local model folder (a VLM's `text_config` first); None if not known."""
+    try:
+        config = json.loads((Path(model) / "config.json").read_text())
+    except (OSError, ValueError):
+        return None  # a hub id, or no readable config
+    for section in (config.get("text_config"), config):
+        if isinstance(section, dict) and isinstance(section.get("max_position_embeddings"), int):
+            return int(section["max_position_embeddings"])
+    return None
+
+
+def context_window(model: str, requested: int | None) -> int:
+    """The `--max-model-len` to serve `model` with: `requested`, checked against the model's positions, or by
+    default the model's positions capped at `DEFAULT_MAX_MODEL_LEN`."""
+    positions = model_positions(model)
+    if requested is None:
+        return min(positions, DEFAULT_MAX_MODEL_LEN) if positions else DEFAULT_MAX_MODEL_LEN
+    if requested < 1:
+        raise ServerStartError(f"--max-model-len must be positive, got {requested}.")
+    if positions is not None and requested > positions:
+        raise ServerStartError(
+            f"--max-model-len {requested} is longer than the model: {model} has {positions} positions "
+            f"(max_position_embeddings in its config.json); pass at most {positions}, or leave the flag out."
+        )
+    return requested
+
+
 def build_command(model: str, options: ServerOptions, port: int, build: str) -> list[str]:
     """The vLLM server command line for `model` under `options`."""
     name = options.served_model_name or Path(model).name
@@ -122,7 +153,7 @@ def build_command(model: str, options: ServerOptions, port: int, build: str) -> 
         "--host", options.host,
         "--port", str(port),
         "--max-logprobs", str(MAX_LOGPROBS),
-        "--max-model-len", str(options.max_model_len),
+        "--max-model-len", str(context_window(model, options.max_model_len)),
         "--dtype", dtype,
         "--seed", str(options.seed),
         "--generation-config", "vllm",  # sampling defaults come from each request, not the model folder

@@ -45,10 +45,24 @@ def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
+    """The command's arguments; the words after the first ``--`` become `passthrough` (`catts serve` hands them to
+    vLLM unchanged), whichever options come before it."""
+    words = list(argv)
+    if "--" not in words:
+        return parser.parse_args(words)
+    cut = words.index("--")
+    args = parser.parse_args(words[:cut])
+    if not hasattr(args, "passthrough"):
+        parser.error(f"catts {args.command} takes nothing after --")
+    args.passthrough = words[cut + 1 :]
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `catts` console script."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse(parser, sys.argv[1:] if argv is None else argv)
     # SIGTERM unwinds like Ctrl-C, so every server this process started is stopped by its `finally`.
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:

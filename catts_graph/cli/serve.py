@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from catts_graph.errors import ServerStartError
-from catts_graph.server import ServerOptions, VLLMServerProcess, is_loopback
+from catts_graph.server import DEFAULT_MAX_MODEL_LEN, ServerOptions, VLLMServerProcess, is_loopback
 
 EPILOG = """\
 examples:
@@ -28,6 +28,7 @@ def register(sub: Any) -> None:
         help="serve a model with vLLM (OpenAI-compatible) on loopback",
         description="Start vLLM's OpenAI-compatible server for MODEL, wait until it is healthy, print its base URL, "
         "and keep it running until interrupted.",
+        usage="%(prog)s [-h] [options] MODEL [-- VLLM_FLAG ...]",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -35,16 +36,21 @@ def register(sub: Any) -> None:
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default: %(default)s, loopback only)")
     p.add_argument("--port", type=int, default=None, help="port (default: a free one)")
     p.add_argument("--served-model-name", default=None, help="model name clients use (default: folder name)")
-    p.add_argument("--max-model-len", type=int, default=4096, help="context window (default: %(default)s)")
+    p.add_argument(
+        "--max-model-len",
+        type=int,
+        default=None,
+        help="context window in tokens (default: the model's max_position_embeddings, at most "
+        f"{DEFAULT_MAX_MODEL_LEN})",
+    )
     p.add_argument("--dtype", default=None, help="weights dtype (default: float32 on CPU, auto on GPU)")
     p.add_argument("--kv-cache-gib", type=int, default=1, help="vLLM-CPU KV cache in GiB (default: %(default)s)")
     p.add_argument("--startup-timeout", type=float, default=600.0, help="seconds to wait for /health")
-    p.add_argument("vllm_args", nargs=argparse.REMAINDER, help="after --: extra vLLM flags")
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, passthrough=[])  # the words after `--` (see `catts_graph.cli.main`)
 
 
 def run(args: argparse.Namespace) -> int:
-    extra = [a for a in args.vllm_args if a != "--"] if args.vllm_args else []
+    extra = args.passthrough
     options = ServerOptions(
         host=args.host,
         port=args.port,

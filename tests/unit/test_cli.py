@@ -29,6 +29,7 @@ def test_help_teaches() -> None:
     [
         (("serve", "no/such/model/dir"), "no model folder"),
         (("serve", "."), "no config.json"),
+        (("serve", "catts_graph/models/shapes-base", "--max-model-len", "4096"), "has 2048 positions"),
     ],
 )
 def test_user_errors_exit_2_without_traceback(args: tuple[str, ...], message: str) -> None:
@@ -106,3 +107,15 @@ def test_new_option_errors_exit_2_without_traceback(
     result = catts(*[str(image) if a == "OK" else str(tmp_path / "out") if a == "OUT" else a for a in args])
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_options_may_follow_the_model_and_vllm_flags_follow_the_double_dash() -> None:
+    from catts_graph.cli import build_parser, parse
+
+    parser = build_parser()
+    args = parse(parser, ["serve", "m", "--port", "8000", "--max-model-len", "1024", "--", "--max-num-seqs", "8"])
+    assert (args.model, args.port, args.max_model_len) == ("m", 8000, 1024)
+    assert args.passthrough == ["--max-num-seqs", "8"]
+    assert parse(parser, ["serve", "m"]).passthrough == []
+    with pytest.raises(SystemExit):  # a vLLM flag before `--` is an error, not silently passed on
+        parse(parser, ["serve", "m", "--max-num-seqs", "8"])

@@ -5,6 +5,7 @@ The real vLLM start-up is covered by the `vllm`-marked integration tests.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sys
@@ -15,6 +16,7 @@ import pytest
 
 from catts_graph.errors import ServerStartError
 from catts_graph.server import (
+    DEFAULT_MAX_MODEL_LEN,
     ServerOptions,
     VLLMServerProcess,
     build_command,
@@ -100,3 +102,35 @@ def test_requested_port_in_use_fails_fast(model_dir: Path) -> None:
         process = VLLMServerProcess(model_dir, ServerOptions(port=port))
         with pytest.raises(ServerStartError, match="already in use"):
             process.start()
+
+
+def _model_with_positions(folder: Path, positions: int, *, nested: bool) -> Path:
+    config = (
+        {"text_config": {"max_position_embeddings": positions}} if nested else {"max_position_embeddings": positions}
+    )
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def _max_model_len(command: list[str]) -> str | None:
+    return command[command.index("--max-model-len") + 1] if "--max-model-len" in command else None
+
+
+@pytest.mark.parametrize("nested", [True, False])  # VLMs keep it in text_config; text models at the top
+def test_context_window_defaults_to_the_models_positions(tmp_path: Path, nested: bool) -> None:
+    small = str(_model_with_positions(tmp_path / "small", 2048, nested=nested))
+    assert _max_model_len(build_command(small, ServerOptions(), 1, "cpu")) == "2048"
+    assert _max_model_len(build_command(small, ServerOptions(max_model_len=1024), 1, "cpu")) == "1024"
+    with pytest.raises(ServerStartError, match="--max-model-len 4096 .* has 2048 positions"):
+        build_command(small, ServerOptions(max_model_len=4096), 1, "cpu")
+    large = str(_model_with_positions(tmp_path / "large", 128_000, nested=nested))  # KV cache stays small
+    assert _max_model_len(build_command(large, ServerOptions(), 1, "cpu")) == str(DEFAULT_MAX_MODEL_LEN)
+    assert _max_model_len(build_command(large, ServerOptions(max_model_len=32_768), 1, "gpu")) == "32768"
+
+
+def test_the_bundled_model_is_served_with_its_own_window() -> None:
+    from catts_graph.bundled import bundled_model
+
+    model = str(bundled_model("shapes-base"))
+    assert _max_model_len(build_command(model, ServerOptions(), 1, "cpu")) == "2048"
