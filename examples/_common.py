@@ -1,7 +1,7 @@
 """What every example needs: where the model is (the only place the examples read the environment) and an image.
 
 Set CATTS_BASE_URL (and optionally CATTS_MODEL) to a running vLLM server, e.g. one started with
-`catts serve --model catts_graph/models/shapes-base`. Examples take an image path as their first argument;
+`catts serve catts_graph/models/shapes-base`. Examples take an image path as their first argument;
 without one they draw a ShapesVQA image.
 """
 
@@ -16,7 +16,10 @@ from pathlib import Path
 def endpoint() -> tuple[str, str | None]:
     base_url = os.environ.get("CATTS_BASE_URL")
     if not base_url:
-        sys.exit("set CATTS_BASE_URL to a vLLM server, e.g. `catts serve --model catts_graph/models/shapes-base`")
+        sys.exit(
+            "set CATTS_BASE_URL to a vLLM server's URL, e.g. the one "
+            "`catts serve catts_graph/models/shapes-base` prints"
+        )
     return base_url, os.environ.get("CATTS_MODEL")
 
 

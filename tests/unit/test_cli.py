@@ -119,3 +119,22 @@ def test_serve_options_may_follow_the_model_and_vllm_flags_follow_the_double_das
     assert parse(parser, ["serve", "m"]).passthrough == []
     with pytest.raises(SystemExit):  # a vLLM flag before `--` is an error, not silently passed on
         parse(parser, ["serve", "m", "--max-num-seqs", "8"])
+
+
+def test_the_examples_name_a_serve_command_that_exists(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+    import shlex
+
+    from catts_graph.cli import build_parser, parse
+
+    spec = importlib.util.spec_from_file_location("examples_common", Path("examples/_common.py"))
+    assert spec is not None and spec.loader is not None
+    common = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(common)
+    monkeypatch.delenv("CATTS_BASE_URL", raising=False)
+    with pytest.raises(SystemExit) as info:
+        common.endpoint()
+    command = str(info.value.code).split("`")[1]
+    assert command.startswith("catts serve ")
+    args = parse(build_parser(), shlex.split(command)[1:])  # argparse exits on a flag that does not exist
+    assert Path(args.model, "config.json").is_file()
