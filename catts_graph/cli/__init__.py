@@ -26,11 +26,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="catts",
         description=(
             "Confidence-Aware Test-Time Scaling for vision-language models, on a local vLLM server.\n\n"
-            "Start here:\n"
-            "  catts make-tiny-model models/tiny      build a small servable Qwen2.5-VL (random weights)\n"
-            "  catts serve models/tiny                serve it on loopback; prints the base URL\n"
-            "  catts run --base-url URL --image x.png --question Q    CA-TTS on one question\n"
-            "  catts demo                             build, serve and ask one question, end to end"
+            "Start here (without --base-url a command serves the bundled ShapesVQA models on loopback):\n"
+            "  catts demo                                  CA-TTS vs greedy vs majority on held-out ShapesVQA items, "
+            "end to end\n"
+            "  catts run --image x.png --question Q        answer one image question with CA-TTS\n"
+            "  catts eval --limit 20 --out runs/first      compare test-time-scaling methods: accuracy, calibration, "
+            "cost, scaling\n"
+            "  catts serve catts_graph/models/shapes-base  serve a model with vLLM (OpenAI-compatible) on loopback"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -2,7 +2,7 @@
 
   catts eval --benchmark shapes:3 --limit 200 --methods catts-paper --n 8 --out runs/dev
   catts calibrate runs/dev --out weights.json
-  catts eval --benchmark shapes --limit 200 --methods greedy,majority,catts-paper --weights weights.json \
+  catts eval --benchmark shapes --limit 200 --methods greedy,majority,catts-paper --weights weights.json \\
     --out runs/test
 
 Re-weights the votes each module recorded (no model is called), scores every weight triple of the grid on the dev

@@ -10,6 +10,7 @@ from typing import Any
 from tqdm import tqdm
 
 from catts_graph.benchmarks import load_benchmark
+from catts_graph.cli.endpoints import add_benchmark_argument
 from nodes.errors import InvalidInputError
 from nodes.perturb import KINDS
 
@@ -34,7 +35,7 @@ def register(sub: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    pairs.add_argument("--benchmark", default="shapes:100", help="shapes[:SEED] or jsonl:PATH (default: %(default)s)")
+    add_benchmark_argument(pairs, default="shapes:100")
     pairs.add_argument("--limit", type=int, help="first K items only")
     pairs.add_argument("--kind", choices=KINDS, default="ddpm", help="perturbation (default: %(default)s)")
     pairs.add_argument("--level", type=float, default=0.5, help="strength in (0, 1] (default: %(default)s)")

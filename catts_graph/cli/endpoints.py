@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from catts_graph.benchmarks import PUBLIC
 from catts_graph.bundled import bundled_model, serve_bundled
 from catts_graph.vllm_client import VLLMClient
 from nodes.errors import InvalidInputError
@@ -39,12 +40,26 @@ class Endpoints:
         return VLLMClient(self.base_url, self.model, timeout_s=timeout_s, api_key=self.api_key)
 
 
-def add_clip_argument(parser: argparse.ArgumentParser) -> None:
+SELF_CHECK_CLIP = "the self-check's question-guided noise"
+SELF_CHECK_CLIP_DEFAULT = "the bundled ShapesVQA CLIP with the bundled models; whole-image noise with --base-url"
+
+
+def add_clip_argument(
+    parser: argparse.ArgumentParser, *, purpose: str = SELF_CHECK_CLIP, default: str = SELF_CHECK_CLIP_DEFAULT
+) -> None:
     parser.add_argument(
         "--clip",
         metavar="FOLDER|open_clip:ARCH[:PRETRAINED]",
-        help="CLIP model for the self-check's question-guided noise: a saved folder, or an open_clip model by name "
-        "(default: the bundled ShapesVQA CLIP with the bundled models; whole-image noise with --base-url)",
+        help=f"CLIP model for {purpose}: a saved folder, or an open_clip model by name (default: {default})",
+    )
+
+
+def add_benchmark_argument(parser: argparse.ArgumentParser, *, default: str) -> None:
+    parser.add_argument(
+        "--benchmark",
+        default=default,
+        help=f"shapes[:SEED], jsonl:PATH, or {'|'.join(PUBLIC)} (hub) or NAME:PATH (a local copy) "
+        "(default: %(default)s)",
     )
 
 

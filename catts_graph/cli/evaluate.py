@@ -18,6 +18,7 @@ from catts_graph.cli.calibrate import add_graph_options, apply_graph_options
 from catts_graph.cli.endpoints import (
     API_KEY_ENV,
     EXPERT_KEY_ENV,
+    add_benchmark_argument,
     add_clip_argument,
     chat_expert,
     finite_json,
@@ -48,7 +49,7 @@ examples:
   catts eval --benchmark shapes --limit 200 --methods greedy,majority,deepconf,catts-paper,catts-adaptive \\
              --n 1,2,4,8,16 --out runs/shapes
   catts eval --benchmark jsonl:data/items.jsonl --methods majority,catts[sc+critic] --n 8 --out DIR --resume
-  catts eval --base-url http://127.0.0.1:8000 --expert-base-url http://127.0.0.1:8001 --expert-model big ...
+  catts eval --base-url http://127.0.0.1:8000 --expert-base-url http://127.0.0.1:8001 --expert-model big --out DIR
 
 Methods: greedy, majority, deepconf (all DeepConf variants, or one: deepconf-mean, -tail, -bottom, -lowest, -top10,
 -top90, -online), catts-paper, catts-adaptive, and ablations catts[MODULES] with MODULES from sc, voter, critic,
@@ -74,9 +75,14 @@ def register(sub: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--benchmark", default="shapes", help="shapes, shapes:SEED or jsonl:PATH (default: shapes)")
+    add_benchmark_argument(p, default="shapes")
     p.add_argument("--limit", type=int, help="first K items only")
-    p.add_argument("--methods", type=_csv, default=["greedy", "majority", "catts-paper"], help="comma-separated")
+    p.add_argument(
+        "--methods",
+        type=_csv,
+        default=["greedy", "majority", "catts-paper"],
+        help="comma-separated, see below (default: greedy,majority,catts-paper)",
+    )
     p.add_argument("--n", type=_csv, default=["8"], help="comma-separated N sweep, e.g. 1,2,4,8 (default: 8)")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: %(default)s)")
     p.add_argument("--max-tokens", type=int, default=128, help="tokens per sample (default: %(default)s)")

@@ -13,7 +13,7 @@ from typing import Any
 from tqdm import tqdm
 
 from catts_graph.benchmarks import load_benchmark
-from catts_graph.cli.endpoints import add_clip_argument, finite_json, model_endpoints
+from catts_graph.cli.endpoints import add_benchmark_argument, add_clip_argument, finite_json, model_endpoints
 from catts_graph.plots import probe_curves
 from catts_graph.probe import ProbeSettings, run_probe, summarize
 from catts_graph.vllm_client import VLLMClient
@@ -40,7 +40,7 @@ def register(sub: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--benchmark", default="shapes", help="shapes, shapes:SEED or jsonl:PATH (default: shapes)")
+    add_benchmark_argument(p, default="shapes")
     p.add_argument("--limit", type=int, default=100, help="items (default: %(default)s)")
     p.add_argument("--kinds", nargs="+", choices=KINDS, default=["ddpm", "occlusion"], help="perturbations")
     p.add_argument("--levels", nargs="+", type=float, default=[0.0, 0.25, 0.5, 0.75, 1.0], help="levels in [0, 1]")
@@ -52,7 +52,11 @@ def register(sub: Any) -> None:
         "everywhere (default: %(default)s)",
     )
     p.add_argument("--top-fraction", type=float, default=0.25, help="--region question: share of patches perturbed")
-    add_clip_argument(p)
+    add_clip_argument(
+        p,
+        purpose="--region question (the patches most relevant to the question)",
+        default="the bundled ShapesVQA CLIP with the bundled models; none with --base-url",
+    )
     p.add_argument("--seed", type=int, default=0, help="perturbation seed (default: %(default)s)")
     p.add_argument("--base-url", help="vLLM server (default: serve the bundled base model)")
     p.add_argument("--model", help="served model name (default: the server's first)")

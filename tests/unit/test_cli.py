@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
+import re
+import shlex
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -138,3 +142,72 @@ def test_the_examples_name_a_serve_command_that_exists(monkeypatch: pytest.Monke
     assert command.startswith("catts serve ")
     args = parse(build_parser(), shlex.split(command)[1:])  # argparse exits on a flag that does not exist
     assert Path(args.model, "config.json").is_file()
+
+
+def _parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                yield from _parsers(child)
+
+
+def _summaries(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """Each subcommand's one-line help, as the COMMAND list shows it."""
+    [action] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return {choice.dest: str(choice.help) for choice in action._choices_actions}
+
+
+def _example_commands(text: str) -> Iterator[tuple[list[str], str]]:
+    """(argv, comment) of every `catts ...` line of a help text; continuation lines joined, `cmd && cmd` split."""
+    for line in re.sub(r"\s*\\\n\s*", " ", text).splitlines():
+        if not line.lstrip().startswith("catts "):
+            continue
+        parts = re.split(r"\s{2,}(?![\s-])", line.strip(), maxsplit=1)  # a comment follows two spaces
+        command, comment = parts[0], parts[1] if len(parts) > 1 else ""
+        for one in command.split(" && "):
+            words = shlex.split(one.split(" > ")[0])
+            yield words[1:], comment
+
+
+def test_every_example_in_the_help_is_a_command_that_parses() -> None:
+    from catts_graph.cli import build_parser, parse
+
+    seen, wrong = 0, []
+    for each in _parsers(build_parser()):
+        for argv, _ in _example_commands(each.format_help()):
+            seen += 1
+            try:
+                parse(build_parser(), argv)
+            except SystemExit:  # argparse's answer to a missing argument or a flag or command that does not exist
+                wrong.append(shlex.join(["catts", *argv]))
+    assert seen > 20 and wrong == []
+
+
+def test_the_start_here_lines_describe_their_commands_as_the_commands_do() -> None:
+    from catts_graph.cli import build_parser
+
+    parser = build_parser()
+    summaries = _summaries(parser)
+    examples = list(_example_commands(str(parser.description)))
+    assert len(examples) >= 3
+    for argv, comment in examples:
+        assert comment == summaries[argv[0]], argv
+
+
+def test_benchmark_and_clip_options_say_what_they_take_in_each_command() -> None:
+    from catts_graph.benchmarks import PUBLIC
+    from catts_graph.cli import build_parser
+
+    options = {
+        (each.prog, option): str(action.help)
+        for each in _parsers(build_parser())
+        for action in each._actions
+        for option in action.option_strings
+    }
+    benchmark_helps = [text for (_, option), text in options.items() if option == "--benchmark"]
+    assert len(benchmark_helps) == 3  # eval, probe, data pairs
+    for text in benchmark_helps:
+        assert all(name in text for name in ("shapes", "jsonl:PATH", *PUBLIC)), text
+    assert "--region question" in options["catts probe", "--clip"]  # the probe has no self-check
+    assert "self-check" in options["catts eval", "--clip"]
