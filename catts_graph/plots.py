@@ -1,9 +1,25 @@
-"""Figures people would rather look at than read (matplotlib, headless, imported lazily)."""
+"""Figures people would rather look at than read (matplotlib, headless, imported lazily).
+
+matplotlib comes with the `train` extra; without it commands write everything else and say how to get the plots
+(`plots_unavailable`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+
+
+def plots_unavailable() -> str | None:
+    """None when matplotlib imports; otherwise one line saying that the plots were skipped and how to get them."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return (
+            "plots skipped: they need matplotlib, which comes with the `train` extra "
+            "(`uv sync --extra train`, or `pip install matplotlib`)."
+        )
+    return None
 
 
 def method_comparison(

@@ -24,7 +24,7 @@ from catts_graph.cli.endpoints import finite_json, load_relevance
 from catts_graph.config import CATTSConfig
 from catts_graph.graph import create_catts_graph
 from catts_graph.metrics import auroc, ece
-from catts_graph.plots import method_comparison
+from catts_graph.plots import method_comparison, plots_unavailable
 from catts_graph.shapes import ShapesItem, make_item
 from catts_graph.vllm_client import VLLMClient
 from nodes.answers import extract_answer
@@ -196,9 +196,14 @@ def run(args: argparse.Namespace) -> int:
         "majority": summary["majority_tokens"] / n,
         "CA-TTS": summary["tokens"] / n,
     }
+    (out / "summary.json").write_text(json.dumps(finite_json(summary), indent=2) + "\n")
+    missing = plots_unavailable()
+    if missing:
+        print(missing, file=sys.stderr)
+        print(f"wrote {out / 'summary.json'}; both servers were stopped.")
+        return 0
     figure = method_comparison(
         accuracy, tokens, out / "summary.png", title="ShapesVQA held-out, bundled models", n_items=n
     )
-    (out / "summary.json").write_text(json.dumps(finite_json(summary), indent=2) + "\n")
     print(f"wrote {out / 'summary.json'} and {figure}; both servers were stopped.")
     return 0

@@ -37,7 +37,7 @@ from catts_graph.evaluate import (
     run_evaluation,
 )
 from catts_graph.judge import AnswerJudge
-from catts_graph.plots import rh_curve
+from catts_graph.plots import plots_unavailable, rh_curve
 from catts_graph.rh_auc import category, run_rh_sweep, summarize_rh
 from catts_graph.vllm_client import VLLMClient
 from nodes.errors import InvalidInputError, ModelError
@@ -190,9 +190,13 @@ def run(args: argparse.Namespace) -> int:
     metrics = aggregate(results.read())
     (args.out / "metrics.json").write_text(json.dumps(finite_json(metrics), indent=2) + "\n")
     (args.out / "report.md").write_text(markdown_report(metrics, run_info))
-    figures = plots(metrics, args.out)
+    missing = plots_unavailable()
+    figures = [] if missing else plots(metrics, args.out)
     print(table(metrics))
-    print(f"\nwrote {args.out / 'results.jsonl'}, metrics.json, report.md and {', '.join(f.name for f in figures)}")
+    written = ["metrics.json", "report.md", *(f.name for f in figures)]
+    print(f"\nwrote {args.out / 'results.jsonl'}, {', '.join(written[:-1])} and {written[-1]}")
+    if missing:
+        print(missing, file=sys.stderr)
     for warning in degraded_warnings(results.read()):
         print(f"{warning} (each line's `fallbacks` in results.jsonl)", file=sys.stderr)
     return 0
@@ -261,14 +265,18 @@ def run_rh(args: argparse.Namespace) -> int:
         asyncio.run(_rh(endpoints.client(timeout_s=600), items, budgets, results, args.concurrency))
     summary = summarize_rh(results.read())
     (args.out / "rh_auc.json").write_text(json.dumps(finite_json({**run_info, **summary}), indent=2) + "\n")
-    rh_curve(summary["budgets"], args.out / "rh_auc.png", title=f"{bench.name}: RH-AUC {summary['rh_auc']:.3f}")
+    missing = plots_unavailable()
+    if not missing:
+        rh_curve(summary["budgets"], args.out / "rh_auc.png", title=f"{bench.name}: RH-AUC {summary['rh_auc']:.3f}")
     print(f"{'budget':>7} {'R (reasoning)':>14} {'H (perception)':>15} {'tokens':>7}")
     for row in summary["budgets"]:
         print(
             f"{row['budget']:>7} {100 * row['reasoning_accuracy']:>13.1f}% {100 * row['perception_accuracy']:>14.1f}% "
             f"{row['mean_completion_tokens']:>7.1f}"
         )
-    print(f"RH-AUC {summary['rh_auc']:.3f}; wrote {args.out / 'rh_auc.json'} and rh_auc.png")
+    print(f"RH-AUC {summary['rh_auc']:.3f}; wrote {args.out / 'rh_auc.json'}" + ("" if missing else " and rh_auc.png"))
+    if missing:
+        print(missing, file=sys.stderr)
     return 0
 
 

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from catts_graph.benchmarks import load_benchmark
 from catts_graph.cli.endpoints import add_benchmark_argument, add_clip_argument, finite_json, model_endpoints
-from catts_graph.plots import probe_curves
+from catts_graph.plots import plots_unavailable, probe_curves
 from catts_graph.probe import ProbeSettings, run_probe, summarize
 from catts_graph.vllm_client import VLLMClient
 from nodes.errors import InvalidInputError
@@ -99,14 +99,18 @@ def run(args: argparse.Namespace) -> int:
         "rows": rows,
     }
     (args.out / "probe.json").write_text(json.dumps(finite_json(result), indent=2) + "\n")
-    probe_curves(summary["curves"], args.out / "probe.png", title=f"{name} on {bench.name} ({settings.region})")
+    missing = plots_unavailable()
+    if not missing:
+        probe_curves(summary["curves"], args.out / "probe.png", title=f"{name} on {bench.name} ({settings.region})")
     for kind, drop in summary["drop"].items():  # drops are clean minus perturbed; print the change instead
         print(
             f"{kind:10} clean -> level {drop['level']:g}: accuracy {-drop['accuracy']:+.2f}, confidence "
             f"{-drop['probability']:+.3f} (own answer), {-drop['forced_probability']:+.3f} (clean answer, "
             f"teacher-forced), NMLP {-drop['nmlp']:+.2f}"
         )
-    print(f"wrote {args.out / 'probe.json'} and {args.out / 'probe.png'}")
+    print(f"wrote {args.out / 'probe.json'}" + ("" if missing else f" and {args.out / 'probe.png'}"))
+    if missing:
+        print(missing, file=sys.stderr)
     return 0
 
 

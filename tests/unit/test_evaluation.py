@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Self
 
 import pytest
 
@@ -153,3 +158,42 @@ def test_a_failing_expert_is_recorded_and_warned_about(tmp_path: Path) -> None:
     [warning] = degraded_warnings(lines)
     assert warning.startswith("warning: catts-paper@2 ran degraded on 2 of 2 items; most often: ")
     assert degraded_warnings([{**line, "fallbacks": []} for line in lines]) == []
+
+
+class _ServedModel(ScriptedModel):
+    """A scripted model standing in for a `VLLMClient` behind `catts_graph.cli.endpoints.model_endpoints`."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+def served_by(model: ScriptedModel) -> Callable[..., Any]:
+    @contextlib.contextmanager
+    def endpoints(args: object, *, want_expert: bool, timeout: float) -> Iterator[SimpleNamespace]:
+        yield SimpleNamespace(
+            client=lambda timeout_s: model, expert=None, expert_name="base model", model=model.name,
+            base_url="http://stub", relevance=None,
+        )  # fmt: skip
+
+    return endpoints
+
+
+def test_eval_without_matplotlib_writes_everything_else_and_says_how_to_get_the_plots(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from catts_graph.cli import evaluate, main
+
+    monkeypatch.setattr(evaluate, "model_endpoints", served_by(_ServedModel(greedy="\\boxed{1}")))
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as without the `train` extra: importing it fails
+    out = tmp_path / "run"
+    code = main(
+        ["eval", "--limit", "2", "--methods", "greedy", "--n", "1", "--base-url", "http://stub", "--out", str(out)]
+    )
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert all((out / name).is_file() for name in ("results.jsonl", "metrics.json", "report.md"))
+    assert not list(out.glob("*.png"))
+    assert "Traceback" not in err and "plots skipped" in err and "--extra train" in err

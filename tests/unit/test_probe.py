@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Self
+
 import numpy as np
 import pytest
 
@@ -41,3 +48,35 @@ async def test_probe_rows_and_summary() -> None:
 def test_items_keep_their_objects_for_the_objects_region() -> None:
     item = load_benchmark("shapes", limit=1).items[0]
     assert len(item.meta["objects"]) == len(make_item(2, 0).objects)
+
+
+class _ServedModel(ScriptedModel):
+    """A scripted model standing in for the `VLLMClient` that `catts probe` opens."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+def test_probe_without_matplotlib_writes_its_json_and_says_how_to_get_the_plot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from catts_graph.cli import main, probe
+
+    model = _ServedModel(greedy="\\boxed{1}")
+
+    @contextlib.contextmanager
+    def endpoints(args: object, *, want_expert: bool, timeout: float) -> Iterator[SimpleNamespace]:
+        yield SimpleNamespace(client=lambda timeout_s: model, relevance=None)
+
+    monkeypatch.setattr(probe, "model_endpoints", endpoints)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as without the `train` extra: importing it fails
+    out = tmp_path / "probe"
+    code = main(["probe", "--limit", "1", "--kinds", "blur", "--levels", "0", "1", "--base-url", "http://stub",
+                 "--out", str(out)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert (out / "probe.json").is_file() and not (out / "probe.png").exists()
+    assert "Traceback" not in err and "plots skipped" in err and "--extra train" in err
