@@ -1,6 +1,6 @@
 """Benchmarks as lists of `BenchmarkItem`s: the JSONL contract and the synthetic ShapesVQA world.
 
-JSONL contract (one item per line): `id`, `image` (a path relative to the file, or a data URL), `question`,
+JSONL contract (UTF-8, one item per line): `id`, `image` (a path relative to the file, or a data URL), `question`,
 `answer`, optional `choices` (option texts; the answer is then a letter) and `answer_type`
 (`integer|float|text|choice`). Unknown fields are kept in `meta`.
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from catts_graph.inputs import check_choices
+from catts_graph.inputs import MAX_QUESTION_CHARS, check_choices
 from catts_graph.shapes import make_item
 from nodes.answers import ANSWER_TYPES, AnswerType, normalize_answer
 from nodes.errors import InvalidImageError, InvalidInputError
@@ -87,6 +87,19 @@ def _resolve_image(value: Any, root: Path, where: str, allow_remote: bool = Fals
     return image
 
 
+def _question(value: Any, where: str) -> str:
+    """The item's question, refused here (with its line) when the graph would refuse it mid-run."""
+    if not isinstance(value, str):
+        raise BenchmarkError(f"{where}: `question` must be text, got {type(value).__name__}.")
+    if not value.strip():
+        raise BenchmarkError(f"{where}: the question is empty; every item needs question text.")
+    if len(value) > MAX_QUESTION_CHARS:
+        raise BenchmarkError(
+            f"{where}: the question has {len(value):,} characters; the limit is {MAX_QUESTION_CHARS:,}."
+        )
+    return value
+
+
 def parse_item(record: Any, root: Path, where: str, *, allow_remote_images: bool = False) -> BenchmarkItem:
     """One JSONL record as a `BenchmarkItem`; raises `BenchmarkError` naming `where` on anything malformed."""
     if not isinstance(record, dict):
@@ -113,7 +126,7 @@ def parse_item(record: Any, root: Path, where: str, *, allow_remote_images: bool
     }
     return BenchmarkItem(
         id=str(record["id"]),
-        question=str(record["question"]),
+        question=_question(record["question"], where),
         image=_resolve_image(record["image"], root, where, allow_remote_images),
         answer=answer,
         answer_type=answer_type,
@@ -131,11 +144,19 @@ def read_jsonl(
     if not file.is_file():
         raise BenchmarkError(f"benchmark file {file} does not exist.")
     items, problems, seen = [], [], set()
-    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
+    data = file.read_bytes().removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte order mark is not part of line 1
+    for number, raw in enumerate(data.split(b"\n"), start=1):  # JSON strings may hold U+2028: split on \n only
+        if not raw.strip():
             continue
         where = f"{file}:{number}"
         try:
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise BenchmarkError(
+                    f"{where}: not UTF-8 text (byte 0x{raw[e.start]:02x} at column {e.start + 1}); "
+                    "save the file as UTF-8."
+                ) from None
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as e:

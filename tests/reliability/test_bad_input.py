@@ -96,9 +96,11 @@ def test_cli_refuses_duplicate_choices_and_remote_images(tmp_path: Path, capsys:
 
 # -- benchmark files --------------------------------------------------------------------------------------------------
 def _bench(folder: Path, records: list[object]) -> Path:
+    """A benchmark file of `records`: dicts as JSON, strings as they are, bytes written raw (any encoding)."""
     (folder / "a.png").write_bytes(_png((32, 32)))
     path = folder / "bench.jsonl"
-    path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in records) + "\n")
+    lines = [r if isinstance(r, bytes) else (r if isinstance(r, str) else json.dumps(r)).encode() for r in records]
+    path.write_bytes(b"\n".join(lines) + b"\n")
     return path
 
 
@@ -114,6 +116,8 @@ GOOD = {"id": "1", "image": "a.png", "question": "How many shapes are there?", "
         ({**GOOD, "id": "2", "image": "https://example.com/a.png"}, "bench.jsonl:2: .*--allow-remote-images"),
         ({**GOOD, "id": "2", "image": "broken.png"}, "bench.jsonl:2: .*corrupt or truncated"),
         ({**GOOD, "id": "2", "choices": ["a", "a"], "answer": "A"}, "bench.jsonl:2: two choices are the same"),
+        ({**GOOD, "id": "2", "question": "   "}, "bench.jsonl:2: the question is empty"),
+        (b'{"id": "2", "image": "a.png", "question": "Qu\xe9?", "answer": "2"}', "bench.jsonl:2: not UTF-8 text"),
     ],
 )
 def test_bad_benchmark_lines_stop_catts_eval_before_it_writes_anything(

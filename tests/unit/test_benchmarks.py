@@ -51,6 +51,9 @@ def test_reads_the_contract(tmp_path: Path) -> None:
         ({**GOOD, "id": "9", "choices": ["red", " "], "answer": "A"}, "a choice is empty"),
         ({**GOOD, "id": "9", "choices": [], "answer": "A"}, "between 2 and 26 choices"),
         (GOOD, "duplicate id '1'"),
+        ({**GOOD, "id": "9", "question": " \t "}, "bench.jsonl:2: the question is empty"),
+        ({**GOOD, "id": "9", "question": ["How many?"]}, "bench.jsonl:2: `question` must be text"),
+        ({**GOOD, "id": "9", "question": "x" * 8_001}, "bench.jsonl:2: the question has 8,001 characters"),
     ],
 )
 def test_bad_lines_are_reported_with_their_line_number(tmp_path: Path, line: object, match: str) -> None:
@@ -76,3 +79,23 @@ def test_names_and_limits(tmp_path: Path) -> None:
             load_benchmark(bad)
     with pytest.raises(BenchmarkError, match="at least 1"):
         load_benchmark("shapes", limit=0)
+
+
+def test_a_line_that_is_not_utf8_is_reported_with_its_line_number(tmp_path: Path) -> None:
+    path = write(tmp_path, [GOOD])
+    latin1 = json.dumps({**GOOD, "id": "2", "question": "Combien de cercles à gauche?"}, ensure_ascii=False)
+    third = json.dumps({**GOOD, "id": "3", "question": "Wie viele Kreise gibt es in Größe 2?"}, ensure_ascii=False)
+    path.write_bytes(path.read_bytes() + latin1.encode("latin-1") + b"\n" + third.encode() + b"\n")
+    with pytest.raises(BenchmarkError, match="bench.jsonl:2: not UTF-8 text .*byte 0xe0"):
+        read_jsonl(path)
+    items, skipped = read_jsonl(path, skip_bad_lines=True)
+    assert [i.id for i in items] == ["1", "3"] and items[1].question.endswith("Größe 2?")
+    assert len(skipped) == 1 and ":2:" in skipped[0]
+
+
+def test_a_byte_order_mark_and_unicode_line_separators_inside_strings_are_read(tmp_path: Path) -> None:
+    path = write(tmp_path, [])
+    first = json.dumps({**GOOD, "question": "How many?\u2028Count them."}, ensure_ascii=False)
+    path.write_bytes(b"\xef\xbb\xbf" + first.encode() + b"\r\n")
+    [item], _ = read_jsonl(path)
+    assert item.question == "How many?\u2028Count them."
