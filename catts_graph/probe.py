@@ -2,10 +2,10 @@
 confidence.
 
 For every item, perturbation kind and level, the served model answers greedily on the perturbed image; the probe
-records whether it was right and its confidence two ways: `probability` (exp mean log-prob of its own answer) and
-`nmlp` (mean token confidence). It also scores the *clean* greedy response, unchanged, under the perturbed image
-(teacher forcing: the C' of CDRL), whose drop isolates what the image contributes. A blunt model's accuracy collapses
-while its confidence stays flat; a calibrated one loses both.
+records whether it was right (graded by `benchmarks.matches`, as `catts eval` grades) and its confidence two ways:
+`probability` (exp mean log-prob of its own answer) and `nmlp` (mean token confidence). It also scores the *clean*
+greedy response, unchanged, under the perturbed image (teacher forcing: the C' of CDRL), whose drop isolates what
+the image contributes. A blunt model's accuracy collapses while its confidence stays flat; a calibrated one loses both.
 
 Regions: `global` (the whole image), `objects` (the objects the question is about; ShapesVQA items carry them), or
 `question` (the patches a CLIP relevance model finds most relevant to the question: any benchmark).
@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from catts_graph.benchmarks import BenchmarkItem
+from catts_graph.benchmarks import BenchmarkItem, matches
 from catts_graph.regions import Region, region_mask
 from nodes.answers import extract_answer
 from nodes.confidence import response_confidence
@@ -71,7 +71,7 @@ async def probe_item(model: VisionLanguageModel, item: BenchmarkItem, settings: 
                     "id": item.id,
                     "kind": kind,
                     "level": level,
-                    "correct": float(predicted == item.answer),
+                    "correct": float(matches(predicted, item)),
                     "probability": sample.probability,
                     "nmlp": sample.confidence,
                     "forced_probability": math.exp(forced.mean) if forced and forced.logprobs else math.nan,

@@ -80,3 +80,16 @@ def test_probe_without_matplotlib_writes_its_json_and_says_how_to_get_the_plot(
     assert code == 0, err
     assert (out / "probe.json").is_file() and not (out / "probe.png").exists()
     assert "Traceback" not in err and "plots skipped" in err and "--extra train" in err
+
+
+async def test_the_probe_grades_with_the_matcher_eval_uses() -> None:
+    from dataclasses import replace
+
+    from catts_graph.benchmarks import matches
+
+    shapes = load_benchmark("shapes", limit=1).items[0]
+    item = replace(shapes, answer="0.5", answer_type="float", meta={**shapes.meta, "precision": 1})
+    assert matches("0.54", item)  # MathVista's rule: equal at the item's precision
+    model = ScriptedModel(greedy="\\boxed{0.54}")
+    rows = await run_probe(model, [item], ProbeSettings(kinds=("blur",), levels=(0.0, 1.0), region="global"))
+    assert [row["correct"] for row in rows] == [1.0, 1.0]
