@@ -1,26 +1,29 @@
 """Loaders for MathVista, MathVision, MMMU and MMStar through the `datasets` library, with their real field names.
 
-Each loader reads the hub dataset by default (``mathvista``), or a local copy in the same schema
-(``mathvista:PATH``, a parquet/JSON file or a folder that `datasets` can load), and maps every record to a
-`BenchmarkItem` with rule-based answer matching:
+Each loader reads the hub dataset by default (``mathvista``), or a local copy in the same schema (``mathvista:PATH``:
+a parquet/JSON file, a `save_to_disk` folder, or a folder of the hub's files, whose ``SPLIT-*.parquet`` files are
+all read, e.g. one per MMMU subject), and maps every record to a `BenchmarkItem` with rule-based answer matching:
 
 - MathVista (``AI4Math/MathVista``, split ``testmini``): ``pid``, ``query``/``question``, ``decoded_image``,
   ``choices``, ``answer``, ``question_type`` (``multi_choice``/``free_form``), ``answer_type``
   (``integer``/``float``/``text``/``list``), ``precision``. Multiple choice is scored as the option letter.
 - MathVision (``MathLLMs/MathVision``, split ``testmini``): ``id``, ``question``, ``options``, ``decoded_image``,
   ``answer`` (a letter when options exist).
-- MMMU (``MMMU/MMMU``, one config per subject, split ``validation``): ``id``, ``question``, ``options`` (a
-  Python-literal list in a string), ``image_1``, ``answer``, ``question_type`` (``multiple-choice``/``open``).
+- MMMU (``MMMU/MMMU``, split ``validation``, all 30 subjects in `MMMU_SUBJECTS` order, each loaded only when
+  ``--limit`` reaches it): ``id``, ``question``, ``options`` (a Python-literal list in a string), ``image_1``,
+  ``answer``, ``question_type`` (``multiple-choice``/``open``).
 - MMStar (``Lin-Chen/MMStar``, split ``val``): ``index``, ``question`` (options inline), ``image``, ``answer``
   (a letter).
 
-Images become data URLs; records that cannot be used (no image, unreadable answer) are skipped and counted.
+Images become data URLs; records that cannot be used (no image, no question, unreadable answer) are skipped and
+counted.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from catts_graph.benchmarks import Benchmark, BenchmarkError, BenchmarkItem
@@ -28,11 +31,18 @@ from nodes.answers import AnswerType, normalize_answer
 from nodes.errors import InvalidImageError
 from nodes.images import to_data_url
 
-HUB = {
-    "mathvista": ("AI4Math/MathVista", None, "testmini"),
-    "mathvision": ("MathLLMs/MathVision", None, "testmini"),
-    "mmmu": ("MMMU/MMMU", "Math", "validation"),
-    "mmstar": ("Lin-Chen/MMStar", None, "val"),
+MMMU_SUBJECTS = (
+    "Accounting", "Agriculture", "Architecture_and_Engineering", "Art", "Art_Theory", "Basic_Medical_Science",
+    "Biology", "Chemistry", "Clinical_Medicine", "Computer_Science", "Design",
+    "Diagnostics_and_Laboratory_Medicine", "Economics", "Electronics", "Energy_and_Power", "Finance", "Geography",
+    "History", "Literature", "Manage", "Marketing", "Materials", "Math", "Mechanical_Engineering", "Music",
+    "Pharmacy", "Physics", "Psychology", "Public_Health", "Sociology",
+)  # fmt: skip
+HUB: dict[str, tuple[str, tuple[str | None, ...], str]] = {  # name: (hub id, configs read in turn, split)
+    "mathvista": ("AI4Math/MathVista", (None,), "testmini"),
+    "mathvision": ("MathLLMs/MathVision", (None,), "testmini"),
+    "mmmu": ("MMMU/MMMU", MMMU_SUBJECTS, "validation"),
+    "mmstar": ("Lin-Chen/MMStar", (None,), "val"),
 }
 
 
@@ -59,7 +69,7 @@ def _item(
     except InvalidImageError:
         return None  # a corrupt image: the record is skipped and counted
     gold = normalize_answer(str(answer), answer_type, choices)
-    if url is None or gold is None or not question:
+    if url is None or gold is None or not question.strip():
         return None
     return BenchmarkItem(str(id_), question, url, gold, answer_type, tuple(choices) if choices else None, meta)
 
@@ -156,20 +166,47 @@ def load_public(name: str, path: str | None, limit: int | None) -> Benchmark:
         import datasets
     except ImportError:
         raise BenchmarkError(f"loading {name} needs the `datasets` package: `uv sync --extra train`.") from None
-    hub_id, config, split = HUB[name]
-    try:
-        if path is None:
-            data = datasets.load_dataset(hub_id, config, split=split)
-        else:
-            kind = "parquet" if path.endswith(".parquet") else "json" if path.endswith((".json", ".jsonl")) else None
-            data = (
-                datasets.load_dataset(kind, data_files=path, split="train") if kind else datasets.load_from_disk(path)
-            )
-    except Exception as e:  # noqa: BLE001 (datasets raises many types; the message says what to do)
-        where = path or f"the hub ({hub_id})"
-        raise BenchmarkError(f"cannot load {name} from {where}: {type(e).__name__}: {e}") from None
-    items, skipped = _map(data, MAPPERS[name], limit)
+    hub_id, configs, split = HUB[name]
+    records = _hub(datasets, name, hub_id, configs, split) if path is None else _local(datasets, name, path, split)
+    items, skipped = _map(records, MAPPERS[name], limit)
     return Benchmark(f"{name}:{path}" if path else name, items, skipped)
+
+
+def _cannot_load(name: str, where: str, e: Exception) -> BenchmarkError:
+    return BenchmarkError(f"cannot load {name} from {where}: {type(e).__name__}: {e}")
+
+
+def _hub(datasets: Any, name: str, hub_id: str, configs: tuple[str | None, ...], split: str) -> Iterator[Any]:
+    """The records of every config in turn, each downloaded only when the previous ones are used up."""
+    for config in configs:
+        try:
+            data = datasets.load_dataset(hub_id, config, split=split)
+        except Exception as e:  # noqa: BLE001 (datasets raises many types; the message says what to do)
+            raise _cannot_load(name, f"the hub ({hub_id}{f', {config}' if config else ''})", e) from None
+        yield from data
+
+
+def _local(datasets: Any, name: str, path: str, split: str) -> Any:
+    """A local copy: a parquet/JSON file, a `save_to_disk` folder, or the hub's files (every SPLIT-*.parquet)."""
+    folder = Path(path)
+    try:
+        if path.endswith((".parquet", ".json", ".jsonl")):
+            kind = "parquet" if path.endswith(".parquet") else "json"
+            return datasets.load_dataset(kind, data_files=path, split="train")
+        if not folder.is_dir() or any((folder / f).is_file() for f in ("state.json", "dataset_dict.json")):
+            data = datasets.load_from_disk(path)
+            return data[split] if isinstance(data, datasets.DatasetDict) else data
+        files = sorted(str(f) for f in folder.rglob(f"{split}-*.parquet"))
+        if not files:
+            raise BenchmarkError(
+                f"cannot load {name} from {path}: no {split}-*.parquet files (the hub's layout) in it, "
+                "and it is not a `save_to_disk` folder."
+            )
+        return datasets.load_dataset("parquet", data_files=files, split="train")
+    except BenchmarkError:
+        raise
+    except Exception as e:  # noqa: BLE001 (datasets raises many types; the message says what to do)
+        raise _cannot_load(name, path, e) from None
 
 
 def _map(
@@ -178,11 +215,11 @@ def _map(
     items: list[BenchmarkItem] = []
     skipped: list[str] = []
     for i, record in enumerate(records):
-        if limit is not None and len(items) >= limit:
-            break
         item = mapper(record)
         if item is None:
-            skipped.append(f"record {i}: no image or an answer that cannot be read; skipped")
+            skipped.append(f"record {i}: no image, no question or an answer that cannot be read; skipped")
         else:
             items.append(item)
+        if limit is not None and len(items) >= limit:
+            break  # before the next record: on the hub it may be the next subject's download
     return items, skipped

@@ -97,3 +97,53 @@ def test_mathvision_mmmu_mmstar_schemas(tmp_path: Path) -> None:
 def test_unreadable_local_copy_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(BenchmarkError, match="cannot load mmstar"):
         load_benchmark(f"mmstar:{tmp_path / 'missing.parquet'}")
+
+
+def mmmu_columns(subject: str, n: int) -> dict[str, list[Any]]:
+    return {
+        "id": [f"validation_{subject}_{i}" for i in range(n)],
+        "question": [f"<image 1> {subject} question {i}?" for i in range(n)],
+        "options": ["['x', 'y']"] * n,
+        "image_1": [img((i, 2, 3)) for i in range(n)],
+        "answer": ["A"] * n,
+        "question_type": ["multiple-choice"] * n,
+        "subfield": [subject] * n,
+    }
+
+
+def test_mmmu_reads_every_subject_of_a_local_copy_in_the_hubs_layout(tmp_path: Path) -> None:
+    for subject in ("Art", "Math"):  # the hub's files: one folder per subject, one file per split
+        (tmp_path / subject).mkdir()
+        for split in ("dev", "validation"):
+            columns = mmmu_columns(subject if split == "validation" else f"{subject}-{split}", 2)
+            write_parquet(tmp_path / subject / f"{split}-00000-of-00001.parquet", columns, ("image_1",))
+    ids = [item.id for item in load_benchmark(f"mmmu:{tmp_path}").items]
+    assert ids == ["validation_Art_0", "validation_Art_1", "validation_Math_0", "validation_Math_1"]
+
+
+def test_mmmu_from_the_hub_is_every_subject_loaded_as_needed(monkeypatch: pytest.MonkeyPatch) -> None:
+    import datasets
+
+    from catts_graph.public_benchmarks import MMMU_SUBJECTS
+
+    asked: list[tuple[str, str | None, str]] = []
+
+    def load_dataset(path: str, name: str | None = None, *, split: str) -> list[dict[str, Any]]:
+        asked.append((path, name, split))
+        columns = mmmu_columns(str(name), 1)
+        return [{k: v[0] for k, v in columns.items()}]
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    bench = load_benchmark("mmmu")
+    assert len(MMMU_SUBJECTS) == 30 and {"Math", "Art", "Sociology"} <= set(MMMU_SUBJECTS)
+    assert asked == [("MMMU/MMMU", subject, "validation") for subject in MMMU_SUBJECTS]
+    assert len(bench.items) == 30
+    asked.clear()
+    assert len(load_benchmark("mmmu", limit=2).items) == 2 and len(asked) == 2  # --limit loads only what it needs
+
+
+def test_a_record_with_a_blank_question_is_skipped_and_counted(tmp_path: Path) -> None:
+    columns = {"index": [0, 1], "question": ["  ", "What? Options: A: a, B: b"], "image": [img((1, 1, 1))] * 2,
+               "answer": ["A", "B"], "category": ["c", "c"]}  # fmt: skip
+    bench = load_benchmark(f"mmstar:{write_parquet(tmp_path / 'mmstar.parquet', columns, ('image',))}")
+    assert [item.id for item in bench.items] == ["1"] and len(bench.skipped) == 1
