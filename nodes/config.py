@@ -135,6 +135,9 @@ class NoiseConfig(StageConfig):
         return self
 
 
+Scored = Literal["answer", "answer_given_rationale", "response"]
+
+
 class SelfCheckConfig(StageConfig):
     """Visual self-check by contrast between the clean and a perturbed image (METHOD.md 4.3)."""
 
@@ -144,6 +147,11 @@ class SelfCheckConfig(StageConfig):
     """`score`: contrastive answer scoring, s(a) = (1+alpha) log P(a|i) - alpha log P(a|i'), works with any vLLM
     server. `decode`: true step-wise contrastive decoding; needs a model with `contrastive_generate` (the in-process
     `TransformersEngine`); other models fall back to `score` (recorded)."""
+    scored: Scored = "answer"
+    """`score` form: what P(a) reads: ``answer`` (the answer alone as the reply, the spec's form and the best of the
+    three on held-out ShapesVQA: docs/experiments/self-check-forms.md), ``answer_given_rationale`` (the answer span
+    of the candidate's representative response, its rationale teacher-forced before it) or ``response`` (the whole
+    representative response, length-normalised). See `nodes.self_check`."""
     decode_max_tokens: int = Field(default=64, ge=1)
     """Length limit of the contrastive decode."""
     tau3: float = Field(default=0.5, ge=0.0)
@@ -151,7 +159,8 @@ class SelfCheckConfig(StageConfig):
     alpha: float = Field(default=0.5, ge=0.0)
     """Contrast strength."""
     beta: float = Field(default=0.1, gt=0.0, le=1.0)
-    """Plausibility cut-off: only candidates with P(a|i) >= beta * max_a' P(a'|i) can be picked."""
+    """Plausibility cut-off: only candidates with P(a|i) >= beta * max_a' P(a'|i) (sequence probabilities) can be
+    picked."""
     max_candidates: int = Field(default=4, ge=1)
     """Score at most this many candidates (the top of the vote table)."""
     noise: NoiseConfig = NoiseConfig()

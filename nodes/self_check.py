@@ -1,10 +1,19 @@
 """`SelfCheckNode`: visual self-check by contrastive answer scoring under the clean and a noised image.
 
-Server form (METHOD.md 4.3, ours): for each candidate answer a, score its representative response under the clean
-image i and the noised twin i' through prompt log-probs, length-normalised (mean token log-prob), and pick
-``argmax_a s(a)``, ``s(a) = (1 + alpha) * log P(a | i, q) - alpha * log P(a | i', q)``, among plausible candidates
-(``log P(a | i) >= log(beta) + max_a' log P(a' | i)``, the sequence-level form of the plausibility cut-off).
-Each candidate's visual dependence ``log P(a | i) - log P(a | i')`` is recorded.
+Server form (METHOD.md 4.3): each candidate answer a is scored under the clean image i and the noised twin i'
+through prompt log-probs, and the pick is ``argmax_a s(a)``,
+``s(a) = (1 + alpha) * log P(a | i, q) - alpha * log P(a | i', q)``, among plausible candidates
+(``P(a | i) >= beta * max_a' P(a' | i)``, on sequence probabilities). What "P(a)" reads is
+`SelfCheckConfig.scored` (ours; the spec scores the answer):
+
+- ``answer``: the answer alone, ``\\boxed{a}`` as the whole reply; log P is the sum over the answer's tokens;
+- ``answer_given_rationale``: the candidate's representative response, teacher-forced whole; log P is the sum over
+  the tokens of its final answer span, so the rationale conditions the answer but is not itself scored;
+- ``response``: the whole representative response, length-normalised (mean token log-prob) for the contrast; the
+  plausibility cut-off still reads the whole response's sequence probability.
+
+Each candidate's visual dependence ``log P(a | i) - log P(a | i')`` is recorded. A candidate whose clean or noised
+score is not finite (NaN, -inf) cannot be picked; it is recorded as unscored.
 """
 
 from __future__ import annotations
@@ -16,12 +25,12 @@ from typing import Any, Protocol, runtime_checkable
 
 from langgraph.runtime import Runtime
 
-from nodes.answers import extract_answer
+from nodes.answers import extract_answer, extract_raw_answer
 from nodes.common import emit, question_messages, representative_text, vote_summary
-from nodes.config import NoiseConfig, SelfCheckConfig, stage_from_context
+from nodes.config import NoiseConfig, Scored, SelfCheckConfig, stage_from_context
 from nodes.images import load_image, png_data_url
 from nodes.perturb import box_mask, perturb
-from nodes.protocol import Message, Sample, VisionLanguageModel
+from nodes.protocol import AnswerScore, Message, Sample, VisionLanguageModel
 from nodes.relevance import RelevanceModel, question_mask
 from nodes.state import CATTSState, Usage, VoteContribution
 
@@ -45,17 +54,73 @@ def noised_data_url(
 
 
 def contrastive_pick(
-    clean: dict[str, float], noised: dict[str, float], *, alpha: float, beta: float
+    clean: dict[str, float],
+    noised: dict[str, float],
+    *,
+    alpha: float,
+    beta: float,
+    sequence: dict[str, float] | None = None,
 ) -> tuple[str | None, dict[str, float], set[str]]:
-    """The self-check's pick, every candidate's contrastive score, and the plausible set (inputs: mean log-probs)."""
-    finite = {a: lp for a, lp in clean.items() if math.isfinite(lp)}
-    if not finite:
+    """The self-check's pick, every scorable candidate's contrastive score, and the plausible set.
+
+    `clean`/`noised` are the log-probs the contrast reads; `sequence` the clean sequence log-probs the plausibility
+    cut-off reads (default: `clean`). Candidates with a non-finite value anywhere are not scored.
+
+    Example:
+        >>> clean, noised = {"2": -1.0, "3": -1.2, "4": -9.0}, {"2": -3.0, "3": -1.1, "4": -20.0}
+        >>> pick, scores, plausible = contrastive_pick(clean, noised, alpha=0.5, beta=0.1)
+        >>> pick, scores["4"], sorted(plausible)  # "4" is implausible: P("4") < 0.1 * P("2")
+        ('2', -3.5, ['2', '3'])
+    """
+    sequence = clean if sequence is None else sequence
+    scorable = [a for a in clean if all(math.isfinite(v.get(a, math.nan)) for v in (clean, noised, sequence))]
+    if not scorable:
         return None, {}, set()
-    best_clean = max(finite.values())
-    plausible = {a for a, lp in finite.items() if lp >= math.log(beta) + best_clean}
-    scores = {a: (1 + alpha) * clean[a] - alpha * noised[a] for a in finite}
+    best = max(sequence[a] for a in scorable)
+    plausible = {a for a in scorable if sequence[a] >= math.log(beta) + best}
+    scores = {a: (1 + alpha) * clean[a] - alpha * noised[a] for a in scorable}
     pick = max(sorted(plausible, key=list(clean).index), key=lambda a: scores[a])
     return pick, scores, plausible
+
+
+def answer_span(text: str) -> tuple[int, int] | None:
+    """Character offsets [start, end) of a response's final answer (the last ``\\boxed{}`` content, else the last
+    "answer is X" phrase), or None when it has none."""
+    raw = extract_raw_answer(text)
+    if not raw:
+        return None
+    start = text.rfind(raw)
+    return (start, start + len(raw)) if start >= 0 else None
+
+
+def span_log_prob(score: AnswerScore, span: tuple[int, int]) -> float:
+    """Sum of the log-probs of the scored tokens that overlap the character span (NaN when none does)."""
+    total, position, hit = 0.0, 0, False
+    for token, logprob in zip(score.tokens, score.logprobs, strict=True):
+        end = position + len(token)
+        if end > span[0] and position < span[1]:
+            total, hit = total + logprob, True
+        position = end
+    return total if hit else math.nan
+
+
+def scored_reply(text: str, answer: str, scored: Scored) -> tuple[str, tuple[int, int] | None]:
+    """What the self-check teacher-forces for a candidate and the span of it that holds the answer (None: all)."""
+    if scored == "response":
+        return text, None
+    if scored == "answer_given_rationale":
+        return text, answer_span(text) or (0, len(text))
+    raw = extract_raw_answer(text) or answer  # the answer as the model wrote it ("B", "dog", "2.0")
+    reply = f"\\boxed{{{raw}}}"
+    return reply, (len("\\boxed{"), len("\\boxed{") + len(raw))
+
+
+def candidate_log_probs(score: AnswerScore, span: tuple[int, int] | None) -> tuple[float, float]:
+    """(the log-prob the contrast reads, the sequence log-prob the cut-off reads) of one scored reply."""
+    if span is None:  # the whole response: length-normalised contrast, sequence-level cut-off
+        return score.mean, score.total
+    value = span_log_prob(score, span)
+    return value, value
 
 
 @runtime_checkable
@@ -134,17 +199,22 @@ class SelfCheckNode:
         config: SelfCheckConfig,
     ) -> dict[str, Any]:
         noised_messages = [Message("user", clean_messages[0].text, noised_urls)]
-        texts = {a: representative_text(state, a) for a in candidates}
+        replies = {a: scored_reply(representative_text(state, a), a, config.scored) for a in candidates}
         scores = await asyncio.gather(
             *(
-                self.model.score(messages, texts[a])
+                self.model.score(messages, replies[a][0])
                 for messages in (clean_messages, noised_messages)
                 for a in candidates
             )
         )
-        clean = {a: s.mean for a, s in zip(candidates, scores[: len(candidates)], strict=True)}
-        noised = {a: s.mean for a, s in zip(candidates, scores[len(candidates) :], strict=True)}
-        pick, contrast, plausible = contrastive_pick(clean, noised, alpha=config.alpha, beta=config.beta)
+        clean_scores, noised_scores = scores[: len(candidates)], scores[len(candidates) :]
+        clean, noised, sequence = {}, {}, {}
+        for a, c, n in zip(candidates, clean_scores, noised_scores, strict=True):
+            clean[a], sequence[a] = candidate_log_probs(c, replies[a][1])
+            noised[a], _ = candidate_log_probs(n, replies[a][1])
+        pick, contrast, plausible = contrastive_pick(
+            clean, noised, alpha=config.alpha, beta=config.beta, sequence=sequence
+        )
         usage: Usage = {
             "prompt_tokens": sum(s.prompt_tokens + len(s.logprobs) for s in scores),
             "completion_tokens": 0,
@@ -153,6 +223,7 @@ class SelfCheckNode:
         }
         record = {
             "form": "score",
+            "scored": config.scored,
             "picked": pick,
             "noise": config.noise.model_dump(),
             "candidates": [
@@ -160,14 +231,20 @@ class SelfCheckNode:
                     "answer": a,
                     "logp_clean": clean[a],
                     "logp_noised": noised[a],
+                    "logp_sequence": sequence[a],
                     "visual_dependence": clean[a] - noised[a],
                     "score": contrast.get(a, math.nan),
+                    "scored": a in contrast,
                     "plausible": a in plausible,
                 }
                 for a in candidates
             ],
         }
-        return _update(state, record, pick, config.tau3, usage, "no candidate had a finite clean-image score")
+        unscored = [a for a in candidates if a not in contrast]
+        update = _update(state, record, pick, config.tau3, usage, "no candidate had finite clean and noised scores")
+        if unscored and pick is not None:
+            update["fallbacks"] = [f"self_check: no finite score for {unscored}; they could not be picked"]
+        return update
 
 
 def _update(
