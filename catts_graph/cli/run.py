@@ -116,6 +116,7 @@ def result_json(out: dict[str, Any], wall_s: float) -> dict[str, Any]:
             "samples": [{"answer": s["answer"], "confidence": s["confidence"]} for s in samples],
             "critique": out.get("critique"),
             "self_check": out.get("self_check"),
+            "settings": out.get("settings"),
         }
     )
     return result

@@ -115,6 +115,7 @@ def test_catts_run_json_end_to_end(vllm_server: RunningServer, shapes_image: Pat
         assert key in out
     assert {"self_consistency", "critic", "self_check"} <= set(out["modules_run"])
     assert out["tokens"] > 0 and out["model_calls"] >= 3 and out["wall_s"] > 0
+    assert out["settings"]["sampling"]["n"] == 4 and out["settings"]["routing"]["policy"] == "paper"
 
 
 def test_catts_run_stream_shows_stages_votes_and_routes_live(vllm_server: RunningServer, shapes_image: Path) -> None:
