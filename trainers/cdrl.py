@@ -109,8 +109,10 @@ def completion_texts(completions: list[Any]) -> list[str]:
     return [c if isinstance(c, str) else "".join(str(m.get("content", "")) for m in c) for c in completions]
 
 
-def accuracy_reward(completions: list[Any], answer: list[str], answer_type: list[Any], **_: Any) -> list[float]:
-    return accuracy_rewards(completion_texts(completions), answer, answer_type)
+def accuracy_reward(
+    completions: list[Any], answer: list[str], answer_type: list[Any], choices: list[Any] | None = None, **_: Any
+) -> list[float]:
+    return accuracy_rewards(completion_texts(completions), answer, answer_type, choices)
 
 
 def format_reward(completions: list[Any], **_: Any) -> list[float]:
@@ -139,9 +141,10 @@ class CalibrationReward:
         answer: list[str],
         answer_type: list[Any],
         clean_confidence: list[float],
+        choices: list[Any] | None = None,
         **_: Any,
     ) -> list[float]:
-        accuracy = accuracy_rewards(completion_texts(completions), answer, answer_type)
+        accuracy = accuracy_rewards(completion_texts(completions), answer, answer_type, choices)
         out: list[float] = []
         for start in range(0, len(accuracy), self.group_size):
             group = slice(start, start + self.group_size)
@@ -241,8 +244,9 @@ class CDRLTrainer(GRPOTrainer):  # type: ignore[misc]
         noised_ids = (noised["input_ids"], noised["attention_mask"], completion, mask)
         text = self.processing_class.decode(completion[0][mask[0].bool()], skip_special_tokens=True)
         k = self.args.confidence_top_k
+        item = [example["answer"]], [example["answer_type"]], [example["choices"]]
         return {
-            "correct": accuracy_rewards([text], [example["answer"]], [example["answer_type"]])[0],
+            "correct": accuracy_rewards([text], *item)[0],
             "probability": math.exp(float(mean_token_log_prob(log_probs, completion, mask)[0])),
             "clean_confidence": float(nmlp(log_probs, mask, k)[0]),
             "noised_confidence": float(nmlp(forced_log_probs(model, *noised_ids, noised), mask, k)[0]),
@@ -262,7 +266,7 @@ class CDRLTrainer(GRPOTrainer):  # type: ignore[misc]
             output["noised_image_grid_thw"] = [n["image_grid_thw"].to(device) for n in noised]  # B x (1, 3)
         if self.args.calibration_loss_weight > 0:
             texts = self.processing_class.batch_decode(output["completion_ids"], skip_special_tokens=True)
-            answers = [x["answer"] for x in inputs], [x["answer_type"] for x in inputs]
+            answers = [x["answer"] for x in inputs], [x["answer_type"] for x in inputs], [x["choices"] for x in inputs]
             correct = accuracy_rewards(texts, *answers)  # B x R_acc, as the accuracy reward scores them
             output["correct"] = torch.tensor(correct, device=output["completion_ids"].device)  # (B,)
         return output
@@ -314,7 +318,8 @@ def load_checkpoint(model_dir: str | Path, checkpoint: str | Path) -> Any:
 
 
 def pairs_dataset(pairs_dir: str | Path) -> Any:
-    """A `datasets.Dataset` from a `catts data pairs` folder: conversational prompt, both images, the answer."""
+    """A `datasets.Dataset` from a `catts data pairs` folder: conversational prompt, both images, the answer (with
+    its `choices`, None for open questions)."""
     from datasets import Dataset
     from datasets import Image as ImageFeature
 
@@ -335,6 +340,7 @@ def pairs_dataset(pairs_dir: str | Path) -> Any:
             "noised_image": str(folder / r["noised_image"]),
             "answer": r["answer"],
             "answer_type": r["answer_type"],
+            "choices": r.get("choices"),
         }
         for r in records
     ]

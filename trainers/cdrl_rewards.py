@@ -2,7 +2,8 @@
 
 ``r_j = R_acc + R_format + alpha * tanh(beta * (C_j - C'_j)) + (2 * R_acc - 1) * Cnorm_j``
 
-- `accuracy_rewards`: 1 when the rollout's boxed answer matches the reference, else 0.
+- `accuracy_rewards`: 1 when the rollout's answer matches the reference, graded as the graph and `catts eval` grade
+  (`nodes.answers.extract_answer` with the item's options, then `catts_graph.benchmarks.matches`), else 0.
 - `format_rewards`: 1 when the rollout ends its answer in exactly one parseable ``\\boxed{...}``, else 0.
 - `perception_rewards`: ``alpha * tanh(beta * (C - C'))``, C the rollout's confidence on the clean image and C' the
   same text's confidence teacher-forced on the noised twin: paid when confidence falls with the evidence.
@@ -24,21 +25,30 @@ import math
 from collections.abc import Sequence
 from typing import Literal
 
-from nodes.answers import AnswerType, extract_answer, extract_boxed
+from catts_graph.benchmarks import BenchmarkItem, matches
+from nodes.answers import AnswerType, extract_answer, extract_boxed, normalize_answer
 
 Normalisation = Literal["group", "sigmoid"]
 
 
+def is_correct(text: str, answer: str, answer_type: AnswerType | None, choices: Sequence[str] | None = None) -> bool:
+    """Whether `text` answers `answer` (a letter when `choices` are given), graded as the graph and `catts eval` do."""
+    options = tuple(choices) if choices else None
+    reference = normalize_answer(answer, answer_type, options) or answer
+    item = BenchmarkItem(id="", question="", image="", answer=reference, answer_type=answer_type, choices=options)
+    return matches(extract_answer(text, answer_type=answer_type, choices=options), item)
+
+
 def accuracy_rewards(
-    completions: Sequence[str], answers: Sequence[str], answer_types: Sequence[AnswerType | None]
+    completions: Sequence[str],
+    answers: Sequence[str],
+    answer_types: Sequence[AnswerType | None],
+    choices: Sequence[Sequence[str] | None] | None = None,
 ) -> list[float]:
-    """1.0 where the extracted answer equals the (normalised) reference, else 0.0."""
-    out = []
-    for text, gold, answer_type in zip(completions, answers, answer_types, strict=True):
-        predicted = extract_answer(text, answer_type=answer_type)
-        reference = extract_answer(f"\\boxed{{{gold}}}", answer_type=answer_type)
-        out.append(1.0 if predicted is not None and predicted == reference else 0.0)
-    return out
+    """1.0 where the rollout's answer matches the reference (`is_correct`), else 0.0; `choices` per item, or None."""
+    options = choices if choices is not None else [None] * len(answers)
+    rows = zip(completions, answers, answer_types, options, strict=True)
+    return [1.0 if is_correct(text, gold, kind, opts) else 0.0 for text, gold, kind, opts in rows]
 
 
 def format_rewards(completions: Sequence[str]) -> list[float]:
@@ -93,9 +103,10 @@ def cdrl_rewards(
     alpha: float = 0.5,
     beta: float = 1.0,
     normalisation: Normalisation = "group",
+    choices: Sequence[Sequence[str] | None] | None = None,
 ) -> dict[str, list[float]]:
     """Every component and the total for one group (the G rollouts of one prompt)."""
-    accuracy = accuracy_rewards(completions, answers, answer_types)
+    accuracy = accuracy_rewards(completions, answers, answer_types, choices)
     fmt = format_rewards(completions)
     perception = perception_rewards(clean, noised, alpha=alpha, beta=beta)
     calibration = calibration_rewards(accuracy, clean, normalisation)

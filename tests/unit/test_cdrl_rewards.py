@@ -33,6 +33,31 @@ def test_accuracy(completion: str, gold: str, answer_type: str, reward: float) -
 
 
 @pytest.mark.parametrize(
+    ("completion", "gold", "answer_type", "choices", "reward"),
+    [
+        ("\\boxed{dog}", "B", "choice", ["cat", "dog"], 1.0),  # an option's text, graded as its letter
+        ("\\boxed{Dog.}", "B", None, ["cat", "dog"], 1.0),  # the type follows from the options, as in the graph
+        ("\\boxed{(b)}", "B", "choice", ["cat", "dog"], 1.0),
+        ("\\boxed{cat}", "B", "choice", ["cat", "dog"], 0.0),
+        ("\\boxed{C}", "C", "choice", ["cat", "dog"], 0.0),  # no option C
+        ("\\boxed{B}", "B", "choice", None, 1.0),
+        ("\\boxed{2}", "2", "integer", None, 1.0),
+    ],
+)
+def test_accuracy_grades_options_as_the_graph_does(
+    completion: str, gold: str, answer_type: str | None, choices: list[str] | None, reward: float
+) -> None:
+    from catts_graph.benchmarks import BenchmarkItem, matches
+    from nodes.answers import extract_answer
+
+    assert accuracy_rewards([completion], [gold], [answer_type], [choices]) == [reward]  # type: ignore[list-item]
+    item = BenchmarkItem("x", "q", "img", gold, answer_type, tuple(choices) if choices else None)  # type: ignore[arg-type]
+    assert matches(extract_answer(completion, answer_type=item.answer_type, choices=item.choices), item) == bool(
+        reward
+    )
+
+
+@pytest.mark.parametrize(
     ("completion", "reward"),
     [
         ("red circle. \\boxed{2}", 1.0),

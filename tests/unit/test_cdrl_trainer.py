@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from catts_graph.benchmarks import load_benchmark
-from trainers.cdrl import CDRLConfig, pairs_dataset, train_cdrl
+from trainers.cdrl import CDRLConfig, cdrl_reward_funcs, pairs_dataset, train_cdrl
 from trainers.cdrl_pairs import PairNoise, build_pairs
 from trainers.cdrl_scoring import completion_mask, dev_metrics, forced_log_probs, nmlp
 from trainers.shapes_sft import make_smoke_model
@@ -167,8 +167,22 @@ def test_a_lora_dev_checkpoint_is_merged_on_export(setup: tuple[Path, Path], tmp
 
 def test_pairs_dataset_columns(setup: tuple[Path, Path]) -> None:
     dataset = pairs_dataset(setup[1])
-    assert {"prompt", "image", "noised_image", "answer", "answer_type"} <= set(dataset.column_names)
+    assert {"prompt", "image", "noised_image", "answer", "answer_type", "choices"} <= set(dataset.column_names)
     assert dataset[0]["image"].size == dataset[0]["noised_image"].size
+
+
+def test_pairs_dataset_carries_the_options_the_rewards_grade_with(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    records = [json.loads(line) for line in (setup[1] / "pairs.jsonl").read_text().splitlines()]
+    for record in records:
+        record.update(image=str(setup[1] / record["image"]), noised_image=str(setup[1] / record["noised_image"]))
+    records[0].update(question="Which animal?", answer="B", answer_type="choice", choices=["cat", "dog"])
+    (tmp_path / "pairs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    dataset = pairs_dataset(tmp_path)
+    assert dataset[0]["choices"] == ["cat", "dog"] and dataset[1]["choices"] is None
+    assert "dog" in dataset[0]["prompt"][0]["content"][1]["text"]
+    accuracy = cdrl_reward_funcs(config(tmp_path))[0]
+    columns = {k: [dataset[0][k]] for k in ("answer", "answer_type", "choices")}  # as TRL passes dataset columns
+    assert accuracy(completions=[[{"role": "assistant", "content": "\\boxed{dog}"}]], **columns) == [1.0]
 
 
 @pytest.mark.parametrize(
