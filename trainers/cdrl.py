@@ -19,6 +19,9 @@ of the probability confidence that ECE and AUROC read, with gradient: wrong roll
 right ones' up, the pathwise form of the paper's calibration term.
 `CDRLTrainer.evaluate` answers a dev set greedily with the current policy (accuracy, ECE, AUROC, Brier, C - C').
 
+Under DeepSpeed ZeRO-3 every process must run the same forward passes: an empty or fully masked completion is scored
+as padding, never skipped (a skipped forward stalls the other processes).
+
 Data: a `catts data pairs` folder (``pairs.jsonl`` + images). Models: any Qwen2.5-VL-style folder; LoRA through
 `peft_config`, merged on export so vLLM serves the result directly.
 
@@ -183,18 +186,16 @@ class CDRLTrainer(GRPOTrainer):  # type: ignore[misc]
     def _confidences(self, inputs: list[dict[str, Any]], completion_ids_list: list[Any]) -> tuple[list[float], ...]:
         """NMLP confidence of each rollout's tokens under the current policy: on the clean, then the noised image."""
         model = self.accelerator.unwrap_model(self.model)
+        pad = self.processing_class.tokenizer.pad_token_id
         clean, noised = [], []
         for example, completion_ids in zip(inputs, completion_ids_list, strict=True):
-            ids = torch.as_tensor(list(completion_ids), dtype=torch.long, device=model.device)[None]  # (1, T)
+            tokens = list(completion_ids)
+            ids = torch.as_tensor(tokens or [pad], dtype=torch.long, device=model.device)[None]  # (1, max(T, 1))
+            mask = torch.full_like(ids, 1 if tokens else 0)  # (1, max(T, 1)): an empty one is scored as padding
             for enc, out in ((self._encode(example, example["image"]), clean), (example["noised_encoding"], noised)):
-                if ids.shape[1] == 0:
-                    out.append(math.nan)
-                    continue
                 enc = enc.to(model.device)
-                confidence = self._forced_confidence(
-                    model, enc["input_ids"], enc["attention_mask"], ids, torch.ones_like(ids), enc
-                )  # (1,)
-                out.append(float(confidence[0]))
+                confidence = self._forced_confidence(model, enc["input_ids"], enc["attention_mask"], ids, mask, enc)
+                out.append(float(confidence[0]) if tokens else math.nan)  # confidence: (1,)
         return clean, noised
 
     def _encode(self, example: dict[str, Any], image: Any) -> Any:
@@ -274,9 +275,11 @@ class CDRLTrainer(GRPOTrainer):  # type: ignore[misc]
     def _compute_loss(self, model: Any, inputs: dict[str, Any]) -> torch.Tensor:
         loss = super()._compute_loss(model, inputs)
         weight, calibration_weight = self.args.perception_loss_weight, self.args.calibration_loss_weight
-        valid = inputs["completion_mask"].sum(dim=1) > 0  # (B,)
-        if (weight == 0 and calibration_weight == 0) or not valid.any():
+        if weight == 0 and calibration_weight == 0:
             return loss
+        # No early return when no rollout is valid (all truncated): under ZeRO-3 every process runs these forwards
+        valid = (inputs["completion_mask"].sum(dim=1) > 0).float()  # (B,)
+        count = valid.sum()  # ()
         metrics = self._metrics["train" if model.training else "eval"]
         tokens = (inputs["prompt_ids"], inputs["prompt_mask"], inputs["completion_ids"], inputs["completion_mask"])
         clean_log_probs = forced_log_probs(model, *tokens, inputs)  # (B, T, V), with gradient
@@ -289,16 +292,22 @@ class CDRLTrainer(GRPOTrainer):  # type: ignore[misc]
             }
             clean = nmlp(clean_log_probs, mask, self.args.confidence_top_k)  # (B,) C
             noised = self._forced_confidence(model, *tokens, noised_vision)  # (B,) C'
-            term = torch.tanh(self.args.perception_beta * (clean - noised))[valid].mean()  # (): C up, C' down
-            metrics["cdrl/perception_loss"].append(-weight * term.item())
-            loss = loss - weight * term
+            total = (torch.tanh(self.args.perception_beta * (clean - noised)) * valid).sum()  # (): C up, C' down
+            metrics["cdrl/perception_loss"].append(-weight * self._mean_over_processes(total, count))
+            loss = loss - weight * total / count.clamp(min=1.0)
         if calibration_weight > 0:
             mean_log_prob = mean_token_log_prob(clean_log_probs, inputs["completion_ids"], mask)  # (B,)
             squared = (torch.exp(mean_log_prob) - inputs["correct"]) ** 2  # (B,) Brier of exp(mean log-prob)
-            term = squared[valid].mean()  # ()
-            metrics["cdrl/calibration_loss"].append(calibration_weight * term.item())
-            loss = loss + calibration_weight * term
+            total = (squared * valid).sum()  # ()
+            metrics["cdrl/calibration_loss"].append(calibration_weight * self._mean_over_processes(total, count))
+            loss = loss + calibration_weight * total / count.clamp(min=1.0)
         return loss
+
+    def _mean_over_processes(self, total: torch.Tensor, count: torch.Tensor) -> float:
+        """sum(total) / sum(count) over all processes (0 when nothing counts), for logging."""
+        sums = self.accelerator.gather(torch.stack([total.detach(), count.detach()])[None])  # (processes, 2)
+        total_all, count_all = sums.sum(dim=0).tolist()
+        return total_all / count_all if count_all > 0 else 0.0
 
 
 def load_checkpoint(model_dir: str | Path, checkpoint: str | Path) -> Any:

@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from catts_graph.benchmarks import load_benchmark
-from trainers.cdrl import CDRLConfig, cdrl_reward_funcs, pairs_dataset, train_cdrl
+from trainers.cdrl import CDRLConfig, CDRLTrainer, cdrl_reward_funcs, pairs_dataset, train_cdrl
 from trainers.cdrl_pairs import PairNoise, build_pairs
 from trainers.cdrl_scoring import completion_mask, dev_metrics, forced_log_probs, nmlp
 from trainers.shapes_sft import make_smoke_model
@@ -183,6 +183,44 @@ def test_pairs_dataset_carries_the_options_the_rewards_grade_with(setup: tuple[P
     accuracy = cdrl_reward_funcs(config(tmp_path))[0]
     columns = {k: [dataset[0][k]] for k in ("answer", "answer_type", "choices")}  # as TRL passes dataset columns
     assert accuracy(completions=[[{"role": "assistant", "content": "\\boxed{dog}"}]], **columns) == [1.0]
+
+
+def trainer_on(setup: tuple[Path, Path], tmp_path: Path, **overrides: object) -> CDRLTrainer:
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    settings = config(tmp_path, **overrides)
+    return CDRLTrainer(
+        model=AutoModelForImageTextToText.from_pretrained(setup[0], dtype=torch.float32),
+        reward_funcs=cdrl_reward_funcs(settings),
+        args=settings,
+        train_dataset=pairs_dataset(setup[1]),
+        processing_class=AutoProcessor.from_pretrained(setup[0]),
+    )
+
+
+def test_an_empty_rollout_is_scored_as_padding_not_skipped(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    """Under ZeRO-3 every process must run the same forward passes: an empty rollout still takes its two (C, C')."""
+    trainer = trainer_on(setup, tmp_path)
+    example = dict(pairs_dataset(setup[1])[0])
+    example["noised_encoding"] = trainer._encode(example, example["noised_image"])
+    forwards: list[int] = []
+    trainer.model.register_forward_hook(lambda *_: forwards.append(1))
+    tokens = trainer.processing_class.tokenizer.encode("\\boxed{2}", add_special_tokens=False)
+    clean, noised = trainer._confidences([example, example], [[], tokens])
+    assert len(forwards) == 4
+    assert math.isnan(clean[0]) and math.isnan(noised[0]) and math.isfinite(clean[1]) and math.isfinite(noised[1])
+
+
+def test_pathwise_losses_run_when_every_rollout_is_truncated(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    """A process whose rollouts are all left out of the loss still runs the pathwise forwards (ZeRO-3), adding 0."""
+    model_dir, pairs = setup
+    settings = config(tmp_path / "run", max_steps=1, max_completion_length=1, perception_loss_weight=1.0,
+                      calibration_loss_weight=1.0)  # fmt: skip
+    out = train_cdrl(model_dir, pairs, tmp_path / "out", settings)
+    logged = [json.loads(line) for line in (out / "cdrl_log.jsonl").read_text().splitlines()]
+    assert [row["completions/clipped_ratio"] for row in logged if "completions/clipped_ratio" in row] == [1.0]
+    for name in ("cdrl/perception_loss", "cdrl/calibration_loss"):
+        assert [row[name] for row in logged if name in row] == [0.0]
 
 
 @pytest.mark.parametrize(
