@@ -19,8 +19,10 @@ of the probability confidence that ECE and AUROC read, with gradient: wrong roll
 right ones' up, the pathwise form of the paper's calibration term.
 `CDRLTrainer.evaluate` answers a dev set greedily with the current policy (accuracy, ECE, AUROC, Brier, C - C').
 
-Under DeepSpeed ZeRO-3 every process must run the same forward passes: an empty or fully masked completion is scored
-as padding, never skipped (a skipped forward stalls the other processes).
+Many processes (accelerate, DeepSpeed ZeRO-3): TRL spreads one prompt's G rollouts over processes, so C is gathered
+before Cnorm sees the whole group, and the logged means are over the whole batch; the dev set is split between the
+processes and their rows gathered; every process runs the same forward passes (an empty or fully masked completion
+is scored as padding, never skipped: under ZeRO-3 a skipped forward stalls the others); the main process exports.
 
 Data: a `catts data pairs` folder (``pairs.jsonl`` + images). Models: any Qwen2.5-VL-style folder; LoRA through
 `peft_config`, merged on export so vLLM serves the result directly.
@@ -39,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from accelerate.utils import gather_object
 from tqdm.auto import tqdm
 from trl import GRPOConfig, GRPOTrainer
 
@@ -46,8 +49,9 @@ from nodes.prompts import question_prompt
 from trainers.cdrl_rewards import (
     Normalisation,
     accuracy_rewards,
-    calibration_rewards,
     format_rewards,
+    group_members,
+    normalised_confidence,
     perception_rewards,
 )
 from trainers.cdrl_scoring import completion_mask, dev_metrics, forced_log_probs, mean_token_log_prob, nmlp
@@ -133,9 +137,9 @@ class PerceptionReward:
 
 @dataclass(frozen=True)
 class CalibrationReward:
-    """(2 R_acc - 1) Cnorm, Cnorm over each group of `group_size` consecutive rollouts (TRL keeps groups together)."""
+    """(2 R_acc - 1) Cnorm, Cnorm over the rollout's whole group (`group_clean_confidence`, gathered from every
+    process by `CDRLTrainer`), read at its `group_position`."""
 
-    group_size: int
     how: Normalisation = "group"
 
     def __call__(
@@ -143,16 +147,14 @@ class CalibrationReward:
         completions: list[Any],
         answer: list[str],
         answer_type: list[Any],
-        clean_confidence: list[float],
+        group_clean_confidence: list[list[float]],
+        group_position: list[int],
         choices: list[Any] | None = None,
         **_: Any,
     ) -> list[float]:
         accuracy = accuracy_rewards(completion_texts(completions), answer, answer_type, choices)
-        out: list[float] = []
-        for start in range(0, len(accuracy), self.group_size):
-            group = slice(start, start + self.group_size)
-            out.extend(calibration_rewards(accuracy[group], clean_confidence[group], self.how))
-        return out
+        groups = zip(accuracy, group_clean_confidence, group_position, strict=True)
+        return [(2.0 * a - 1.0) * normalised_confidence(group, self.how)[j] for a, group, j in groups]
 
 
 def cdrl_reward_funcs(config: CDRLConfig) -> list[Any]:
@@ -162,7 +164,7 @@ def cdrl_reward_funcs(config: CDRLConfig) -> list[Any]:
         accuracy_reward,
         format_reward,
         PerceptionReward(config.perception_alpha, config.perception_beta),
-        CalibrationReward(int(config.num_generations or 2), how),
+        CalibrationReward(how),
     ]
 
 
@@ -173,10 +175,17 @@ class CDRLTrainer(GRPOTrainer):  # type: ignore[misc]
 
     def _calculate_rewards(self, inputs: Any, prompts: Any, completions: Any, completion_ids_list: Any) -> Any:
         clean, noised = self._confidences(inputs, completion_ids_list)
-        for example, c, n in zip(inputs, clean, noised, strict=True):
-            example["clean_confidence"], example["noised_confidence"] = c, n
+        local = [(x["id"], c, n) for x, c, n in zip(inputs, clean, noised, strict=True)]
+        gathered = gather_object(local)  # every process's rollouts, in the order TRL gathers the rewards
+        ids, all_clean, all_noised = ([row[i] for row in gathered] for i in range(3))
         mode = "train" if self.model.training else "eval"
-        finite = [(c, n) for c, n in zip(clean, noised, strict=True) if math.isfinite(c - n)]
+        size = self.num_generations if mode == "train" else self.num_generations_eval
+        start = self.accelerator.process_index * len(inputs)
+        members = group_members(ids, all_clean, size)[start : start + len(inputs)]
+        for example, c, n, (group, position) in zip(inputs, clean, noised, members, strict=True):
+            example["clean_confidence"], example["noised_confidence"] = c, n
+            example["group_clean_confidence"], example["group_position"] = group, position
+        finite = [(c, n) for c, n in zip(all_clean, all_noised, strict=True) if math.isfinite(c - n)]
         if finite:
             self._metrics[mode]["cdrl/clean_confidence"].append(sum(c for c, _ in finite) / len(finite))
             self._metrics[mode]["cdrl/confidence_drop"].append(sum(c - n for c, n in finite) / len(finite))
@@ -223,7 +232,12 @@ class CDRLTrainer(GRPOTrainer):  # type: ignore[misc]
         model = self.accelerator.unwrap_model(self.model)
         was_training = model.training
         model.eval()
-        rows = [self._dev_row(model, example) for example in tqdm(dataset, desc="dev (greedy)", leave=False)]
+        n, processes, rank = len(dataset), self.accelerator.num_processes, self.accelerator.process_index
+        share = -(-n // processes)  # ceil: the last share is padded with repeats, so all run the same forwards
+        positions = range(rank * share, (rank + 1) * share)
+        progress = tqdm(positions, desc="dev (greedy)", leave=False, disable=not self.accelerator.is_main_process)
+        local = [(p, self._dev_row(model, dataset[p % n])) for p in progress]
+        rows = [row for p, row in sorted(gather_object(local), key=lambda pair: pair[0]) if p < n]
         metrics = {f"{metric_key_prefix}_{k}": v for k, v in dev_metrics(rows).items()}
         self.log(dict(metrics))  # model in eval mode: TRL's log adds its (empty) eval metrics, not the train ones
         model.train(was_training)
@@ -328,7 +342,7 @@ def load_checkpoint(model_dir: str | Path, checkpoint: str | Path) -> Any:
 
 def pairs_dataset(pairs_dir: str | Path) -> Any:
     """A `datasets.Dataset` from a `catts data pairs` folder: conversational prompt, both images, the answer (with
-    its `choices`, None for open questions)."""
+    its `choices`, None for open questions) and the item's `id`."""
     from datasets import Dataset
     from datasets import Image as ImageFeature
 
@@ -350,8 +364,9 @@ def pairs_dataset(pairs_dir: str | Path) -> Any:
             "answer": r["answer"],
             "answer_type": r["answer_type"],
             "choices": r.get("choices"),
+            "id": str(r.get("id", index)),
         }
-        for r in records
+        for index, r in enumerate(records)
     ]
     dataset = Dataset.from_list(rows)
     return dataset.cast_column("image", ImageFeature()).cast_column("noised_image", ImageFeature())
@@ -372,6 +387,7 @@ def train_cdrl(
     `CDRLTrainer.evaluate` are logged every ``config.eval_steps`` steps and for the final model (``eval_accuracy``,
     ``eval_ece``, ...); with ``metric_for_best_model`` (and checkpoints saved at the dev steps) the best dev
     checkpoint is the one exported. The log's last line names the exported step (``exported_step``).
+    Under ``accelerate launch`` every process calls this; the main process writes `out_dir`, the others wait for it.
     """
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
@@ -391,15 +407,22 @@ def train_cdrl(
     evaluated = [row["step"] for row in trainer.state.log_history if "eval_accuracy" in row]
     if dev_dir is not None and best is None and evaluated and evaluated[-1] != trainer.state.global_step:
         trainer.evaluate()  # the exported model's own dev row, whatever the interval
-    trained = trainer.model if best is None else load_checkpoint(model_dir, best)
-    if hasattr(trained, "merge_and_unload"):
-        trained = trained.merge_and_unload()  # a plain model folder: vLLM serves it directly
-    out = Path(out_dir)
-    trained.save_pretrained(out)
-    processor.save_pretrained(out)
     exported = trainer.state.global_step if best is None else trainer.state.best_global_step
-    with (out / "cdrl_log.jsonl").open("w") as f:
-        for row in trainer.state.log_history:
-            f.write(json.dumps(row) + "\n")
-        f.write(json.dumps({"exported_step": exported}) + "\n")
+    source = best
+    accelerator = trainer.accelerator
+    if source is None and accelerator.num_processes > 1:
+        source = str(Path(config.output_dir) / "final")
+        trainer.save_model(source)  # on every process: gathers ZeRO-3 shards; the main process writes
+    out = Path(out_dir)
+    if accelerator.is_main_process:
+        trained = trainer.model if source is None else load_checkpoint(model_dir, source)
+        if hasattr(trained, "merge_and_unload"):
+            trained = trained.merge_and_unload()  # a plain model folder: vLLM serves it directly
+        trained.save_pretrained(out)
+        processor.save_pretrained(out)
+        with (out / "cdrl_log.jsonl").open("w") as f:
+            for row in trainer.state.log_history:
+                f.write(json.dumps(row) + "\n")
+            f.write(json.dumps({"exported_step": exported}) + "\n")
+    accelerator.wait_for_everyone()
     return out

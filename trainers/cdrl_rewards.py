@@ -13,6 +13,8 @@
 
 C and C' are NMLP response confidences (`nodes.confidence`), higher = more confident. All functions take and return
 plain lists, so they pickle and table-test; `cdrl_rewards` returns every component separately for logging.
+`group_members` reads the whole groups out of a batch gathered from every process: TRL spreads one prompt's G
+rollouts over processes, and Cnorm must see all G of them.
 
 Example:
     >>> calibration_rewards([1.0, 0.0], [2.0, 4.0])  # right at low confidence, wrong at the group's highest
@@ -84,6 +86,25 @@ def normalised_confidence(confidences: Sequence[float], how: Normalisation = "gr
     if high - low < 1e-12:
         return [0.5] * len(values)
     return [(v - low) / (high - low) for v in values]
+
+
+def group_members(
+    prompt_ids: Sequence[str], values: Sequence[float], group_size: int
+) -> list[tuple[list[float], int]]:
+    """Per rollout of a gathered batch: the `values` of its whole group and its position in the group.
+
+    TRL's sampler puts each prompt's `group_size` rollouts next to each other in the batch gathered from all
+    processes (one process may hold only part of a group); a group whose `prompt_ids` differ is an error.
+    """
+    if len(prompt_ids) != len(values) or len(values) % group_size:
+        raise ValueError(f"a gathered batch of {len(values)} rollouts is not whole groups of {group_size}")
+    out: list[tuple[list[float], int]] = []
+    for start in range(0, len(values), group_size):
+        if len(set(prompt_ids[start : start + group_size])) != 1:
+            raise ValueError(f"rollouts {start}..{start + group_size - 1} of the gathered batch mix prompts")
+        group = list(values[start : start + group_size])
+        out.extend((group, position) for position in range(group_size))
+    return out
 
 
 def calibration_rewards(

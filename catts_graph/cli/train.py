@@ -255,10 +255,14 @@ def run_cdrl(args: argparse.Namespace) -> int:
 
         lora = LoraConfig(r=args.lora_r, lora_alpha=2 * args.lora_r, target_modules=r".*language_model.*_proj")
     out = train_cdrl(args.model, args.data, args.out, config, peft_config=lora, dev_dir=args.dev)
-    figure = plot_cdrl(out / "cdrl_log.jsonl", out / "cdrl.png")
-    print(f"saved the CDRL model to {out} (log: {out / 'cdrl_log.jsonl'}, plot: {figure})")
-    if args.dev is not None:
-        print(dev_table(out / "cdrl_log.jsonl"))
+    distributed = torch.distributed.is_initialized()  # under `accelerate launch`: one process per device
+    if not distributed or torch.distributed.get_rank() == 0:
+        figure = plot_cdrl(out / "cdrl_log.jsonl", out / "cdrl.png")
+        print(f"saved the CDRL model to {out} (log: {out / 'cdrl_log.jsonl'}, plot: {figure})")
+        if args.dev is not None:
+            print(dev_table(out / "cdrl_log.jsonl"))
+    if distributed:
+        torch.distributed.destroy_process_group()  # a gloo group left open aborts the process at exit
     return 0
 
 

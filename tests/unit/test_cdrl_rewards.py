@@ -7,11 +7,13 @@ import pickle
 
 import pytest
 
+from trainers.cdrl import CalibrationReward
 from trainers.cdrl_rewards import (
     accuracy_rewards,
     calibration_rewards,
     cdrl_rewards,
     format_rewards,
+    group_members,
     normalised_confidence,
     perception_rewards,
 )
@@ -95,6 +97,32 @@ def test_normalised_confidence(confidences: list[float], how: str, expected: lis
 def test_calibration_rewards_confident_right_and_punishes_confident_wrong() -> None:
     # accuracy (1, 1, 0, 0), confidence (1, 3, 1, 3) -> Cnorm (0, 1, 0, 1) -> (0, 1, -0, -1)
     assert calibration_rewards([1, 1, 0, 0], [1.0, 3.0, 1.0, 3.0]) == pytest.approx([0.0, 1.0, 0.0, -1.0])
+
+
+def test_group_members_reads_whole_groups_from_a_gathered_batch() -> None:
+    members = group_members(["a", "a", "b", "b"], [1.0, 2.0, 3.0, 4.0], 2)
+    assert members == [([1.0, 2.0], 0), ([1.0, 2.0], 1), ([3.0, 4.0], 0), ([3.0, 4.0], 1)]
+    with pytest.raises(ValueError, match="mix prompts"):
+        group_members(["a", "b", "a", "b"], [1.0, 2.0, 3.0, 4.0], 2)
+    with pytest.raises(ValueError, match="whole groups"):
+        group_members(["a", "a", "a"], [1.0, 2.0, 3.0], 2)
+
+
+def test_calibration_reward_is_the_same_on_one_process_and_on_two_halves_of_a_group() -> None:
+    """Two processes each holding half of a G = 4 group (TRL's layout with batch 2 per device) see the whole group."""
+    texts = ["\\boxed{2}", "\\boxed{3}", "\\boxed{2}", "\\boxed{3}"]
+    confidence = [1.0, 2.0, 3.0, 5.0]
+    members = group_members(["p"] * 4, confidence, 4)
+    reward = CalibrationReward("group")
+
+    def rewards(rows: slice) -> list[float]:
+        groups, positions = zip(*members[rows], strict=True)
+        n = len(texts[rows])
+        return reward(texts[rows], ["2"] * n, ["integer"] * n, list(groups), list(positions))
+
+    whole = rewards(slice(0, 4))
+    assert whole == pytest.approx([0.0, -0.25, 0.5, -1.0])  # Cnorm (0, 1/4, 1/2, 1), signs by correctness
+    assert rewards(slice(0, 2)) + rewards(slice(2, 4)) == whole
 
 
 def test_cdrl_rewards_sums_the_components_and_pickles() -> None:

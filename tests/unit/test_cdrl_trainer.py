@@ -167,8 +167,10 @@ def test_a_lora_dev_checkpoint_is_merged_on_export(setup: tuple[Path, Path], tmp
 
 def test_pairs_dataset_columns(setup: tuple[Path, Path]) -> None:
     dataset = pairs_dataset(setup[1])
-    assert {"prompt", "image", "noised_image", "answer", "answer_type", "choices"} <= set(dataset.column_names)
+    assert {"prompt", "image", "noised_image", "answer", "answer_type", "choices", "id"} <= set(dataset.column_names)
     assert dataset[0]["image"].size == dataset[0]["noised_image"].size
+    first = json.loads((setup[1] / "pairs.jsonl").read_text().splitlines()[0])
+    assert dataset[0]["choices"] is None and dataset[0]["id"] == first["id"]
 
 
 def test_pairs_dataset_carries_the_options_the_rewards_grade_with(setup: tuple[Path, Path], tmp_path: Path) -> None:
