@@ -28,7 +28,6 @@ from catts_graph.errors import (
     ServerUnreachableError,
 )
 from catts_graph.graph import build_catts_graph, create_catts_graph
-from catts_graph.routing import GateNode, Prepare, finalize, next_module
 from catts_graph.server import RunningServer, ServerOptions, VLLMServerProcess, serve_vllm
 from catts_graph.vllm_client import VLLMClient
 
@@ -38,12 +37,10 @@ __all__ = [
     "ContextTooLongError",
     "CriticConfig",
     "Gate",
-    "GateNode",
     "LogprobsNotEnabledError",
     "ModelNotFoundError",
     "NoiseConfig",
     "PlannerConfig",
-    "Prepare",
     "RequestRejectedError",
     "RetriesExhaustedError",
     "RoutingConfig",
@@ -60,7 +57,5 @@ __all__ = [
     "VoteConfig",
     "build_catts_graph",
     "create_catts_graph",
-    "finalize",
-    "next_module",
     "serve_vllm",
 ]

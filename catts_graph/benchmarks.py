@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from catts_graph.inputs import MAX_QUESTION_CHARS, check_choices
 from catts_graph.shapes import make_item
 from nodes.answers import ANSWER_TYPES, AnswerType, normalize_answer
 from nodes.errors import InvalidImageError, InvalidInputError
 from nodes.images import fetch_image, load_image, png_data_url
+from nodes.inputs import MAX_QUESTION_CHARS, check_choices
 
 PUBLIC = ("mathvista", "mathvision", "mmmu", "mmstar")
 SHAPES_EVAL_SEED = 2  # the demo uses seed 1; training never uses seeds below 10,000

@@ -1,7 +1,7 @@
 """Test-time-scaling methods evaluated on shared, pre-drawn samples, so every method at the same N sees the same
 traces (paired comparisons).
 
-Methods (METHOD.md section 5):
+Methods (docs/method.md section 5):
 
 - ``greedy``: one greedy answer (pass@1).
 - ``majority``: plain majority over the first N samples.

@@ -7,7 +7,7 @@ Topology (disabled stages are left out)::
                                           gate -> finalize ----> END
 
 `prepare` validates the input and resets per-run keys; `planner` (optional) runs beside `sample`; `gate` routes by
-policy and confidence (see `catts_graph.routing`). Model-calling nodes retry transient model errors with backoff.
+policy and confidence (see `nodes.routing`). Model-calling nodes retry transient model errors with backoff.
 """
 
 from __future__ import annotations
@@ -22,15 +22,15 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, RetryPolicy
 
-from catts_graph.config import CATTSConfig
-from catts_graph.routing import FINALIZE, OPTIONAL_STAGES, GateNode, Prepare, finalize, next_module, run_settings
 from catts_graph.sync_bridge import sync_node
+from nodes.config import CATTSConfig
 from nodes.critic import CriticNode
 from nodes.errors import TransientModelError
 from nodes.expert import Expert, as_expert, with_retries
 from nodes.planner import PlannerNode
 from nodes.protocol import VisionLanguageModel
 from nodes.relevance import RelevanceModel
+from nodes.routing import FINALIZE, OPTIONAL_STAGES, GateNode, Prepare, finalize, next_module, run_settings
 from nodes.sample import SampleNode
 from nodes.self_check import SelfCheckNode
 from nodes.state import CATTSInput, CATTSOutput, CATTSState
@@ -66,18 +66,18 @@ def build_catts_graph(
     built = [m for m in OPTIONAL_STAGES if getattr(config, m).enabled]
 
     builder = StateGraph(CATTSState, context_schema=CATTSConfig, input_schema=CATTSInput, output_schema=CATTSOutput)
-    builder.add_node("prepare", Prepare(config, built))
+    builder.add_node("prepare", Prepare(modules=built, config=config))
     stages: dict[str, Any] = {
-        "sample": SampleNode(model, config.sampling, config.vote, config.routing),
-        "vote": VoteNode(the_expert, config.vote),  # the Voter can be switched on or off per run
-        "gate": GateNode(modules, config),
+        "sample": SampleNode(model, sampling=config.sampling, vote=config.vote, routing=config.routing),
+        "vote": VoteNode(the_expert, config=config.vote),  # the Voter can be switched on or off per run
+        "gate": GateNode(modules=modules, config=config),
     }
     if config.planner.enabled:
-        stages["planner"] = PlannerNode(the_expert, modules, config.planner)
+        stages["planner"] = PlannerNode(the_expert, modules=modules, config=config.planner)
     if config.critic.enabled:
-        stages["critic"] = CriticNode(model, the_expert, config.critic)
+        stages["critic"] = CriticNode(model, the_expert, config=config.critic)
     if config.self_check.enabled:
-        stages["self_check"] = SelfCheckNode(model, config.self_check, relevance=relevance)
+        stages["self_check"] = SelfCheckNode(model, config=config.self_check, relevance=relevance)
     for name, node in stages.items():  # each works under invoke and ainvoke (see catts_graph.sync_bridge)
         builder.add_node(name, sync_node(node, name), retry_policy=None if name == "gate" else retry)
     builder.add_node(FINALIZE, finalize)

@@ -1,4 +1,4 @@
-"""The perceptual-bluntness probe (METHOD.md section 1): corrupt the evidence step by step, watch accuracy and
+"""The perceptual-bluntness probe (docs/method.md section 1): corrupt the evidence step by step, watch accuracy and
 confidence.
 
 For every item, perturbation kind and level, the served model answers greedily on the perturbed image; the probe

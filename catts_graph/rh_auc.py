@@ -1,4 +1,4 @@
-"""RH-AUC (METHOD.md section 6, arXiv 2505.21523): does longer reasoning cost perception?
+"""RH-AUC (docs/method.md section 6, arXiv 2505.21523): does longer reasoning cost perception?
 
 Sweep the reasoning length through token budgets; at each budget measure reasoning accuracy R (on reasoning items)
 and perception accuracy H (on perception items) with greedy decoding capped at the budget; min-max normalise R and

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
 from langgraph.config import get_stream_writer
 
+from nodes.events import StreamEvent, VoteSummary
 from nodes.images import data_urls
 from nodes.prompts import question_prompt
 from nodes.protocol import Message
@@ -43,7 +43,7 @@ def representative_text(state: CATTSState, answer: str) -> str:
     return f"\\boxed{{{answer}}}"
 
 
-def vote_summary(state: CATTSState, extra: dict[str, float] | None = None) -> dict[str, Any]:
+def vote_summary(state: CATTSState, extra: dict[str, float] | None = None) -> VoteSummary:
     """Leader, share and normalised table, for events and routing."""
     table = vote_table(state)
     if extra:
@@ -52,8 +52,9 @@ def vote_summary(state: CATTSState, extra: dict[str, float] | None = None) -> di
     return {"leader": answer, "share": share, "shares": shares(table)}
 
 
-def emit(event: dict[str, Any]) -> None:
-    """Send a custom stream event (`stream_mode="custom"`); a no-op outside a streaming graph run."""
+def emit(event: StreamEvent) -> None:
+    """Send a custom stream event (`stream_mode="custom"`, one of `nodes.events`); a no-op outside a streaming
+    graph run."""
     try:
         writer = get_stream_writer()
     except RuntimeError:

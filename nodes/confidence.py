@@ -1,6 +1,6 @@
 """Confidence of a generated response from its per-token top-k log-probabilities (pure NumPy, no torch).
 
-Conventions (METHOD.md section 2): higher = more confident.
+Conventions (docs/method.md section 2): higher = more confident.
 
 - Token confidence (NMLP): ``c_t = -(1/k) * sum_{j<=k} log p_t(j)`` over the top-k log-probs at step t. A peaked
   distribution puts most candidates far below the top one, so ``c_t`` is *large* when the model is sure.

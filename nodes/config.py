@@ -1,8 +1,16 @@
-"""Frozen per-stage configuration of the nodes, with the paper's defaults (METHOD.md section 4).
+"""Frozen per-stage configuration of the nodes, with the paper's defaults (docs/method.md section 4).
 
 Every field is documented where it is declared; invalid values fail at construction with a message that says
-what to set instead. `catts_graph.CATTSConfig` bundles these under the names `sampling`, `vote`, `critic`,
-`self_check` and `planner`; a node reads its stage from a run's LangGraph context when one is given there.
+what to set instead. `CATTSConfig` bundles these under the names `sampling`, `vote`, `critic`, `self_check`,
+`planner` and `routing`; a node reads its stage from a run's LangGraph context when one is given there.
+
+Pass a `CATTSConfig` to `catts_graph.create_catts_graph(config=...)` for the graph's defaults, or as a run's
+LangGraph context (`graph.invoke(inputs, context=CATTSConfig(...))`) to override them for that run only.
+
+Example:
+    >>> config = CATTSConfig(sampling=SamplingConfig(n=16), routing=RoutingConfig(policy="adaptive"))
+    >>> config.sampling.n, config.routing.policy, config.vote.tau1
+    (16, 'adaptive', 0.5)
 """
 
 from __future__ import annotations
@@ -139,7 +147,7 @@ Scored = Literal["answer", "answer_given_rationale", "response"]
 
 
 class SelfCheckConfig(StageConfig):
-    """Visual self-check by contrast between the clean and a perturbed image (METHOD.md 4.3)."""
+    """Visual self-check by contrast between the clean and a perturbed image (docs/method.md section 4.3)."""
 
     enabled: bool = True
     """Include the self-check in the graph."""
@@ -188,6 +196,24 @@ class RoutingConfig(StageConfig):
     """Skip the critic when the vote clears this gate (adaptive only)."""
     self_check: Gate = Gate()
     """Skip the self-check when the vote clears this gate (adaptive only)."""
+
+
+class CATTSConfig(StageConfig):
+    """Every stage of CA-TTS, with the paper's defaults (N = 8, T = 1.0, top-k 40, tau1 = tau2 = tau3 = 0.5,
+    alpha = 0.5, beta = 0.1, every module run once)."""
+
+    sampling: SamplingConfig = SamplingConfig()
+    """Self-consistency sampling."""
+    vote: VoteConfig = VoteConfig()
+    """Vote weighting and the expert as Voter."""
+    critic: CriticConfig = CriticConfig()
+    """Self-reflection with the expert as Critic."""
+    self_check: SelfCheckConfig = SelfCheckConfig()
+    """Visual self-check."""
+    planner: PlannerConfig = PlannerConfig()
+    """The expert as Planner (off by default)."""
+    routing: RoutingConfig = RoutingConfig()
+    """`paper` (run all) or `adaptive` (skip decisive modules)."""
 
 
 StageT = TypeVar("StageT", bound=StageConfig)

@@ -1,4 +1,5 @@
-"""Step-wise visual contrastive decoding (METHOD.md 4.3; VCD), as pure maths plus a backend-agnostic greedy loop.
+"""Step-wise visual contrastive decoding (docs/method.md section 4.3; VCD), as pure maths plus a backend-agnostic
+greedy loop.
 
 At every step, with the same prefix, the model gives logits under the clean image i and the perturbed image i':
 ``mixed = (1 + alpha) * logit(y | i, q, prefix) - alpha * logit(y | i', q, prefix)``, and only tokens whose clean

@@ -1,4 +1,5 @@
-"""`CriticNode`: the expert critiques the leading answer; the base model re-answers with it (METHOD.md 4.2)."""
+"""`CriticNode`: the expert critiques the leading answer; the base model re-answers with it (docs/method.md
+section 4.2)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ class CriticNode:
     `critique_max_tokens`; an unparseable re-answer does not vote.
     """
 
-    def __init__(self, model: VisionLanguageModel, expert: Expert, config: CriticConfig | None = None):
+    def __init__(self, model: VisionLanguageModel, expert: Expert, *, config: CriticConfig | None = None):
         self.model = model
         self.expert = expert
         self.config = config or CriticConfig()

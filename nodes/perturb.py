@@ -3,7 +3,7 @@
 One interface, `perturb(image, kind, level, mask=..., seed=...)`, for six kinds, each applied to the whole image or
 only where a boolean mask is True (pixels outside it are untouched). `level` runs from 0 (nothing) to 1 (strongest):
 
-- ``ddpm``: DDPM forward noise at step ``t = round(level * 999)`` (METHOD.md section 3, the official schedule):
+- ``ddpm``: DDPM forward noise at step ``t = round(level * 999)`` (docs/method.md section 3, the official schedule):
   ``x_t = sqrt(abar_t) * x_0 + sqrt(1 - abar_t) * eps`` on pixels in [-1, 1], 1000 steps,
   ``betas = sigmoid(linspace(-6, 6, 1000)) * (5e-3 - 1e-5) + 1e-5``;
 - ``gaussian``: additive noise with standard deviation `level` (pixels in [0, 1]);

@@ -19,7 +19,7 @@ from nodes.state import CATTSState, Usage
 class PlannerNode:
     """Writes `plan`: the order of `modules` (e.g. ``["critic", "self_check"]``) chosen by the expert."""
 
-    def __init__(self, expert: Expert, modules: Sequence[str], config: PlannerConfig | None = None):
+    def __init__(self, expert: Expert, *, modules: Sequence[str], config: PlannerConfig | None = None):
         self.expert = expert
         self.modules = tuple(modules)
         self.config = config or PlannerConfig()

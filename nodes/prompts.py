@@ -1,7 +1,7 @@
 """Every prompt the graph sends, in one place. Trainers build their role data from these same functions, so the
 wording a model is trained on is the wording it sees at run time.
 
-Roles (METHOD.md section 4): the base model answers and re-answers; the expert plans, votes and critiques.
+Roles (docs/method.md section 4): the base model answers and re-answers; the expert plans, votes and critiques.
 """
 
 from __future__ import annotations

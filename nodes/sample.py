@@ -43,24 +43,25 @@ class SampleNode:
     Writes `samples`, `modules_run`, `routes` and `usage`. Unparseable responses are kept with `answer=None`.
 
     Example:
-        >>> node = SampleNode(model, SamplingConfig(n=8))  # doctest: +SKIP
+        >>> node = SampleNode(model, sampling=SamplingConfig(n=8))  # doctest: +SKIP
         >>> builder.add_node("sample", node)  # doctest: +SKIP
     """
 
     def __init__(
         self,
         model: VisionLanguageModel,
-        config: SamplingConfig | None = None,
+        *,
+        sampling: SamplingConfig | None = None,
         vote: VoteConfig | None = None,
         routing: RoutingConfig | None = None,
     ):
         self.model = model
-        self.config = config or SamplingConfig()
+        self.sampling = sampling or SamplingConfig()
         self.vote = vote or VoteConfig()
         self.routing = routing or RoutingConfig()
 
     async def __call__(self, state: CATTSState, runtime: Runtime[Any]) -> dict[str, Any]:
-        config = stage_from_context(runtime.context, "sampling", self.config)
+        config = stage_from_context(runtime.context, "sampling", self.sampling)
         vote = stage_from_context(runtime.context, "vote", self.vote)
         routing = stage_from_context(runtime.context, "routing", self.routing)
         messages, params = question_messages(state), config.params()

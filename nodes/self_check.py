@@ -1,7 +1,7 @@
 """`SelfCheckNode`: visual self-check by contrastive answer scoring under the clean and a noised image.
 
-Server form (METHOD.md 4.3): each candidate answer a is scored under the clean image i and the noised twin i'
-through prompt log-probs, and the pick is ``argmax_a s(a)``,
+Server form (docs/method.md section 4.3): each candidate answer a is scored under the clean image i and the noised
+twin i' through prompt log-probs, and the pick is ``argmax_a s(a)``,
 ``s(a) = (1 + alpha) * log P(a | i, q) - alpha * log P(a | i', q)``, among plausible candidates
 (``P(a | i) >= beta * max_a' P(a' | i)``, on sequence probabilities). What "P(a)" reads is
 `SelfCheckConfig.scored` (ours; the spec scores the answer):
@@ -139,8 +139,8 @@ class SelfCheckNode:
     def __init__(
         self,
         model: VisionLanguageModel,
-        config: SelfCheckConfig | None = None,
         *,
+        config: SelfCheckConfig | None = None,
         relevance: RelevanceModel | None = None,
     ):
         self.model = model

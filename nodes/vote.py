@@ -1,4 +1,4 @@
-"""`VoteNode`: confidence-weighted self-consistency, plus the expert as Voter (METHOD.md 4.1)."""
+"""`VoteNode`: confidence-weighted self-consistency, plus the expert as Voter (docs/method.md section 4.1)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ class VoteNode:
     An unparseable or failed Voter reply contributes nothing; the fallback is recorded in `fallbacks`.
     """
 
-    def __init__(self, expert: Expert | None, config: VoteConfig | None = None):
+    def __init__(self, expert: Expert | None, *, config: VoteConfig | None = None):
         self.expert = expert
         self.config = config or VoteConfig()
 

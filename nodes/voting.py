@@ -1,9 +1,9 @@
 """Vote tables: per-sample weights, confidence-weighted self-consistency, and the leading answer (pure maths).
 
-A vote table maps a normalised answer to its accumulated weight V[a]. Modules add contributions (METHOD.md 4):
-self-consistency ``V_int[a] = sum_i w_i * 1[A_i = a]`` normalised to sum 1, the Voter ``tau1 * p_a``, the Critic's
-re-answer ``tau2`` and the visual self-check ``tau3``. The final answer is ``argmax V``; ties go to the answer
-that entered the table first (i.e. the self-consistency ranking), so results are deterministic.
+A vote table maps a normalised answer to its accumulated weight V[a]. Modules add contributions (docs/method.md
+section 4): self-consistency ``V_int[a] = sum_i w_i * 1[A_i = a]`` normalised to sum 1, the Voter ``tau1 * p_a``,
+the Critic's re-answer ``tau2`` and the visual self-check ``tau3``. The final answer is ``argmax V``; ties go to the
+answer that entered the table first (i.e. the self-consistency ranking), so results are deterministic.
 
 Example:
     >>> table = self_consistency_votes(["2", "3", "2", None], [1.0, 4.0, 1.0, 9.0])

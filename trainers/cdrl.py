@@ -1,4 +1,4 @@
-"""CDRL: confidence-driven GRPO on clean/noised pairs (METHOD.md section 3), on TRL's `GRPOTrainer`.
+"""CDRL: confidence-driven GRPO on clean/noised pairs (docs/method.md section 3), on TRL's `GRPOTrainer`.
 
 How it hooks into TRL (a subclass, one override): `CDRLTrainer._calculate_rewards` first teacher-forces every
 rollout's own tokens through the *current policy* twice, on the clean image (C) and on the noised twin (C'), and
@@ -59,7 +59,8 @@ from trainers.cdrl_scoring import completion_mask, dev_metrics, forced_log_probs
 
 @dataclass
 class CDRLConfig(GRPOConfig):
-    """`GRPOConfig` plus the CDRL knobs (defaults: METHOD.md; alpha and beta are ours, the paper leaves them open)."""
+    """`GRPOConfig` plus the CDRL knobs (defaults: docs/method.md; alpha and beta are ours, the paper leaves them
+    open)."""
 
     perception_alpha: float = field(default=0.5, metadata={"help": "scale of alpha * tanh(beta * (C - C'))"})
     perception_beta: float = field(default=1.0, metadata={"help": "slope inside the tanh of the perception reward"})

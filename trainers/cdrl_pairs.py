@@ -1,4 +1,4 @@
-"""CDRL training pairs: each item's clean image and its question-guided noised twin (METHOD.md section 3).
+"""CDRL training pairs: each item's clean image and its question-guided noised twin (docs/method.md section 3).
 
 `build_pairs` writes ``DIR/pairs.jsonl`` (one record per item: ``id``, ``question``, ``image``, ``noised_image``,
 ``answer``, ``answer_type``, ``choices``, ``noise``) and the PNGs under ``DIR/images/``; image paths in the records

@@ -1,4 +1,4 @@
-"""CDRL reward components (METHOD.md section 3), as small pure functions over one GRPO group of G rollouts.
+"""CDRL reward components (docs/method.md section 3), as small pure functions over one GRPO group of G rollouts.
 
 ``r_j = R_acc + R_format + alpha * tanh(beta * (C_j - C'_j)) + (2 * R_acc - 1) * Cnorm_j``
 

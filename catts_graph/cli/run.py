@@ -20,8 +20,8 @@ from catts_graph.cli.endpoints import (
 )
 from catts_graph.config import CATTSConfig, Gate, RoutingConfig
 from catts_graph.graph import create_catts_graph
-from catts_graph.inputs import validate_input
 from nodes.images import fetch_image
+from nodes.inputs import validate_input
 
 EPILOG = f"""\
 examples:

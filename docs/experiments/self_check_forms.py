@@ -68,7 +68,7 @@ async def measure_item(
     )
     for form in FORMS:
         config = SelfCheckConfig(scored=form)
-        update = await SelfCheckNode(model, config)._score(state, candidates, messages, noised, config)
+        update = await SelfCheckNode(model, config=config)._score(state, candidates, messages, noised, config)
         pick = update["self_check"]["picked"]
         with_check = dict(votes)
         if pick is not None:

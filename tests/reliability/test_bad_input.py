@@ -17,10 +17,10 @@ from catts_graph.cli import main
 from catts_graph.config import CATTSConfig
 from catts_graph.errors import ContextTooLongError
 from catts_graph.graph import create_catts_graph
-from catts_graph.inputs import MAX_QUESTION_CHARS, validate_input
 from catts_graph.server import RunningServer
 from nodes.errors import InvalidImageError, InvalidInputError
 from nodes.images import MAX_PIXELS
+from nodes.inputs import MAX_QUESTION_CHARS, validate_input
 
 NOWHERE = "http://127.0.0.1:9"  # nothing listens: every refusal below must happen before any model call
 

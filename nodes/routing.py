@@ -1,5 +1,9 @@
 """Confidence-based edges: the gate that picks the next module, the finaliser, and the input/reset step.
 
+With the stage nodes these assemble CA-TTS in any `StateGraph` (`catts_graph.create_catts_graph` is one such
+assembly): ``START -> Prepare -> SampleNode -> VoteNode -> GateNode``, ``GateNode`` routing through `next_module`
+to each module present (which goes back to the gate) or to `finalize`.
+
 `GateNode` runs after the vote and after every module. It walks the plan (the Planner's order, else the default)
 and returns the first enabled module that has not run. Under the `adaptive` policy a module is skipped when the
 leading answer's vote share and confidence clear that module's `Gate`; every decision and its reason is recorded
@@ -14,11 +18,10 @@ from typing import Any
 from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 
-from catts_graph.config import CATTSConfig
-from catts_graph.inputs import validate_input
 from nodes.common import emit, leader_confidence, vote_summary, vote_table
-from nodes.config import with_overrides
+from nodes.config import CATTSConfig, with_overrides
 from nodes.errors import InvalidInputError
+from nodes.inputs import validate_input
 from nodes.state import CATTSState, RouteRecord, empty_usage
 from nodes.voting import leader
 
@@ -30,16 +33,17 @@ class Prepare:
     """The run's first node: validates the input, resets every per-run key (so a new question on the same thread
     starts clean), and records the settings the run uses: the graph's config with what the run's context sets.
 
-    A context that enables a stage the graph was built without cannot add it: recorded in `fallbacks`.
+    `modules` are the optional stages (of `OPTIONAL_STAGES`) the graph has. A context that enables a stage the graph
+    was built without cannot add it: recorded in `fallbacks`.
     """
 
-    def __init__(self, config: CATTSConfig, built: Sequence[str]):
-        self.config = config
-        self.built = tuple(built)
+    def __init__(self, *, modules: Sequence[str], config: CATTSConfig | None = None):
+        self.modules = tuple(modules)
+        self.config = config or CATTSConfig()
 
     def __call__(self, state: CATTSState, runtime: Runtime[Any]) -> dict[str, Any]:
         settings = run_settings(self.config, runtime.context)
-        missing = [m for m in OPTIONAL_STAGES if getattr(settings, m).enabled and m not in self.built]
+        missing = [m for m in OPTIONAL_STAGES if getattr(settings, m).enabled and m not in self.modules]
         fallbacks = [
             f"{m}: enabled by the run's context, but the graph was built without it; not run "
             f"(build the graph with {m} enabled and disable it per run instead)"
@@ -75,11 +79,12 @@ def run_settings(config: CATTSConfig, context: Any) -> CATTSConfig:
 
 
 class GateNode:
-    """Chooses the next module (or `finalize`) and records why. `modules` are those present in the graph."""
+    """Chooses the next module (or `finalize`) and records why. `modules` are the verification modules present in
+    the graph (``critic``, ``self_check``), in their default order."""
 
-    def __init__(self, modules: Sequence[str], config: CATTSConfig):
+    def __init__(self, *, modules: Sequence[str], config: CATTSConfig | None = None):
         self.modules = tuple(modules)
-        self.config = config
+        self.config = config or CATTSConfig()
 
     async def __call__(self, state: CATTSState, runtime: Runtime[Any]) -> dict[str, Any]:
         config = run_settings(self.config, runtime.context)
@@ -136,6 +141,5 @@ def finalize(state: CATTSState) -> dict[str, Any]:
     """The final answer: argmax of the vote table; its confidence is the answer's share of the table."""
     table = vote_table(state)
     answer, share = leader(table)
-    result = {"answer": answer, "confidence": share, "votes": table}
-    emit({"event": "final", **result})
-    return result
+    emit({"event": "final", "answer": answer, "confidence": share, "votes": table})
+    return {"answer": answer, "confidence": share, "votes": table}
