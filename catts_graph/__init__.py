@@ -16,7 +16,8 @@ from catts_graph.config import (
     SelfCheckConfig,
     VoteConfig,
 )
-from catts_graph.errors import (
+from catts_graph.graph import build_catts_graph, create_catts_graph
+from catts_graph.serving.errors import (
     ContextTooLongError,
     LogprobsNotEnabledError,
     ModelNotFoundError,
@@ -27,9 +28,8 @@ from catts_graph.errors import (
     ServerTimeoutError,
     ServerUnreachableError,
 )
-from catts_graph.graph import build_catts_graph, create_catts_graph
-from catts_graph.server import RunningServer, ServerOptions, VLLMServerProcess, serve_vllm
-from catts_graph.vllm_client import VLLMClient
+from catts_graph.serving.server import RunningServer, ServerOptions, VLLMServerProcess, serve_vllm
+from catts_graph.serving.vllm_client import VLLMClient
 
 __all__ = [
     "CATTSConfig",

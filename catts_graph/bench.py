@@ -37,7 +37,7 @@ from catts_graph.config import CATTSConfig
 from catts_graph.eval_report import aggregate, key
 from catts_graph.evaluate import EvalSettings, ResultsFile, graph_inputs, run_evaluation
 from catts_graph.graph import create_catts_graph
-from catts_graph.vllm_client import VLLMClient
+from catts_graph.serving.vllm_client import VLLMClient
 from nodes.images import data_urls
 from nodes.prompts import question_prompt
 from nodes.protocol import Message

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from catts_graph.errors import ServerStartError
-from catts_graph.server import RunningServer, ServerOptions, VLLMServerProcess
+from catts_graph.serving.errors import ServerStartError
+from catts_graph.serving.server import RunningServer, ServerOptions, VLLMServerProcess
 
 BUNDLED_DIR = Path(__file__).parent / "models"
 BASE_MODEL = "shapes-base"

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import os
 
-from catts_graph.cli.endpoints import EXPERT_KEY_ENV, chat_expert
 from catts_graph.config import CATTSConfig
 from catts_graph.graph import create_catts_graph
-from catts_graph.vllm_client import VLLMClient
+from catts_graph.serving.chat import EXPERT_KEY_ENV, chat_model
+from catts_graph.serving.vllm_client import VLLMClient
 
 
 def graph_from_environment(env: dict[str, str]) -> object:
@@ -31,7 +31,7 @@ def graph_from_environment(env: dict[str, str]) -> object:
         if not env.get("CATTS_EXPERT_MODEL"):
             raise RuntimeError("CATTS_EXPERT_BASE_URL needs CATTS_EXPERT_MODEL too")
         key = env.get(EXPERT_KEY_ENV, "EMPTY")
-        expert = chat_expert(env["CATTS_EXPERT_BASE_URL"], env["CATTS_EXPERT_MODEL"], timeout=300, api_key=key)
+        expert = chat_model(env["CATTS_EXPERT_BASE_URL"], env["CATTS_EXPERT_MODEL"], timeout=300, api_key=key)
     config = CATTSConfig.model_validate(
         {
             "sampling": {"n": int(env.get("CATTS_N", "8"))},

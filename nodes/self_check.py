@@ -125,7 +125,8 @@ def candidate_log_probs(score: AnswerScore, span: tuple[int, int] | None) -> tup
 
 @runtime_checkable
 class ContrastiveDecoder(Protocol):
-    """A model that can decode step by step on contrastive logits (e.g. `catts_graph.engine.TransformersEngine`)."""
+    """A model that can decode step by step on contrastive logits (e.g. the in-process `TransformersEngine` of
+    `catts_graph.serving.engine`)."""
 
     async def contrastive_generate(
         self, messages: Sequence[Message], noised_images: Sequence[str], *, alpha: float, beta: float, max_tokens: int

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from catts_graph.server import RunningServer, ServerOptions, VLLMServerProcess, free_port
-from catts_graph.vllm_client import VLLMClient
+from catts_graph.serving.server import RunningServer, ServerOptions, VLLMServerProcess, free_port
+from catts_graph.serving.vllm_client import VLLMClient
 from trainers.shapes_sft import make_smoke_model
 
 

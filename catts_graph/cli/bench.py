@@ -15,7 +15,7 @@ from catts_graph import bench
 from catts_graph.benchmarks import load_benchmark
 from catts_graph.cli.endpoints import finite_json, model_endpoints
 from catts_graph.config import CATTSConfig
-from catts_graph.vllm_client import VLLMClient
+from catts_graph.serving.vllm_client import VLLMClient
 from nodes.errors import InvalidInputError
 
 TARGETS = {  # issue 10's targets on ShapesVQA with the bundled models

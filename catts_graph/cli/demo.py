@@ -25,8 +25,8 @@ from catts_graph.config import CATTSConfig
 from catts_graph.graph import create_catts_graph
 from catts_graph.metrics import auroc, ece
 from catts_graph.plots import method_comparison, plots_unavailable
+from catts_graph.serving.vllm_client import VLLMClient
 from catts_graph.shapes import ShapesItem, make_item
-from catts_graph.vllm_client import VLLMClient
 from nodes.answers import extract_answer
 from nodes.common import question_messages
 from nodes.protocol import SamplingParams

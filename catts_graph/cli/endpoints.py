@@ -18,12 +18,10 @@ from typing import Any
 
 from catts_graph.benchmarks import PUBLIC
 from catts_graph.bundled import bundled_model, serve_bundled
-from catts_graph.vllm_client import VLLMClient
+from catts_graph.serving.chat import API_KEY_ENV, EXPERT_KEY_ENV, chat_model
+from catts_graph.serving.vllm_client import VLLMClient
 from nodes.errors import InvalidInputError
 from nodes.relevance import RelevanceModel
-
-EXPERT_KEY_ENV = "CATTS_EXPERT_API_KEY"
-API_KEY_ENV = "CATTS_API_KEY"
 
 
 @dataclass(frozen=True)
@@ -78,21 +76,6 @@ def load_relevance(spec: str | None, *, bundled: bool) -> RelevanceModel | None:
     return ClipRelevance.load(spec)
 
 
-def chat_expert(base_url: str, model: str, *, timeout: float, api_key: str = "EMPTY") -> Any:
-    """The expert as a LangChain `ChatOpenAI` on an OpenAI-compatible server (its calls show up in traces)."""
-    from langchain_openai import ChatOpenAI
-
-    base = base_url.rstrip("/")
-    return ChatOpenAI(
-        model=model,
-        base_url=base if base.endswith("/v1") else base + "/v1",
-        api_key=api_key,
-        temperature=0.0,
-        timeout=timeout,
-        max_retries=2,
-    )
-
-
 @contextlib.contextmanager
 def model_endpoints(args: argparse.Namespace, *, want_expert: bool, timeout: float) -> Iterator[Endpoints]:
     """The endpoints from `--base-url/--model/--expert-base-url/--expert-model`; without `--base-url`, the bundled
@@ -104,7 +87,7 @@ def model_endpoints(args: argparse.Namespace, *, want_expert: bool, timeout: flo
             raise InvalidInputError("--expert-base-url needs --expert-model NAME too.")
         key = os.environ.get(EXPERT_KEY_ENV, "EMPTY")
         expert, expert_name = (
-            chat_expert(expert_url, args.expert_model, timeout=timeout, api_key=key),
+            chat_model(expert_url, args.expert_model, timeout=timeout, api_key=key),
             args.expert_model,
         )
     clip = getattr(args, "clip", None)

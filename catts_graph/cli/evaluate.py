@@ -16,11 +16,8 @@ from tqdm import tqdm
 from catts_graph.benchmarks import load_benchmark
 from catts_graph.cli.calibrate import add_graph_options, apply_graph_options
 from catts_graph.cli.endpoints import (
-    API_KEY_ENV,
-    EXPERT_KEY_ENV,
     add_benchmark_argument,
     add_clip_argument,
-    chat_expert,
     finite_json,
     load_relevance,
     model_endpoints,
@@ -39,10 +36,9 @@ from catts_graph.evaluate import (
 from catts_graph.judge import AnswerJudge
 from catts_graph.plots import plots_unavailable, rh_curve
 from catts_graph.rh_auc import category, run_rh_sweep, summarize_rh
-from catts_graph.vllm_client import VLLMClient
+from catts_graph.serving.chat import API_KEY_ENV, EXPERT_KEY_ENV, JUDGE_KEY_ENV, chat_model
+from catts_graph.serving.vllm_client import VLLMClient
 from nodes.errors import InvalidInputError, ModelError
-
-JUDGE_KEY_ENV = "CATTS_JUDGE_API_KEY"
 
 EPILOG = f"""\
 examples:
@@ -154,7 +150,7 @@ def make_judge(args: argparse.Namespace) -> AnswerJudge | None:
     if not args.judge_model:
         raise InvalidInputError("--judge-base-url needs --judge-model NAME too.")
     key = os.environ.get(JUDGE_KEY_ENV, "EMPTY")
-    return AnswerJudge(chat_expert(args.judge_base_url, args.judge_model, timeout=120, api_key=key))
+    return AnswerJudge(chat_model(args.judge_base_url, args.judge_model, timeout=120, api_key=key))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -207,7 +203,7 @@ def _evaluate_in_process(args: argparse.Namespace, bench: Any, settings: EvalSet
     if not (args.engine / "config.json").is_file():
         raise InvalidInputError(f"--engine {args.engine} is not a model folder (no config.json).")
     try:
-        from catts_graph.engine import TransformersEngine
+        from catts_graph.serving.engine import TransformersEngine
     except ImportError as e:
         raise InvalidInputError(f"--engine needs the `cpu` extra ({e}).") from None
     expert = None
@@ -215,7 +211,7 @@ def _evaluate_in_process(args: argparse.Namespace, bench: Any, settings: EvalSet
         if not args.expert_model:
             raise InvalidInputError("--expert-base-url needs --expert-model NAME too.")
         key = os.environ.get(EXPERT_KEY_ENV, "EMPTY")
-        expert = chat_expert(args.expert_base_url, args.expert_model, timeout=600, api_key=key)
+        expert = chat_model(args.expert_base_url, args.expert_model, timeout=600, api_key=key)
     settings = dataclasses.replace(settings, relevance=load_relevance(args.clip, bundled=True))
     run_info = {
         "benchmark": bench.name,

@@ -11,8 +11,6 @@ from typing import Any
 
 from catts_graph.cli.calibrate import add_graph_options, apply_graph_options
 from catts_graph.cli.endpoints import (
-    API_KEY_ENV,
-    EXPERT_KEY_ENV,
     Endpoints,
     add_clip_argument,
     finite_json,
@@ -20,6 +18,7 @@ from catts_graph.cli.endpoints import (
 )
 from catts_graph.config import CATTSConfig, Gate, RoutingConfig
 from catts_graph.graph import create_catts_graph
+from catts_graph.serving.chat import API_KEY_ENV, EXPERT_KEY_ENV
 from nodes.images import fetch_image
 from nodes.inputs import validate_input
 

@@ -7,8 +7,8 @@ import sys
 import time
 from typing import Any
 
-from catts_graph.errors import ServerStartError
-from catts_graph.server import DEFAULT_MAX_MODEL_LEN, ServerOptions, VLLMServerProcess, is_loopback
+from catts_graph.serving.errors import ServerStartError
+from catts_graph.serving.server import DEFAULT_MAX_MODEL_LEN, ServerOptions, VLLMServerProcess, is_loopback
 
 EPILOG = """\
 examples:

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from catts_graph.benchmarks import BenchmarkItem, load_benchmark, matches
 from catts_graph.cli.endpoints import load_relevance
-from catts_graph.vllm_client import VLLMClient
+from catts_graph.serving.vllm_client import VLLMClient
 from nodes.common import question_messages, vote_summary
 from nodes.config import SamplingConfig, SelfCheckConfig
 from nodes.images import data_urls

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from catts_graph.cli import main
-from catts_graph.server import RunningServer
+from catts_graph.serving.server import RunningServer
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 

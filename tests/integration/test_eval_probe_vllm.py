@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from catts_graph.server import RunningServer
+from catts_graph.serving.server import RunningServer
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 

@@ -15,8 +15,8 @@ from langchain_openai import ChatOpenAI
 
 from catts_graph.config import CATTSConfig
 from catts_graph.graph import create_catts_graph
-from catts_graph.server import RunningServer
-from catts_graph.vllm_client import VLLMClient
+from catts_graph.serving.server import RunningServer
+from catts_graph.serving.vllm_client import VLLMClient
 
 pytestmark = pytest.mark.vllm
 

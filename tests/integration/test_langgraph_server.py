@@ -17,7 +17,7 @@ import httpx
 import pytest
 from langgraph_sdk import get_sync_client
 
-from catts_graph.server import RunningServer
+from catts_graph.serving.server import RunningServer
 from nodes.images import data_urls
 
 pytestmark = pytest.mark.vllm

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from catts_graph.errors import RetriesExhaustedError
-from catts_graph.vllm_client import VLLMClient
+from catts_graph.serving.errors import RetriesExhaustedError
+from catts_graph.serving.vllm_client import VLLMClient
 from nodes.protocol import Message, SamplingParams
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]

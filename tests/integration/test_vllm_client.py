@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from catts_graph.errors import ContextTooLongError, ModelNotFoundError
-from catts_graph.server import RunningServer
-from catts_graph.vllm_client import VLLMClient
+from catts_graph.serving.errors import ContextTooLongError, ModelNotFoundError
+from catts_graph.serving.server import RunningServer
+from catts_graph.serving.vllm_client import VLLMClient
 from nodes.protocol import Message, SamplingParams
 
 pytestmark = pytest.mark.vllm

@@ -19,10 +19,10 @@ import pytest
 from fault_stubs import Reply, StubServer
 
 from catts_graph.config import CATTSConfig
-from catts_graph.errors import RetriesExhaustedError, ServerError
 from catts_graph.graph import create_catts_graph
-from catts_graph.server import RunningServer, VLLMServerProcess, free_port
-from catts_graph.vllm_client import VLLMClient
+from catts_graph.serving.errors import RetriesExhaustedError, ServerError
+from catts_graph.serving.server import RunningServer, VLLMServerProcess, free_port
+from catts_graph.serving.vllm_client import VLLMClient
 from nodes.errors import TransientModelError
 from nodes.protocol import Message, SamplingParams
 

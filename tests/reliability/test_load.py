@@ -16,8 +16,8 @@ import pytest
 
 from catts_graph.config import CATTSConfig
 from catts_graph.graph import create_catts_graph
-from catts_graph.server import RunningServer
-from catts_graph.vllm_client import VLLMClient
+from catts_graph.serving.server import RunningServer
+from catts_graph.serving.vllm_client import VLLMClient
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 

@@ -20,8 +20,8 @@ from pydantic import SecretStr
 from catts_graph.config import CATTSConfig
 from catts_graph.graph import create_catts_graph
 from catts_graph.public_benchmarks import mmmu
-from catts_graph.server import RunningServer, ServerOptions, VLLMServerProcess, build_command
-from catts_graph.vllm_client import VLLMClient
+from catts_graph.serving.server import RunningServer, ServerOptions, VLLMServerProcess, build_command
+from catts_graph.serving.vllm_client import VLLMClient
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET_BASE, SECRET_EXPERT = "sk-base-7f3a9c1e-do-not-leak", "sk-expert-2b8d4e6f-do-not-leak"

@@ -38,7 +38,7 @@ def test_two_step_example_by_hand() -> None:
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> object:
-    from catts_graph.engine import TransformersEngine
+    from catts_graph.serving.engine import TransformersEngine
     from catts_graph.tiny_vlm import make_tiny_model
 
     return TransformersEngine(make_tiny_model(tmp_path_factory.mktemp("eng") / "tiny", seed=0))
@@ -53,7 +53,7 @@ def messages(tmp_path: Path) -> list[Message]:
 
 @pytest.mark.slow
 async def test_engine_greedy_scores_and_contrast(engine: object, messages: list[Message], tmp_path: Path) -> None:
-    from catts_graph.engine import TransformersEngine
+    from catts_graph.serving.engine import TransformersEngine
 
     assert isinstance(engine, TransformersEngine)
     greedy = (await engine.sample(messages, SamplingParams(n=1, temperature=0.0, max_tokens=6)))[0]

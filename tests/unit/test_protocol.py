@@ -7,7 +7,7 @@ import math
 import pytest
 from PIL import Image
 
-from catts_graph.openai_protocol import (
+from catts_graph.serving.wire import (
     ChatCompletionResponse,
     message_to_wire,
     sampling_request,

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from catts_graph.errors import ServerStartError
-from catts_graph.server import (
+from catts_graph.serving.errors import ServerStartError
+from catts_graph.serving.server import (
     DEFAULT_MAX_MODEL_LEN,
     ServerOptions,
     VLLMServerProcess,

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from catts_graph.errors import (
+from catts_graph.serving.errors import (
     ContextTooLongError,
     LogprobsNotEnabledError,
     ModelError,
@@ -17,7 +17,7 @@ from catts_graph.errors import (
     ServerTimeoutError,
     ServerUnreachableError,
 )
-from catts_graph.vllm_client import VLLMClient, normalize_base_url
+from catts_graph.serving.vllm_client import VLLMClient, normalize_base_url
 from nodes.errors import InvalidInputError, TransientModelError
 from nodes.protocol import Message, SamplingParams
 

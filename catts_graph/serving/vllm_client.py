@@ -4,8 +4,8 @@
 - `score`: the answer prefilled as an open assistant turn (`continue_final_message`), `max_tokens=1` and
   `prompt_logprobs`; the answer's tokens are those after the prompt prefix, whose length comes from `/tokenize`
   (image tokens included) and is cached per prompt.
-- Failures become typed errors (`catts_graph.errors`) that say what to do. Transient ones (unreachable, timeout,
-  5xx) are retried with exponential backoff up to `max_retries` times within `retry_budget_s`, then raise
+- Failures become typed errors (`catts_graph.serving.errors`) that say what to do. Transient ones (unreachable,
+  timeout, 5xx) are retried with exponential backoff up to `max_retries` times within `retry_budget_s`, then raise
   `RetriesExhaustedError` naming the server. At most `max_concurrency` requests are in flight per client.
 - No per-request seeds.
 
@@ -33,7 +33,7 @@ from typing import Any, Self
 import httpx
 from pydantic import ValidationError
 
-from catts_graph.errors import (
+from catts_graph.serving.errors import (
     ContextTooLongError,
     LogprobsNotEnabledError,
     ModelError,
@@ -44,7 +44,7 @@ from catts_graph.errors import (
     ServerTimeoutError,
     ServerUnreachableError,
 )
-from catts_graph.openai_protocol import (
+from catts_graph.serving.wire import (
     ChatCompletionResponse,
     ModelList,
     TokenizeResponse,

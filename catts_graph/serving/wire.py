@@ -1,7 +1,7 @@
 """Wire formats of vLLM's OpenAI-compatible chat API: request bodies and response models.
 
 Only the fields this project reads are modelled; unknown fields are allowed (the protocol is open). Conversion to
-and from domain types (`nodes.protocol`) lives in `catts_graph.vllm_client`, not here.
+and from domain types (`nodes.protocol`) lives in `catts_graph.serving.vllm_client`, not here.
 """
 
 from __future__ import annotations

@@ -30,11 +30,11 @@ from pathlib import Path
 
 import httpx
 
-from catts_graph.errors import ServerStartError
-from catts_graph.vllm_client import VLLMClient
+from catts_graph.serving.errors import ServerStartError
+from catts_graph.serving.vllm_client import VLLMClient
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-MAX_LOGPROBS = 21  # the k of the confidence formula (at most 20) + 1: see `openai_protocol.sampling_request`
+MAX_LOGPROBS = 21  # the k of the confidence formula (at most 20) + 1: see `wire.sampling_request`
 
 
 def vllm_build() -> str | None:
