@@ -5,7 +5,8 @@ need it.
 """
 
 from catts_graph.clip_relevance import ClipRelevance
-from catts_graph.config import (
+from catts_graph.graph.builder import build_catts_graph, create_catts_graph
+from catts_graph.graph.config import (
     CATTSConfig,
     CriticConfig,
     Gate,
@@ -16,7 +17,7 @@ from catts_graph.config import (
     SelfCheckConfig,
     VoteConfig,
 )
-from catts_graph.graph import build_catts_graph, create_catts_graph
+from catts_graph.graph.tool import as_tool
 from catts_graph.serving.errors import (
     ContextTooLongError,
     LogprobsNotEnabledError,
@@ -55,6 +56,7 @@ __all__ = [
     "VLLMClient",
     "VLLMServerProcess",
     "VoteConfig",
+    "as_tool",
     "build_catts_graph",
     "create_catts_graph",
     "serve_vllm",

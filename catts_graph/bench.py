@@ -33,10 +33,10 @@ from typing import Any
 import httpx
 
 from catts_graph.benchmarks import BenchmarkItem
-from catts_graph.config import CATTSConfig
 from catts_graph.eval_report import aggregate, key
 from catts_graph.evaluate import EvalSettings, ResultsFile, graph_inputs, run_evaluation
-from catts_graph.graph import create_catts_graph
+from catts_graph.graph.builder import create_catts_graph
+from catts_graph.graph.config import CATTSConfig
 from catts_graph.serving.vllm_client import VLLMClient
 from nodes.images import data_urls
 from nodes.prompts import question_prompt

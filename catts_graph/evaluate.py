@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from catts_graph.benchmarks import BenchmarkItem, matches
-from catts_graph.config import CATTSConfig
 from catts_graph.eval_methods import (
     CATTS_PRESETS,
     DEEPCONF_OFFLINE,
@@ -29,7 +28,8 @@ from catts_graph.eval_methods import (
     greedy_prediction,
     vote_prediction,
 )
-from catts_graph.graph import create_catts_graph
+from catts_graph.graph.builder import create_catts_graph
+from catts_graph.graph.config import CATTSConfig
 from catts_graph.judge import JUDGE_PROMPT_VERSION, AnswerJudge
 from nodes.confidence import token_confidences
 from nodes.errors import InvalidInputError

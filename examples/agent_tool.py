@@ -16,7 +16,7 @@ from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode
 
 from catts_graph import CATTSConfig, VLLMClient, create_catts_graph
-from catts_graph.tool import as_tool
+from catts_graph.graph.tool import as_tool
 
 
 def scripted_agent(image: str, question: str) -> Any:

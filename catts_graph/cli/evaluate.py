@@ -22,7 +22,6 @@ from catts_graph.cli.endpoints import (
     load_relevance,
     model_endpoints,
 )
-from catts_graph.config import CATTSConfig
 from catts_graph.eval_methods import expand_methods
 from catts_graph.eval_report import aggregate, markdown_report, plots, table
 from catts_graph.evaluate import (
@@ -33,6 +32,7 @@ from catts_graph.evaluate import (
     refuse_unless_resuming,
     run_evaluation,
 )
+from catts_graph.graph.config import CATTSConfig
 from catts_graph.judge import AnswerJudge
 from catts_graph.plots import plots_unavailable, rh_curve
 from catts_graph.rh_auc import category, run_rh_sweep, summarize_rh

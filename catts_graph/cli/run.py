@@ -16,8 +16,8 @@ from catts_graph.cli.endpoints import (
     finite_json,
     model_endpoints,
 )
-from catts_graph.config import CATTSConfig, Gate, RoutingConfig
-from catts_graph.graph import create_catts_graph
+from catts_graph.graph.builder import create_catts_graph
+from catts_graph.graph.config import CATTSConfig, Gate, RoutingConfig
 from catts_graph.serving.chat import API_KEY_ENV, EXPERT_KEY_ENV
 from nodes.images import fetch_image
 from nodes.inputs import validate_input

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from langchain_openai import ChatOpenAI
 
-from catts_graph.config import CATTSConfig
 from catts_graph.graph import create_catts_graph
+from catts_graph.graph.config import CATTSConfig
 from catts_graph.serving.server import RunningServer
 from catts_graph.serving.vllm_client import VLLMClient
 

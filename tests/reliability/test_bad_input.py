@@ -14,8 +14,8 @@ from PIL import Image
 
 from catts_graph.benchmarks import BenchmarkError, read_jsonl
 from catts_graph.cli import main
-from catts_graph.config import CATTSConfig
 from catts_graph.graph import create_catts_graph
+from catts_graph.graph.config import CATTSConfig
 from catts_graph.serving.errors import ContextTooLongError
 from catts_graph.serving.server import RunningServer
 from nodes.errors import InvalidImageError, InvalidInputError

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from fault_stubs import Reply, StubServer
 
-from catts_graph.config import CATTSConfig
 from catts_graph.graph import create_catts_graph
+from catts_graph.graph.config import CATTSConfig
 from catts_graph.serving.errors import RetriesExhaustedError, ServerError
 from catts_graph.serving.server import RunningServer, VLLMServerProcess, free_port
 from catts_graph.serving.vllm_client import VLLMClient

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from catts_graph.config import CATTSConfig
 from catts_graph.graph import create_catts_graph
+from catts_graph.graph.config import CATTSConfig
 from catts_graph.serving.server import RunningServer
 from catts_graph.serving.vllm_client import VLLMClient
 

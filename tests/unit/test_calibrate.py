@@ -15,8 +15,8 @@ import pytest
 from catts_graph.benchmarks import load_benchmark
 from catts_graph.calibrate import PAPER, Weights, answer, calibrate
 from catts_graph.cli.calibrate import apply_graph_options
-from catts_graph.config import CATTSConfig
 from catts_graph.evaluate import EvalSettings, ResultsFile, run_evaluation
+from catts_graph.graph.config import CATTSConfig
 from nodes.errors import InvalidInputError
 from nodes.testing import ScriptedExpert, ScriptedModel
 

@@ -15,10 +15,10 @@ from typing import Any, Self
 import pytest
 
 from catts_graph.benchmarks import load_benchmark
-from catts_graph.config import CATTSConfig
 from catts_graph.eval_methods import deepconf_online, expand_methods, vote_prediction
 from catts_graph.eval_report import aggregate, markdown_report, table
 from catts_graph.evaluate import EvalSettings, ResultsFile, check_resume, degraded_warnings, run_evaluation
+from catts_graph.graph.config import CATTSConfig
 from nodes.errors import InvalidInputError
 from nodes.state import SampleRecord
 from nodes.testing import ScriptedExpert, ScriptedModel

@@ -9,7 +9,7 @@ from langchain_core.messages import ToolCall
 from langgraph.graph import END, START, StateGraph
 
 from catts_graph.graph import create_catts_graph
-from catts_graph.tool import CATTSToolInput, as_tool
+from catts_graph.graph.tool import CATTSToolInput, as_tool
 from nodes.errors import InvalidInputError
 from nodes.testing import ScriptedModel
 

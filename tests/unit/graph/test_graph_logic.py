@@ -9,8 +9,8 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import RetryPolicy
 
-from catts_graph.config import CATTSConfig
 from catts_graph.graph import create_catts_graph
+from catts_graph.graph.config import CATTSConfig
 from nodes.errors import InvalidImageError, InvalidInputError, ModelError, TransientModelError
 from nodes.protocol import Message
 from nodes.testing import ScriptedExpert, ScriptedModel

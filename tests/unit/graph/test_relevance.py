@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 from pydantic import ValidationError
 
-from catts_graph.config import CATTSConfig
 from catts_graph.graph import create_catts_graph
+from catts_graph.graph.config import CATTSConfig
 from nodes.config import NoiseConfig
 from nodes.errors import InvalidInputError
 from nodes.images import load_image

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from catts_graph.config import CATTSConfig, NoiseConfig, RoutingConfig, SamplingConfig, SelfCheckConfig
 from catts_graph.graph import create_catts_graph
+from catts_graph.graph.config import CATTSConfig, NoiseConfig, RoutingConfig, SamplingConfig, SelfCheckConfig
 from nodes.config import stage_from_context, with_overrides
 from nodes.errors import InvalidInputError
 from nodes.testing import ScriptedExpert, ScriptedModel

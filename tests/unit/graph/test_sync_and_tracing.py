@@ -9,8 +9,8 @@ from langchain_core.messages import AIMessage
 from langchain_core.tracers.base import BaseTracer
 from langchain_core.tracers.schemas import Run
 
-from catts_graph.config import CATTSConfig
 from catts_graph.graph import create_catts_graph
+from catts_graph.graph.config import CATTSConfig
 from nodes.testing import ScriptedModel
 
 QUESTION = "How many circles are there?"
@@ -87,7 +87,7 @@ def test_without_callbacks_tracing_costs_nothing(image: str) -> None:
 def test_a_sync_call_from_inside_the_bridge_fails_loudly_instead_of_deadlocking() -> None:
     import pytest
 
-    from catts_graph.sync_bridge import run_sync
+    from catts_graph.graph.sync_bridge import run_sync
 
     async def nested() -> int:
         return run_sync(asyncio.sleep(0, result=1))

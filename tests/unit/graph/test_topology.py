@@ -7,8 +7,8 @@ import itertools
 import pytest
 from syrupy.assertion import SnapshotAssertion
 
-from catts_graph.config import CATTSConfig
 from catts_graph.graph import create_catts_graph
+from catts_graph.graph.config import CATTSConfig
 from nodes.testing import ScriptedModel
 
 COMBINATIONS = list(itertools.product(["paper", "adaptive"], [True, False], [True, False], [True, False]))

@@ -22,7 +22,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, RetryPolicy
 
-from catts_graph.sync_bridge import sync_node
+from catts_graph.graph.sync_bridge import sync_node
 from nodes.config import CATTSConfig
 from nodes.critic import CriticNode
 from nodes.errors import TransientModelError
@@ -78,7 +78,7 @@ def build_catts_graph(
         stages["critic"] = CriticNode(model, the_expert, config=config.critic)
     if config.self_check.enabled:
         stages["self_check"] = SelfCheckNode(model, config=config.self_check, relevance=relevance)
-    for name, node in stages.items():  # each works under invoke and ainvoke (see catts_graph.sync_bridge)
+    for name, node in stages.items():  # each works under invoke and ainvoke (see catts_graph.graph.sync_bridge)
         builder.add_node(name, sync_node(node, name), retry_policy=None if name == "gate" else retry)
     builder.add_node(FINALIZE, finalize)
     builder.add_edge(START, "prepare")

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import os
 
-from catts_graph.config import CATTSConfig
-from catts_graph.graph import create_catts_graph
+from catts_graph.graph.builder import create_catts_graph
+from catts_graph.graph.config import CATTSConfig
 from catts_graph.serving.chat import EXPERT_KEY_ENV, chat_model
 from catts_graph.serving.vllm_client import VLLMClient
 
