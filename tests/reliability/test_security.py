@@ -17,9 +17,9 @@ from langchain_core.callbacks import AsyncCallbackHandler
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
+from catts_graph.benchmarks.public import mmmu
 from catts_graph.graph import create_catts_graph
 from catts_graph.graph.config import CATTSConfig
-from catts_graph.public_benchmarks import mmmu
 from catts_graph.serving.server import RunningServer, ServerOptions, VLLMServerProcess, build_command
 from catts_graph.serving.vllm_client import VLLMClient
 

@@ -8,7 +8,8 @@ import importlib
 import pytest
 
 SELF_CONTAINED = (
-    "catts_graph.benchmarks",
+    "catts_graph.benchmarks.grading",
+    "catts_graph.benchmarks.registry",
     "catts_graph.calibrate",
     "catts_graph.metrics",
     "catts_graph.rh_auc",

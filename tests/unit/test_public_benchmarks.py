@@ -124,7 +124,7 @@ def test_mmmu_reads_every_subject_of_a_local_copy_in_the_hubs_layout(tmp_path: P
 def test_mmmu_from_the_hub_is_every_subject_loaded_as_needed(monkeypatch: pytest.MonkeyPatch) -> None:
     import datasets
 
-    from catts_graph.public_benchmarks import MMMU_SUBJECTS
+    from catts_graph.benchmarks.public import MMMU_SUBJECTS
 
     asked: list[tuple[str, str | None, str]] = []
 

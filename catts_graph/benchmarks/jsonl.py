@@ -1,63 +1,21 @@
-"""Benchmarks as lists of `BenchmarkItem`s: the JSONL contract and the synthetic ShapesVQA world.
+"""The JSONL benchmark contract and its reader (`catts eval --benchmark jsonl:PATH`).
 
-JSONL contract (UTF-8, one item per line): `id`, `image` (a path relative to the file, or a data URL), `question`,
-`answer`, optional `choices` (option texts; the answer is then a letter) and `answer_type`
-(`integer|float|text|choice`). Unknown fields are kept in `meta`.
-
-Names: ``shapes`` (held-out ShapesVQA items, world seed 2; ``shapes:SEED`` picks another seed), ``jsonl:PATH``, and
-the public benchmarks ``mathvista``, ``mathvision``, ``mmmu``, ``mmstar`` (``NAME:PATH`` for a local copy; see
-`catts_graph.public_benchmarks`).
-
-Example:
-    >>> bench = load_benchmark("shapes", limit=3)
-    >>> len(bench.items), bench.items[0].answer_type in ("integer", "text")
-    (3, True)
+UTF-8, one item per line: `id`, `image` (a path relative to the file, or a data URL), `question`, `answer`, optional
+`choices` (option texts; the answer is then a letter) and `answer_type` (`integer|float|text|choice`). Unknown fields
+are kept in `meta`. A bad line is reported with its file and line number, before any model call.
 """
 
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from catts_graph.shapes import make_item
-from nodes.answers import ANSWER_TYPES, AnswerType, normalize_answer
+from catts_graph.benchmarks.items import BenchmarkError, BenchmarkItem
+from nodes.answers import ANSWER_TYPES, normalize_answer
 from nodes.errors import InvalidImageError, InvalidInputError
-from nodes.images import fetch_image, load_image, png_data_url
+from nodes.images import fetch_image, load_image
 from nodes.inputs import MAX_QUESTION_CHARS, check_choices
-
-PUBLIC = ("mathvista", "mathvision", "mmmu", "mmstar")
-SHAPES_EVAL_SEED = 2  # the demo uses seed 1; training never uses seeds below 10,000
-SHAPES_DEFAULT_SIZE = 500
-
-
-@dataclass(frozen=True)
-class BenchmarkItem:
-    """One question: `image` is a file path or a data URL; `answer` is normalised for its `answer_type`."""
-
-    id: str
-    question: str
-    image: str
-    answer: str
-    answer_type: AnswerType | None = None
-    choices: tuple[str, ...] | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
-
-
-class BenchmarkError(InvalidInputError):
-    """A benchmark file or name that cannot be read; the message names the file and line."""
-
-
-def _shapes(seed: int, limit: int | None) -> list[BenchmarkItem]:
-    items = []
-    for index in range(limit if limit is not None else SHAPES_DEFAULT_SIZE):
-        item = make_item(seed, index)
-        url = png_data_url(item.render())
-        meta = {"question_type": item.question_type, "objects": [o.__dict__ | {"box": o.box} for o in item.objects]}
-        items.append(BenchmarkItem(item.id, item.question, url, item.answer, item.answer_type, None, meta))  # type: ignore[arg-type]
-    return items
 
 
 def _resolve_image(value: Any, root: Path, where: str, allow_remote: bool = False) -> str:
@@ -174,56 +132,3 @@ def read_jsonl(
     if not items:
         raise BenchmarkError(f"benchmark file {file} has no usable items.")
     return items, problems
-
-
-@dataclass(frozen=True)
-class Benchmark:
-    """A loaded benchmark: its name, items, and the problems of lines skipped on request (never silently)."""
-
-    name: str
-    items: list[BenchmarkItem]
-    skipped: list[str] = field(default_factory=list)
-
-
-def load_benchmark(
-    spec: str, *, limit: int | None = None, skip_bad_lines: bool = False, allow_remote_images: bool = False
-) -> Benchmark:
-    """The benchmark `spec` (``shapes``, ``shapes:SEED`` or ``jsonl:PATH``), its first `limit` items."""
-    if limit is not None and limit < 1:
-        raise BenchmarkError("--limit must be at least 1.")
-    name, _, arg = spec.partition(":")
-    if name == "shapes":
-        try:
-            seed = int(arg) if arg else SHAPES_EVAL_SEED
-        except ValueError:
-            raise BenchmarkError(f"shapes:SEED needs an integer seed, got {arg!r}.") from None
-        return Benchmark(f"shapes:{seed}", _shapes(seed, limit))
-    if name == "jsonl" and arg:
-        items, skipped = read_jsonl(arg, skip_bad_lines=skip_bad_lines, allow_remote_images=allow_remote_images)
-        return Benchmark(spec, items[:limit] if limit else items, skipped)
-    if name in PUBLIC:
-        from catts_graph.public_benchmarks import load_public
-
-        return load_public(name, arg or None, limit)
-    raise BenchmarkError(
-        f"unknown benchmark {spec!r}; use shapes, shapes:SEED, jsonl:PATH, or {', '.join(PUBLIC)} (optionally :PATH)."
-    )
-
-
-def matches(prediction: str | None, item: BenchmarkItem) -> bool:
-    """Rule-based answer matching: normalised equality; floats within the item's `precision` (decimal places,
-    MathVista's rule) or a relative 1e-6."""
-    if prediction is None:
-        return False
-    if prediction == item.answer:
-        return True
-    if item.answer_type != "float":
-        return False
-    try:
-        got, want = float(prediction), float(item.answer)
-    except ValueError:
-        return False
-    precision = item.meta.get("precision")
-    if isinstance(precision, int | float):
-        return round(got, int(precision)) == round(want, int(precision))
-    return math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-9)

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from catts_graph.benchmarks import Benchmark, BenchmarkError, BenchmarkItem
+from catts_graph.benchmarks.items import Benchmark, BenchmarkError, BenchmarkItem
 from nodes.answers import AnswerType, normalize_answer
 from nodes.errors import InvalidImageError
 from nodes.images import to_data_url

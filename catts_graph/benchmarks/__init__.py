@@ -1,0 +1,18 @@
+"""Benchmarks: the item contract (items), the JSONL reader (jsonl), rule-based grading (grading), the ShapesVQA
+loader (shapes_vqa), the public benchmark loaders (public) and `load_benchmark` by name (registry)."""
+
+from catts_graph.benchmarks.grading import matches
+from catts_graph.benchmarks.items import Benchmark, BenchmarkError, BenchmarkItem
+from catts_graph.benchmarks.jsonl import parse_item, read_jsonl
+from catts_graph.benchmarks.registry import PUBLIC, load_benchmark
+
+__all__ = [
+    "PUBLIC",
+    "Benchmark",
+    "BenchmarkError",
+    "BenchmarkItem",
+    "load_benchmark",
+    "matches",
+    "parse_item",
+    "read_jsonl",
+]
