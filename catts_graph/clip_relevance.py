@@ -12,10 +12,10 @@ Two ways to get a model:
 - `ClipRelevance.from_pretrained("ViT-B-32", "openai")`: any open_clip model by name (needs its weights, i.e. the
   hub or a local file path as `pretrained`);
 - `ClipRelevance.load(folder)`: a folder written by `save` (`trainers.shapes_clip` trains the bundled ShapesVQA one,
-  `catts_graph/models/shapes-clip`, with a word-level tokenizer over the world's vocabulary).
+  `catts_graph/shapes/models/shapes-clip`, with a word-level tokenizer over the world's vocabulary).
 
 Example:
-    >>> clip = ClipRelevance.load("catts_graph/models/shapes-clip")  # doctest: +SKIP
+    >>> clip = ClipRelevance.load("catts_graph/shapes/models/shapes-clip")  # doctest: +SKIP
     >>> clip.relevance(image, "red shapes").shape  # doctest: +SKIP
     (8, 8)
 """

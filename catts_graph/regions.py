@@ -13,7 +13,7 @@ from typing import Literal
 from PIL import Image
 
 from catts_graph.benchmarks import BenchmarkItem
-from catts_graph.shapes import ShapeObject, evidence_mask
+from catts_graph.shapes.world import ShapeObject, evidence_mask
 from nodes.errors import InvalidInputError
 from nodes.perturb import Mask
 from nodes.relevance import RelevanceModel, question_mask

@@ -29,7 +29,7 @@ Data: a `catts data pairs` folder (``pairs.jsonl`` + images). Models: any Qwen2.
 
 Example:
     >>> config = CDRLConfig(output_dir="runs/cdrl", num_generations=4, max_steps=200)  # doctest: +SKIP
-    >>> train_cdrl("catts_graph/models/shapes-base", "data/pairs", "models/shapes-cdrl", config)  # doctest: +SKIP
+    >>> train_cdrl("catts_graph/shapes/models/shapes-base", "data/pairs", "models/cdrl", config)  # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ contrastive CLIP, tried first, localised worse than chance here (21.5% of the ev
 patches); this one covers about 72% (`evidence_coverage`).
 
 Example:
-    >>> result = train_shapes_clip("catts_graph/models/shapes-clip")  # doctest: +SKIP
+    >>> result = train_shapes_clip("catts_graph/shapes/models/shapes-clip")  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from catts_graph.clip_relevance import ClipRelevance
-from catts_graph.shapes import COLORS, SHAPES, ShapeObject, ShapesItem, make_item
+from catts_graph.shapes.world import COLORS, SHAPES, ShapeObject, ShapesItem, make_item
 
 CLIP_SEED_BASE = 50_000  # world seeds for CLIP training (disjoint from evaluation's small seeds)
 WORDS = (*COLORS, *SHAPES, *(s + "s" for s in SHAPES), "shape", "shapes", "largest", "no", *map(str, range(10)))
@@ -156,11 +156,11 @@ def train_shapes_clip(
 
 def evidence_coverage(clip: ClipRelevance, *, n: int = 200, seed: int = 2, fraction: float = 0.25) -> dict[str, float]:
     """How well question-guided masks find the evidence on held-out items: the share of evidence pixels (the
-    objects a question is about, `catts_graph.shapes.evidence_mask`) inside the top-`fraction` mask, against
+    objects a question is about, `catts_graph.shapes.world.evidence_mask`) inside the top-`fraction` mask, against
     `fraction` for a random mask. Items with no evidence (a count of zero) are skipped."""
     import numpy as np
 
-    from catts_graph.shapes import evidence_mask
+    from catts_graph.shapes.world import evidence_mask
     from nodes.relevance import question_mask
 
     covered, total, items_used = 0, 0, 0

@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from catts_graph.bundled import BASE_MODEL, bundled_model
-from catts_graph.tiny_vlm import TinyVLMSpec, make_tiny_model
+from catts_graph.shapes.bundled import BASE_MODEL, bundled_model
+from catts_graph.shapes.tiny_vlm import TinyVLMSpec, make_tiny_model
 from trainers.sft import SFTConfig, SFTResult, sft_train
 from trainers.shapes_roles import BASE_MIX, EXPERT_MIX, role_stream
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 
-from catts_graph.shapes import COLORS, ShapesItem, make_item
+from catts_graph.shapes.world import COLORS, ShapesItem, make_item
 from nodes.prompts import critic_prompt, planner_prompt, question_prompt, reanswer_prompt, voter_prompt
 from nodes.protocol import Message
 from trainers.sft import SFTExample

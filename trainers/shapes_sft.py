@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from catts_graph.tiny_vlm import make_tiny_model
+from catts_graph.shapes.tiny_vlm import make_tiny_model
 from trainers.sft import SFTConfig, SFTResult, sft_train
 from trainers.shapes_roles import answer_example, role_stream
 

@@ -7,7 +7,7 @@ never uses seeds below 10,000.
 from __future__ import annotations
 
 from catts_graph.benchmarks.items import BenchmarkItem
-from catts_graph.shapes import make_item
+from catts_graph.shapes.world import make_item
 from nodes.images import png_data_url
 
 SHAPES_EVAL_SEED = 2  # the demo uses seed 1; training never uses seeds below 10,000

@@ -27,12 +27,13 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Confidence-Aware Test-Time Scaling for vision-language models, on a local vLLM server.\n\n"
             "Start here (without --base-url a command serves the bundled ShapesVQA models on loopback):\n"
-            "  catts demo                                  CA-TTS vs greedy vs majority on held-out ShapesVQA items, "
-            "end to end\n"
-            "  catts run --image x.png --question Q        answer one image question with CA-TTS\n"
-            "  catts eval --limit 20 --out runs/first      compare test-time-scaling methods: accuracy, calibration, "
-            "cost, scaling\n"
-            "  catts serve catts_graph/models/shapes-base  serve a model with vLLM (OpenAI-compatible) on loopback"
+            "  catts demo                                         CA-TTS vs greedy vs majority on held-out ShapesVQA "
+            "items, end to end\n"
+            "  catts run --image x.png --question Q               answer one image question with CA-TTS\n"
+            "  catts eval --limit 20 --out runs/first             compare test-time-scaling methods: accuracy, "
+            "calibration, cost, scaling\n"
+            "  catts serve catts_graph/shapes/models/shapes-base  serve a model with vLLM (OpenAI-compatible) on "
+            "loopback"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -18,10 +18,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from catts_graph.bundled import BUNDLED_VOTER_FORM
 from catts_graph.calibrate import DEFAULT_GRID, Score, Weights, calibrate
 from catts_graph.evaluate import ResultsFile
 from catts_graph.graph.config import CATTSConfig
+from catts_graph.shapes.bundled import BUNDLED_VOTER_FORM
 from nodes.errors import InvalidInputError
 
 

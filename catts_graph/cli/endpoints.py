@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from catts_graph.benchmarks import PUBLIC
-from catts_graph.bundled import bundled_model, serve_bundled
 from catts_graph.serving.chat import API_KEY_ENV, EXPERT_KEY_ENV, chat_model
 from catts_graph.serving.vllm_client import VLLMClient
+from catts_graph.shapes.bundled import bundled_model, serve_bundled
 from nodes.errors import InvalidInputError
 from nodes.relevance import RelevanceModel
 

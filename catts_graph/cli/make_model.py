@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not args.force)):
         raise InvalidInputError(f"{out} exists and is not empty; pass --force to overwrite it or pick another DIR.")
     try:
-        from catts_graph.tiny_vlm import count_parameters, make_tiny_model
+        from catts_graph.shapes.tiny_vlm import count_parameters, make_tiny_model
 
         path = make_tiny_model(out, seed=args.seed)
     except ImportError as e:

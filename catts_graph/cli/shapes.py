@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from catts_graph.shapes import write_items
+from catts_graph.shapes.world import write_items
 from nodes.errors import InvalidInputError
 
 

@@ -125,9 +125,9 @@ DEV_SELECTION = {"accuracy": True, "auroc": True, "brier": False, "ece": False} 
 CDRL_EPILOG = """\
 examples:
   catts data pairs --benchmark shapes:100 --limit 2000 --region objects --out data/pairs
-  catts train cdrl --model catts_graph/models/shapes-base --data data/pairs --out models/shapes-cdrl --steps 300
+  catts train cdrl --model catts_graph/shapes/models/shapes-base --data data/pairs --out models/shapes-cdrl --steps 300
   catts data pairs --benchmark shapes:30001 --limit 200 --region objects --out data/dev
-  catts train cdrl --model catts_graph/models/shapes-base --data data/pairs --dev data/dev --keep-best brier \
+  catts train cdrl --model catts_graph/shapes/models/shapes-base --data data/pairs --dev data/dev --keep-best brier \
       --out models/shapes-cdrl
 
 Logs go to OUT/cdrl_log.jsonl (every reward component, mean C and mean C - C' per step, cdrl/perception_loss and

@@ -7,7 +7,7 @@ one at a time. Each contrastive step re-runs the full prefix (no KV cache): simp
 and short answers.
 
 Example:
-    >>> engine = TransformersEngine("catts_graph/models/shapes-base")  # doctest: +SKIP
+    >>> engine = TransformersEngine("catts_graph/shapes/models/shapes-base")  # doctest: +SKIP
     >>> sample = asyncio.run(engine.contrastive_generate(messages, noised, alpha=0.5, beta=0.1))  # doctest: +SKIP
 """
 

@@ -6,7 +6,7 @@ its pick is graded. Also graded: the vote's leader, and the leader after the sel
 (``sc+check``, the graph's self-consistency + self-check path). One JSON line per item goes to --out; the summary
 (accuracy with paired bootstrap CIs against the leader) is printed.
 
-    uv run --no-sync catts serve catts_graph/models/shapes-base --port 8011 &
+    uv run --no-sync catts serve catts_graph/shapes/models/shapes-base --port 8011 &
     uv run --no-sync python docs/experiments/self_check_forms.py --base-url http://127.0.0.1:8011 \\
         --benchmark shapes:2 --limit 300 --out docs/experiments/self-check-forms.jsonl
 """

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from catts_graph.bundled import BASE_MODEL, EXPERT_MODEL, bundled_model
-from catts_graph.tiny_vlm import count_parameters
+from catts_graph.shapes.bundled import BASE_MODEL, EXPERT_MODEL, bundled_model
+from catts_graph.shapes.tiny_vlm import count_parameters
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 

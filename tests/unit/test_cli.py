@@ -33,7 +33,7 @@ def test_help_teaches() -> None:
     [
         (("serve", "no/such/model/dir"), "no model folder"),
         (("serve", "."), "no config.json"),
-        (("serve", "catts_graph/models/shapes-base", "--max-model-len", "4096"), "has 2048 positions"),
+        (("serve", "catts_graph/shapes/models/shapes-base", "--max-model-len", "4096"), "has 2048 positions"),
     ],
 )
 def test_user_errors_exit_2_without_traceback(args: tuple[str, ...], message: str) -> None:

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from catts_graph.bundled import bundled_model
 from catts_graph.clip_relevance import ClipRelevance, WordTokenizer
-from catts_graph.shapes import make_item
+from catts_graph.shapes.bundled import bundled_model
+from catts_graph.shapes.world import make_item
 from nodes.errors import InvalidInputError
 from trainers.shapes_clip import ClipTrainConfig, build_model, caption, evidence_coverage, train_shapes_clip
 
@@ -40,7 +40,7 @@ def test_loading_a_folder_without_a_clip_raises_a_typed_error(tmp_path: Path) ->
 def test_captions_are_object_phrases_and_applies_says_which_images_they_name() -> None:
     import random
 
-    from catts_graph.shapes import ShapeObject
+    from catts_graph.shapes.world import ShapeObject
     from trainers.shapes_clip import WORDS, applies
 
     rng = random.Random(0)

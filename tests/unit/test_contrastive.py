@@ -39,7 +39,7 @@ def test_two_step_example_by_hand() -> None:
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> object:
     from catts_graph.serving.engine import TransformersEngine
-    from catts_graph.tiny_vlm import make_tiny_model
+    from catts_graph.shapes.tiny_vlm import make_tiny_model
 
     return TransformersEngine(make_tiny_model(tmp_path_factory.mktemp("eng") / "tiny", seed=0))
 

@@ -13,7 +13,7 @@ SELF_CONTAINED = (
     "catts_graph.calibrate",
     "catts_graph.metrics",
     "catts_graph.rh_auc",
-    "catts_graph.shapes",
+    "catts_graph.shapes.world",
     "nodes.answers",
     "nodes.confidence",
     "nodes.config",

@@ -14,7 +14,7 @@ import pytest
 
 from catts_graph.benchmarks import load_benchmark
 from catts_graph.probe import ProbeSettings, run_probe, summarize
-from catts_graph.shapes import ShapeObject, evidence_mask, make_item, relevant_objects
+from catts_graph.shapes.world import ShapeObject, evidence_mask, make_item, relevant_objects
 from nodes.testing import ScriptedModel
 
 

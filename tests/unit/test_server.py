@@ -130,7 +130,7 @@ def test_context_window_defaults_to_the_models_positions(tmp_path: Path, nested:
 
 
 def test_the_bundled_model_is_served_with_its_own_window() -> None:
-    from catts_graph.bundled import bundled_model
+    from catts_graph.shapes.bundled import bundled_model
 
     model = str(bundled_model("shapes-base"))
     assert _max_model_len(build_command(model, ServerOptions(), 1, "cpu")) == "2048"

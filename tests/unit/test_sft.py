@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from catts_graph.tiny_vlm import make_tiny_model
+from catts_graph.shapes.tiny_vlm import make_tiny_model
 from trainers.sft import SFTConfig, collate, learning_rate, sft_train
 from trainers.shapes_sft import shapes_examples
 

@@ -9,7 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from catts_graph.shapes import COLORS, MAX_HALF, MAX_OBJECTS, MIN_HALF, QUESTION_TEMPLATES, make_item, write_items
+from catts_graph.shapes.world import (
+    COLORS,
+    MAX_HALF,
+    MAX_OBJECTS,
+    MIN_HALF,
+    QUESTION_TEMPLATES,
+    make_item,
+    write_items,
+)
 from nodes.answers import extract_answer
 
 ITEMS = [make_item(seed=7, index=i) for i in range(300)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from catts_graph.shapes import make_item
+from catts_graph.shapes.world import make_item
 from nodes.answers import extract_answer, normalize_answer
 from nodes.parsing import parse_plan, parse_voter_reply
 from nodes.prompts import critic_prompt, question_prompt

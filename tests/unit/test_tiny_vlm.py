@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from catts_graph.tiny_vlm import TinyVLMSpec, make_tiny_model
+from catts_graph.shapes.tiny_vlm import TinyVLMSpec, make_tiny_model
 
 
 def digest(folder: Path) -> dict[str, str]:
@@ -77,7 +77,7 @@ def test_processor_and_template_round_trip(built: tuple[Path, Path, Path]) -> No
 @pytest.mark.slow
 def test_a_shipped_tokenizer_is_reused_not_retrained(tmp_path: Path) -> None:
     """`--role base` rebuilds the model around the bundled tokenizer: the same tokens, whatever the role texts."""
-    from catts_graph.bundled import BASE_MODEL, bundled_model
+    from catts_graph.shapes.bundled import BASE_MODEL, bundled_model
 
     shipped = bundled_model(BASE_MODEL)
     spec = TinyVLMSpec(vocab_size=512)

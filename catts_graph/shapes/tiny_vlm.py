@@ -6,7 +6,7 @@ No model hub is needed: the byte-level BPE tokenizer is trained in-process on a 
 weights and is never retrained.
 
 Example:
-    >>> from catts_graph.tiny_vlm import TinyVLMSpec, make_tiny_model
+    >>> from catts_graph.shapes.tiny_vlm import TinyVLMSpec, make_tiny_model
     >>> make_tiny_model("/tmp/tiny-vlm", spec=TinyVLMSpec(), seed=0)  # doctest: +SKIP
     PosixPath('/tmp/tiny-vlm')
 """
