@@ -4,7 +4,6 @@ Importing this package does not import torch; model building and training import
 need it.
 """
 
-from catts_graph.clip_relevance import ClipRelevance
 from catts_graph.graph.builder import build_catts_graph, create_catts_graph
 from catts_graph.graph.config import (
     CATTSConfig,
@@ -18,6 +17,7 @@ from catts_graph.graph.config import (
     VoteConfig,
 )
 from catts_graph.graph.tool import as_tool
+from catts_graph.perception.clip_relevance import ClipRelevance
 from catts_graph.serving.errors import (
     ContextTooLongError,
     LogprobsNotEnabledError,

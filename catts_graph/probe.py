@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from catts_graph.benchmarks import BenchmarkItem, matches
-from catts_graph.regions import Region, region_mask
+from catts_graph.perception.regions import Region, region_mask
 from nodes.answers import extract_answer
 from nodes.confidence import response_confidence
 from nodes.images import load_image, png_data_url

@@ -1,9 +1,9 @@
 """Question-guided regions: where in the image the evidence a question needs lies.
 
-A `RelevanceModel` (e.g. `catts_graph.clip_relevance.ClipRelevance`, a CLIP model) maps an image and a text to a
-patch-level relevance grid; `question_query` turns a question into the text to look for; `relevance_mask` keeps the
-most relevant fraction of patches as a pixel mask for `nodes.perturb.perturb`. The self-check and the CDRL pair
-builder use this to destroy the evidence rather than the whole image.
+A `RelevanceModel` (e.g. `catts_graph.perception.clip_relevance.ClipRelevance`, a CLIP model) maps an image and a
+text to a patch-level relevance grid; `question_query` turns a question into the text to look for; `relevance_mask`
+keeps the most relevant fraction of patches as a pixel mask for `nodes.perturb.perturb`. The self-check and the CDRL
+pair builder use this to destroy the evidence rather than the whole image.
 
 Example:
     >>> import numpy as np

@@ -3,7 +3,8 @@
 `build_pairs` writes ``DIR/pairs.jsonl`` (one record per item: ``id``, ``question``, ``image``, ``noised_image``,
 ``answer``, ``answer_type``, ``choices``, ``noise``) and the PNGs under ``DIR/images/``; image paths in the records
 are relative to DIR. The noise is any `nodes.perturb` kind at any level, inside the question's evidence region
-(`catts_graph.regions`: CLIP relevance, ground-truth objects, or the whole image). The same inputs give the same files.
+(`catts_graph.perception.regions`: CLIP relevance, ground-truth objects, or the whole image). The same inputs give
+the same files.
 
 Example:
     >>> bench = load_benchmark("shapes", limit=100)  # doctest: +SKIP
@@ -18,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from catts_graph.benchmarks import BenchmarkItem
-from catts_graph.regions import Region, region_mask
+from catts_graph.perception.regions import Region, region_mask
 from nodes.errors import InvalidInputError
 from nodes.images import load_image
 from nodes.perturb import KINDS, Kind, perturb

@@ -1,5 +1,5 @@
 """The ShapesVQA CLIP: a small open_clip model trained on world images and object phrases, so that question-guided
-relevance maps (`catts_graph.clip_relevance`) are meaningful offline.
+relevance maps (`catts_graph.perception.clip_relevance`) are meaningful offline.
 
 Training is patch-level and weakly supervised (ours): a phrase's score on an image is its best patch's cosine
 similarity (late interaction, as in FILIP), and a sigmoid loss (as in SigLIP) pushes it up for every image in the
@@ -25,7 +25,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from catts_graph.clip_relevance import ClipRelevance
+from catts_graph.perception.clip_relevance import ClipRelevance
 from catts_graph.shapes.world import COLORS, SHAPES, ShapeObject, ShapesItem, make_item
 
 CLIP_SEED_BASE = 50_000  # world seeds for CLIP training (disjoint from evaluation's small seeds)
@@ -95,7 +95,7 @@ def build_model(seed: int) -> ClipRelevance:
     import torch
     from open_clip.model import CLIP
 
-    from catts_graph.clip_relevance import WordTokenizer
+    from catts_graph.perception.clip_relevance import WordTokenizer
 
     torch.manual_seed(seed)
     model = CLIP(CLIP_CONFIG["embed_dim"], CLIP_CONFIG["vision_cfg"], CLIP_CONFIG["text_cfg"], init_logit_bias=-5.0)

@@ -63,7 +63,7 @@ def add_benchmark_argument(parser: argparse.ArgumentParser, *, default: str) -> 
 
 def load_relevance(spec: str | None, *, bundled: bool) -> RelevanceModel | None:
     """The `--clip` model, the bundled ShapesVQA CLIP when serving the bundled models, else None."""
-    from catts_graph.clip_relevance import ClipRelevance
+    from catts_graph.perception.clip_relevance import ClipRelevance
 
     if spec is None:
         return ClipRelevance.load(bundled_model("shapes-clip")) if bundled else None

@@ -183,7 +183,7 @@ def run_clip(args: argparse.Namespace) -> int:
     if args.steps < 1:
         raise InvalidInputError("--steps must be at least 1.")
     with needs_train_extra():
-        from catts_graph.clip_relevance import ClipRelevance
+        from catts_graph.perception.clip_relevance import ClipRelevance
         from trainers.plots import plot_loss
         from trainers.shapes_clip import ClipTrainConfig, evidence_coverage, train_shapes_clip
     result = train_shapes_clip(args.out, ClipTrainConfig(steps=args.steps, seed=args.seed))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from catts_graph.clip_relevance import ClipRelevance, WordTokenizer
+from catts_graph.perception.clip_relevance import ClipRelevance, WordTokenizer
 from catts_graph.shapes.bundled import bundled_model
 from catts_graph.shapes.world import make_item
 from nodes.errors import InvalidInputError
