@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from catts_graph.metrics import auroc, brier, ece
+from catts_graph.evaluation.metrics import auroc, brier, ece
 
 
 def forced_log_probs(

@@ -11,9 +11,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from catts_graph import bench
 from catts_graph.benchmarks import load_benchmark
 from catts_graph.cli.endpoints import finite_json, model_endpoints
+from catts_graph.evaluation import bench
 from catts_graph.graph.config import CATTSConfig
 from catts_graph.serving.vllm_client import VLLMClient
 from nodes.errors import InvalidInputError

@@ -18,8 +18,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from catts_graph.calibrate import DEFAULT_GRID, Score, Weights, calibrate
-from catts_graph.evaluate import ResultsFile
+from catts_graph.evaluation.calibrate import DEFAULT_GRID, Score, Weights, calibrate
+from catts_graph.evaluation.results import ResultsFile
 from catts_graph.graph.config import CATTSConfig
 from catts_graph.shapes.bundled import BUNDLED_VOTER_FORM
 from nodes.errors import InvalidInputError

@@ -22,20 +22,14 @@ from catts_graph.cli.endpoints import (
     load_relevance,
     model_endpoints,
 )
-from catts_graph.eval_methods import expand_methods
-from catts_graph.eval_report import aggregate, markdown_report, plots, table
-from catts_graph.evaluate import (
-    EvalSettings,
-    ResultsFile,
-    check_resume,
-    degraded_warnings,
-    refuse_unless_resuming,
-    run_evaluation,
-)
+from catts_graph.evaluation.harness import EvalSettings, degraded_warnings, run_evaluation
+from catts_graph.evaluation.judge import AnswerJudge
+from catts_graph.evaluation.methods import expand_methods
+from catts_graph.evaluation.plots import plots_unavailable, rh_curve
+from catts_graph.evaluation.report import aggregate, markdown_report, plots, table
+from catts_graph.evaluation.results import ResultsFile, check_resume, refuse_unless_resuming
+from catts_graph.evaluation.rh_auc import category, run_rh_sweep, summarize_rh
 from catts_graph.graph.config import CATTSConfig
-from catts_graph.judge import AnswerJudge
-from catts_graph.plots import plots_unavailable, rh_curve
-from catts_graph.rh_auc import category, run_rh_sweep, summarize_rh
 from catts_graph.serving.chat import API_KEY_ENV, EXPERT_KEY_ENV, JUDGE_KEY_ENV, chat_model
 from catts_graph.serving.vllm_client import VLLMClient
 from nodes.errors import InvalidInputError, ModelError

@@ -14,8 +14,8 @@ from tqdm import tqdm
 
 from catts_graph.benchmarks import load_benchmark
 from catts_graph.cli.endpoints import add_benchmark_argument, add_clip_argument, finite_json, model_endpoints
-from catts_graph.plots import plots_unavailable, probe_curves
-from catts_graph.probe import ProbeSettings, run_probe, summarize
+from catts_graph.evaluation.plots import plots_unavailable, probe_curves
+from catts_graph.evaluation.probe import ProbeSettings, run_probe, summarize
 from catts_graph.serving.vllm_client import VLLMClient
 from nodes.errors import InvalidInputError
 from nodes.perturb import KINDS

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 from catts_graph.benchmarks import load_benchmark
-from catts_graph.calibrate import PAPER, Weights, answer, calibrate
 from catts_graph.cli.calibrate import apply_graph_options
-from catts_graph.evaluate import EvalSettings, ResultsFile, run_evaluation
+from catts_graph.evaluation.calibrate import PAPER, Weights, answer, calibrate
+from catts_graph.evaluation.harness import EvalSettings, run_evaluation
+from catts_graph.evaluation.results import ResultsFile
 from catts_graph.graph.config import CATTSConfig
 from nodes.errors import InvalidInputError
 from nodes.testing import ScriptedExpert, ScriptedModel

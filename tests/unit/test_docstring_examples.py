@@ -10,9 +10,9 @@ import pytest
 SELF_CONTAINED = (
     "catts_graph.benchmarks.grading",
     "catts_graph.benchmarks.registry",
-    "catts_graph.calibrate",
-    "catts_graph.metrics",
-    "catts_graph.rh_auc",
+    "catts_graph.evaluation.calibrate",
+    "catts_graph.evaluation.metrics",
+    "catts_graph.evaluation.rh_auc",
     "catts_graph.shapes.world",
     "nodes.answers",
     "nodes.confidence",

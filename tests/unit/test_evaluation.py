@@ -15,9 +15,10 @@ from typing import Any, Self
 import pytest
 
 from catts_graph.benchmarks import load_benchmark
-from catts_graph.eval_methods import deepconf_online, expand_methods, vote_prediction
-from catts_graph.eval_report import aggregate, markdown_report, table
-from catts_graph.evaluate import EvalSettings, ResultsFile, check_resume, degraded_warnings, run_evaluation
+from catts_graph.evaluation.harness import EvalSettings, degraded_warnings, run_evaluation
+from catts_graph.evaluation.methods import deepconf_online, expand_methods, vote_prediction
+from catts_graph.evaluation.report import aggregate, markdown_report, table
+from catts_graph.evaluation.results import ResultsFile, check_resume
 from catts_graph.graph.config import CATTSConfig
 from nodes.errors import InvalidInputError
 from nodes.state import SampleRecord
@@ -123,7 +124,7 @@ def test_resume_guards(tmp_path: Path) -> None:
 
 
 def test_bench_replays_requests_that_overlapped_together() -> None:
-    from catts_graph.bench import Recorded, overlap_groups
+    from catts_graph.evaluation.bench import Recorded, overlap_groups
 
     def rec(name: str, start: float, end: float) -> Recorded:
         return Recorded(name, b"", start, end, b"")
@@ -133,7 +134,7 @@ def test_bench_replays_requests_that_overlapped_together() -> None:
 
 
 async def test_presampled_model_hands_out_consecutive_samples_then_refuses() -> None:
-    from catts_graph.evaluate import PresampledModel
+    from catts_graph.evaluation.harness import PresampledModel
     from nodes.protocol import SamplingParams
     from nodes.testing import ScriptedModel, scripted_sample
 

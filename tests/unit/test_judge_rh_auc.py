@@ -11,9 +11,10 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
 from catts_graph.benchmarks import BenchmarkItem, load_benchmark
-from catts_graph.evaluate import EvalSettings, ResultsFile, run_evaluation
-from catts_graph.judge import JUDGE_PROMPT_VERSION, AnswerJudge, judge_prompt, parse_verdict
-from catts_graph.rh_auc import category, rh_auc, run_rh_sweep, summarize_rh
+from catts_graph.evaluation.harness import EvalSettings, run_evaluation
+from catts_graph.evaluation.judge import JUDGE_PROMPT_VERSION, AnswerJudge, judge_prompt, parse_verdict
+from catts_graph.evaluation.results import ResultsFile
+from catts_graph.evaluation.rh_auc import category, rh_auc, run_rh_sweep, summarize_rh
 from nodes.testing import ScriptedModel
 
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from catts_graph.metrics import auroc, brier, ece, paired_bootstrap_ci, reliability, scaling_slope
+from catts_graph.evaluation.metrics import auroc, brier, ece, paired_bootstrap_ci, reliability, scaling_slope
 
 
 def test_ece_equal_width_by_hand() -> None:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from catts_graph.benchmarks import load_benchmark
-from catts_graph.probe import ProbeSettings, run_probe, summarize
+from catts_graph.evaluation.probe import ProbeSettings, run_probe, summarize
 from catts_graph.shapes.world import ShapeObject, evidence_mask, make_item, relevant_objects
 from nodes.testing import ScriptedModel
 

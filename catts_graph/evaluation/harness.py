@@ -9,16 +9,14 @@ in flight; a resumed run skips the items already there and drops a half-written 
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from catts_graph.benchmarks import BenchmarkItem, matches
-from catts_graph.eval_methods import (
+from catts_graph.evaluation.judge import JUDGE_PROMPT_VERSION, AnswerJudge
+from catts_graph.evaluation.methods import (
     CATTS_PRESETS,
     DEEPCONF_OFFLINE,
     DEEPCONF_ONLINE,
@@ -28,9 +26,9 @@ from catts_graph.eval_methods import (
     greedy_prediction,
     vote_prediction,
 )
+from catts_graph.evaluation.results import ResultsFile
 from catts_graph.graph.builder import create_catts_graph
 from catts_graph.graph.config import CATTSConfig
-from catts_graph.judge import JUDGE_PROMPT_VERSION, AnswerJudge
 from nodes.confidence import token_confidences
 from nodes.errors import InvalidInputError
 from nodes.images import data_urls
@@ -234,58 +232,6 @@ async def judge_lines(judge: AnswerJudge, item: BenchmarkItem, lines: list[dict[
         line["judge"] = verdicts.get(line["prediction"])
         if line["judge"] is not None and line["judge"]["verdict"]:
             line["correct"] = True
-
-
-class ResultsFile:
-    """Append-only `results.jsonl`: one write (and fsync) per item; resumable."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self._lock = asyncio.Lock()
-
-    def completed_ids(self) -> set[str]:
-        """Ids with lines on disk; a half-written last line (an interrupted write) is cut off first."""
-        if not self.path.exists():
-            return set()
-        data = self.path.read_bytes()
-        if data and not data.endswith(b"\n"):
-            with self.path.open("r+b") as f:
-                f.truncate(data.rfind(b"\n") + 1)
-            data = data[: data.rfind(b"\n") + 1]
-        return {json.loads(line)["id"] for line in data.decode().splitlines() if line.strip()}
-
-    def read(self) -> list[dict[str, Any]]:
-        if not self.path.exists():
-            return []
-        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
-
-    async def append(self, lines: list[dict[str, Any]]) -> None:
-        payload = "".join(json.dumps(line) + "\n" for line in lines)
-        async with self._lock:
-            with self.path.open("a") as f:
-                f.write(payload)
-                f.flush()
-                os.fsync(f.fileno())
-
-
-def refuse_unless_resuming(out_dir: Path, resume: bool) -> None:
-    """An existing run in `out_dir` continues only with --resume (checked first, before any server starts)."""
-    if (out_dir / "run.json").exists() and not resume:
-        raise InvalidInputError(f"{out_dir} already holds a run; pass --resume to continue it, or pick a new --out.")
-
-
-def check_resume(out_dir: Path, run_info: dict[str, Any], resume: bool) -> None:
-    """Refuse to mix runs: an existing folder must hold the same settings, and needs --resume to continue."""
-    info = out_dir / "run.json"
-    if info.exists():
-        previous = json.loads(info.read_text())
-        refuse_unless_resuming(out_dir, resume)
-        if previous != run_info:
-            raise InvalidInputError(
-                f"{out_dir} holds a run with other settings; use the same settings or a new --out."
-            )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    info.write_text(json.dumps(run_info, indent=2) + "\n")
 
 
 async def run_evaluation(

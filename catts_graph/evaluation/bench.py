@@ -33,8 +33,9 @@ from typing import Any
 import httpx
 
 from catts_graph.benchmarks import BenchmarkItem
-from catts_graph.eval_report import aggregate, key
-from catts_graph.evaluate import EvalSettings, ResultsFile, graph_inputs, run_evaluation
+from catts_graph.evaluation.harness import EvalSettings, graph_inputs, run_evaluation
+from catts_graph.evaluation.report import aggregate, key
+from catts_graph.evaluation.results import ResultsFile
 from catts_graph.graph.builder import create_catts_graph
 from catts_graph.graph.config import CATTSConfig
 from catts_graph.serving.vllm_client import VLLMClient

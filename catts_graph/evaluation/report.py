@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from catts_graph.metrics import auroc, brier, ece, paired_bootstrap_ci, reliability, scaling_slope
+from catts_graph.evaluation.metrics import auroc, brier, ece, paired_bootstrap_ci, reliability, scaling_slope
 
 
 def key(method: str, n: int) -> str:

@@ -1,0 +1,3 @@
+"""`catts eval` and the other measurements: the evaluation harness (shared samples, every method at every N), the
+methods it compares, the results folder, metrics, the report, calibration of the module weights, the LLM answer judge,
+RH-AUC, the perceptual-bluntness probe, the throughput bench, and plots (matplotlib, when installed)."""
