@@ -12,8 +12,10 @@ from typing import Any
 from tqdm import tqdm
 
 from catts_graph.benchmarks import load_benchmark
-from catts_graph.cli.endpoints import finite_json, model_endpoints
+from catts_graph.cli.endpoints import model_endpoints
+from catts_graph.cli.options import add_server_options, servers_from
 from catts_graph.evaluation import bench
+from catts_graph.evaluation.results import finite_json
 from catts_graph.graph.config import CATTSConfig
 from catts_graph.serving.vllm_client import VLLMClient
 from nodes.errors import InvalidInputError
@@ -52,8 +54,7 @@ def register(sub: Any) -> None:
     p.add_argument("--early-stop-n", type=int, default=32, help="N of the DeepConf online part (default: 32)")
     p.add_argument("--concurrency", default="1,4,16,64", help="comma-separated levels (default: %(default)s)")
     p.add_argument("--max-tokens", type=int, default=128, help="tokens per sample (default: %(default)s)")
-    p.add_argument("--base-url", help="vLLM server of the base model (default: serve the bundled models)")
-    p.add_argument("--model", help="served model name")
+    add_server_options(p, expert=False, default="serve the bundled models")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.set_defaults(handler=run)
 
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     settings = bench.BenchSettings(args.items, args.n, args.early_stop_n, levels, config)
     items = load_benchmark("shapes", limit=args.items).items
     started = time.perf_counter()
-    with model_endpoints(args, want_expert=True, timeout=600) as endpoints:
+    with model_endpoints(servers_from(args), want_expert=True, timeout=600) as endpoints:
         result = asyncio.run(_measure(endpoints, items, settings))
     result["wall_s"] = time.perf_counter() - started
     if args.json:

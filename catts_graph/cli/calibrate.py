@@ -20,8 +20,6 @@ from typing import Any
 
 from catts_graph.evaluation.calibrate import DEFAULT_GRID, Score, Weights, calibrate
 from catts_graph.evaluation.results import ResultsFile
-from catts_graph.graph.config import CATTSConfig
-from catts_graph.shapes.bundled import BUNDLED_VOTER_FORM
 from nodes.errors import InvalidInputError
 
 
@@ -54,58 +52,6 @@ def _grid(text: str) -> tuple[float, ...]:
     if min(grid) < 0:
         raise argparse.ArgumentTypeError(f"{text!r}: weights must be >= 0")
     return grid
-
-
-def add_graph_options(parser: argparse.ArgumentParser) -> None:
-    """`--voter-form` and `--weights`, shared by `catts run`, `catts eval` and `catts demo`."""
-    parser.add_argument(
-        "--voter-form",
-        choices=["text", "answer", "score"],
-        help="how the expert votes: text (the paper's: it is shown the candidates), answer (it answers the question "
-        "itself; its answer gets probability 1) or score (its likelihood of each candidate's response); default: "
-        "answer with the bundled models (their expert reads the image better when not shown candidates), else text",
-    )
-    parser.add_argument(
-        "--weights", type=Path, metavar="JSON", help="module weights tau1..tau3 from `catts calibrate --out`"
-    )
-
-
-def apply_graph_options(config: CATTSConfig, args: argparse.Namespace, *, bundled: bool) -> CATTSConfig:
-    """`config` with the `--voter-form` and `--weights` a command was given; with the `bundled` models and no
-    `--voter-form`, the bundled expert's Voter form."""
-    voter_form = args.voter_form or (BUNDLED_VOTER_FORM if bundled else None)
-    vote: dict[str, Any] = {} if voter_form is None else {"voter_form": voter_form}
-    critic: dict[str, Any] = {}
-    check: dict[str, Any] = {}
-    if args.weights is not None:
-        weights = load_weights(args.weights)
-        vote, critic, check = {**vote, "tau1": weights.tau1}, {"tau2": weights.tau2}, {"tau3": weights.tau3}
-    return config.model_copy(
-        update={
-            "vote": config.vote.model_copy(update=vote),
-            "critic": config.critic.model_copy(update=critic),
-            "self_check": config.self_check.model_copy(update=check),
-        }
-    )
-
-
-def load_weights(path: Path) -> Weights:
-    """A `--weights` file (JSON with tau1, tau2, tau3, each >= 0)."""
-    try:
-        data = json.loads(path.read_text())
-        weights = Weights(float(data["tau1"]), float(data["tau2"]), float(data["tau3"]))
-    except FileNotFoundError:
-        raise InvalidInputError(
-            f"--weights {path}: no such file; write one with `catts calibrate RUN --out`"
-        ) from None
-    except (ValueError, KeyError, TypeError) as e:
-        raise InvalidInputError(
-            f"--weights {path} is not a weights file ({e}); expected JSON like "
-            '{"tau1": 1.0, "tau2": 0.5, "tau3": 0.0} from `catts calibrate`'
-        ) from None
-    if min(weights.tau1, weights.tau2, weights.tau3) < 0:
-        raise InvalidInputError(f"--weights {path}: weights must be >= 0")
-    return weights
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ from typing import Any
 from tqdm import tqdm
 
 from catts_graph.benchmarks import load_benchmark
-from catts_graph.cli.endpoints import add_benchmark_argument
+from catts_graph.cli.options import add_benchmark_option, add_clip_option
 from nodes.errors import InvalidInputError
 from nodes.perturb import KINDS
 
@@ -35,7 +35,7 @@ def register(sub: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_benchmark_argument(pairs, default="shapes:100")
+    add_benchmark_option(pairs, default="shapes:100")
     pairs.add_argument("--limit", type=int, help="first K items only")
     pairs.add_argument("--kind", choices=KINDS, default="ddpm", help="perturbation (default: %(default)s)")
     pairs.add_argument("--level", type=float, default=0.5, help="strength in (0, 1] (default: %(default)s)")
@@ -43,7 +43,7 @@ def register(sub: Any) -> None:
         "--region", choices=["question", "objects", "global"], default="question", help="where (default: %(default)s)"
     )
     pairs.add_argument("--top-fraction", type=float, default=0.25, help="--region question: share of patches")
-    pairs.add_argument("--clip", metavar="FOLDER|open_clip:ARCH[:TAG]", help="relevance model for --region question")
+    add_clip_option(pairs, purpose="--region question", default="the bundled ShapesVQA CLIP")
     pairs.add_argument("--seed", type=int, default=0, help="noise seed (default: %(default)s)")
     pairs.add_argument("--out", type=Path, required=True, help="output folder")
     pairs.set_defaults(handler=run_pairs)

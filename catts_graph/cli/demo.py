@@ -18,10 +18,11 @@ from typing import Any
 
 from tqdm import tqdm
 
-from catts_graph.cli.calibrate import add_graph_options, apply_graph_options
-from catts_graph.cli.endpoints import finite_json, load_relevance
+from catts_graph.cli.endpoints import load_relevance
+from catts_graph.cli.options import add_graph_options, apply_graph_options
 from catts_graph.evaluation.metrics import auroc, ece
 from catts_graph.evaluation.plots import method_comparison, plots_unavailable
+from catts_graph.evaluation.results import finite_json
 from catts_graph.graph.builder import create_catts_graph
 from catts_graph.graph.config import CATTSConfig
 from catts_graph.serving.vllm_client import VLLMClient

@@ -1,23 +1,16 @@
-"""Where a command's models are: the servers named on the command line, or the bundled models served for it.
-
-Shared by `catts run`, `catts eval` and `catts probe`. This is the CLI edge: API keys are read from the environment
-here (`CATTS_API_KEY` for `--base-url`, `CATTS_EXPERT_API_KEY` for the expert), never in library code, and never
-printed, logged, traced or written to results.
-"""
+"""Where a command's models are: the servers its options name (`cli.options.Servers`), or the bundled models served
+for it on loopback until the command ends. Shared by `catts run`, `eval`, `probe` and `bench`."""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import math
-import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from catts_graph.benchmarks import PUBLIC
-from catts_graph.serving.chat import API_KEY_ENV, EXPERT_KEY_ENV, chat_model
+from catts_graph.cli.options import Servers
+from catts_graph.serving.chat import chat_model
 from catts_graph.serving.vllm_client import VLLMClient
 from catts_graph.shapes.bundled import bundled_model, serve_bundled
 from nodes.errors import InvalidInputError
@@ -38,29 +31,6 @@ class Endpoints:
         return VLLMClient(self.base_url, self.model, timeout_s=timeout_s, api_key=self.api_key)
 
 
-SELF_CHECK_CLIP = "the self-check's question-guided noise"
-SELF_CHECK_CLIP_DEFAULT = "the bundled ShapesVQA CLIP with the bundled models; whole-image noise with --base-url"
-
-
-def add_clip_argument(
-    parser: argparse.ArgumentParser, *, purpose: str = SELF_CHECK_CLIP, default: str = SELF_CHECK_CLIP_DEFAULT
-) -> None:
-    parser.add_argument(
-        "--clip",
-        metavar="FOLDER|open_clip:ARCH[:PRETRAINED]",
-        help=f"CLIP model for {purpose}: a saved folder, or an open_clip model by name (default: {default})",
-    )
-
-
-def add_benchmark_argument(parser: argparse.ArgumentParser, *, default: str) -> None:
-    parser.add_argument(
-        "--benchmark",
-        default=default,
-        help=f"shapes[:SEED], jsonl:PATH, or {'|'.join(PUBLIC)} (hub) or NAME:PATH (a local copy) "
-        "(default: %(default)s)",
-    )
-
-
 def load_relevance(spec: str | None, *, bundled: bool) -> RelevanceModel | None:
     """The `--clip` model, the bundled ShapesVQA CLIP when serving the bundled models, else None."""
     from catts_graph.perception.clip_relevance import ClipRelevance
@@ -76,40 +46,29 @@ def load_relevance(spec: str | None, *, bundled: bool) -> RelevanceModel | None:
     return ClipRelevance.load(spec)
 
 
-@contextlib.contextmanager
-def model_endpoints(args: argparse.Namespace, *, want_expert: bool, timeout: float) -> Iterator[Endpoints]:
-    """The endpoints from `--base-url/--model/--expert-base-url/--expert-model`; without `--base-url`, the bundled
-    ShapesVQA models served on loopback until the block ends."""
-    expert_url = getattr(args, "expert_base_url", None)
-    expert, expert_name = None, "base model"
-    if want_expert and expert_url:
-        if not args.expert_model:
-            raise InvalidInputError("--expert-base-url needs --expert-model NAME too.")
-        key = os.environ.get(EXPERT_KEY_ENV, "EMPTY")
-        expert, expert_name = (
-            chat_model(expert_url, args.expert_model, timeout=timeout, api_key=key),
-            args.expert_model,
-        )
-    clip = getattr(args, "clip", None)
-    if args.base_url is not None:
-        relevance = load_relevance(clip, bundled=False)
-        yield Endpoints(args.base_url, args.model, expert, expert_name, relevance, os.environ.get(API_KEY_ENV))
-        return
-    relevance = load_relevance(clip, bundled=True)
-    print("serving the bundled ShapesVQA models on loopback (1-2 minutes) ...", file=sys.stderr)
-    with serve_bundled(expert=want_expert and not expert_url) as servers:
-        if servers.expert is not None:  # a model we serve: it can also score, so the Voter reads its likelihoods
-            expert = VLLMClient(servers.expert.base_url, servers.expert.model, timeout_s=timeout)
-            expert_name = servers.expert.model
-        yield Endpoints(servers.base.base_url, servers.base.model, expert, expert_name, relevance)
-
-
-def finite_json(value: Any) -> Any:
-    """JSON has no NaN: undefined numbers become null."""
-    if isinstance(value, float) and not math.isfinite(value):
+def chat_expert(servers: Servers, *, timeout: float) -> Any:
+    """The `--expert-base-url` expert as a LangChain chat model (None without one)."""
+    if not servers.expert_base_url:
         return None
-    if isinstance(value, dict):
-        return {k: finite_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [finite_json(v) for v in value]
-    return value
+    if not servers.expert_model:
+        raise InvalidInputError("--expert-base-url needs --expert-model NAME too.")
+    return chat_model(servers.expert_base_url, servers.expert_model, timeout=timeout, api_key=servers.expert_api_key)
+
+
+@contextlib.contextmanager
+def model_endpoints(servers: Servers, *, want_expert: bool, timeout: float) -> Iterator[Endpoints]:
+    """The endpoints `servers` names; without a base URL, the bundled ShapesVQA models served on loopback until the
+    block ends (the bundled expert too when `want_expert` and no expert server is named)."""
+    expert = chat_expert(servers, timeout=timeout) if want_expert else None
+    expert_name = (servers.expert_model if expert is not None else None) or "base model"
+    if servers.base_url is not None:
+        relevance = load_relevance(servers.clip, bundled=False)
+        yield Endpoints(servers.base_url, servers.model, expert, expert_name, relevance, servers.api_key)
+        return
+    relevance = load_relevance(servers.clip, bundled=True)
+    print("serving the bundled ShapesVQA models on loopback (1-2 minutes) ...", file=sys.stderr)
+    with serve_bundled(expert=want_expert and not servers.expert_base_url) as bundled:
+        if bundled.expert is not None:  # a model we serve: it can also score, so the Voter reads its likelihoods
+            expert = VLLMClient(bundled.expert.base_url, bundled.expert.model, timeout_s=timeout)
+            expert_name = bundled.expert.model
+        yield Endpoints(bundled.base.base_url, bundled.base.model, expert, expert_name, relevance)

@@ -1,38 +1,39 @@
-"""`catts eval`: which test-time-scaling method, at which budget? Accuracy, calibration and cost on a benchmark."""
+"""`catts eval`: which test-time-scaling method, at which budget? Accuracy, calibration and cost on a benchmark.
+
+Parses the options into one `EvalJob` and the servers to call; `catts_graph.evaluation.job` does the rest.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
-import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from catts_graph.benchmarks import load_benchmark
-from catts_graph.cli.calibrate import add_graph_options, apply_graph_options
-from catts_graph.cli.endpoints import (
-    add_benchmark_argument,
-    add_clip_argument,
-    finite_json,
-    load_relevance,
-    model_endpoints,
+from catts_graph.cli.endpoints import chat_expert, load_relevance, model_endpoints
+from catts_graph.cli.options import (
+    Servers,
+    add_benchmark_option,
+    add_clip_option,
+    add_gate_options,
+    add_graph_options,
+    add_server_options,
+    apply_graph_options,
+    csv_list,
+    judge_from,
+    servers_from,
 )
-from catts_graph.evaluation.harness import EvalSettings, degraded_warnings, run_evaluation
-from catts_graph.evaluation.judge import AnswerJudge
+from catts_graph.evaluation.harness import EvalSettings
+from catts_graph.evaluation.job import EvalJob, EvalModels, EvalRun, open_run
 from catts_graph.evaluation.methods import expand_methods
-from catts_graph.evaluation.plots import plots_unavailable, rh_curve
-from catts_graph.evaluation.report import aggregate, markdown_report, plots, table
-from catts_graph.evaluation.results import ResultsFile, check_resume, refuse_unless_resuming
-from catts_graph.evaluation.rh_auc import category, run_rh_sweep, summarize_rh
+from catts_graph.evaluation.report import table
 from catts_graph.graph.config import CATTSConfig
-from catts_graph.serving.chat import API_KEY_ENV, EXPERT_KEY_ENV, JUDGE_KEY_ENV, chat_model
+from catts_graph.serving.chat import API_KEY_ENV, EXPERT_KEY_ENV, JUDGE_KEY_ENV
 from catts_graph.serving.vllm_client import VLLMClient
-from nodes.errors import InvalidInputError, ModelError
+from nodes.errors import InvalidInputError
 
 EPILOG = f"""\
 examples:
@@ -53,10 +54,6 @@ DIR/rh_auc.png (items split into perception and reasoning: meta.category, or Sha
 """
 
 
-def _csv(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
-
-
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "eval",
@@ -65,25 +62,25 @@ def register(sub: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_benchmark_argument(p, default="shapes")
+    add_benchmark_option(p, default="shapes")
     p.add_argument("--limit", type=int, help="first K items only")
     p.add_argument(
         "--methods",
-        type=_csv,
+        type=csv_list,
         default=["greedy", "majority", "catts-paper"],
         help="comma-separated, see below (default: greedy,majority,catts-paper)",
     )
-    p.add_argument("--n", type=_csv, default=["8"], help="comma-separated N sweep, e.g. 1,2,4,8 (default: 8)")
+    p.add_argument("--n", type=csv_list, default=["8"], help="comma-separated N sweep, e.g. 1,2,4,8 (default: 8)")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: %(default)s)")
     p.add_argument("--max-tokens", type=int, default=128, help="tokens per sample (default: %(default)s)")
     p.add_argument("--window", type=int, default=8, help="DeepConf token window (default: %(default)s; short answers)")
-    p.add_argument("--min-share", type=float, default=0.75, help="catts-adaptive gate (default: %(default)s)")
-    p.add_argument("--min-confidence", type=float, help="catts-adaptive confidence gate (default: unchecked)")
-    p.add_argument("--base-url", help="vLLM server of the base model (default: serve the bundled models)")
-    p.add_argument("--model", help="served model name")
-    p.add_argument("--expert-base-url", help="OpenAI-compatible expert server (default: bundled expert / base model)")
-    p.add_argument("--expert-model", help="expert model name")
-    add_clip_argument(p)
+    add_gate_options(
+        p,
+        share_help="catts-adaptive gate (default: %(default)s)",
+        confidence_help="catts-adaptive confidence gate (default: unchecked)",
+    )
+    add_server_options(p, expert=True, default="serve the bundled models")
+    add_clip_option(p)
     p.add_argument("--judge-base-url", help="OpenAI-compatible server of an LLM judge for answers the rules reject")
     p.add_argument("--judge-model", help="judge model name (required with --judge-base-url; recorded per line)")
     p.add_argument(
@@ -91,7 +88,7 @@ def register(sub: Any) -> None:
         action="store_true",
         help="instead of the methods: sweep greedy answers over --budgets and report RH-AUC (perception vs reasoning)",
     )
-    p.add_argument("--budgets", type=_csv, default=["16", "32", "64", "128"], help="--rh-auc token budgets")
+    p.add_argument("--budgets", type=csv_list, default=["16", "32", "64", "128"], help="--rh-auc token budgets")
     p.add_argument(
         "--self-check-form",
         choices=["score", "decode"],
@@ -115,14 +112,26 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=run)
 
 
-def settings_from(args: argparse.Namespace) -> EvalSettings:
-    try:
-        methods = expand_methods(args.methods)
-        ns = sorted({int(n) for n in args.n})
-    except ValueError as e:
-        raise InvalidInputError(str(e)) from None
-    if not ns or ns[0] < 1:
-        raise InvalidInputError("--n needs positive integers, e.g. --n 1,2,4,8")
+def job_from(args: argparse.Namespace) -> EvalJob:
+    """The `EvalJob` the options describe; raises `InvalidInputError` on a value no job takes."""
+    budgets: tuple[int, ...] = ()
+    methods: list[str] = []
+    ns: list[int] = [8]
+    if args.rh_auc:
+        try:
+            budgets = tuple(sorted({int(b) for b in args.budgets}))
+        except ValueError:
+            raise InvalidInputError("--budgets needs integers, e.g. --budgets 16,32,64,128") from None
+        if len(budgets) < 2 or budgets[0] < 1:
+            raise InvalidInputError("--budgets needs at least two positive token budgets.")
+    else:
+        try:
+            methods = expand_methods(args.methods)
+            ns = sorted({int(n) for n in args.n})
+        except ValueError as e:
+            raise InvalidInputError(str(e)) from None
+        if not ns or ns[0] < 1:
+            raise InvalidInputError("--n needs positive integers, e.g. --n 1,2,4,8")
     gate = {"min_share": args.min_share, "min_confidence": args.min_confidence}
     config = CATTSConfig.model_validate(
         {
@@ -133,149 +142,91 @@ def settings_from(args: argparse.Namespace) -> EvalSettings:
             "self_check": {"form": args.self_check_form},
         }
     )
-    bundled = args.base_url is None and args.engine is None
-    config = apply_graph_options(config, args, bundled=bundled)
-    return EvalSettings(tuple(methods), tuple(ns), config, max(1, args.concurrency))
-
-
-def make_judge(args: argparse.Namespace) -> AnswerJudge | None:
-    if args.judge_base_url is None:
-        return None
-    if not args.judge_model:
-        raise InvalidInputError("--judge-base-url needs --judge-model NAME too.")
-    key = os.environ.get(JUDGE_KEY_ENV, "EMPTY")
-    return AnswerJudge(chat_model(args.judge_base_url, args.judge_model, timeout=120, api_key=key))
+    config = apply_graph_options(config, args, bundled=args.base_url is None and args.engine is None)
+    return EvalJob(
+        benchmark=args.benchmark,
+        out=args.out,
+        settings=EvalSettings(tuple(methods), tuple(ns), config, max(1, args.concurrency)),
+        limit=args.limit,
+        resume=args.resume,
+        skip_bad_lines=args.skip_bad_lines,
+        allow_remote_images=args.allow_remote_images,
+        judge=None if args.rh_auc else judge_from(args.judge_base_url, args.judge_model),
+        rh_budgets=budgets,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    refuse_unless_resuming(args.out, args.resume)
-    if args.rh_auc:
-        return run_rh(args)
-    settings = dataclasses.replace(settings_from(args), judge=make_judge(args))
-    bench = load_benchmark(
-        args.benchmark,
-        limit=args.limit,
-        skip_bad_lines=args.skip_bad_lines,
-        allow_remote_images=args.allow_remote_images,
-    )
-    for problem in bench.skipped:
+    job, servers = job_from(args), servers_from(args)
+    eval_run = open_run(job)
+    for problem in eval_run.bench.skipped:
         print(f"skipped: {problem}", file=sys.stderr)
-    needs_expert = any(m.startswith("catts") for m in settings.methods)
-    results = ResultsFile(args.out / "results.jsonl")
+    if job.rh_budgets:
+        return _rh(eval_run, servers)
     if args.engine is not None:
-        run_info = _evaluate_in_process(args, bench, settings, results)
+        asyncio.run(_evaluate(eval_run, _in_process_models(args.engine, servers)))
     else:
-        with model_endpoints(args, want_expert=needs_expert, timeout=600) as endpoints:
-            settings = dataclasses.replace(settings, relevance=endpoints.relevance)
-            run_info = {
-                "benchmark": bench.name,
-                "n_items": len(bench.items),
-                "model": endpoints.model or endpoints.base_url,
-                "expert": endpoints.expert_name,
-                "settings": settings.to_json(),
-            }
-            check_resume(args.out, run_info, args.resume)
-            model = endpoints.client(timeout_s=600)
-            asyncio.run(_evaluate(model, endpoints.expert, bench.items, settings, results))
-    metrics = aggregate(results.read())
-    (args.out / "metrics.json").write_text(json.dumps(finite_json(metrics), indent=2) + "\n")
-    (args.out / "report.md").write_text(markdown_report(metrics, run_info))
-    missing = plots_unavailable()
-    figures = [] if missing else plots(metrics, args.out)
-    print(table(metrics))
-    written = ["metrics.json", "report.md", *(f.name for f in figures)]
-    print(f"\nwrote {args.out / 'results.jsonl'}, {', '.join(written[:-1])} and {written[-1]}")
-    if missing:
-        print(missing, file=sys.stderr)
-    for warning in degraded_warnings(results.read()):
+        with model_endpoints(servers, want_expert=job.needs_expert, timeout=600) as endpoints:
+            models = EvalModels(
+                endpoints.client(timeout_s=600),
+                endpoints.model or endpoints.base_url,
+                endpoints.expert,
+                endpoints.expert_name,
+                endpoints.relevance,
+            )
+            asyncio.run(_evaluate(eval_run, models))
+    outputs = eval_run.write_outputs()
+    print(table(outputs.metrics))
+    written = outputs.written
+    print(f"\nwrote {eval_run.results.path}, {', '.join(written[:-1])} and {written[-1]}")
+    if outputs.plots_missing:
+        print(outputs.plots_missing, file=sys.stderr)
+    for warning in outputs.warnings:
         print(f"{warning} (each line's `fallbacks` in results.jsonl)", file=sys.stderr)
     return 0
 
 
-def _evaluate_in_process(args: argparse.Namespace, bench: Any, settings: EvalSettings, results: ResultsFile) -> Any:
+def _in_process_models(engine: Path, servers: Servers) -> EvalModels:
     """`--engine`: the base model runs here (transformers), and is its own expert unless --expert-base-url is given."""
-    if not (args.engine / "config.json").is_file():
-        raise InvalidInputError(f"--engine {args.engine} is not a model folder (no config.json).")
+    if not (engine / "config.json").is_file():
+        raise InvalidInputError(f"--engine {engine} is not a model folder (no config.json).")
     try:
         from catts_graph.serving.engine import TransformersEngine
     except ImportError as e:
         raise InvalidInputError(f"--engine needs the `cpu` extra ({e}).") from None
-    expert = None
-    if args.expert_base_url:
-        if not args.expert_model:
-            raise InvalidInputError("--expert-base-url needs --expert-model NAME too.")
-        key = os.environ.get(EXPERT_KEY_ENV, "EMPTY")
-        expert = chat_model(args.expert_base_url, args.expert_model, timeout=600, api_key=key)
-    settings = dataclasses.replace(settings, relevance=load_relevance(args.clip, bundled=True))
-    run_info = {
-        "benchmark": bench.name,
-        "n_items": len(bench.items),
-        "model": f"in-process {args.engine}",
-        "expert": args.expert_model or "base model",
-        "settings": settings.to_json(),
-    }
-    check_resume(args.out, run_info, args.resume)
-    asyncio.run(_evaluate(TransformersEngine(args.engine), expert, bench.items, settings, results))
-    return run_info
+    expert = chat_expert(servers, timeout=600)
+    relevance = load_relevance(servers.clip, bundled=True)
+    name, expert_name = f"in-process {engine}", servers.expert_model or "base model"
+    return EvalModels(TransformersEngine(engine), name, expert, expert_name, relevance)
 
 
-async def _evaluate(model: Any, expert: Any, items: list[Any], settings: EvalSettings, results: ResultsFile) -> None:
-    remaining = len(items) - len(results.completed_ids() & {i.id for i in items})
+async def _evaluate(run: EvalRun, models: EvalModels) -> None:
     try:
-        with tqdm(total=remaining, desc="eval", unit="item", file=sys.stderr) as bar:
-            await run_evaluation(model, expert, items, settings, results, on_item=bar.update)
-    except ModelError as e:  # every finished item is on disk: say so, and how to finish
-        saved = len(results.completed_ids() & {i.id for i in items})
-        raise ModelError(
-            f"{e}\n{saved} of {len(items)} items are saved in {results.path}; once the server answers again, "
-            "rerun the same command with --resume to evaluate the rest."
-        ) from None
+        with tqdm(total=len(run.remaining()), desc="eval", unit="item", file=sys.stderr) as bar:
+            await run.evaluate(models, on_item=bar.update)
     finally:
-        if isinstance(model, VLLMClient):
-            await model.aclose()
+        if isinstance(models.model, VLLMClient):
+            await models.model.aclose()
 
 
-def run_rh(args: argparse.Namespace) -> int:
-    try:
-        budgets = sorted({int(b) for b in args.budgets})
-    except ValueError:
-        raise InvalidInputError("--budgets needs integers, e.g. --budgets 16,32,64,128") from None
-    if len(budgets) < 2 or budgets[0] < 1:
-        raise InvalidInputError("--budgets needs at least two positive token budgets.")
-    bench = load_benchmark(args.benchmark, limit=args.limit, skip_bad_lines=args.skip_bad_lines)
-    items = [item for item in bench.items if category(item) is not None]
-    if not items:
-        raise InvalidInputError(
-            f"{bench.name} has no items with a category; give each JSONL item meta.category perception|reasoning."
-        )
-    with model_endpoints(args, want_expert=False, timeout=600) as endpoints:
-        run_info = {"benchmark": bench.name, "n_items": len(items), "rh_budgets": budgets}
-        check_resume(args.out, run_info, args.resume)
-        results = ResultsFile(args.out / "rh_results.jsonl")
-        asyncio.run(_rh(endpoints.client(timeout_s=600), items, budgets, results, args.concurrency))
-    summary = summarize_rh(results.read())
-    (args.out / "rh_auc.json").write_text(json.dumps(finite_json({**run_info, **summary}), indent=2) + "\n")
-    missing = plots_unavailable()
-    if not missing:
-        rh_curve(summary["budgets"], args.out / "rh_auc.png", title=f"{bench.name}: RH-AUC {summary['rh_auc']:.3f}")
+def _rh(run: EvalRun, servers: Servers) -> int:
+    with model_endpoints(servers, want_expert=False, timeout=600) as endpoints:
+        asyncio.run(_sweep(run, endpoints.client(timeout_s=600)))
+    summary, missing = run.write_rh_outputs()
     print(f"{'budget':>7} {'R (reasoning)':>14} {'H (perception)':>15} {'tokens':>7}")
     for row in summary["budgets"]:
         print(
             f"{row['budget']:>7} {100 * row['reasoning_accuracy']:>13.1f}% {100 * row['perception_accuracy']:>14.1f}% "
             f"{row['mean_completion_tokens']:>7.1f}"
         )
-    print(f"RH-AUC {summary['rh_auc']:.3f}; wrote {args.out / 'rh_auc.json'}" + ("" if missing else " and rh_auc.png"))
+    out = run.job.out
+    print(f"RH-AUC {summary['rh_auc']:.3f}; wrote {out / 'rh_auc.json'}" + ("" if missing else " and rh_auc.png"))
     if missing:
         print(missing, file=sys.stderr)
     return 0
 
 
-async def _rh(
-    client: VLLMClient, items: list[Any], budgets: list[int], results: ResultsFile, concurrency: int
-) -> None:
-    todo = [item for item in items if item.id not in results.completed_ids()]
+async def _sweep(run: EvalRun, client: VLLMClient) -> None:
     async with client as model:
-        with tqdm(total=len(todo), desc="rh-auc", unit="item", file=sys.stderr) as bar:
-            await run_rh_sweep(
-                model, todo, budgets, results.append, concurrency=max(1, concurrency), on_item=bar.update
-            )
+        with tqdm(total=len(run.remaining()), desc="rh-auc", unit="item", file=sys.stderr) as bar:
+            await run.sweep_rh(model, on_item=bar.update)

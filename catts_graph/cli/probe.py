@@ -13,9 +13,11 @@ from typing import Any
 from tqdm import tqdm
 
 from catts_graph.benchmarks import load_benchmark
-from catts_graph.cli.endpoints import add_benchmark_argument, add_clip_argument, finite_json, model_endpoints
+from catts_graph.cli.endpoints import model_endpoints
+from catts_graph.cli.options import add_benchmark_option, add_clip_option, add_server_options, servers_from
 from catts_graph.evaluation.plots import plots_unavailable, probe_curves
 from catts_graph.evaluation.probe import ProbeSettings, run_probe, summarize
+from catts_graph.evaluation.results import finite_json
 from catts_graph.serving.vllm_client import VLLMClient
 from nodes.errors import InvalidInputError
 from nodes.perturb import KINDS
@@ -40,7 +42,7 @@ def register(sub: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_benchmark_argument(p, default="shapes")
+    add_benchmark_option(p, default="shapes")
     p.add_argument("--limit", type=int, default=100, help="items (default: %(default)s)")
     p.add_argument("--kinds", nargs="+", choices=KINDS, default=["ddpm", "occlusion"], help="perturbations")
     p.add_argument("--levels", nargs="+", type=float, default=[0.0, 0.25, 0.5, 0.75, 1.0], help="levels in [0, 1]")
@@ -52,14 +54,13 @@ def register(sub: Any) -> None:
         "everywhere (default: %(default)s)",
     )
     p.add_argument("--top-fraction", type=float, default=0.25, help="--region question: share of patches perturbed")
-    add_clip_argument(
+    add_clip_option(
         p,
         purpose="--region question (the patches most relevant to the question)",
         default="the bundled ShapesVQA CLIP with the bundled models; none with --base-url",
     )
     p.add_argument("--seed", type=int, default=0, help="perturbation seed (default: %(default)s)")
-    p.add_argument("--base-url", help="vLLM server (default: serve the bundled base model)")
-    p.add_argument("--model", help="served model name (default: the server's first)")
+    add_server_options(p, expert=False, default="serve the bundled base model")
     p.add_argument("--concurrency", type=int, default=8, help="items in flight (default: %(default)s)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.set_defaults(handler=run)
@@ -81,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     )
     bench = load_benchmark(args.benchmark, limit=args.limit)
     args.out.mkdir(parents=True, exist_ok=True)
-    with model_endpoints(args, want_expert=False, timeout=300) as endpoints:
+    with model_endpoints(servers_from(args), want_expert=False, timeout=300) as endpoints:
         if args.region == "question":
             if endpoints.relevance is None:
                 raise InvalidInputError("--region question with --base-url needs --clip FOLDER|open_clip:ARCH[:TAG].")

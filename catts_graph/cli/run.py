@@ -9,15 +9,19 @@ import sys
 import time
 from typing import Any
 
-from catts_graph.cli.calibrate import add_graph_options, apply_graph_options
-from catts_graph.cli.endpoints import (
-    Endpoints,
-    add_clip_argument,
-    finite_json,
-    model_endpoints,
+from catts_graph.cli.endpoints import Endpoints, model_endpoints
+from catts_graph.cli.options import (
+    add_clip_option,
+    add_gate_options,
+    add_graph_options,
+    add_server_options,
+    apply_graph_options,
+    gate_from,
+    servers_from,
 )
+from catts_graph.evaluation.results import finite_json
 from catts_graph.graph.builder import create_catts_graph
-from catts_graph.graph.config import CATTSConfig, Gate, RoutingConfig
+from catts_graph.graph.config import CATTSConfig, RoutingConfig
 from catts_graph.serving.chat import API_KEY_ENV, EXPERT_KEY_ENV
 from nodes.images import fetch_image
 from nodes.inputs import validate_input
@@ -51,26 +55,22 @@ def register(sub: Any) -> None:
     p.add_argument("--question", required=True, help="the question about the image")
     p.add_argument("--choices", nargs="+", metavar="OPTION", help="multiple-choice options (answer is a letter)")
     p.add_argument("--answer-type", choices=["integer", "float", "text", "choice"], help="how to read answers")
-    p.add_argument(
-        "--base-url", help="vLLM server of the base model (default: serve the bundled ShapesVQA models on loopback)"
-    )
-    p.add_argument("--model", help="served model name (default: the server's first)")
-    p.add_argument("--expert-base-url", help="OpenAI-compatible server of the expert (default: the base model)")
-    p.add_argument("--expert-model", help="expert model name (required with --expert-base-url)")
+    add_server_options(p, expert=True)
     p.add_argument("--policy", choices=["paper", "adaptive"], default="paper", help="routing (default: paper)")
     p.add_argument("--n", type=int, default=8, help="samples per question (default: %(default)s)")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: %(default)s)")
     p.add_argument("--max-tokens", type=int, default=256, help="tokens per sample (default: %(default)s)")
-    p.add_argument(
-        "--min-share", type=float, default=0.75, help="adaptive: stop sampling at N/2, or skip a module, at this share"
+    add_gate_options(
+        p,
+        share_help="adaptive: stop sampling at N/2, or skip a module, at this share",
+        confidence_help="adaptive: and at this NMLP confidence (default: unchecked)",
     )
-    p.add_argument("--min-confidence", type=float, help="adaptive: and at this NMLP confidence (default: unchecked)")
     p.add_argument("--no-voter", action="store_true", help="do not ask the expert to vote")
     p.add_argument("--no-critic", action="store_true", help="leave out the critic")
     p.add_argument("--no-self-check", action="store_true", help="leave out the visual self-check")
     p.add_argument("--planner", action="store_true", help="let the expert order the modules")
     add_graph_options(p)
-    add_clip_argument(p)
+    add_clip_option(p)
     p.add_argument("--timeout", type=float, default=120.0, help="per-request timeout in seconds")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a report")
     p.add_argument("--stream", action="store_true", help="show each stage, the running votes and routes live (stderr)")
@@ -78,7 +78,7 @@ def register(sub: Any) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> CATTSConfig:
-    gate = Gate(min_share=args.min_share, min_confidence=args.min_confidence)
+    gate = gate_from(args)
     config = CATTSConfig.model_validate(
         {
             "sampling": {"n": args.n, "temperature": args.temperature, "max_tokens": args.max_tokens},
@@ -176,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
     inputs = validate_input(
         {"question": args.question, "images": images, "choices": args.choices, "answer_type": args.answer_type}
     )
-    with model_endpoints(args, want_expert=True, timeout=args.timeout) as endpoints:
+    with model_endpoints(servers_from(args), want_expert=True, timeout=args.timeout) as endpoints:
         result = asyncio.run(answer(args, inputs, endpoints))
     if args.json:
         json.dump(result, sys.stdout)

@@ -2,13 +2,15 @@
 
 Every item's lines go to the results file in one write, synced to disk, so an interrupted run loses at most the items
 in flight; a resumed run skips the items already there and drops a half-written last line. ``run.json`` records the
-run's settings: a folder continues only with ``--resume`` and the same settings.
+run's settings: a folder continues only with ``--resume`` and the same settings. `finite_json` makes a result
+JSON-safe (JSON has no NaN).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -66,3 +68,14 @@ def check_resume(out_dir: Path, run_info: dict[str, Any], resume: bool) -> None:
             )
     out_dir.mkdir(parents=True, exist_ok=True)
     info.write_text(json.dumps(run_info, indent=2) + "\n")
+
+
+def finite_json(value: Any) -> Any:
+    """JSON has no NaN: undefined numbers become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite_json(v) for v in value]
+    return value

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from catts_graph.benchmarks import load_benchmark
-from catts_graph.cli.calibrate import apply_graph_options
+from catts_graph.cli.options import apply_graph_options
 from catts_graph.evaluation.calibrate import PAPER, Weights, answer, calibrate
 from catts_graph.evaluation.harness import EvalSettings, run_evaluation
 from catts_graph.evaluation.results import ResultsFile
