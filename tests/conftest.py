@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 
 from catts_graph.serving.server import RunningServer, ServerOptions, VLLMServerProcess, free_port
 from catts_graph.serving.vllm_client import VLLMClient
-from trainers.shapes_sft import make_smoke_model
+from trainers.shapes.smoke import make_smoke_model
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:

@@ -51,7 +51,7 @@ def register(sub: Any) -> None:
 
 def run_pairs(args: argparse.Namespace) -> int:
     from catts_graph.cli.endpoints import load_relevance
-    from trainers.cdrl_pairs import PairNoise, build_pairs
+    from trainers.cdrl.data import PairNoise, build_pairs
 
     noise = PairNoise(args.kind, args.level, args.region, args.top_fraction, args.seed)
     if (args.out / "pairs.jsonl").exists():

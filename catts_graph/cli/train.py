@@ -160,8 +160,8 @@ def run_sft(args: argparse.Namespace) -> int:
         raise InvalidInputError("--role expert needs --init pointing at a trained base model folder.")
     with needs_train_extra():
         from trainers.plots import plot_loss
-        from trainers.shapes_models import EXPERT_STAGES, train_base, train_expert
-        from trainers.shapes_sft import make_smoke_model
+        from trainers.shapes.models import EXPERT_STAGES, train_base, train_expert
+        from trainers.shapes.smoke import make_smoke_model
     seed = {} if args.seed is None else {"seed": args.seed}
     if args.role == "expert":
         stages = EXPERT_STAGES
@@ -185,7 +185,7 @@ def run_clip(args: argparse.Namespace) -> int:
     with needs_train_extra():
         from catts_graph.perception.clip_relevance import ClipRelevance
         from trainers.plots import plot_loss
-        from trainers.shapes_clip import ClipTrainConfig, evidence_coverage, train_shapes_clip
+        from trainers.shapes.clip import ClipTrainConfig, evidence_coverage, train_shapes_clip
     result = train_shapes_clip(args.out, ClipTrainConfig(steps=args.steps, seed=args.seed))
     plot_loss(result.log, result.out_dir / "loss.png", title="ShapesVQA CLIP (contrastive)")
     coverage = evidence_coverage(ClipRelevance.load(result.out_dir))
@@ -213,7 +213,8 @@ def run_cdrl(args: argparse.Namespace) -> int:
             f"--dev {args.dev} has no pairs.jsonl; make one with `catts data pairs` (another seed)"
         )
     with needs_train_extra():
-        from trainers.cdrl import CDRLConfig, train_cdrl
+        from trainers.cdrl.config import CDRLConfig
+        from trainers.cdrl.trainer import train_cdrl
         from trainers.plots import plot_cdrl
     import torch
 

@@ -11,7 +11,7 @@ Two ways to get a model:
 
 - `ClipRelevance.from_pretrained("ViT-B-32", "openai")`: any open_clip model by name (needs its weights, i.e. the
   hub or a local file path as `pretrained`);
-- `ClipRelevance.load(folder)`: a folder written by `save` (`trainers.shapes_clip` trains the bundled ShapesVQA one,
+- `ClipRelevance.load(folder)`: a folder written by `save` (`trainers.shapes.clip` trains the bundled ShapesVQA one,
   `catts_graph/shapes/models/shapes-clip`, with a word-level tokenizer over the world's vocabulary).
 
 Example:

@@ -17,13 +17,14 @@ from typing import Any
 
 from accelerate.utils import gather_object
 
-import trainers.cdrl
+import trainers.cdrl.rewards
+import trainers.cdrl.trainer
 from catts_graph.cli import main
 
 TEXTS = ("a red circle. \\boxed{2}", "\\boxed{3}", "two squares, so \\boxed{1}", "blue \\boxed{2} \\boxed{2}")
 
 
-class FixedRollouts(trainers.cdrl.CDRLTrainer):
+class FixedRollouts(trainers.cdrl.trainer.CDRLTrainer):
     """A CDRL trainer whose rollouts are ``TEXTS`` by position in the group instead of samples of the policy."""
 
     record: Path
@@ -41,7 +42,7 @@ class FixedRollouts(trainers.cdrl.CDRLTrainer):
     def _calculate_rewards(self, inputs: Any, prompts: Any, completions: Any, completion_ids_list: Any) -> Any:
         rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)  # (N, 4), gathered
         ids = gather_object([x["id"] for x in inputs])
-        texts = gather_object(trainers.cdrl.completion_texts(completions))
+        texts = gather_object(trainers.cdrl.rewards.completion_texts(completions))
         if self.accelerator.is_main_process:
             with (self.record / "rollouts.jsonl").open("a") as f:
                 for i, text, row in zip(ids, texts, rewards.tolist(), strict=True):
@@ -57,7 +58,7 @@ class FixedRollouts(trainers.cdrl.CDRLTrainer):
 if __name__ == "__main__":
     record = Path(sys.argv[1])
     FixedRollouts.record = record
-    trainers.cdrl.CDRLTrainer = FixedRollouts  # type: ignore[misc]  # train_cdrl looks it up when it runs
+    trainers.cdrl.trainer.CDRLTrainer = FixedRollouts  # type: ignore[misc]  # train_cdrl looks it up when it runs
     rank = os.environ.get("RANK", "0")  # read before `main`: it closes the process group
     code = main(sys.argv[2:])
     (record / f"dev-{rank}.json").write_text(json.dumps({"rows": FixedRollouts.dev_rows}))

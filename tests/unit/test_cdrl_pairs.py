@@ -11,7 +11,7 @@ from PIL import Image
 
 from catts_graph.benchmarks import load_benchmark
 from nodes.errors import InvalidInputError
-from trainers.cdrl_pairs import PairNoise, build_pairs
+from trainers.cdrl.data import PairNoise, build_pairs
 
 
 def test_pairs_noise_only_the_objects_the_question_is_about(tmp_path: Path) -> None:

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from catts_graph.benchmarks import load_benchmark
-from trainers.cdrl_pairs import PairNoise, build_pairs
-from trainers.shapes_sft import make_smoke_model
+from trainers.cdrl.data import PairNoise, build_pairs
+from trainers.shapes.smoke import make_smoke_model
 
 SCRIPT = Path(__file__).with_name("cdrl_fixed_rollouts.py")
 LAUNCH_TWO = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--num_machines", "1",

@@ -7,8 +7,8 @@ import pickle
 
 import pytest
 
-from trainers.cdrl import CalibrationReward
-from trainers.cdrl_rewards import (
+from trainers.cdrl.rewards import (
+    CalibrationReward,
     accuracy_rewards,
     calibration_rewards,
     cdrl_rewards,

@@ -12,10 +12,12 @@ import torch
 from safetensors.torch import load_file
 
 from catts_graph.benchmarks import load_benchmark
-from trainers.cdrl import CDRLConfig, CDRLTrainer, cdrl_reward_funcs, pairs_dataset, train_cdrl
-from trainers.cdrl_pairs import PairNoise, build_pairs
-from trainers.cdrl_scoring import completion_mask, dev_metrics, forced_log_probs, nmlp
-from trainers.shapes_sft import make_smoke_model
+from trainers.cdrl.config import CDRLConfig
+from trainers.cdrl.data import PairNoise, build_pairs, pairs_dataset
+from trainers.cdrl.rewards import cdrl_reward_funcs
+from trainers.cdrl.scoring import completion_mask, dev_metrics, forced_log_probs, nmlp
+from trainers.cdrl.trainer import CDRLTrainer, train_cdrl
+from trainers.shapes.smoke import make_smoke_model
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from catts_graph.perception.clip_relevance import ClipRelevance, WordTokenizer
 from catts_graph.shapes.bundled import bundled_model
 from catts_graph.shapes.world import make_item
 from nodes.errors import InvalidInputError
-from trainers.shapes_clip import ClipTrainConfig, build_model, caption, evidence_coverage, train_shapes_clip
+from trainers.shapes.clip import ClipTrainConfig, build_model, caption, evidence_coverage, train_shapes_clip
 
 
 def test_word_tokenizer_pads_and_ends_with_the_highest_id() -> None:
@@ -26,7 +26,7 @@ def test_relevance_is_a_patch_grid_and_survives_save_and_load(tmp_path: Path) ->
     image = make_item(2, 0).render()
     grid = clip.relevance(image, "red shapes")
     assert grid.shape == (8, 8) and np.isfinite(grid).all()  # 112 px / 14 px patches
-    from trainers.shapes_clip import CLIP_CONFIG, WORDS
+    from trainers.shapes.clip import CLIP_CONFIG, WORDS
 
     loaded = ClipRelevance.load(clip.save(tmp_path / "clip", config=CLIP_CONFIG, words=WORDS))
     assert np.allclose(loaded.relevance(image, "red shapes"), grid, atol=2e-2)  # saved in fp16
@@ -41,7 +41,7 @@ def test_captions_are_object_phrases_and_applies_says_which_images_they_name() -
     import random
 
     from catts_graph.shapes.world import ShapeObject
-    from trainers.shapes_clip import WORDS, applies
+    from trainers.shapes.clip import WORDS, applies
 
     rng = random.Random(0)
     texts = {caption(make_item(2, i), rng) for i in range(200)}

@@ -25,7 +25,7 @@ SELF_CONTAINED = (
     "nodes.protocol",
     "nodes.relevance",
     "nodes.voting",
-    "trainers.cdrl_rewards",
+    "trainers.cdrl.rewards",
 )
 
 

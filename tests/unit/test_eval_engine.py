@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from trainers.shapes_sft import make_smoke_model
+from trainers.shapes.smoke import make_smoke_model
 
 
 def test_eval_in_process_compares_both_self_check_forms(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from catts_graph.shapes.tiny_vlm import make_tiny_model
 from trainers.sft import SFTConfig, collate, learning_rate, sft_train
-from trainers.shapes_sft import shapes_examples
+from trainers.shapes.smoke import shapes_examples
 
 pytestmark = pytest.mark.slow
 
@@ -60,7 +60,7 @@ def test_a_few_steps_change_every_parameter_and_lower_the_loss(tiny: Path, tmp_p
 def test_the_expert_recipe_chains_its_stages_into_one_log_and_one_folder(tiny: Path, tmp_path: Path) -> None:
     import json
 
-    from trainers.shapes_models import train_expert
+    from trainers.shapes.models import train_expert
 
     result = train_expert(tiny, tmp_path / "expert", stages=((2, 1), (3, 2)), progress=False)
     assert result.out_dir == tmp_path / "expert" and result.steps == 5

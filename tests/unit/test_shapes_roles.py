@@ -8,7 +8,7 @@ from catts_graph.shapes.world import make_item
 from nodes.answers import extract_answer, normalize_answer
 from nodes.parsing import parse_plan, parse_voter_reply
 from nodes.prompts import critic_prompt, question_prompt
-from trainers.shapes_roles import (
+from trainers.shapes.roles import (
     CORRECT,
     EXPERT_MIX,
     answer_example,

@@ -25,7 +25,7 @@ from pathlib import Path
 from catts_graph.shapes.bundled import BASE_MODEL, bundled_model
 from catts_graph.shapes.tiny_vlm import TinyVLMSpec, make_tiny_model
 from trainers.sft import SFTConfig, SFTResult, sft_train
-from trainers.shapes_roles import BASE_MIX, EXPERT_MIX, role_stream
+from trainers.shapes.roles import BASE_MIX, EXPERT_MIX, role_stream
 
 SHAPES_SPEC = TinyVLMSpec(
     vocab_size=512,

@@ -1,7 +1,7 @@
 """The quickly fine-tuned smoke-test model: the tiny random Qwen2.5-VL after a few seconds of ShapesVQA SFT.
 
 It then answers in the ``rationale \\boxed{answer}`` format the graph parses (its accuracy is low), which is what
-plumbing tests need. The real ShapesVQA models are trained by `trainers.shapes_models`.
+plumbing tests need. The real ShapesVQA models are trained by `trainers.shapes.models`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from catts_graph.shapes.tiny_vlm import make_tiny_model
 from trainers.sft import SFTConfig, SFTResult, sft_train
-from trainers.shapes_roles import answer_example, role_stream
+from trainers.shapes.roles import answer_example, role_stream
 
 shapes_examples = role_stream({"answer": (answer_example, 1.0)})
 

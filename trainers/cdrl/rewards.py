@@ -14,7 +14,9 @@
 C and C' are NMLP response confidences (`nodes.confidence`), higher = more confident. All functions take and return
 plain lists, so they pickle and table-test; `cdrl_rewards` returns every component separately for logging.
 `group_members` reads the whole groups out of a batch gathered from every process: TRL spreads one prompt's G
-rollouts over processes, and Cnorm must see all G of them.
+rollouts over processes, and Cnorm must see all G of them. `cdrl_reward_funcs` gives the four components as the
+reward callables TRL calls with the batch's columns (`accuracy_reward`, `format_reward`, `PerceptionReward`,
+`CalibrationReward`).
 
 Example:
     >>> calibration_rewards([1.0, 0.0], [2.0, 4.0])  # right at low confidence, wrong at the group's highest
@@ -25,10 +27,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 from catts_graph.benchmarks import BenchmarkItem, matches
 from nodes.answers import AnswerType, extract_answer, extract_boxed, normalize_answer
+
+if TYPE_CHECKING:
+    from trainers.cdrl.config import CDRLConfig
 
 Normalisation = Literal["group", "sigmoid"]
 
@@ -133,3 +139,60 @@ def cdrl_rewards(
     calibration = calibration_rewards(accuracy, clean, normalisation)
     total = [sum(parts) for parts in zip(accuracy, fmt, perception, calibration, strict=True)]
     return {"accuracy": accuracy, "format": fmt, "perception": perception, "calibration": calibration, "total": total}
+
+
+def completion_texts(completions: list[Any]) -> list[str]:
+    """TRL passes conversational completions as message lists; plain ones as strings."""
+    return [c if isinstance(c, str) else "".join(str(m.get("content", "")) for m in c) for c in completions]
+
+
+def accuracy_reward(
+    completions: list[Any], answer: list[str], answer_type: list[Any], choices: list[Any] | None = None, **_: Any
+) -> list[float]:
+    return accuracy_rewards(completion_texts(completions), answer, answer_type, choices)
+
+
+def format_reward(completions: list[Any], **_: Any) -> list[float]:
+    return format_rewards(completion_texts(completions))
+
+
+@dataclass(frozen=True)
+class PerceptionReward:
+    alpha: float = 0.5
+    beta: float = 1.0
+
+    def __call__(self, clean_confidence: list[float], noised_confidence: list[float], **_: Any) -> list[float]:
+        return perception_rewards(clean_confidence, noised_confidence, alpha=self.alpha, beta=self.beta)
+
+
+@dataclass(frozen=True)
+class CalibrationReward:
+    """(2 R_acc - 1) Cnorm, Cnorm over the rollout's whole group (`group_clean_confidence`, gathered from every
+    process by `CDRLTrainer`), read at its `group_position`."""
+
+    how: Normalisation = "group"
+
+    def __call__(
+        self,
+        completions: list[Any],
+        answer: list[str],
+        answer_type: list[Any],
+        group_clean_confidence: list[list[float]],
+        group_position: list[int],
+        choices: list[Any] | None = None,
+        **_: Any,
+    ) -> list[float]:
+        accuracy = accuracy_rewards(completion_texts(completions), answer, answer_type, choices)
+        groups = zip(accuracy, group_clean_confidence, group_position, strict=True)
+        return [(2.0 * a - 1.0) * normalised_confidence(group, self.how)[j] for a, group, j in groups]
+
+
+def cdrl_reward_funcs(config: CDRLConfig) -> list[Any]:
+    """The four components, in the order TRL logs them."""
+    how: Normalisation = "group" if config.confidence_normalisation == "group" else "sigmoid"
+    return [
+        accuracy_reward,
+        format_reward,
+        PerceptionReward(config.perception_alpha, config.perception_beta),
+        CalibrationReward(how),
+    ]

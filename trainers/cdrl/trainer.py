@@ -4,7 +4,7 @@ How it hooks into TRL (a subclass, one override): `CDRLTrainer._calculate_reward
 rollout's own tokens through the *current policy* twice, on the clean image (C) and on the noised twin (C'), and
 adds both to the rollout's columns (``clean_confidence``, ``noised_confidence``); then TRL's reward loop runs the
 CDRL reward functions, which read them like any dataset column. So the rewards stay small picklable callables
-(`trainers.cdrl_rewards`), TRL logs each component as ``rewards/<name>/mean``, and the trainer adds
+(`trainers.cdrl.rewards`), TRL logs each component as ``rewards/<name>/mean``, and the trainer adds
 ``cdrl/clean_confidence`` and ``cdrl/confidence_drop`` (mean C - C').
 
 The perception reward reaches the policy only through the clean rollouts' advantages, so C' can fall only by
@@ -36,143 +36,25 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from accelerate.utils import gather_object
 from tqdm.auto import tqdm
-from trl import GRPOConfig, GRPOTrainer
+from trl import GRPOTrainer
 
-from nodes.prompts import question_prompt
-from trainers.cdrl_rewards import (
-    Normalisation,
-    accuracy_rewards,
-    format_rewards,
-    group_members,
-    normalised_confidence,
-    perception_rewards,
-)
-from trainers.cdrl_scoring import completion_mask, dev_metrics, forced_log_probs, mean_token_log_prob, nmlp
+from trainers.cdrl.config import CDRLConfig
+from trainers.cdrl.data import pairs_dataset
+from trainers.cdrl.rewards import accuracy_rewards, cdrl_reward_funcs, group_members
+from trainers.cdrl.scoring import completion_mask, dev_metrics, forced_log_probs, mean_token_log_prob, nmlp
 
 
-@dataclass
-class CDRLConfig(GRPOConfig):
-    """`GRPOConfig` plus the CDRL knobs (defaults: docs/method.md; alpha and beta are ours, the paper leaves them
-    open)."""
-
-    perception_alpha: float = field(default=0.5, metadata={"help": "scale of alpha * tanh(beta * (C - C'))"})
-    perception_beta: float = field(default=1.0, metadata={"help": "slope inside the tanh of the perception reward"})
-    confidence_normalisation: str = field(
-        default="group", metadata={"help": "Cnorm of the calibration reward: 'group' min-max or 'sigmoid'"}
-    )
-    confidence_top_k: int = field(default=20, metadata={"help": "k of the NMLP confidence (top-k log-probs)"})
-    perception_loss_weight: float = field(
-        default=0.0,
-        metadata={
-            "help": "w of the pathwise perception loss -w * mean tanh(beta * (C - C')), gradient through C and C' "
-            "(ours; 0 = the paper's reward-only form)"
-        },
-    )
-    calibration_loss_weight: float = field(
-        default=0.0,
-        metadata={
-            "help": "w of the pathwise calibration loss w * mean (exp(mean log-prob) - R_acc)^2 over the rollouts, "
-            "the Brier score of the probability confidence the calibration metrics read (ours; 0 = off)"
-        },
-    )
-    mask_truncated_completions: bool = field(
-        default=True,
-        metadata={
-            "help": "leave rollouts that hit max_completion_length out of the loss (TRL's default is False). On by "
-            "default here: trailing filler tokens are confident ones, so without it the confidence rewards teach a "
-            "small policy to pad to the length limit instead of ending (seen on ShapesVQA at lr 2e-4)"
-        },
-    )
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.confidence_normalisation not in ("group", "sigmoid"):
-            raise ValueError("confidence_normalisation must be 'group' or 'sigmoid'")
-        if self.perception_alpha < 0 or self.perception_beta <= 0:
-            raise ValueError("set perception_alpha >= 0 and perception_beta > 0")
-        if self.perception_loss_weight < 0:
-            raise ValueError("perception_loss_weight must be >= 0 (0 turns the pathwise perception loss off)")
-        if self.calibration_loss_weight < 0:
-            raise ValueError("calibration_loss_weight must be >= 0 (0 turns the pathwise calibration loss off)")
-        if self.confidence_top_k < 1:
-            raise ValueError("confidence_top_k must be >= 1 (the paper uses 20)")
-        if self.load_best_model_at_end:
-            raise ValueError(
-                "leave load_best_model_at_end off and set metric_for_best_model: train_cdrl exports the best dev "
-                "checkpoint itself (transformers' loader silently skips Qwen2.5-VL checkpoints' renamed weights)"
-            )
-        if (self.num_generations or 0) < 2:
-            raise ValueError("num_generations must be >= 2: the calibration reward normalises within a group")
-
-
-def completion_texts(completions: list[Any]) -> list[str]:
-    """TRL passes conversational completions as message lists; plain ones as strings."""
-    return [c if isinstance(c, str) else "".join(str(m.get("content", "")) for m in c) for c in completions]
-
-
-def accuracy_reward(
-    completions: list[Any], answer: list[str], answer_type: list[Any], choices: list[Any] | None = None, **_: Any
-) -> list[float]:
-    return accuracy_rewards(completion_texts(completions), answer, answer_type, choices)
-
-
-def format_reward(completions: list[Any], **_: Any) -> list[float]:
-    return format_rewards(completion_texts(completions))
-
-
-@dataclass(frozen=True)
-class PerceptionReward:
-    alpha: float = 0.5
-    beta: float = 1.0
-
-    def __call__(self, clean_confidence: list[float], noised_confidence: list[float], **_: Any) -> list[float]:
-        return perception_rewards(clean_confidence, noised_confidence, alpha=self.alpha, beta=self.beta)
-
-
-@dataclass(frozen=True)
-class CalibrationReward:
-    """(2 R_acc - 1) Cnorm, Cnorm over the rollout's whole group (`group_clean_confidence`, gathered from every
-    process by `CDRLTrainer`), read at its `group_position`."""
-
-    how: Normalisation = "group"
-
-    def __call__(
-        self,
-        completions: list[Any],
-        answer: list[str],
-        answer_type: list[Any],
-        group_clean_confidence: list[list[float]],
-        group_position: list[int],
-        choices: list[Any] | None = None,
-        **_: Any,
-    ) -> list[float]:
-        accuracy = accuracy_rewards(completion_texts(completions), answer, answer_type, choices)
-        groups = zip(accuracy, group_clean_confidence, group_position, strict=True)
-        return [(2.0 * a - 1.0) * normalised_confidence(group, self.how)[j] for a, group, j in groups]
-
-
-def cdrl_reward_funcs(config: CDRLConfig) -> list[Any]:
-    """The four components, in the order TRL logs them."""
-    how: Normalisation = "group" if config.confidence_normalisation == "group" else "sigmoid"
-    return [
-        accuracy_reward,
-        format_reward,
-        PerceptionReward(config.perception_alpha, config.perception_beta),
-        CalibrationReward(how),
-    ]
-
-
-class CDRLTrainer(GRPOTrainer):  # type: ignore[misc]
+class CDRLTrainer(GRPOTrainer):  # type: ignore[misc]  # TRL is untyped here (Any): its trainer is the hook
     """`GRPOTrainer` that measures each rollout's confidence on the clean and the noised image before the rewards."""
 
     args: CDRLConfig
+    control: Any  # transformers' TrainerControl, replaced by each callback
 
     def _calculate_rewards(self, inputs: Any, prompts: Any, completions: Any, completion_ids_list: Any) -> Any:
         clean, noised = self._confidences(inputs, completion_ids_list)
@@ -192,21 +74,27 @@ class CDRLTrainer(GRPOTrainer):  # type: ignore[misc]
             self._metrics[mode]["cdrl/confidence_drop"].append(sum(c - n for c, n in finite) / len(finite))
         return super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
 
-    @torch.no_grad()
     def _confidences(self, inputs: list[dict[str, Any]], completion_ids_list: list[Any]) -> tuple[list[float], ...]:
         """NMLP confidence of each rollout's tokens under the current policy: on the clean, then the noised image."""
-        model = self.accelerator.unwrap_model(self.model)
-        pad = self.processing_class.tokenizer.pad_token_id
-        clean, noised = [], []
-        for example, completion_ids in zip(inputs, completion_ids_list, strict=True):
-            tokens = list(completion_ids)
-            ids = torch.as_tensor(tokens or [pad], dtype=torch.long, device=model.device)[None]  # (1, max(T, 1))
-            mask = torch.full_like(ids, 1 if tokens else 0)  # (1, max(T, 1)): an empty one is scored as padding
-            for enc, out in ((self._encode(example, example["image"]), clean), (example["noised_encoding"], noised)):
-                enc = enc.to(model.device)
-                confidence = self._forced_confidence(model, enc["input_ids"], enc["attention_mask"], ids, mask, enc)
-                out.append(float(confidence[0]) if tokens else math.nan)  # confidence: (1,)
-        return clean, noised
+        clean: list[float] = []
+        noised: list[float] = []
+        with torch.no_grad():  # the rewards read C and C' as numbers: no gradient
+            model = self.accelerator.unwrap_model(self.model)
+            pad = self.processing_class.tokenizer.pad_token_id
+            for example, completion_ids in zip(inputs, completion_ids_list, strict=True):
+                tokens = list(completion_ids)
+                ids = torch.as_tensor(tokens or [pad], dtype=torch.long, device=model.device)[None]  # (1, max(T, 1))
+                mask = torch.full_like(ids, 1 if tokens else 0)  # (1, max(T, 1)): an empty one is scored as padding
+                for enc, out in (
+                    (self._encode(example, example["image"]), clean),
+                    (example["noised_encoding"], noised),
+                ):
+                    enc = enc.to(model.device)
+                    confidence = self._forced_confidence(
+                        model, enc["input_ids"], enc["attention_mask"], ids, mask, enc
+                    )
+                    out.append(float(confidence[0]) if tokens else math.nan)  # confidence: (1,)
+            return clean, noised
 
     def _encode(self, example: dict[str, Any], image: Any) -> Any:
         """The processor's prompt encoding of one rollout's prompt with `image` (ids, mask, pixel values, grid)."""
@@ -245,33 +133,33 @@ class CDRLTrainer(GRPOTrainer):  # type: ignore[misc]
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
         return metrics
 
-    @torch.no_grad()
     def _dev_row(self, model: Any, example: dict[str, Any]) -> dict[str, float]:
         """One dev item: its greedy answer's correctness, exp(mean log-prob), NMLP on the clean and noised image."""
-        clean = self._encode(example, example["image"]).to(model.device)
-        generated = model.generate(
-            **clean, max_new_tokens=self.args.max_completion_length, do_sample=False, temperature=None, top_p=None
-        )  # (1, P + T)
-        completion = generated[:, clean["input_ids"].shape[1] :]  # (1, T)
-        mask = completion_mask(completion, self.processing_class.tokenizer.eos_token_id)  # (1, T)
-        forced = (clean["input_ids"], clean["attention_mask"], completion, mask)
-        log_probs = forced_log_probs(model, *forced, clean)  # (1, T, V)
-        noised = self._encode(example, example["noised_image"]).to(model.device)
-        noised_ids = (noised["input_ids"], noised["attention_mask"], completion, mask)
-        text = self.processing_class.decode(completion[0][mask[0].bool()], skip_special_tokens=True)
-        k = self.args.confidence_top_k
-        item = [example["answer"]], [example["answer_type"]], [example["choices"]]
-        return {
-            "correct": accuracy_rewards([text], *item)[0],
-            "probability": math.exp(float(mean_token_log_prob(log_probs, completion, mask)[0])),
-            "clean_confidence": float(nmlp(log_probs, mask, k)[0]),
-            "noised_confidence": float(nmlp(forced_log_probs(model, *noised_ids, noised), mask, k)[0]),
-        }
+        with torch.no_grad():  # a dev answer and its scores: no gradient
+            clean = self._encode(example, example["image"]).to(model.device)
+            generated = model.generate(
+                **clean, max_new_tokens=self.args.max_completion_length, do_sample=False, temperature=None, top_p=None
+            )  # (1, P + T)
+            completion = generated[:, clean["input_ids"].shape[1] :]  # (1, T)
+            mask = completion_mask(completion, self.processing_class.tokenizer.eos_token_id)  # (1, T)
+            forced = (clean["input_ids"], clean["attention_mask"], completion, mask)
+            log_probs = forced_log_probs(model, *forced, clean)  # (1, T, V)
+            noised = self._encode(example, example["noised_image"]).to(model.device)
+            noised_ids = (noised["input_ids"], noised["attention_mask"], completion, mask)
+            text = self.processing_class.decode(completion[0][mask[0].bool()], skip_special_tokens=True)
+            k = self.args.confidence_top_k
+            item = [example["answer"]], [example["answer_type"]], [example["choices"]]
+            return {
+                "correct": accuracy_rewards([text], *item)[0],
+                "probability": math.exp(float(mean_token_log_prob(log_probs, completion, mask)[0])),
+                "clean_confidence": float(nmlp(log_probs, mask, k)[0]),
+                "noised_confidence": float(nmlp(forced_log_probs(model, *noised_ids, noised), mask, k)[0]),
+            }
 
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
         for example in inputs:  # encoded once: read by the rewards' C' and by the pathwise loss
             example["noised_encoding"] = self._encode(example, example["noised_image"])
-        output = super()._generate_and_score_completions(inputs)
+        output: dict[str, Any] = super()._generate_and_score_completions(inputs)
         if self.args.perception_loss_weight > 0:
             device = output["completion_ids"].device
             noised = [x["noised_encoding"] for x in inputs]
@@ -339,38 +227,6 @@ def load_checkpoint(model_dir: str | Path, checkpoint: str | Path) -> Any:
         base = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=torch.float32)
         return PeftModel.from_pretrained(base, str(checkpoint))
     return AutoModelForImageTextToText.from_pretrained(checkpoint, dtype=torch.float32)
-
-
-def pairs_dataset(pairs_dir: str | Path) -> Any:
-    """A `datasets.Dataset` from a `catts data pairs` folder: conversational prompt, both images, the answer (with
-    its `choices`, None for open questions) and the item's `id`."""
-    from datasets import Dataset
-    from datasets import Image as ImageFeature
-
-    folder = Path(pairs_dir)
-    records = [json.loads(line) for line in (folder / "pairs.jsonl").read_text().splitlines() if line.strip()]
-    rows = [
-        {
-            "prompt": [
-                {
-                    "role": "user",
-                    "content": [
-                        {"type": "image"},
-                        {"type": "text", "text": question_prompt(r["question"], r.get("choices"))},
-                    ],
-                }
-            ],
-            "image": str(folder / r["image"]),
-            "noised_image": str(folder / r["noised_image"]),
-            "answer": r["answer"],
-            "answer_type": r["answer_type"],
-            "choices": r.get("choices"),
-            "id": str(r.get("id", index)),
-        }
-        for index, r in enumerate(records)
-    ]
-    dataset = Dataset.from_list(rows)
-    return dataset.cast_column("image", ImageFeature()).cast_column("noised_image", ImageFeature())
 
 
 def train_cdrl(

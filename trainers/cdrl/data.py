@@ -4,7 +4,7 @@
 ``answer``, ``answer_type``, ``choices``, ``noise``) and the PNGs under ``DIR/images/``; image paths in the records
 are relative to DIR. The noise is any `nodes.perturb` kind at any level, inside the question's evidence region
 (`catts_graph.perception.regions`: CLIP relevance, ground-truth objects, or the whole image). The same inputs give
-the same files.
+the same files. `pairs_dataset` reads such a folder back as the dataset `CDRLTrainer` trains on.
 
 Example:
     >>> bench = load_benchmark("shapes", limit=100)  # doctest: +SKIP
@@ -17,12 +17,14 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from catts_graph.benchmarks import BenchmarkItem
 from catts_graph.perception.regions import Region, region_mask
 from nodes.errors import InvalidInputError
 from nodes.images import load_image
 from nodes.perturb import KINDS, Kind, perturb
+from nodes.prompts import question_prompt
 from nodes.relevance import RelevanceModel
 
 
@@ -80,3 +82,35 @@ def build_pairs(
     path = out / "pairs.jsonl"
     path.write_text("".join(lines))
     return path
+
+
+def pairs_dataset(pairs_dir: str | Path) -> Any:
+    """A `datasets.Dataset` from a `catts data pairs` folder: conversational prompt, both images, the answer (with
+    its `choices`, None for open questions) and the item's `id`."""
+    from datasets import Dataset
+    from datasets import Image as ImageFeature
+
+    folder = Path(pairs_dir)
+    records = [json.loads(line) for line in (folder / "pairs.jsonl").read_text().splitlines() if line.strip()]
+    rows = [
+        {
+            "prompt": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "image"},
+                        {"type": "text", "text": question_prompt(r["question"], r.get("choices"))},
+                    ],
+                }
+            ],
+            "image": str(folder / r["image"]),
+            "noised_image": str(folder / r["noised_image"]),
+            "answer": r["answer"],
+            "answer_type": r["answer_type"],
+            "choices": r.get("choices"),
+            "id": str(r.get("id", index)),
+        }
+        for index, r in enumerate(records)
+    ]
+    dataset = Dataset.from_list(rows)
+    return dataset.cast_column("image", ImageFeature()).cast_column("noised_image", ImageFeature())
