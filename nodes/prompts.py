@@ -10,7 +10,6 @@ from collections.abc import Sequence
 
 ANSWER_INSTRUCTION = "Give a short rationale, then the final answer in \\boxed{}."
 CHOICE_INSTRUCTION = "Give a short rationale, then the letter of the correct option in \\boxed{}."
-MODULE_NAMES = ("critic", "self_check")
 
 
 def option_letter(index: int) -> str:

@@ -20,7 +20,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
 Weighting = Literal["majority", "confidence", "probability", "tail", "bottom_window", "lowest_window"]
-WEIGHTINGS: tuple[Weighting, ...] = ("majority", "confidence", "probability", "tail", "bottom_window", "lowest_window")
 
 
 def usable_weight(weight: float) -> float:

@@ -3,7 +3,7 @@ loader (shapes_vqa), the public benchmark loaders (public) and `load_benchmark` 
 
 from catts_graph.benchmarks.grading import matches
 from catts_graph.benchmarks.items import Benchmark, BenchmarkError, BenchmarkItem
-from catts_graph.benchmarks.jsonl import parse_item, read_jsonl
+from catts_graph.benchmarks.jsonl import read_jsonl
 from catts_graph.benchmarks.registry import PUBLIC, load_benchmark
 
 __all__ = [
@@ -13,6 +13,5 @@ __all__ = [
     "BenchmarkItem",
     "load_benchmark",
     "matches",
-    "parse_item",
     "read_jsonl",
 ]

@@ -29,12 +29,10 @@ from nodes.protocol import AnswerScore, Message, Sample, SamplingParams, TokenLo
 class TransformersEngine:
     """A `VisionLanguageModel` (and contrastive decoder) running a saved model folder in this process."""
 
-    def __init__(self, model_dir: str | Path, *, threads: int | None = None) -> None:
+    def __init__(self, model_dir: str | Path) -> None:
         import torch
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
-        if threads:
-            torch.set_num_threads(threads)
         self.model_dir = Path(model_dir)
         self.processor = AutoProcessor.from_pretrained(self.model_dir)
         self.model = AutoModelForImageTextToText.from_pretrained(self.model_dir, dtype=torch.float32).eval()
