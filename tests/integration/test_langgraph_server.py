@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,19 +16,13 @@ import httpx
 import pytest
 from langgraph_sdk import get_sync_client
 
-from catts_graph.serving.server import RunningServer
+from catts_graph.serving.server import RunningServer, free_port
 from nodes.images import data_urls
 
 pytestmark = pytest.mark.vllm
 ROOT = Path(__file__).resolve().parents[2]
 LANGGRAPH = ROOT / ".venv-server" / "bin" / "langgraph"
 N = 3  # not the library default (8); under 4, the adaptive policy draws all N at once
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
