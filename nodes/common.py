@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from langgraph.config import get_stream_writer
 
+from nodes.confidence import finite_mean
 from nodes.events import StreamEvent, VoteSummary
 from nodes.images import data_urls
 from nodes.prompts import question_prompt
@@ -28,8 +29,7 @@ def vote_table(state: CATTSState) -> dict[str, float]:
 
 def leader_confidence(samples: Sequence[SampleRecord], answer: str | None) -> float:
     """Mean NMLP confidence of the samples that gave `answer` (NaN if none did)."""
-    values = [s["confidence"] for s in samples if s["answer"] == answer and math.isfinite(s["confidence"])]
-    return sum(values) / len(values) if values else math.nan
+    return finite_mean(s["confidence"] for s in samples if s["answer"] == answer)
 
 
 def representative_text(state: CATTSState, answer: str) -> str:

@@ -22,7 +22,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -78,6 +78,12 @@ def mean_confidence(token_conf: FloatArray) -> float:
     """Mean of the finite per-token confidences; NaN if there are none."""
     c = _finite(np.asarray(token_conf, dtype=np.float64))  # (T',)
     return float(c.mean()) if c.size else math.nan
+
+
+def finite_mean(values: Iterable[float]) -> float:
+    """Mean of the finite values (per-sample confidences, per-item scores); NaN if there are none."""
+    finite = [v for v in values if math.isfinite(v)]
+    return sum(finite) / len(finite) if finite else math.nan
 
 
 def response_confidence(top_logprobs: Sequence[Sequence[float]]) -> float:

@@ -77,6 +77,14 @@ def ece(
     return sum(r["count"] / total * abs(r["accuracy"] - r["confidence"]) for r in rows)
 
 
+def min_max(values: Sequence[float], *, constant: float) -> list[float]:
+    """`values` rescaled to [0, 1] by their minimum and maximum; all `constant` when those (nearly) coincide."""
+    low, high = min(values), max(values)
+    if high - low < 1e-12:
+        return [constant] * len(values)
+    return [(v - low) / (high - low) for v in values]
+
+
 def brier(confidence: Sequence[float], correct: Sequence[float]) -> float:
     """Mean squared error of the confidence against correctness (NaN with no items)."""
     c, y = _arrays(confidence, correct)

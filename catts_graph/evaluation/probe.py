@@ -22,7 +22,7 @@ from typing import Any
 from catts_graph.benchmarks import BenchmarkItem, matches
 from catts_graph.perception.regions import Region, region_mask
 from nodes.answers import extract_answer
-from nodes.confidence import response_confidence
+from nodes.confidence import finite_mean, response_confidence
 from nodes.images import load_image, png_data_url
 from nodes.perturb import Kind, perturb
 from nodes.prompts import question_prompt
@@ -100,11 +100,6 @@ async def run_probe(
     return [row for rows in nested for row in rows]
 
 
-def _mean(values: list[float]) -> float:
-    finite = [v for v in values if math.isfinite(v)]
-    return sum(finite) / len(finite) if finite else math.nan
-
-
 def summarize(rows: Sequence[dict[str, Any]], settings: ProbeSettings) -> dict[str, Any]:
     """Per kind and level: accuracy and mean confidences; per kind: the drop from clean to the strongest level."""
     curves: dict[str, list[dict[str, float]]] = {}
@@ -114,7 +109,7 @@ def summarize(rows: Sequence[dict[str, Any]], settings: ProbeSettings) -> dict[s
         curve = []
         for level in settings.levels:
             at = [r for r in rows if r["kind"] == kind and r["level"] == level]
-            point = {"level": level, "n": float(len(at))} | {m: _mean([r[m] for r in at]) for m in metrics}
+            point = {"level": level, "n": float(len(at))} | {m: finite_mean(r[m] for r in at) for m in metrics}
             point["accuracy"] = point.pop("correct")
             curve.append(point)
         curves[kind] = curve

@@ -24,7 +24,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from catts_graph.benchmarks import BenchmarkItem, matches
+from catts_graph.evaluation.metrics import min_max
 from nodes.answers import extract_answer
+from nodes.confidence import finite_mean
 from nodes.images import data_urls
 from nodes.prompts import question_prompt
 from nodes.protocol import Message, SamplingParams, VisionLanguageModel
@@ -43,21 +45,14 @@ def category(item: BenchmarkItem) -> str | None:
     return "perception" if question_type in PERCEPTION_TYPES else "reasoning"
 
 
-def _normalise(values: Sequence[float], *, constant: float) -> list[float]:
-    low, high = min(values), max(values)
-    if high - low < 1e-12:
-        return [constant] * len(values)
-    return [(v - low) / (high - low) for v in values]
-
-
 def rh_auc(reasoning: Sequence[float], perception: Sequence[float]) -> float:
     """Area under normalised perception accuracy over normalised reasoning accuracy, one point per budget."""
     if len(reasoning) != len(perception) or len(reasoning) < 2:
         raise ValueError("rh_auc needs the same number (>= 2) of reasoning and perception accuracies")
-    r = _normalise(reasoning, constant=math.nan)
+    r = min_max(reasoning, constant=math.nan)
     if any(math.isnan(v) for v in r):
         return math.nan
-    h = _normalise(perception, constant=1.0)
+    h = min_max(perception, constant=1.0)
     points = sorted(zip(r, h, strict=True))  # ordered by R
     return sum((r1 - r0) * (h0 + h1) / 2 for (r0, h0), (r1, h1) in itertools.pairwise(points))
 
@@ -115,8 +110,8 @@ def summarize_rh(lines: Sequence[dict[str, Any]]) -> dict[str, Any]:
         rows.append(
             {
                 "budget": budget,
-                "reasoning_accuracy": sum(reasoning) / len(reasoning) if reasoning else math.nan,
-                "perception_accuracy": sum(perception) / len(perception) if perception else math.nan,
+                "reasoning_accuracy": finite_mean(reasoning),
+                "perception_accuracy": finite_mean(perception),
                 "n_reasoning": len(reasoning),
                 "n_perception": len(perception),
                 "mean_completion_tokens": sum(line["completion_tokens"] for line in at) / len(at),

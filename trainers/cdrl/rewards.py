@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from catts_graph.benchmarks import BenchmarkItem, matches
+from catts_graph.evaluation.metrics import min_max
 from nodes.answers import AnswerType, extract_answer, extract_boxed, normalize_answer
 
 if TYPE_CHECKING:
@@ -84,14 +85,12 @@ def normalised_confidence(confidences: Sequence[float], how: Normalisation = "gr
     finite = [c for c in confidences if math.isfinite(c)]
     if not finite:
         return [0.5] * len(confidences)
-    low, high = min(finite), max(finite)
+    low = min(finite)
     values = [c if math.isfinite(c) else low for c in confidences]
     if how == "sigmoid":
         mean = sum(values) / len(values)
         return [1.0 / (1.0 + math.exp(-(v - mean))) for v in values]
-    if high - low < 1e-12:
-        return [0.5] * len(values)
-    return [(v - low) / (high - low) for v in values]
+    return min_max(values, constant=0.5)
 
 
 def group_members(

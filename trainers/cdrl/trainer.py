@@ -44,6 +44,7 @@ from accelerate.utils import gather_object
 from tqdm.auto import tqdm
 from trl import GRPOTrainer
 
+from nodes.confidence import finite_mean
 from trainers.cdrl.config import CDRLConfig
 from trainers.cdrl.data import pairs_dataset
 from trainers.cdrl.rewards import accuracy_rewards, cdrl_reward_funcs, group_members
@@ -70,8 +71,8 @@ class CDRLTrainer(GRPOTrainer):  # type: ignore[misc]  # TRL is untyped here (An
             example["group_clean_confidence"], example["group_position"] = group, position
         finite = [(c, n) for c, n in zip(all_clean, all_noised, strict=True) if math.isfinite(c - n)]
         if finite:
-            self._metrics[mode]["cdrl/clean_confidence"].append(sum(c for c, _ in finite) / len(finite))
-            self._metrics[mode]["cdrl/confidence_drop"].append(sum(c - n for c, n in finite) / len(finite))
+            self._metrics[mode]["cdrl/clean_confidence"].append(finite_mean(c for c, _ in finite))
+            self._metrics[mode]["cdrl/confidence_drop"].append(finite_mean(c - n for c, n in finite))
         return super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
 
     def _confidences(self, inputs: list[dict[str, Any]], completion_ids_list: list[Any]) -> tuple[list[float], ...]:
