@@ -12,7 +12,6 @@ import asyncio
 import json
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from tqdm import tqdm
 
 from catts_graph.cli.endpoints import load_relevance
 from catts_graph.cli.options import add_graph_options, apply_graph_options
+from catts_graph.evaluation.methods import vote_prediction
 from catts_graph.evaluation.metrics import auroc, ece
 from catts_graph.evaluation.plots import method_comparison, plots_unavailable
 from catts_graph.evaluation.results import finite_json
@@ -50,12 +50,6 @@ def register(sub: Any) -> None:
     p.add_argument("--concurrency", type=int, default=8, help="items in flight (default: %(default)s)")
     add_graph_options(p)
     p.set_defaults(handler=run)
-
-
-def majority(samples: list[dict[str, Any]]) -> str | None:
-    """Plain majority over parsed answers; ties go to the answer seen first."""
-    counts = Counter(s["answer"] for s in samples if s["answer"] is not None)
-    return counts.most_common(1)[0][0] if counts else None
 
 
 def demo_config(args: argparse.Namespace) -> CATTSConfig:
@@ -98,7 +92,7 @@ async def answer_items(
                 out = await graph.ainvoke(inputs)
             bar.update()
             usage = out["usage"]
-            sampling_tokens = greedy.prompt_tokens + sum(s["completion_tokens"] for s in out["samples"])  # same prompt
+            majority = vote_prediction(out["samples"], "majority", greedy.prompt_tokens)  # same samples, same prompt
             return {
                 "id": item.id,
                 "question": item.question,
@@ -106,12 +100,12 @@ async def answer_items(
                 "greedy": extract_answer(greedy.text, answer_type=inputs["answer_type"]),
                 "greedy_confidence": greedy.probability,
                 "expert_greedy": extract_answer(expert_greedy.text, answer_type=inputs["answer_type"]),
-                "majority": majority(out["samples"]),
+                "majority": majority.answer,
                 "catts": out["answer"],
                 "confidence": out["confidence"],
                 "modules_run": out["modules_run"],
                 "catts_tokens": usage["prompt_tokens"] + usage["completion_tokens"],
-                "majority_tokens": sampling_tokens,
+                "majority_tokens": majority.tokens,
                 "greedy_tokens": greedy.prompt_tokens + greedy.completion_tokens,
             }
 
