@@ -12,11 +12,11 @@ from nodes.events import StreamEvent, VoteSummary
 from nodes.images import data_urls
 from nodes.prompts import question_prompt
 from nodes.protocol import Message
-from nodes.state import CATTSState, SampleRecord
+from nodes.state import CATTSInput, CATTSState, SampleRecord
 from nodes.voting import leader, shares, sum_contributions
 
 
-def question_messages(state: CATTSState) -> list[Message]:
+def question_messages(state: CATTSInput) -> list[Message]:
     """The base model's prompt: the image(s) and the question (with options), as one user turn."""
     text = question_prompt(state["question"], state.get("choices"))
     return [Message("user", text, data_urls(state.get("images") or []))]

@@ -10,6 +10,7 @@ clean.
 from __future__ import annotations
 
 import operator
+from collections.abc import Sequence
 from typing import Annotated, Any, TypedDict
 
 from nodes.answers import AnswerType
@@ -74,6 +75,18 @@ class CATTSInput(TypedDict, total=False):
     images: list[str]
     choices: list[str] | None
     answer_type: AnswerType | None
+
+
+def graph_input(
+    question: str,
+    images: Sequence[str],
+    *,
+    choices: Sequence[str] | None = None,
+    answer_type: AnswerType | None = None,
+) -> CATTSInput:
+    """A run's input: the question, its images (file paths or data URLs), its options and answer type if any."""
+    options = None if choices is None else list(choices)
+    return {"question": question, "images": list(images), "choices": options, "answer_type": answer_type}
 
 
 class CATTSState(TypedDict, total=False):

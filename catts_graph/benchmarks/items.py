@@ -13,6 +13,7 @@ from typing import Any
 
 from nodes.answers import AnswerType
 from nodes.errors import InvalidInputError
+from nodes.state import CATTSInput, graph_input
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,10 @@ class BenchmarkItem:
     answer_type: AnswerType | None = None
     choices: tuple[str, ...] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+
+    def graph_input(self) -> CATTSInput:
+        """The graph's input for this item (its image, question, options and answer type)."""
+        return graph_input(self.question, [self.image], choices=self.choices or None, answer_type=self.answer_type)
 
 
 class BenchmarkError(InvalidInputError):

@@ -21,5 +21,5 @@ def shapes_items(seed: int, limit: int | None) -> list[BenchmarkItem]:
         item = make_item(seed, index)
         url = png_data_url(item.render())
         meta = {"question_type": item.question_type, "objects": [o.__dict__ | {"box": o.box} for o in item.objects]}
-        items.append(BenchmarkItem(item.id, item.question, url, item.answer, item.answer_type, None, meta))  # type: ignore[arg-type]
+        items.append(BenchmarkItem(item.id, item.question, url, item.answer, item.answer_type, None, meta))
     return items

@@ -31,6 +31,7 @@ from catts_graph.shapes.world import ShapesItem, make_item
 from nodes.answers import extract_answer
 from nodes.common import question_messages
 from nodes.protocol import SamplingParams
+from nodes.state import graph_input
 
 HELD_OUT_SEED = 1  # training streams never use world seeds below 10,000
 MAX_TOKENS = 64
@@ -81,7 +82,7 @@ async def answer_items(
         async def one(item: ShapesItem) -> dict[str, Any]:
             image = image_dir / f"{item.id}.png"
             item.render().save(image)
-            inputs: Any = {"question": item.question, "images": [str(image)], "answer_type": item.answer_type}
+            inputs = graph_input(item.question, [str(image)], answer_type=item.answer_type)
             async with gate:
                 prompt = question_messages(inputs)
                 greedy_params = SamplingParams(temperature=0.0, max_tokens=MAX_TOKENS)
@@ -97,9 +98,9 @@ async def answer_items(
                 "id": item.id,
                 "question": item.question,
                 "gold": item.answer,
-                "greedy": extract_answer(greedy.text, answer_type=inputs["answer_type"]),
+                "greedy": extract_answer(greedy.text, answer_type=item.answer_type),
                 "greedy_confidence": greedy.probability,
-                "expert_greedy": extract_answer(expert_greedy.text, answer_type=inputs["answer_type"]),
+                "expert_greedy": extract_answer(expert_greedy.text, answer_type=item.answer_type),
                 "majority": majority.answer,
                 "catts": out["answer"],
                 "confidence": out["confidence"],

@@ -33,15 +33,14 @@ from typing import Any
 import httpx
 
 from catts_graph.benchmarks import BenchmarkItem
-from catts_graph.evaluation.harness import EvalSettings, graph_inputs, run_evaluation
+from catts_graph.evaluation.harness import EvalSettings, run_evaluation
 from catts_graph.evaluation.report import aggregate, key
 from catts_graph.evaluation.results import ResultsFile
 from catts_graph.graph.builder import create_catts_graph
 from catts_graph.graph.config import CATTSConfig
 from catts_graph.serving.vllm_client import VLLMClient
-from nodes.images import data_urls
-from nodes.prompts import question_prompt
-from nodes.protocol import Message
+from nodes.common import question_messages
+from nodes.state import graph_input
 
 Progress = Callable[[str], None]
 
@@ -121,12 +120,12 @@ async def overhead(
         expert_model = None if expert is None else VLLMClient(expert[0], expert[1], http_client=http)
         graph = create_catts_graph(model, expert=expert_model, config=config)
         for item in items:  # a warm-up pass, not measured: the server's prefix and image caches then hold the
-            await graph.ainvoke(graph_inputs(item))  # questions for the graph as they will for the replay
+            await graph.ainvoke(item.graph_input())  # questions for the graph as they will for the replay
         transport.records.clear()
         graph_s = 0.0
         for item in items:
             started = time.perf_counter()
-            await graph.ainvoke(graph_inputs(item))
+            await graph.ainvoke(item.graph_input())
             graph_s += time.perf_counter() - started
     records = list(transport.records)
     groups = overlap_groups(records)
@@ -193,7 +192,7 @@ async def logprob_cost(model: VLLMClient, items: Sequence[BenchmarkItem], settin
     seconds = dict.fromkeys(ks, 0.0)
     tokens = dict.fromkeys(ks, 0)
     for item in items:
-        messages = [Message("user", question_prompt(item.question, None), data_urls([item.image]))]
+        messages = question_messages(graph_input(item.question, [item.image]))
         for k in ks:  # interleaved, so drift on a shared machine hits every setting alike
             params = dataclasses.replace(settings.config.sampling.params(), n=settings.n, top_logprobs=k)
             started = time.perf_counter()

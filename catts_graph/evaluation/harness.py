@@ -29,10 +29,9 @@ from catts_graph.evaluation.methods import (
 from catts_graph.evaluation.results import ResultsFile
 from catts_graph.graph.builder import create_catts_graph
 from catts_graph.graph.config import CATTSConfig
+from nodes.common import question_messages
 from nodes.confidence import token_confidences
 from nodes.errors import InvalidInputError
-from nodes.images import data_urls
-from nodes.prompts import question_prompt
 from nodes.protocol import AnswerScore, Message, Sample, SamplingParams, VisionLanguageModel
 from nodes.relevance import RelevanceModel
 from nodes.sample import sample_record
@@ -107,20 +106,14 @@ def catts_config(method: str, n: int, base: CATTSConfig) -> tuple[CATTSConfig, i
     )
 
 
-def graph_inputs(item: BenchmarkItem) -> Any:  # a CATTSInput
-    """The graph's input for a benchmark item."""
-    choices = list(item.choices) if item.choices else None
-    return {"question": item.question, "images": [item.image], "choices": choices, "answer_type": item.answer_type}
-
-
 async def evaluate_item(
     model: VisionLanguageModel, expert: Any, item: BenchmarkItem, settings: EvalSettings
 ) -> list[dict[str, Any]]:
     """Every (method, N) result line for one item."""
     sampling = settings.config.sampling
     window = settings.config.vote.window
-    messages = [Message("user", question_prompt(item.question, item.choices), data_urls([item.image]))]
-    inputs = graph_inputs(item)
+    inputs = item.graph_input()
+    messages = question_messages(inputs)
 
     def record(sample: Sample) -> Any:
         return sample_record(sample, answer_type=item.answer_type, choices=inputs["choices"], window=window)

@@ -26,10 +26,9 @@ from typing import Any
 from catts_graph.benchmarks import BenchmarkItem, matches
 from catts_graph.evaluation.metrics import min_max
 from nodes.answers import extract_answer
+from nodes.common import question_messages
 from nodes.confidence import finite_mean
-from nodes.images import data_urls
-from nodes.prompts import question_prompt
-from nodes.protocol import Message, SamplingParams, VisionLanguageModel
+from nodes.protocol import SamplingParams, VisionLanguageModel
 
 PERCEPTION_TYPES = {"largest", "count_all"}  # ShapesVQA question types read off one visual attribute
 
@@ -59,7 +58,7 @@ def rh_auc(reasoning: Sequence[float], perception: Sequence[float]) -> float:
 
 async def rh_item(model: VisionLanguageModel, item: BenchmarkItem, budgets: Sequence[int]) -> list[dict[str, Any]]:
     """One line per budget: the greedy answer capped at that many tokens, right or wrong."""
-    messages = [Message("user", question_prompt(item.question, item.choices), data_urls([item.image]))]
+    messages = question_messages(item.graph_input())
     kind = category(item)
     lines = []
     for budget in budgets:

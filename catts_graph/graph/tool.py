@@ -19,6 +19,8 @@ from langchain_core.tools import StructuredTool
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, Field
 
+from nodes.state import graph_input
+
 DEFAULT_DESCRIPTION = (
     "Answer a question about an image reliably: samples several answers from a vision-language model, votes "
     "weighted by confidence, and checks the leading answer with a critic and a visual self-check. Returns the "
@@ -53,15 +55,12 @@ def as_tool(
     if not name.replace("_", "").replace("-", "").isalnum():
         raise ValueError(f"tool name {name!r} must be letters, digits, '_' or '-' (what tool-calling APIs accept)")
 
-    def inputs(question: str, image: str, choices: list[str] | None) -> dict[str, Any]:
-        return {"question": question, "images": [image], "choices": choices}
-
     def run(question: str, image: str, choices: list[str] | None = None) -> tuple[str, dict[str, Any]]:
-        out = dict(graph.invoke(inputs(question, image, choices)))
+        out = dict(graph.invoke(graph_input(question, [image], choices=choices)))
         return _summary(out), out
 
     async def arun(question: str, image: str, choices: list[str] | None = None) -> tuple[str, dict[str, Any]]:
-        out = dict(await graph.ainvoke(inputs(question, image, choices)))
+        out = dict(await graph.ainvoke(graph_input(question, [image], choices=choices)))
         return _summary(out), out
 
     return StructuredTool.from_function(

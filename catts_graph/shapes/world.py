@@ -34,6 +34,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw
 
+from nodes.answers import AnswerType
+
 COLORS: dict[str, tuple[int, int, int]] = {
     "red": (220, 40, 40),
     "green": (40, 160, 60),
@@ -84,7 +86,7 @@ class ShapesItem:
     id: str
     question: str
     answer: str
-    answer_type: str
+    answer_type: AnswerType
     question_type: str
     rationale: str
     objects: tuple[ShapeObject, ...]
@@ -156,7 +158,7 @@ def _rationale(matching: list[ShapeObject]) -> str:
     return ", ".join(o.describe() for o in sorted(matching, key=lambda o: (o.cx, o.cy))) + "."
 
 
-def _question(rng: random.Random, objects: list[ShapeObject]) -> tuple[str, str, str, str, str] | None:
+def _question(rng: random.Random, objects: list[ShapeObject]) -> tuple[str, str, str, AnswerType, str] | None:
     """(question_type, question, answer, answer_type, rationale), or None if this draw cannot be asked."""
     kind = rng.choices(("count_color", "count_shape", "count_all", "largest"), weights=QUESTION_MIX)[0]
     present = rng.random() < PRESENT_PROBABILITY and bool(objects)
