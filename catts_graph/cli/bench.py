@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from catts_graph.benchmarks import load_benchmark
 from catts_graph.cli.endpoints import model_endpoints
-from catts_graph.cli.options import add_server_options, servers_from
+from catts_graph.cli.options import add_server_options, csv_list, servers_from
 from catts_graph.evaluation import bench
 from catts_graph.evaluation.results import finite_json
 from catts_graph.graph.config import CATTSConfig
@@ -52,7 +52,9 @@ def register(sub: Any) -> None:
     p.add_argument("--items", type=int, default=16, help="ShapesVQA items per part (default: %(default)s)")
     p.add_argument("--n", type=int, default=8, help="samples per question (default: %(default)s)")
     p.add_argument("--early-stop-n", type=int, default=32, help="N of the DeepConf online part (default: 32)")
-    p.add_argument("--concurrency", default="1,4,16,64", help="comma-separated levels (default: %(default)s)")
+    p.add_argument(
+        "--concurrency", type=csv_list, default="1,4,16,64", help="comma-separated levels (default: %(default)s)"
+    )
     p.add_argument("--max-tokens", type=int, default=128, help="tokens per sample (default: %(default)s)")
     add_server_options(p, expert=False, default="serve the bundled models")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
@@ -61,10 +63,10 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        levels = tuple(sorted({int(level) for level in args.concurrency.split(",")}))
+        levels = tuple(sorted({int(level) for level in args.concurrency}))
     except ValueError:
         raise InvalidInputError("--concurrency needs integers, e.g. --concurrency 1,4,16,64") from None
-    if levels[0] != 1 or len(levels) < 2:
+    if len(levels) < 2 or levels[0] != 1:
         raise InvalidInputError("--concurrency must include 1 (the baseline) and at least one more level.")
     if args.items < 2 or args.n < 2 or args.early_stop_n <= 16:
         raise InvalidInputError("--items and --n must be at least 2, --early-stop-n above 16 (the warm-up).")

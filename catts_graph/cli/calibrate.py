@@ -18,6 +18,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from catts_graph.cli.options import csv_list
 from catts_graph.evaluation.calibrate import DEFAULT_GRID, Score, Weights, calibrate
 from catts_graph.evaluation.results import ResultsFile
 from nodes.errors import InvalidInputError
@@ -46,9 +47,11 @@ def register(sub: Any) -> None:
 
 def _grid(text: str) -> tuple[float, ...]:
     try:
-        grid = tuple(float(x) for x in text.split(","))
+        grid = tuple(float(x) for x in csv_list(text))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give weights >= 0 separated by commas, e.g. 0,0.5,1") from None
+        grid = ()
+    if not grid:
+        raise argparse.ArgumentTypeError(f"{text!r}: give weights >= 0 separated by commas, e.g. 0,0.5,1")
     if min(grid) < 0:
         raise argparse.ArgumentTypeError(f"{text!r}: weights must be >= 0")
     return grid
