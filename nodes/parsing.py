@@ -16,7 +16,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 
-MAX_REPLY_CHARS = 8_000  # expert replies are truncated to this before parsing
+MAX_REPLY_CHARS = 8_000  # model replies read as data (the expert's, the judge's) are cut to this before parsing
 _LINE = re.compile(r"^\s*[-*\u2022]?\s*(.+?)\s*[:=]\s*([0-9]*\.?[0-9]+)\s*(%?)\s*$")
 _MODULE_ALIASES = {
     "critic": "critic",

@@ -18,8 +18,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from nodes.parsing import MAX_REPLY_CHARS
+
 JUDGE_PROMPT_VERSION = "v1"
-MAX_REPLY_CHARS = 2000  # longer replies are cut before parsing
 _PROMPT = """You grade answers to a question about an image. Decide whether the candidate answer means the same as \
 the reference answer (same number, same option, same entity; ignore formatting and units written differently).
 
