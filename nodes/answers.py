@@ -23,10 +23,10 @@ import math
 import re
 from collections.abc import Sequence
 from fractions import Fraction
-from typing import Literal
+from typing import Literal, get_args
 
 AnswerType = Literal["integer", "float", "text", "choice"]
-ANSWER_TYPES: tuple[AnswerType, ...] = ("integer", "float", "text", "choice")
+ANSWER_TYPES: tuple[AnswerType, ...] = get_args(AnswerType)
 
 MAX_ANSWER_CHARS = 200  # longer "answers" are not short answers: treated as unparseable
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -36,7 +36,7 @@ from nodes.errors import InvalidInputError
 DDPM_STEPS = 1000
 Box = tuple[float, float, float, float]  # (left, top, right, bottom) as fractions of width and height
 Kind = Literal["ddpm", "gaussian", "occlusion", "mosaic", "blur", "viewpoint"]
-KINDS: tuple[Kind, ...] = ("ddpm", "gaussian", "occlusion", "mosaic", "blur", "viewpoint")
+KINDS: tuple[Kind, ...] = get_args(Kind)
 Mask = npt.NDArray[np.bool_]  # (H, W): True where the image is perturbed
 FloatImage = npt.NDArray[np.float64]  # (H, W, 3) in [0, 1]
 

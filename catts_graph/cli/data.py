@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from catts_graph.benchmarks import load_benchmark
 from catts_graph.cli.options import add_benchmark_option, add_clip_option
+from catts_graph.perception.regions import REGIONS
 from nodes.errors import InvalidInputError
 from nodes.perturb import KINDS
 
@@ -39,9 +40,7 @@ def register(sub: Any) -> None:
     pairs.add_argument("--limit", type=int, help="first K items only")
     pairs.add_argument("--kind", choices=KINDS, default="ddpm", help="perturbation (default: %(default)s)")
     pairs.add_argument("--level", type=float, default=0.5, help="strength in (0, 1] (default: %(default)s)")
-    pairs.add_argument(
-        "--region", choices=["question", "objects", "global"], default="question", help="where (default: %(default)s)"
-    )
+    pairs.add_argument("--region", choices=REGIONS, default="question", help="where (default: %(default)s)")
     pairs.add_argument("--top-fraction", type=float, default=0.25, help="--region question: share of patches")
     add_clip_option(pairs, purpose="--region question", default="the bundled ShapesVQA CLIP")
     pairs.add_argument("--seed", type=int, default=0, help="noise seed (default: %(default)s)")

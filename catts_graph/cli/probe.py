@@ -18,6 +18,7 @@ from catts_graph.cli.options import add_benchmark_option, add_clip_option, add_s
 from catts_graph.evaluation.plots import plots_unavailable, probe_curves
 from catts_graph.evaluation.probe import ProbeSettings, run_probe, summarize
 from catts_graph.evaluation.results import finite_json
+from catts_graph.perception.regions import REGIONS
 from catts_graph.serving.vllm_client import VLLMClient
 from nodes.errors import InvalidInputError
 from nodes.perturb import KINDS
@@ -48,7 +49,7 @@ def register(sub: Any) -> None:
     p.add_argument("--levels", nargs="+", type=float, default=[0.0, 0.25, 0.5, 0.75, 1.0], help="levels in [0, 1]")
     p.add_argument(
         "--region",
-        choices=["objects", "question", "global"],
+        choices=REGIONS,
         default="objects",
         help="where to perturb: the asked-about objects (ShapesVQA ground truth), the CLIP-relevant patches, or "
         "everywhere (default: %(default)s)",

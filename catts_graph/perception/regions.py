@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from PIL import Image
 
@@ -19,6 +19,7 @@ from nodes.perturb import Mask
 from nodes.relevance import RelevanceModel, question_mask
 
 Region = Literal["global", "objects", "question"]
+REGIONS: tuple[Region, ...] = get_args(Region)
 
 
 def region_mask(
