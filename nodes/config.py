@@ -92,9 +92,8 @@ class VoteConfig(StageConfig):
     ``candidate: p`` lines; any chat model), `answer` (it answers the question itself, greedy, and its answer gets
     probability 1 when it is a candidate; any chat model; for experts that read the image worse when shown
     candidates) or `score` (softmax of its mean token log-prob of each candidate's representative response, at
-    `voter_temperature`; needs a `VisionLanguageModel` expert, else falls back to `text`, recorded). On ShapesVQA the
-    bundled expert's `text` pick is right on 75 of 158 dev items with two or more candidates, its `answer` pick on
-    85 (world seed 3)."""
+    `voter_temperature`; needs a `VisionLanguageModel` expert, else falls back to `text`, recorded). The bundled
+    ShapesVQA expert votes in the `answer` form: docs/experiments/expert-history.md."""
     voter_temperature: float = Field(default=0.1, gt=0.0)
     """Temperature of the `score` Voter's softmax over mean log-probs (small: mean log-probs differ by little)."""
     tau1: float = Field(default=0.5, ge=0.0)

@@ -20,7 +20,7 @@ from catts_graph.graph.config import CATTSConfig
 from catts_graph.serving.vllm_client import VLLMClient
 from nodes.errors import InvalidInputError
 
-TARGETS = {  # issue 10's targets on ShapesVQA with the bundled models
+TARGETS = {  # the targets on ShapesVQA with the bundled models (docs/experiments/bench.md)
     "overhead_ratio": ("<=", 1.10),
     "concurrency_speedup": (">=", 4.0),
     "adaptive_token_ratio": ("<=", 0.60),
@@ -28,7 +28,7 @@ TARGETS = {  # issue 10's targets on ShapesVQA with the bundled models
 
 EPILOG = """\
 examples:
-  catts bench                               serve the bundled models; a table (about 10 minutes here)
+  catts bench                               serve the bundled models; a table
   catts bench --json > bench.json           one JSON object (overhead_ratio, concurrency_speedup, ...)
   catts bench --base-url http://127.0.0.1:8000 --items 32 --concurrency 1,8,32
 

@@ -13,12 +13,13 @@ from nodes.errors import InvalidInputError
 
 EPILOG = """\
 examples:
-  catts train sft --role base --out models/shapes-base                 # ~30 CPU-minutes on 2 cores
-  catts train sft --role expert --init models/shapes-base --out models/shapes-expert   # 2 stages, ~57 CPU-minutes
+  catts train sft --role base --out models/shapes-base
+  catts train sft --role expert --init models/shapes-base --out models/shapes-expert   # its two stages
   catts train sft --role expert --init models/shapes-expert --out models/expert-more --steps 1800 --seed 3
-  catts train sft --role smoke --out models/smoke --steps 200          # format-only smoke model, ~20 s
+  catts train sft --role smoke --out models/smoke --steps 200          # format-only smoke model
 
-Training logs go to OUT/sft_log.jsonl (loss, learning rate, time) and a loss curve to OUT/loss.png.
+Training logs go to OUT/sft_log.jsonl (loss, learning rate, time) and a loss curve to OUT/loss.png. How long each
+takes on a CPU: docs/experiments/timing.md.
 """
 
 
@@ -48,7 +49,7 @@ def register(sub: Any) -> None:
         help="contrastive training of the ShapesVQA CLIP (question-guided regions)",
         description="Train the small open_clip model that finds the image patches a ShapesVQA question is about, "
         "then report how much of the questions' evidence its top-25%% patches cover on held-out items.",
-        epilog="example:\n  catts train clip --out models/shapes-clip        # ~10 CPU-minutes on 2 cores\n",
+        epilog="example:\n  catts train clip --out models/shapes-clip\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     clip.add_argument("--out", type=Path, required=True, help="output folder")
@@ -127,7 +128,7 @@ examples:
   catts data pairs --benchmark shapes:100 --limit 2000 --region objects --out data/pairs
   catts train cdrl --model catts_graph/shapes/models/shapes-base --data data/pairs --out models/shapes-cdrl --steps 300
   catts data pairs --benchmark shapes:30001 --limit 200 --region objects --out data/dev
-  catts train cdrl --model catts_graph/shapes/models/shapes-base --data data/pairs --dev data/dev --keep-best brier \
+  catts train cdrl --model catts_graph/shapes/models/shapes-base --data data/pairs --dev data/dev --keep-best brier \\
       --out models/shapes-cdrl
 
 Logs go to OUT/cdrl_log.jsonl (every reward component, mean C and mean C - C' per step, cdrl/perception_loss and
@@ -135,7 +136,7 @@ cdrl/calibration_loss when those terms are on; with --dev the dev metrics as
 eval_accuracy, eval_ece, eval_auroc, eval_brier, eval_clean_confidence, eval_confidence_drop) with a plot in
 OUT/cdrl.png. --keep-best brier exports the dev checkpoint with the lowest Brier score (calibration and accuracy in
 one proper score) instead of the last step; the table marks the exported step.
-On GPUs the same command trains Qwen2.5-VL (see the README's CDRL recipe for accelerate/DeepSpeed).
+On GPUs the same command trains Qwen2.5-VL (accelerate/DeepSpeed recipe: docs/training.md, "On GPUs").
 """
 
 

@@ -161,7 +161,7 @@ def build_command(model: str, options: ServerOptions, port: int, build: str) -> 
         "--uvicorn-log-level", "warning",
     ]  # fmt: skip
     if build == "cpu":
-        command.append("--enforce-eager")  # skips a ~30 s graph compile at start-up on CPU
+        command.append("--enforce-eager")  # skips the graph compile at start-up on CPU
     return command + list(options.extra_args)
 
 

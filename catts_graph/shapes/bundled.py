@@ -1,8 +1,8 @@
 """The ShapesVQA models that ship inside the package, and serving them on loopback (the embedded default).
 
-`catts run`, `catts demo` (and later `catts eval` and `catts probe`) use these when no `--base-url` is given: the
-base model and the expert are served by two vLLM processes, each pinned to its own CPU core on vLLM-CPU, for the
-duration of the command.
+`catts demo` uses these, and so do `catts run`, `catts eval`, `catts probe` and `catts bench` when no `--base-url`
+is given: the base model and the expert are served by two vLLM processes, each pinned to its own CPU core on
+vLLM-CPU, for the duration of the command.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from catts_graph.serving.server import RunningServer, ServerOptions, VLLMServerP
 BUNDLED_DIR = Path(__file__).parent / "models"
 BASE_MODEL = "shapes-base"
 EXPERT_MODEL = "shapes-expert"
-# The bundled expert reads the image worse when shown the candidates (its `text` Voter pick is right on 75 of 158
-# multi-candidate dev items of world seed 3) than when asked the question (85 of 158), so it votes with its answer.
+# The bundled expert reads the image worse when shown the candidates than when asked the question, so it votes with
+# its answer (docs/experiments/expert-history.md).
 BUNDLED_VOTER_FORM = "answer"
 
 

@@ -37,7 +37,8 @@ class CDRLConfig(GRPOConfig):  # type: ignore[misc]  # TRL is untyped here (Any)
         metadata={
             "help": "leave rollouts that hit max_completion_length out of the loss (TRL's default is False). On by "
             "default here: trailing filler tokens are confident ones, so without it the confidence rewards teach a "
-            "small policy to pad to the length limit instead of ending (seen on ShapesVQA at lr 2e-4)"
+            "small policy to pad to the length limit instead of ending (seen on ShapesVQA: "
+            "docs/experiments/cdrl-rounds.md)"
         },
     )
 

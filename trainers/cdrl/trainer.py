@@ -8,12 +8,13 @@ CDRL reward functions, which read them like any dataset column. So the rewards s
 ``cdrl/clean_confidence`` and ``cdrl/confidence_drop`` (mean C - C').
 
 The perception reward reaches the policy only through the clean rollouts' advantages, so C' can fall only by
-generalisation; on the small ShapesVQA model six CPU runs of that form never moved it (README).
+generalisation; on the small ShapesVQA model that form never moved it (docs/experiments/cdrl-rounds.md, first round).
 `perception_loss_weight` (ours; 0 = the paper's form) adds the same term's pathwise gradient,
 ``- w * mean_j tanh(beta * (C_j - C'_j))`` with C and C' recomputed *with* gradient on both images, so the policy
 learns directly to be surer of its own words when it sees the evidence than when the evidence is destroyed. (Through
 C' alone the easiest way down is to flatten every prediction: the small model's clean confidence and accuracy
-collapsed within 30 steps, with or without the gradient through C on right rollouts only.)
+collapsed, with or without the gradient through C on right rollouts only; docs/experiments/cdrl-rounds.md, second
+round.)
 `calibration_loss_weight` (ours; 0 = off) adds ``w * mean_j (exp(mean log-prob_j) - R_acc_j)^2``, the Brier score
 of the probability confidence that ECE and AUROC read, with gradient: wrong rollouts' probability goes down and
 right ones' up, the pathwise form of the paper's calibration term.

@@ -5,8 +5,8 @@ Training is patch-level and weakly supervised (ours): a phrase's score on an ima
 similarity (late interaction, as in FILIP), and a sigmoid loss (as in SigLIP) pushes it up for every image in the
 batch the phrase names ("red shapes", "circles", "blue square", "shapes": `applies`) and down for the others. So
 the patch similarity that `ClipRelevance.relevance` reads is exactly what was trained. A plain CLS/mean-pooled
-contrastive CLIP, tried first, localised worse than chance here (21.5% of the evidence in its top quarter of
-patches); this one covers about 72% (`evidence_coverage`).
+contrastive CLIP, tried first, localised worse than chance here; how much of the evidence each one's top quarter of
+patches covers (`evidence_coverage`): docs/experiments/clip-relevance.md.
 
 Example:
     >>> result = train_shapes_clip("catts_graph/shapes/models/shapes-clip")  # doctest: +SKIP
@@ -41,7 +41,7 @@ CLIP_CONFIG: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class ClipTrainConfig:
-    """Contrastive training knobs (defaults: the bundled model, ~10 CPU-minutes on 2 cores)."""
+    """Contrastive training knobs (defaults: the bundled model's; its training time: docs/experiments/timing.md)."""
 
     steps: int = 1000
     batch_size: int = 64

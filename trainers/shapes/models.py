@@ -41,8 +41,8 @@ SHAPES_SPEC = TinyVLMSpec(
 )
 BATCH_SIZE = 32
 EXPERT_STAGES: tuple[tuple[int, int], ...] = ((1300, 1), (1800, 2))
-"""(steps, seed) of each expert stage. Greedy on 200 held-out items: 59.5% after one, 64.5% after two; a third
-stage of 1,800 steps (seed 3) gave 60.5%, so the recipe stops at two."""
+"""(steps, seed) of each expert stage. A third stage made the expert weaker, so the recipe stops at two
+(docs/experiments/expert-history.md)."""
 
 
 def train_base(out_dir: str | Path, *, steps: int = 1700, seed: int = 0, progress: bool = True) -> SFTResult:

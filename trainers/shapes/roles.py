@@ -101,7 +101,7 @@ def role_stream(
     """An `SFTExample` stream over fresh training items, mixing roles with the given weights.
 
     The role is drawn once per `block` examples: with `block` equal to the batch size every batch holds one role,
-    so short answer batches are not padded to the length of long role prompts (about 1.5x faster on CPU).
+    so short answer batches are not padded to the length of long role prompts.
     """
     roles = [role for role, _ in mix.values()]
     weights = [weight for _, weight in mix.values()]
