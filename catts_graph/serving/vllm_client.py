@@ -217,15 +217,7 @@ class VLLMClient:
         parsed: ChatCompletionResponse = self._parse(
             ChatCompletionResponse, await self._request("POST", "/v1/chat/completions", body)
         )
-        prompt_tokens = parsed.usage.prompt_tokens if parsed.usage else 0
-        samples = []
-        for choice in sorted(parsed.choices, key=lambda c: c.index):
-            content = choice.logprobs.content if choice.logprobs and choice.logprobs.content else []
-            tokens = tuple(
-                TokenLogprob(t.token, t.logprob, _top_k(t.top_logprobs, params.top_logprobs)) for t in content
-            )
-            samples.append(Sample(choice.message.content or "", tokens, choice.finish_reason, prompt_tokens))
-        return samples
+        return samples_from_response(parsed, params.top_logprobs)
 
     async def score(self, messages: Sequence[Message], answer: str, *, top_logprobs: int = 0) -> AnswerScore:
         """Per-token log-probs of `answer` as the assistant's reply to `messages` (teacher forcing)."""
@@ -270,6 +262,17 @@ class VLLMClient:
         if len(self._prefix_lengths) > _PREFIX_CACHE_SIZE:
             self._prefix_lengths.popitem(last=False)
         return parsed.tokens
+
+
+def samples_from_response(parsed: ChatCompletionResponse, k: int) -> list[Sample]:
+    """The samples of one chat completion, each token with the true top `k` log-probs (see `_top_k`)."""
+    prompt_tokens = parsed.usage.prompt_tokens if parsed.usage else 0
+    samples = []
+    for choice in sorted(parsed.choices, key=lambda c: c.index):
+        content = choice.logprobs.content if choice.logprobs and choice.logprobs.content else []
+        tokens = tuple(TokenLogprob(t.token, t.logprob, _top_k(t.top_logprobs, k)) for t in content)
+        samples.append(Sample(choice.message.content or "", tokens, choice.finish_reason, prompt_tokens))
+    return samples
 
 
 def _top_k(entries: Sequence[TopLogprob], k: int) -> tuple[float, ...]:

@@ -6,11 +6,13 @@ import asyncio
 import math
 from pathlib import Path
 
+import httpx
 import pytest
 
 from catts_graph.serving.errors import ContextTooLongError, ModelNotFoundError
 from catts_graph.serving.server import RunningServer
-from catts_graph.serving.vllm_client import VLLMClient
+from catts_graph.serving.vllm_client import VLLMClient, samples_from_response
+from catts_graph.serving.wire import ChatCompletionResponse, sampling_request
 from nodes.protocol import Message, SamplingParams
 
 pytestmark = pytest.mark.vllm
@@ -31,21 +33,33 @@ async def test_sampling_returns_n_samples_with_top_k_logprobs(client: VLLMClient
         assert s.prompt_tokens > 16  # the 16 image tokens are part of the prompt
 
 
-async def test_sampled_top_k_equals_the_teacher_forced_top_k(client: VLLMClient, shapes_image: Path) -> None:
-    """NMLP reads the true top k: a sampled token ranked below k must not displace the k-th entry."""
-    messages = [Message.user(QUESTION, [shapes_image])]
-    samples = await client.sample(
-        messages, SamplingParams(n=16, temperature=1.5, top_k=0, max_tokens=12, top_logprobs=2)
-    )
-    compared = below_k = 0
-    for s in samples:
-        forced = await client.score(messages, s.text, top_logprobs=2)  # prompt log-probs: the exact top 2 per position
-        if forced.tokens != tuple(t.token for t in s.tokens):
-            continue  # the text re-tokenises differently: not the same tokens
-        for sampled, top in zip(s.tokens, forced.top_logprobs, strict=True):
-            assert sampled.top_logprobs == pytest.approx(top, abs=1e-3)
-            compared += 1
-            below_k += sampled.logprob < top[-1] - 1e-3
+async def test_sampled_top_k_equals_the_teacher_forced_top_k(client: VLLMClient, vllm_server: RunningServer) -> None:
+    """NMLP reads the true top k: a sampled token ranked below k must not displace the k-th entry. The reference is
+    vLLM's prompt log-probs of the exact sampled token ids (text only: /v1/completions takes a prompt as ids)."""
+    params = SamplingParams(n=16, temperature=1.5, top_k=0, max_tokens=12, top_logprobs=2)
+    body = {**sampling_request(vllm_server.model, [Message.user(QUESTION)], params), "return_token_ids": True}
+    async with httpx.AsyncClient(base_url=vllm_server.base_url, timeout=120) as http:
+        response = (await http.post("/v1/chat/completions", json=body)).json()
+        samples = samples_from_response(ChatCompletionResponse.model_validate(response), params.top_logprobs)
+        compared = below_k = 0
+        for choice, sample in zip(sorted(response["choices"], key=lambda c: c["index"]), samples, strict=True):
+            prompt, completion = response["prompt_token_ids"], choice["token_ids"]
+            forced = await http.post(
+                "/v1/completions",
+                json={
+                    "model": vllm_server.model,
+                    "prompt": prompt + completion,
+                    "max_tokens": 1,
+                    "prompt_logprobs": 2,
+                },
+            )
+            entries = forced.json()["choices"][0]["prompt_logprobs"][len(prompt) :]  # one per completion token
+            assert len(entries) == len(sample.tokens) == len(completion)
+            for token, entry in zip(sample.tokens, entries, strict=True):
+                top = sorted((e["logprob"] for e in entry.values()), reverse=True)[:2]  # k + the actual token
+                assert token.top_logprobs == pytest.approx(top, abs=1e-3)
+                compared += 1
+                below_k += token.logprob < top[-1] - 1e-3
     assert compared >= 20
     assert below_k >= 1  # the case that matters was exercised
 
