@@ -56,7 +56,7 @@ def run_pairs(args: argparse.Namespace) -> int:
     if (args.out / "pairs.jsonl").exists():
         raise InvalidInputError(f"{args.out} already holds pairs.jsonl; pick a new --out.")
     bench = load_benchmark(args.benchmark, limit=args.limit)
-    relevance = load_relevance(args.clip, bundled=True) if args.region == "question" else None
+    relevance = load_relevance(args.clip, bundled=True, required=True) if args.region == "question" else None
     with tqdm(total=len(bench.items), desc="pairs", unit="item", file=sys.stderr) as bar:
         path = build_pairs(bench.items, args.out, noise, relevance=relevance, on_item=bar.update)
     print(f"wrote {len(bench.items)} pairs to {path}")

@@ -31,12 +31,38 @@ class Endpoints:
         return VLLMClient(self.base_url, self.model, timeout_s=timeout_s, api_key=self.api_key)
 
 
-def load_relevance(spec: str | None, *, bundled: bool) -> RelevanceModel | None:
-    """The `--clip` model, the bundled ShapesVQA CLIP when serving the bundled models, else None."""
+INSTALL_TRAIN = "run `uv sync --extra cpu --extra train` (--extra gpu instead of cpu on NVIDIA machines)"
+
+
+def load_relevance(spec: str | None, *, bundled: bool, required: bool = False) -> RelevanceModel | None:
+    """The `--clip` model, the bundled ShapesVQA CLIP when serving the bundled models, else None.
+
+    CLIP needs open_clip, from the `train` extra. Without it, a `--clip` (or a `required` CLIP) is a user error that
+    says what to install; the bundled CLIP is left out with a warning, and question-guided noise then covers the
+    whole image (each graph run records that fallback).
+    """
+    if spec is None and not bundled:
+        return None
+    try:
+        return _load_clip(spec)
+    except ImportError as e:
+        if spec is not None or required:
+            what = f"--clip {spec}" if spec is not None else "the bundled ShapesVQA CLIP"
+            raise InvalidInputError(f"{what} needs the `train` extra ({e}); {INSTALL_TRAIN}.") from None
+        print(
+            f"warning: the bundled ShapesVQA CLIP needs the `train` extra ({e}); going on without it, so question-"
+            f"guided noise covers the whole image (each run records that fallback). To use it, {INSTALL_TRAIN}.",
+            file=sys.stderr,
+        )
+        return None
+
+
+def _load_clip(spec: str | None) -> RelevanceModel:
+    """The CLIP `spec` names (a folder or open_clip:ARCH[:TAG]), or the bundled one for None."""
     from catts_graph.perception.clip_relevance import ClipRelevance
 
     if spec is None:
-        return ClipRelevance.load(bundled_model("shapes-clip")) if bundled else None
+        return ClipRelevance.load(bundled_model("shapes-clip"))
     if spec.startswith("open_clip:"):
         arch, _, pretrained = spec.removeprefix("open_clip:").partition(":")
         try:

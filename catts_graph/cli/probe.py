@@ -13,7 +13,7 @@ from typing import Any
 from tqdm import tqdm
 
 from catts_graph.benchmarks import load_benchmark
-from catts_graph.cli.endpoints import model_endpoints
+from catts_graph.cli.endpoints import INSTALL_TRAIN, model_endpoints
 from catts_graph.cli.options import add_benchmark_option, add_clip_option, add_server_options, servers_from
 from catts_graph.evaluation.plots import plots_unavailable, probe_curves
 from catts_graph.evaluation.probe import ProbeSettings, run_probe, summarize
@@ -86,7 +86,10 @@ def run(args: argparse.Namespace) -> int:
     with model_endpoints(servers_from(args), want_expert=False, timeout=300) as endpoints:
         if args.region == "question":
             if endpoints.relevance is None:
-                raise InvalidInputError("--region question with --base-url needs --clip FOLDER|open_clip:ARCH[:TAG].")
+                raise InvalidInputError(
+                    "--region question needs a CLIP: --clip FOLDER|open_clip:ARCH[:TAG] with --base-url; the bundled "
+                    f"one with the bundled models, which needs the `train` extra ({INSTALL_TRAIN})."
+                )
             settings = dataclasses.replace(settings, relevance=endpoints.relevance)
         rows, name = asyncio.run(_probe(endpoints.client(timeout_s=300), bench.items, settings))
     summary = summarize(rows, settings)

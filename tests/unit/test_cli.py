@@ -211,3 +211,44 @@ def test_benchmark_and_clip_options_say_what_they_take_in_each_command() -> None
         assert all(name in text for name in ("shapes", "jsonl:PATH", *PUBLIC)), text
     assert "--region question" in options["catts probe", "--clip"]  # the probe has no self-check
     assert "self-check" in options["catts eval", "--clip"]
+
+
+@pytest.fixture
+def without_open_clip(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("open_clip", "open_clip.model"):
+        monkeypatch.setitem(sys.modules, name, None)  # as without the `train` extra: importing it fails
+
+
+@pytest.mark.usefixtures("without_open_clip")
+def test_without_the_train_extra_the_bundled_clip_is_left_out_and_said_so(capsys: pytest.CaptureFixture[str]) -> None:
+    from catts_graph.cli.endpoints import load_relevance
+
+    assert load_relevance(None, bundled=True) is None
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("warning:") and "Traceback" not in err
+    assert "uv sync --extra cpu --extra train" in err and "whole image" in err and "records that fallback" in err
+
+
+@pytest.mark.usefixtures("without_open_clip")
+@pytest.mark.parametrize(
+    ("spec", "required"),
+    [("catts_graph/shapes/models/shapes-clip", False), ("open_clip:ViT-B-32", False), (None, True)],
+)
+def test_a_clip_asked_for_without_the_train_extra_is_a_user_error(spec: str | None, required: bool) -> None:
+    from catts_graph.cli.endpoints import load_relevance
+    from nodes.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match=r"needs the `train` extra .*uv sync --extra cpu --extra train"):
+        load_relevance(spec, bundled=True, required=required)
+
+
+@pytest.mark.usefixtures("without_open_clip")
+def test_data_pairs_by_question_without_the_train_extra_says_what_to_install(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from catts_graph.cli import main
+
+    assert main(["data", "pairs", "--limit", "1", "--region", "question", "--out", str(tmp_path / "pairs")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "the bundled ShapesVQA CLIP needs the `train` extra" in err and "uv sync --extra cpu --extra train" in err
