@@ -19,9 +19,13 @@ def catts(*args: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
 
 
-def test_eval_on_the_embedded_default_two_n_values_and_resume(tmp_path: Path) -> None:
+def test_eval_two_n_values_and_resume(vllm_server: RunningServer, tmp_path: Path) -> None:
+    """Against the session server, which is also the expert (the bundled models' own start-up is `catts demo`'s
+    test: both commands serve them through `serve_bundled`)."""
     out = tmp_path / "run"
+    server = ["--base-url", vllm_server.base_url, "--model", vllm_server.model]
     args = ["eval", "--benchmark", "shapes", "--limit", "3", "--n", "2,4", "--max-tokens", "64", "--out", str(out),
+            *server, "--expert-base-url", vllm_server.base_url, "--expert-model", vllm_server.model,
             "--methods", "greedy,majority,deepconf-online,catts-paper,catts-adaptive"]  # fmt: skip
     result = catts(*args)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -34,7 +38,7 @@ def test_eval_on_the_embedded_default_two_n_values_and_resume(tmp_path: Path) ->
         assert (out / name).stat().st_size > 0
     again = catts(*args)  # without --resume an existing run is refused
     assert again.returncode == 2 and "--resume" in again.stderr
-    other = catts(*args, "--resume", "--base-url", "http://127.0.0.1:9")  # another server: not the same run
+    other = catts(*args, "--resume", "--temperature", "0.7")  # other sampling: not the same run
     assert other.returncode == 2 and "other settings" in other.stderr
 
 
