@@ -1,0 +1,293 @@
+"""Capacity study of the ShapesVQA base model (issue 24, item 1): train grid points and measure them in-process.
+
+Lab-notebook script, not part of the package. Two subcommands:
+
+    python docs/experiments/capacity_study.py train --out runs/capacity/r224 --steps 800 --image-size 224
+    python docs/experiments/capacity_study.py eval catts_graph/shapes/models/shapes-base --limit 300 \
+        --out runs/capacity/eval-base.json
+
+`train` builds a base model from scratch with the bundled tokenizer and the base recipe of
+`trainers.shapes.models.train_base` (BASE_MIX, batch 32, lr 1.5e-3, cosine, seed 0), but with any `TinyVLMSpec`
+field overridden (`--image-size`, `--vision-layers`, ...) and any step count. Training images are rendered at the
+world's 112 px; the processor resizes them to `image_size`^2 pixels, exactly as vLLM does at serving time.
+
+`eval` answers the first `--limit` items of world seed `--seed` (2: the held-out items of `--benchmark shapes`)
+in-process with transformers: greedy, and `--n` samples at T = 1 (top_k 0, top_p 1, the served setting). It reports
+greedy accuracy, T = 1 sample accuracy, majority of n, pass@n, ECE (10 bins) and AUROC of the greedy answer's
+confidence exp(mean token log-prob, end token included), per question type and overall, and greedy accuracy and
+confidence with the question's evidence occluded (the asked-about objects' boxes, margin 2, painted with the
+background colour: the oracle-region occlusion of `catts probe` at level 1). Per-item lines go to OUT.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import fields, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from catts_graph.shapes.world import MAX_OBJECTS, evidence_mask, make_item, relevant_objects  # noqa: E402
+from nodes.answers import extract_answer  # noqa: E402
+from nodes.prompts import question_prompt  # noqa: E402
+
+
+# --------------------------------------------------------------------------------------------------------- train
+def train(args: argparse.Namespace) -> None:
+    import torch
+
+    from catts_graph.shapes.bundled import BASE_MODEL, bundled_model
+    from catts_graph.shapes.tiny_vlm import count_parameters, make_tiny_model
+    from trainers.sft import SFTConfig, sft_train
+    from trainers.shapes.models import BATCH_SIZE, SHAPES_SPEC
+    from trainers.shapes.roles import BASE_MIX, role_stream
+
+    torch.set_num_threads(args.threads)
+    overrides = {f.name: getattr(args, f.name) for f in fields(SHAPES_SPEC) if getattr(args, f.name, None) is not None}
+    spec = replace(SHAPES_SPEC, **overrides)
+    out = Path(args.out)
+    init = make_tiny_model(
+        out.with_name(out.name + "-init"), spec=spec, seed=args.seed, tokenizer_dir=bundled_model(BASE_MODEL)
+    )
+    print(json.dumps({"spec": overrides, "parameters": count_parameters(init), "image_tokens": spec.image_tokens}))
+    config = SFTConfig(
+        steps=args.steps, batch_size=BATCH_SIZE, learning_rate=args.lr, seed=args.seed, threads=args.threads
+    )
+    result = sft_train(init, role_stream(BASE_MIX, block=BATCH_SIZE), out, config, progress=True)
+    (out / "capacity_point.json").write_text(
+        json.dumps(
+            {
+                "spec": overrides,
+                "steps": args.steps,
+                "lr": args.lr,
+                "seconds": result.seconds,
+                "final_loss_ema": result.final_loss,
+                "parameters": count_parameters(out),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(json.dumps({"out": str(out), "seconds": round(result.seconds, 1), "final_loss_ema": result.final_loss}))
+
+
+# ---------------------------------------------------------------------------------------------------------- eval
+def _occluded(item):  # type: ignore[no-untyped-def]
+    import numpy as np
+    from PIL import Image
+
+    img = np.array(item.render())  # (H, W, 3)
+    img[evidence_mask(item.question, item.objects, item.size)] = item.background
+    return Image.fromarray(img)
+
+
+def _generate(model, processor, images, questions, *, n: int, sample: bool, max_new_tokens: int):  # type: ignore[no-untyped-def]
+    """Texts and exp(mean token log-prob) for each (image, question), n sequences each."""
+    import torch
+
+    chats = [
+        [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question_prompt(q)}]}]
+        for q in questions
+    ]
+    prompts = [processor.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in chats]
+    enc = processor(images=list(images), text=prompts, padding=True, padding_side="left", return_tensors="pt")
+    kwargs = {"do_sample": True, "temperature": 1.0, "top_k": 0, "top_p": 1.0} if sample else {"do_sample": False}
+    with torch.no_grad():
+        out = model.generate(
+            **enc,
+            max_new_tokens=max_new_tokens,
+            num_return_sequences=n,
+            output_logits=True,
+            return_dict_in_generate=True,
+            **kwargs,
+        )
+    seqs = out.sequences[:, enc["input_ids"].shape[1] :]  # (B*n, T)
+    logits = torch.stack(out.logits, dim=1).float()  # (B*n, T, V)
+    logp = torch.log_softmax(logits, dim=-1).gather(-1, seqs.unsqueeze(-1)).squeeze(-1)  # (B*n, T)
+    eos = processor.tokenizer.eos_token_id
+    results = []
+    for row in range(seqs.shape[0]):
+        ids = seqs[row].tolist()
+        length = ids.index(eos) + 1 if eos in ids else len(ids)
+        text = processor.tokenizer.decode(ids[: length - (1 if eos in ids else 0)], skip_special_tokens=True)
+        results.append((text, math.exp(float(logp[row, :length].mean()))))
+    return results
+
+
+def ece(conf: list[float], correct: list[bool], bins: int = 10) -> float:
+    total, err = len(conf), 0.0
+    for b in range(bins):
+        idx = [i for i, c in enumerate(conf) if (b / bins < c <= (b + 1) / bins) or (b == 0 and c == 0)]
+        if idx:
+            mean_conf = sum(conf[i] for i in idx) / len(idx)
+            err += len(idx) / total * abs(mean_conf - sum(correct[i] for i in idx) / len(idx))
+    return err
+
+
+def auroc(conf: list[float], correct: list[bool]) -> float | None:
+    pos = [c for c, y in zip(conf, correct, strict=True) if y]
+    neg = [c for c, y in zip(conf, correct, strict=True) if not y]
+    if not pos or not neg:
+        return None
+    wins = sum((p > q) + 0.5 * (p == q) for p in pos for q in neg)
+    return wins / (len(pos) * len(neg))
+
+
+def evaluate(args: argparse.Namespace) -> None:
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.sample_seed)
+    started = time.perf_counter()
+    processor = AutoProcessor.from_pretrained(args.model)
+    model = AutoModelForImageTextToText.from_pretrained(args.model, dtype=torch.float32).eval()
+    items = [make_item(args.seed, i) for i in range(args.limit)]
+    norm = lambda text, item: extract_answer(text, answer_type=item.answer_type)  # noqa: E731
+    rows = []
+    for start in range(0, len(items), args.batch):
+        chunk = items[start : start + args.batch]
+        qs = [it.question for it in chunk]
+        greedy = _generate(
+            model, processor, [it.render() for it in chunk], qs, n=1, sample=False, max_new_tokens=args.max_tokens
+        )
+        occl = _generate(
+            model, processor, [_occluded(it) for it in chunk], qs, n=1, sample=False, max_new_tokens=args.max_tokens
+        )
+        samples = _generate(
+            model, processor, [it.render() for it in chunk], qs, n=args.n, sample=True, max_new_tokens=args.max_tokens
+        )
+        for k, it in enumerate(chunk):
+            g_text, g_conf = greedy[k]
+            o_text, o_conf = occl[k]
+            s = samples[k * args.n : (k + 1) * args.n]
+            s_ans = [norm(t, it) for t, _ in s]
+            votes = Counter(a for a in s_ans if a is not None)
+            maj = votes.most_common(1)[0][0] if votes else None
+            relevant = relevant_objects(it.question, it.objects)
+            rows.append(
+                {
+                    "id": it.id,
+                    "question_type": it.question_type,
+                    "question": it.question,
+                    "answer": it.answer,
+                    "n_objects": len(it.objects),
+                    "n_relevant": len(relevant),
+                    "min_half": min((o.half for o in it.objects), default=None),
+                    "greedy": g_text,
+                    "greedy_answer": norm(g_text, it),
+                    "greedy_correct": norm(g_text, it) == it.answer,
+                    "greedy_conf": g_conf,
+                    "occluded_answer": norm(o_text, it),
+                    "occluded_correct": norm(o_text, it) == it.answer,
+                    "occluded_conf": o_conf,
+                    "sample_answers": s_ans,
+                    "sample_conf": [c for _, c in s],
+                    "sample_acc": sum(a == it.answer for a in s_ans) / args.n,
+                    "majority": maj,
+                    "majority_correct": maj == it.answer,
+                    "pass": any(a == it.answer for a in s_ans),
+                }
+            )
+        print(f"{start + len(chunk)}/{len(items)} {time.perf_counter() - started:.0f}s", file=sys.stderr, flush=True)
+    summary = {
+        "model": str(args.model),
+        "seed": args.seed,
+        "items": len(rows),
+        "n": args.n,
+        "seconds": round(time.perf_counter() - started, 1),
+        **summarize(rows),
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(summary, indent=2) + "\n")
+    out.with_suffix(".jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    print(json.dumps(summary, indent=2))
+
+
+def summarize(rows: list[dict]) -> dict:  # type: ignore[type-arg]
+    def block(rs: list[dict]) -> dict:  # type: ignore[type-arg]
+        conf = [r["greedy_conf"] for r in rs]
+        ok = [r["greedy_correct"] for r in rs]
+        au = auroc(conf, ok)
+        return {
+            "n": len(rs),
+            "greedy": round(100 * sum(ok) / len(rs), 1),
+            "sample_t1": round(100 * sum(r["sample_acc"] for r in rs) / len(rs), 1),
+            "majority": round(100 * sum(r["majority_correct"] for r in rs) / len(rs), 1),
+            "pass": round(100 * sum(r["pass"] for r in rs) / len(rs), 1),
+            "ece": round(ece(conf, ok), 3),
+            "auroc": None if au is None else round(au, 3),
+            "conf": round(sum(conf) / len(rs), 3),
+            "occluded": round(100 * sum(r["occluded_correct"] for r in rs) / len(rs), 1),
+            "occluded_conf": round(sum(r["occluded_conf"] for r in rs) / len(rs), 3),
+        }
+
+    by_type = defaultdict(list)
+    for r in rows:
+        by_type[r["question_type"]].append(r)
+    counts = [r for r in rows if r["question_type"] != "largest"]
+    by_answer: dict[str, list] = defaultdict(list)  # type: ignore[type-arg]
+    for r in counts:
+        by_answer[r["answer"]].append(r)
+    errors = Counter()
+    for r in counts:
+        if not r["greedy_correct"] and r["greedy_answer"] is not None and r["greedy_answer"].lstrip("-").isdigit():
+            errors[int(r["greedy_answer"]) - int(r["answer"])] += 1
+    return {
+        "all": block(rows),
+        "by_type": {k: block(v) for k, v in sorted(by_type.items())},
+        "count_greedy_by_true_count": {
+            k: [len(v), round(100 * sum(r["greedy_correct"] for r in v) / len(v), 1)]
+            for k, v in sorted(by_answer.items(), key=lambda kv: int(kv[0]))
+        },
+        "count_error_offsets": dict(sorted(errors.items())),
+        "count_all_greedy_by_n_objects": {
+            n: [len(v), round(100 * sum(r["greedy_correct"] for r in v) / len(v), 1)]
+            for n in range(MAX_OBJECTS + 1)
+            if (v := [r for r in by_type["count_all"] if r["n_objects"] == n])
+        },
+    }
+
+
+def main() -> None:
+    from trainers.shapes.models import SHAPES_SPEC
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train")
+    t.add_argument("--out", required=True)
+    t.add_argument("--steps", type=int, required=True)
+    t.add_argument("--lr", type=float, default=1.5e-3)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--threads", type=int, default=2)
+    for f in fields(SHAPES_SPEC):
+        t.add_argument(
+            "--" + f.name.replace("_", "-"), dest=f.name, type=int, help=f"default {getattr(SHAPES_SPEC, f.name)}"
+        )
+    t.set_defaults(handler=train)
+    e = sub.add_parser("eval")
+    e.add_argument("model")
+    e.add_argument("--out", required=True)
+    e.add_argument("--seed", type=int, default=2)
+    e.add_argument("--limit", type=int, default=300)
+    e.add_argument("--n", type=int, default=8)
+    e.add_argument("--batch", type=int, default=25)
+    e.add_argument("--max-tokens", type=int, default=64)
+    e.add_argument("--sample-seed", type=int, default=0)
+    e.add_argument("--threads", type=int, default=2)
+    e.set_defaults(handler=evaluate)
+    args = parser.parse_args()
+    random.seed(0)
+    args.handler(args)
+
+
+if __name__ == "__main__":
+    main()
