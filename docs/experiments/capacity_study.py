@@ -1,4 +1,4 @@
-"""Capacity study of the ShapesVQA base model (issue 24, item 1): train grid points and measure them in-process.
+"""Capacity study of the ShapesVQA base model: train grid points and measure them in-process.
 
 Lab-notebook script, not part of the package. Two subcommands:
 
