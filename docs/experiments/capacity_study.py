@@ -257,6 +257,19 @@ def summarize(rows: list[dict]) -> dict:  # type: ignore[type-arg]
     }
 
 
+def compare(args: argparse.Namespace) -> None:
+    """Paired differences (a - b) of greedy correctness and T = 1 sample accuracy over the items both answered."""
+    from catts_graph.evaluation.metrics import paired_bootstrap_ci
+
+    a, b = ({r["id"]: r for r in map(json.loads, Path(p).read_text().splitlines())} for p in (args.a, args.b))
+    ids = [i for i in a if i in b]
+    for key, scale in (("greedy_correct", float), ("sample_acc", float)):
+        mean, low, high = paired_bootstrap_ci(
+            [scale(a[i][key]) for i in ids], [scale(b[i][key]) for i in ids], n_boot=5000
+        )
+        print(f"{key}: {100 * mean:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}] over {len(ids)} items")
+
+
 def main() -> None:
     from trainers.shapes.models import SHAPES_SPEC
 
@@ -284,6 +297,10 @@ def main() -> None:
     e.add_argument("--sample-seed", type=int, default=0)
     e.add_argument("--threads", type=int, default=2)
     e.set_defaults(handler=evaluate)
+    c = sub.add_parser("compare", help="paired bootstrap of two eval .jsonl files (a - b)")
+    c.add_argument("a")
+    c.add_argument("b")
+    c.set_defaults(handler=compare)
     args = parser.parse_args()
     random.seed(0)
     args.handler(args)
