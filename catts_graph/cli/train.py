@@ -39,7 +39,7 @@ def register(sub: Any) -> None:
     sft.add_argument(
         "--steps",
         type=int,
-        help="optimizer steps (default: base 1700, smoke 200; expert: its two-stage recipe, 1300 + 1800 steps "
+        help="optimizer steps (default: base 2500, smoke 200; expert: its two-stage recipe, 1300 + 1800 steps "
         "with seeds 1 and 2; --steps or --seed makes it one stage, e.g. to continue from an expert)",
     )
     sft.add_argument("--seed", type=int, help="seed (default: the one the bundled model used)")
@@ -151,7 +151,7 @@ def needs_train_extra() -> Iterator[None]:
         ) from None
 
 
-DEFAULT_STEPS = {"base": 1700, "smoke": 200}  # the expert's default is its staged recipe, EXPERT_STAGES
+SMOKE_STEPS = 200  # base and expert defaults are their recipes' (BASE_STEPS, EXPERT_STAGES)
 
 
 def run_sft(args: argparse.Namespace) -> int:
@@ -170,9 +170,10 @@ def run_sft(args: argparse.Namespace) -> int:
             stages = ((args.steps or EXPERT_STAGES[0][0], 1 if args.seed is None else args.seed),)
         result = train_expert(args.init, args.out, stages=stages)
     elif args.role == "base":
-        result = train_base(args.out, steps=args.steps or DEFAULT_STEPS["base"], **seed)
+        steps = {} if args.steps is None else {"steps": args.steps}
+        result = train_base(args.out, **steps, **seed)
     else:
-        result = make_smoke_model(args.out, steps=args.steps or DEFAULT_STEPS["smoke"], progress=True, **seed)
+        result = make_smoke_model(args.out, steps=args.steps or SMOKE_STEPS, progress=True, **seed)
     plot_loss(result.log, result.out_dir / "loss.png", title=f"SFT ({args.role})")
     minutes = result.seconds / 60
     print(f"trained {args.role} for {result.steps} steps in {minutes:.1f} min; final loss {result.final_loss:.3f}")

@@ -1,7 +1,8 @@
 """The ShapesVQA models the project ships: a base model and a stronger expert, trained from scratch on CPU.
 
-- **Base**: a 4.5M-parameter Qwen2.5-VL (text 4 layers x 256, vision 4 layers x 128, head_dim 64) trained by SFT
-  on the `answer` (85%) and `reanswer` (15%) roles. Right often but not always, overconfident: the raw material
+- **Base**: a 4.5M-parameter Qwen2.5-VL (text 4 layers x 256, vision 4 layers x 128, head_dim 64) that reads the
+  112 px world images resized to 224 px (64 image tokens), trained by SFT on the `answer` (85%) and `reanswer` (15%)
+  roles. Right often but not always, overconfident: the raw material
   CA-TTS and CDRL work on.
 - **Expert**: the base model trained further (3,100 more steps in two warm-restarted stages, so genuinely stronger)
   on a mix of answering and the expert roles (critic, voter, planner) written with the graph's own prompts.
@@ -10,7 +11,7 @@ Both share one BPE tokenizer, trained once and shipped with the bundled base mod
 retrained base reads and writes the same tokens (it is never retrained).
 
 Example:
-    >>> train_base("models/shapes-base", steps=1700)  # doctest: +SKIP
+    >>> train_base("models/shapes-base")  # doctest: +SKIP
     >>> train_expert("models/shapes-base", "models/shapes-expert")  # doctest: +SKIP
 """
 
@@ -38,14 +39,16 @@ SHAPES_SPEC = TinyVLMSpec(
     vision_hidden=128,
     vision_heads=2,
     vision_intermediate=256,
+    image_size=224,  # 64 image tokens of 14 x 14 world pixels each: a shape is 13-35 px wide
 )
 BATCH_SIZE = 32
+BASE_STEPS = 2500
 EXPERT_STAGES: tuple[tuple[int, int], ...] = ((1300, 1), (1800, 2))
 """(steps, seed) of each expert stage. A third stage made the expert weaker, so the recipe stops at two
 (docs/experiments/expert-history.md)."""
 
 
-def train_base(out_dir: str | Path, *, steps: int = 1700, seed: int = 0, progress: bool = True) -> SFTResult:
+def train_base(out_dir: str | Path, *, steps: int = BASE_STEPS, seed: int = 0, progress: bool = True) -> SFTResult:
     """Build the base model from scratch (the shipped tokenizer, random init) and train it by SFT."""
     out = Path(out_dir)
     tokenizer = bundled_model(BASE_MODEL)
