@@ -105,15 +105,26 @@ class ShapesItem:
         for x0, y0, x1, y1, grey in self.lines:
             draw.line((x0, y0, x1, y1), fill=(grey, grey, grey), width=1)
         for obj in self.objects:  # already sorted: larger first
-            left, top, right, bottom = obj.box
-            fill = COLORS[obj.color]
-            if obj.shape == "circle":
-                draw.ellipse((left, top, right, bottom), fill=fill)
-            elif obj.shape == "square":
-                draw.rectangle((left, top, right, bottom), fill=fill)
-            else:
-                draw.polygon([(left, bottom), (right, bottom), (obj.cx, top)], fill=fill)
+            _draw_object(draw, obj, COLORS[obj.color])
         return img
+
+    def object_map(self) -> npt.NDArray[np.uint8]:
+        """A (size, size) map of which object each pixel shows: 0 background (and lines), k for `objects[k - 1]`."""
+        img = Image.new("L", (self.size, self.size), 0)
+        draw = ImageDraw.Draw(img)
+        for k, obj in enumerate(self.objects, 1):  # the drawing order of `render`, so overlaps agree
+            _draw_object(draw, obj, k)
+        return np.array(img)  # (H, W)
+
+
+def _draw_object(draw: ImageDraw.ImageDraw, obj: ShapeObject, fill: int | tuple[int, int, int]) -> None:
+    left, top, right, bottom = obj.box
+    if obj.shape == "circle":
+        draw.ellipse((left, top, right, bottom), fill=fill)
+    elif obj.shape == "square":
+        draw.rectangle((left, top, right, bottom), fill=fill)
+    else:
+        draw.polygon([(left, bottom), (right, bottom), (obj.cx, top)], fill=fill)
 
 
 def _overlap(a: ShapeObject, b: ShapeObject, margin: int = 0) -> float:

@@ -84,3 +84,13 @@ def test_write_items_is_byte_identical_for_a_seed(tmp_path: Path) -> None:
 def test_other_sizes(size: int) -> None:
     item = make_item(0, 1, size=size)
     assert item.render().size == (size, size)
+
+
+def test_object_map_names_the_object_each_pixel_shows() -> None:
+    for item in ITEMS[:50]:
+        owner = item.object_map()  # (S, S)
+        pixels = np.array(item.render())  # (S, S, 3)
+        assert owner.shape == (item.size, item.size) and owner.max() <= len(item.objects)
+        for k, obj in enumerate(item.objects, 1):
+            shown = pixels[owner == k]  # (P, 3)
+            assert len(shown) > 0 and (shown == COLORS[obj.color]).all()
