@@ -1,8 +1,9 @@
 """The ShapesVQA models the project ships: a base model and a stronger expert, trained from scratch on CPU.
 
 - **Base**: a 4.5M-parameter Qwen2.5-VL (text 4 layers x 256, vision 4 layers x 128, head_dim 64) that reads the
-  112 px world images resized to 224 px (64 image tokens), trained by SFT on the `answer` (85%) and `reanswer` (15%)
-  roles. Right often but not always, overconfident: the raw material
+  112 px world images resized to 224 px (64 image tokens). Its vision tower is first pretrained to name what lies
+  under each image token (`trainers.shapes.vision`), then the whole model is trained by SFT on the `answer` (85%)
+  and `reanswer` (15%) roles. Right often but not always, overconfident: the raw material
   CA-TTS and CDRL work on.
 - **Expert**: the base model trained further (3,100 more steps in two warm-restarted stages, so genuinely stronger)
   on a mix of answering and the expert roles (critic, voter, planner) written with the graph's own prompts.
@@ -27,6 +28,7 @@ from catts_graph.shapes.bundled import BASE_MODEL, bundled_model
 from catts_graph.shapes.tiny_vlm import TinyVLMSpec, make_tiny_model
 from trainers.sft import SFTConfig, SFTResult, sft_train
 from trainers.shapes.roles import BASE_MIX, EXPERT_MIX, role_stream
+from trainers.shapes.vision import pretrain_vision
 
 SHAPES_SPEC = TinyVLMSpec(
     vocab_size=512,
@@ -43,18 +45,38 @@ SHAPES_SPEC = TinyVLMSpec(
 )
 BATCH_SIZE = 32
 BASE_STEPS = 2500
+VISION_STEPS = 600  # dense pretraining of the vision tower before SFT (trainers.shapes.vision)
+VISION_BATCH_SIZE = 64
 EXPERT_STAGES: tuple[tuple[int, int], ...] = ((1300, 1), (1800, 2))
 """(steps, seed) of each expert stage. A third stage made the expert weaker, so the recipe stops at two
 (docs/experiments/expert-history.md)."""
 
 
-def train_base(out_dir: str | Path, *, steps: int = BASE_STEPS, seed: int = 0, progress: bool = True) -> SFTResult:
-    """Build the base model from scratch (the shipped tokenizer, random init) and train it by SFT."""
+def train_base(
+    out_dir: str | Path,
+    *,
+    steps: int = BASE_STEPS,
+    vision_steps: int = VISION_STEPS,
+    seed: int = 0,
+    progress: bool = True,
+) -> SFTResult:
+    """Build the base model from scratch (the shipped tokenizer, random init) and train it by SFT.
+
+    With `vision_steps` > 0 the vision tower is first pretrained on dense token targets (`pretrain_vision`); its
+    log is kept in `out_dir` as `vision_log.jsonl`.
+    """
     out = Path(out_dir)
     tokenizer = bundled_model(BASE_MODEL)
     init = make_tiny_model(out.with_name(out.name + "-init"), spec=SHAPES_SPEC, seed=seed, tokenizer_dir=tokenizer)
+    if vision_steps:
+        vision = SFTConfig(steps=vision_steps, batch_size=VISION_BATCH_SIZE, learning_rate=2e-3, seed=seed)
+        init = pretrain_vision(init, out.with_name(out.name + "-vision"), vision, progress=progress).out_dir
     config = SFTConfig(steps=steps, batch_size=BATCH_SIZE, learning_rate=1.5e-3, seed=seed)
-    return sft_train(init, role_stream(BASE_MIX, block=BATCH_SIZE), out, config, progress=progress)
+    result = sft_train(init, role_stream(BASE_MIX, block=BATCH_SIZE), out, config, progress=progress)
+    if vision_steps:
+        shutil.copy(init / "vision_log.jsonl", out / "vision_log.jsonl")
+        shutil.copy(init / "vision_config.json", out / "vision_config.json")
+    return result
 
 
 def train_expert(
