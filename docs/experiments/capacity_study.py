@@ -53,7 +53,7 @@ def train(args: argparse.Namespace) -> None:
     overrides = {f.name: getattr(args, f.name) for f in fields(SHAPES_SPEC) if getattr(args, f.name, None) is not None}
     spec = replace(SHAPES_SPEC, **overrides)
     out = Path(args.out)
-    init = make_tiny_model(
+    init = args.init or make_tiny_model(
         out.with_name(out.name + "-init"), spec=spec, seed=args.seed, tokenizer_dir=bundled_model(BASE_MODEL)
     )
     print(json.dumps({"spec": overrides, "parameters": count_parameters(init), "image_tokens": spec.image_tokens}))
@@ -270,6 +270,29 @@ def compare(args: argparse.Namespace) -> None:
         print(f"{key}: {100 * mean:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}] over {len(ids)} items")
 
 
+def naming(args: argparse.Namespace) -> None:
+    """How well greedy count_all listings name the objects: the shares of the true objects matched in the listing
+    as (colour, shape) pairs, by colour alone and by shape alone (multiset intersections, order-free)."""
+    for path in args.files:
+        totals: Counter[str] = Counter()
+        for row in map(json.loads, Path(path).read_text().splitlines()):
+            if row["question_type"] != "count_all":
+                continue
+            item = make_item(args.seed, int(row["id"].rsplit("-", 1)[1]))
+            listing = row["greedy"].split("\\boxed")[0].strip().rstrip(".")
+            listed = [x.strip() for x in listing.split(",") if x.strip() and x.strip() != "none"]
+            totals["objects"] += len(item.objects)
+            totals["exact"] += sum((Counter(o.describe() for o in item.objects) & Counter(listed)).values())
+            totals["colour"] += sum(
+                (Counter(o.color for o in item.objects) & Counter(x.split()[0] for x in listed)).values()
+            )
+            totals["shape"] += sum(
+                (Counter(o.shape for o in item.objects) & Counter(x.split()[-1] for x in listed)).values()
+            )
+        shares = {k: round(100 * v / totals["objects"], 1) for k, v in totals.items() if k != "objects"}
+        print(json.dumps({"file": path, "objects": totals["objects"], **shares}))
+
+
 def main() -> None:
     from trainers.shapes.models import SHAPES_SPEC
 
@@ -278,6 +301,7 @@ def main() -> None:
     t = sub.add_parser("train")
     t.add_argument("--out", required=True)
     t.add_argument("--steps", type=int, required=True)
+    t.add_argument("--init", help="start from this model folder instead of a fresh one (the spec flags are ignored)")
     t.add_argument("--lr", type=float, default=1.5e-3)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=2)
@@ -301,6 +325,10 @@ def main() -> None:
     c.add_argument("a")
     c.add_argument("b")
     c.set_defaults(handler=compare)
+    m = sub.add_parser("naming", help="object naming accuracy of count_all listings in eval .jsonl files")
+    m.add_argument("files", nargs="+")
+    m.add_argument("--seed", type=int, default=2)
+    m.set_defaults(handler=naming)
     args = parser.parse_args()
     random.seed(0)
     args.handler(args)
