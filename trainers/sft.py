@@ -51,6 +51,7 @@ class SFTConfig:
     seed: int = 0
     log_every: int = 20
     threads: int | None = None  # torch CPU threads; None keeps torch's default
+    frozen: tuple[str, ...] = ()  # parameters whose name contains one of these stay as loaded, e.g. "visual.blocks"
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1:
@@ -130,8 +131,15 @@ def sft_train(
     processor = AutoProcessor.from_pretrained(model_dir)
     model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=torch.float32)
     model.train()
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embed" not in n]
-    no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embed" not in n)]
+    trained = []
+    for name, param in model.named_parameters():
+        param.requires_grad_(not any(part in name for part in config.frozen))
+        if param.requires_grad:
+            trained.append((name, param))
+    if len(trained) == len(list(model.parameters())) and config.frozen:
+        raise ValueError(f"frozen={config.frozen} matches no parameter name; see model.named_parameters()")
+    decay = [p for n, p in trained if p.ndim >= 2 and "embed" not in n]
+    no_decay = [p for n, p in trained if not (p.ndim >= 2 and "embed" not in n)]
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=config.learning_rate,
@@ -150,7 +158,7 @@ def sft_train(
         loss = model(**enc).loss  # mean cross-entropy over answer tokens
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        torch.nn.utils.clip_grad_norm_([p for _, p in trained], config.grad_clip)
         optimizer.step()
         value = float(loss.detach())
         ema = value if math.isnan(ema) else 0.95 * ema + 0.05 * value

@@ -57,6 +57,22 @@ def test_a_few_steps_change_every_parameter_and_lower_the_loss(tiny: Path, tmp_p
     assert (result.out_dir / "sft_log.jsonl").is_file() and (result.out_dir / "tokenizer.json").is_file()
 
 
+def test_frozen_parameters_stay_as_loaded(tiny: Path, tmp_path: Path) -> None:
+    import torch
+    from transformers import AutoModelForImageTextToText
+
+    frozen = ("visual.patch_embed", "visual.blocks")
+    config = SFTConfig(steps=3, batch_size=4, learning_rate=3e-3, frozen=frozen)
+    result = sft_train(tiny, shapes_examples, tmp_path / "out", config, progress=False)
+    before = AutoModelForImageTextToText.from_pretrained(tiny).state_dict()
+    after = AutoModelForImageTextToText.from_pretrained(result.out_dir).state_dict()
+    changed = {name for name, p in before.items() if p.dtype.is_floating_point and not torch.equal(p, after[name])}
+    assert changed and not any(part in name for name in changed for part in frozen)
+    assert any("visual.merger" in name for name in changed)  # the projector still trains
+    with pytest.raises(ValueError, match="matches no parameter"):
+        sft_train(tiny, shapes_examples, tmp_path / "x", SFTConfig(steps=1, frozen=("no_such",)), progress=False)
+
+
 def test_the_expert_recipe_chains_its_stages_into_one_log_and_one_folder(tiny: Path, tmp_path: Path) -> None:
     import json
 

@@ -47,6 +47,9 @@ BATCH_SIZE = 32
 BASE_STEPS = 2500
 VISION_STEPS = 600  # dense pretraining of the vision tower before SFT (trainers.shapes.vision)
 VISION_BATCH_SIZE = 64
+VISION_FROZEN = ("visual.patch_embed", "visual.blocks")
+"""The pretrained tower stays as it is during SFT (the merger, like LLaVA's projector, trains with the language
+model): trained along with the random language model, it gave no lower SFT loss than no pretraining at all."""
 EXPERT_STAGES: tuple[tuple[int, int], ...] = ((1300, 1), (1800, 2))
 """(steps, seed) of each expert stage. A third stage made the expert weaker, so the recipe stops at two
 (docs/experiments/expert-history.md)."""
@@ -62,8 +65,8 @@ def train_base(
 ) -> SFTResult:
     """Build the base model from scratch (the shipped tokenizer, random init) and train it by SFT.
 
-    With `vision_steps` > 0 the vision tower is first pretrained on dense token targets (`pretrain_vision`); its
-    log is kept in `out_dir` as `vision_log.jsonl`.
+    With `vision_steps` > 0 the vision tower is first pretrained on dense token targets (`pretrain_vision`) and then
+    kept frozen (`VISION_FROZEN`); its log is kept in `out_dir` as `vision_log.jsonl`.
     """
     out = Path(out_dir)
     tokenizer = bundled_model(BASE_MODEL)
@@ -71,7 +74,8 @@ def train_base(
     if vision_steps:
         vision = SFTConfig(steps=vision_steps, batch_size=VISION_BATCH_SIZE, learning_rate=2e-3, seed=seed)
         init = pretrain_vision(init, out.with_name(out.name + "-vision"), vision, progress=progress).out_dir
-    config = SFTConfig(steps=steps, batch_size=BATCH_SIZE, learning_rate=1.5e-3, seed=seed)
+    frozen = VISION_FROZEN if vision_steps else ()
+    config = SFTConfig(steps=steps, batch_size=BATCH_SIZE, learning_rate=1.5e-3, seed=seed, frozen=frozen)
     result = sft_train(init, role_stream(BASE_MIX, block=BATCH_SIZE), out, config, progress=progress)
     if vision_steps:
         shutil.copy(init / "vision_log.jsonl", out / "vision_log.jsonl")
