@@ -112,6 +112,19 @@ def collate(processor: Any, batch: Sequence[SFTExample]) -> dict[str, Any]:
     return dict(enc)
 
 
+def load_for_training(model_dir: str | Path, config: SFTConfig) -> tuple[Any, Any, random.Random]:
+    """The processor, the fp32 model and the data rng of a run, with torch's threads and seed set from `config`."""
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    processor = AutoProcessor.from_pretrained(model_dir)
+    model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=torch.float32)
+    return processor, model, random.Random(config.seed)
+
+
 def sft_train(
     model_dir: str | Path,
     examples: Callable[[random.Random], Iterator[SFTExample]],
@@ -122,14 +135,8 @@ def sft_train(
 ) -> SFTResult:
     """Fine-tune the model in `model_dir` on examples drawn from `examples(rng)`, save to `out_dir`."""
     import torch
-    from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
-    rng = random.Random(config.seed)
-    processor = AutoProcessor.from_pretrained(model_dir)
-    model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=torch.float32)
+    processor, model, rng = load_for_training(model_dir, config)
     model.train()
     trained = []
     for name, param in model.named_parameters():

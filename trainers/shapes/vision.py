@@ -26,7 +26,7 @@ import numpy.typing as npt
 from tqdm import tqdm
 
 from catts_graph.shapes.world import COLORS, SHAPES, ShapesItem, make_item
-from trainers.sft import SFTConfig, SFTResult, learning_rate
+from trainers.sft import SFTConfig, SFTResult, learning_rate, load_for_training
 from trainers.shapes.roles import TRAIN_SEED_BASE
 
 CLASSES = ("background", *(f"{color} {shape}" for color in COLORS for shape in SHAPES))
@@ -62,14 +62,8 @@ def pretrain_vision(
     likely class is right among the tokens an object covers at least half of (`object_token_accuracy`).
     """
     import torch
-    from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
-    rng = random.Random(config.seed)
-    processor = AutoProcessor.from_pretrained(model_dir)
-    model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=torch.float32)
+    processor, model, rng = load_for_training(model_dir, config)
     visual = model.model.visual
     head = torch.nn.Linear(model.config.text_config.hidden_size, len(CLASSES))
     params = [*visual.parameters(), *head.parameters()]
