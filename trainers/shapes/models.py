@@ -2,8 +2,8 @@
 
 - **Base**: a 4.5M-parameter Qwen2.5-VL (text 4 layers x 256, vision 4 layers x 128, head_dim 64) that reads the
   112 px world images resized to 224 px (64 image tokens). Its vision tower is first pretrained to name what lies
-  under each image token (`trainers.shapes.vision`), then the whole model is trained by SFT on the `answer` (85%)
-  and `reanswer` (15%) roles. Right often but not always, overconfident: the raw material
+  under each image token (`trainers.shapes.vision`), then, with the tower frozen, the rest is trained by SFT on the
+  `answer` (85%) and `reanswer` (15%) roles. Right often but not always, overconfident: the raw material
   CA-TTS and CDRL work on.
 - **Expert**: the base model trained further (3,100 more steps in two warm-restarted stages, so genuinely stronger)
   on a mix of answering and the expert roles (critic, voter, planner) written with the graph's own prompts.
@@ -59,27 +59,23 @@ def train_base(
     out_dir: str | Path,
     *,
     steps: int = BASE_STEPS,
-    vision_steps: int = VISION_STEPS,
     seed: int = 0,
     progress: bool = True,
 ) -> SFTResult:
     """Build the base model from scratch (the shipped tokenizer, random init) and train it by SFT.
 
-    With `vision_steps` > 0 the vision tower is first pretrained on dense token targets (`pretrain_vision`) and then
-    kept frozen (`VISION_FROZEN`); its log is kept in `out_dir` as `vision_log.jsonl`.
+    The vision tower is first pretrained on dense token targets (`pretrain_vision`, `VISION_STEPS`) and then kept
+    frozen (`VISION_FROZEN`); its log is kept in `out_dir` as `vision_log.jsonl`.
     """
     out = Path(out_dir)
     tokenizer = bundled_model(BASE_MODEL)
     init = make_tiny_model(out.with_name(out.name + "-init"), spec=SHAPES_SPEC, seed=seed, tokenizer_dir=tokenizer)
-    if vision_steps:
-        vision = SFTConfig(steps=vision_steps, batch_size=VISION_BATCH_SIZE, learning_rate=2e-3, seed=seed)
-        init = pretrain_vision(init, out.with_name(out.name + "-vision"), vision, progress=progress).out_dir
-    frozen = VISION_FROZEN if vision_steps else ()
-    config = SFTConfig(steps=steps, batch_size=BATCH_SIZE, learning_rate=1.5e-3, seed=seed, frozen=frozen)
+    vision = SFTConfig(steps=VISION_STEPS, batch_size=VISION_BATCH_SIZE, learning_rate=2e-3, seed=seed)
+    init = pretrain_vision(init, out.with_name(out.name + "-vision"), vision, progress=progress).out_dir
+    config = SFTConfig(steps=steps, batch_size=BATCH_SIZE, learning_rate=1.5e-3, seed=seed, frozen=VISION_FROZEN)
     result = sft_train(init, role_stream(BASE_MIX, block=BATCH_SIZE), out, config, progress=progress)
-    if vision_steps:
-        shutil.copy(init / "vision_log.jsonl", out / "vision_log.jsonl")
-        shutil.copy(init / "vision_config.json", out / "vision_config.json")
+    for name in ("vision_log.jsonl", "vision_config.json"):
+        shutil.copy(init / name, out / name)
     return result
 
 

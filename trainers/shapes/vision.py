@@ -30,7 +30,6 @@ from trainers.sft import SFTConfig, SFTResult, learning_rate, load_for_training
 from trainers.shapes.roles import TRAIN_SEED_BASE
 
 CLASSES = ("background", *(f"{color} {shape}" for color in COLORS for shape in SHAPES))
-MERGED_PATCH = 28  # model pixels per image token side: patch 14 x spatial merge 2
 
 
 def token_targets(item: ShapesItem, grid: int) -> npt.NDArray[np.float32]:
