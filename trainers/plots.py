@@ -6,7 +6,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
-def plot_loss(log: Sequence[dict[str, float]], path: str | Path, *, title: str = "training loss") -> Path:
+def plot_loss(
+    log: Sequence[dict[str, float]],
+    path: str | Path,
+    *,
+    title: str = "training loss",
+    ylabel: str = "cross-entropy (answer tokens)",
+) -> Path:
     """Loss (raw and smoothed) against step, saved as a PNG."""
     import matplotlib
 
@@ -18,7 +24,7 @@ def plot_loss(log: Sequence[dict[str, float]], path: str | Path, *, title: str =
     ax.plot(steps, [row["loss"] for row in log], alpha=0.35, label="loss")
     ax.plot(steps, [row["loss_ema"] for row in log], label="loss (EMA)")
     ax.set_xlabel("step")
-    ax.set_ylabel("cross-entropy (answer tokens)")
+    ax.set_ylabel(ylabel)
     ax.set_yscale("log")
     ax.set_title(title)
     ax.legend()

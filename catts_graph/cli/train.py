@@ -175,6 +175,12 @@ def run_sft(args: argparse.Namespace) -> int:
     else:
         result = make_smoke_model(args.out, steps=args.steps or SMOKE_STEPS, progress=True, **seed)
     plot_loss(result.log, result.out_dir / "loss.png", title=f"SFT ({args.role})")
+    vision_log = result.out_dir / "vision_log.jsonl"  # the base model's vision pretraining, before SFT
+    if vision_log.is_file():
+        rows = [json.loads(line) for line in vision_log.read_text().splitlines()]
+        plot_loss(
+            rows, result.out_dir / "vision_loss.png", title="vision pretraining", ylabel="cross-entropy per token"
+        )
     minutes = result.seconds / 60
     print(f"trained {args.role} for {result.steps} steps in {minutes:.1f} min; final loss {result.final_loss:.3f}")
     print(f"saved to {result.out_dir} (loss curve: {result.out_dir / 'loss.png'})")
