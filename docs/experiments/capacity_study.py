@@ -12,11 +12,12 @@ field overridden (`--image-size`, `--vision-layers`, ...) and any step count. Tr
 world's 112 px; the processor resizes them to `image_size`^2 pixels, exactly as vLLM does at serving time.
 
 `eval` answers the first `--limit` items of world seed `--seed` (2: the held-out items of `--benchmark shapes`)
-in-process with transformers: greedy, and `--n` samples at T = 1 (top_k 0, top_p 1, the served setting). It reports
-greedy accuracy, T = 1 sample accuracy, majority of n, pass@n, ECE (10 bins) and AUROC of the greedy answer's
-confidence exp(mean token log-prob, end token included), per question type and overall, and greedy accuracy and
-confidence with the question's evidence occluded (the asked-about objects' boxes, margin 2, painted with the
-background colour: the oracle-region occlusion of `catts probe` at level 1). Per-item lines go to OUT.jsonl.
+in-process with transformers: greedy, and `--n` samples at T = 1 (`--top-k`: default 40, as the graph samples;
+steps 1-5 of the study used 0, no cut-off). It reports greedy accuracy, T = 1 sample accuracy, majority of n, pass@n,
+ECE (10 bins) and AUROC of the greedy answer's confidence exp(mean token log-prob, end token included), per question
+type and overall, and greedy accuracy and confidence with the question's evidence occluded (the asked-about objects'
+boxes, margin 2, painted with the background colour: the oracle-region occlusion of `catts probe` at level 1).
+Per-item lines go to OUT.jsonl.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def _occluded(item):  # type: ignore[no-untyped-def]
     return Image.fromarray(img)
 
 
-def _generate(model, processor, images, questions, *, n: int, sample: bool, max_new_tokens: int):  # type: ignore[no-untyped-def]
+def _generate(model, processor, images, questions, *, n: int, sample: bool, max_new_tokens: int, top_k: int = 0):  # type: ignore[no-untyped-def]
     """Texts and exp(mean token log-prob) for each (image, question), n sequences each."""
     import torch
 
@@ -98,7 +99,7 @@ def _generate(model, processor, images, questions, *, n: int, sample: bool, max_
     ]
     prompts = [processor.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in chats]
     enc = processor(images=list(images), text=prompts, padding=True, padding_side="left", return_tensors="pt")
-    kwargs = {"do_sample": True, "temperature": 1.0, "top_k": 0, "top_p": 1.0} if sample else {"do_sample": False}
+    kwargs = {"do_sample": True, "temperature": 1.0, "top_k": top_k, "top_p": 1.0} if sample else {"do_sample": False}
     with torch.no_grad():
         out = model.generate(
             **enc,
@@ -162,7 +163,14 @@ def evaluate(args: argparse.Namespace) -> None:
             model, processor, [_occluded(it) for it in chunk], qs, n=1, sample=False, max_new_tokens=args.max_tokens
         )
         samples = _generate(
-            model, processor, [it.render() for it in chunk], qs, n=args.n, sample=True, max_new_tokens=args.max_tokens
+            model,
+            processor,
+            [it.render() for it in chunk],
+            qs,
+            n=args.n,
+            sample=True,
+            max_new_tokens=args.max_tokens,
+            top_k=args.top_k,
         )
         for k, it in enumerate(chunk):
             g_text, g_conf = greedy[k]
@@ -201,6 +209,7 @@ def evaluate(args: argparse.Namespace) -> None:
         "model": str(args.model),
         "seed": args.seed,
         "items": len(rows),
+        "top_k": args.top_k,
         "n": args.n,
         "seconds": round(time.perf_counter() - started, 1),
         **summarize(rows),
@@ -319,6 +328,7 @@ def main() -> None:
     e.add_argument("--batch", type=int, default=25)
     e.add_argument("--max-tokens", type=int, default=64)
     e.add_argument("--sample-seed", type=int, default=0)
+    e.add_argument("--top-k", type=int, default=40, help="0 = off; 40 is the graph's default (steps 1-5 used 0)")
     e.add_argument("--threads", type=int, default=2)
     e.set_defaults(handler=evaluate)
     c = sub.add_parser("compare", help="paired bootstrap of two eval .jsonl files (a - b)")
