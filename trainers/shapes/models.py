@@ -6,7 +6,8 @@
   `answer` (85%) and `reanswer` (15%) roles. Right often but not always, overconfident: the raw material
   CA-TTS and CDRL work on.
 - **Expert**: the base model trained further (3,100 more steps in two warm-restarted stages, vision tower still
-  frozen, so genuinely stronger) on a mix of answering and the expert roles (critic, voter, planner) written with the graph's own prompts.
+  frozen, so genuinely stronger) on a mix of answering and the expert roles (critic, voter, planner) written with
+  the graph's own prompts.
 
 Both share one BPE tokenizer, trained once and shipped with the bundled base model; `train_base` reuses it, so a
 retrained base reads and writes the same tokens (it is never retrained).
@@ -89,7 +90,8 @@ def train_expert(
     """Continue from the base model on answering plus the expert roles, one warm restart per `(steps, seed)` stage.
 
     Each stage is a fresh cosine schedule from lr 1e-3 on fresh role data (its seed), with the base model's pretrained
-    vision tower kept frozen (`VISION_FROZEN`); the log in `out_dir` covers all stages (`stage` per row, steps and seconds counted from the start) and `sft_config.json` lists each stage's config.
+    vision tower kept frozen (`VISION_FROZEN`); the log in `out_dir` covers all stages (`stage` per row, steps and
+    seconds counted from the start) and `sft_config.json` lists each stage's config.
     """
     if not stages or any(steps < 1 for steps, _ in stages):
         raise ValueError("stages must be a non-empty sequence of (steps >= 1, seed)")
@@ -99,7 +101,12 @@ def train_expert(
         last = index == len(stages)
         stage_dir = out if last else out.with_name(f"{out.name}-stage{index}")
         config = SFTConfig(
-            steps=steps, batch_size=BATCH_SIZE, learning_rate=1e-3, warmup_fraction=0.02, seed=seed, frozen=VISION_FROZEN
+            steps=steps,
+            batch_size=BATCH_SIZE,
+            learning_rate=1e-3,
+            warmup_fraction=0.02,
+            seed=seed,
+            frozen=VISION_FROZEN,
         )
         result = sft_train(start, role_stream(EXPERT_MIX, block=BATCH_SIZE), stage_dir, config, progress=progress)
         log += [
