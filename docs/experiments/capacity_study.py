@@ -197,6 +197,7 @@ def evaluate(args: argparse.Namespace) -> None:
                     "occluded_correct": norm(o_text, it) == it.answer,
                     "occluded_conf": o_conf,
                     "sample_answers": s_ans,
+                    "samples": [t for t, _ in s],
                     "sample_conf": [c for _, c in s],
                     "sample_acc": sum(a == it.answer for a in s_ans) / args.n,
                     "majority": maj,
