@@ -41,14 +41,36 @@ from nodes.prompts import question_prompt  # noqa: E402
 
 
 # --------------------------------------------------------------------------------------------------------- train
+def _long_listings_stream(mix, share: float, block: int):  # type: ignore[no-untyped-def]
+    """`role_stream(mix, block=block)` keeping only `share` of the colour and shape counts of 0-2 (step 10)."""
+    from catts_graph.shapes.world import make_item
+    from trainers.shapes.roles import TRAIN_SEED_BASE
+
+    roles, weights = [r for r, _ in mix.values()], [w for _, w in mix.values()]
+
+    def stream(rng):  # type: ignore[no-untyped-def]
+        seed, index = TRAIN_SEED_BASE + rng.randrange(1_000_000), 0
+        while True:
+            role, made = rng.choices(roles, weights)[0], 0
+            while made < block:
+                item = make_item(seed, index)
+                index += 1
+                small = item.question_type in ("count_color", "count_shape") and int(item.answer) < 3
+                if not small or rng.random() < share:
+                    made += 1
+                    yield role(item, rng)
+
+    return stream
+
+
 def train(args: argparse.Namespace) -> None:
     import torch
 
     from catts_graph.shapes.bundled import BASE_MODEL, bundled_model
     from catts_graph.shapes.tiny_vlm import count_parameters, make_tiny_model
     from trainers.sft import SFTConfig, sft_train
-    from trainers.shapes.models import BATCH_SIZE, SHAPES_SPEC
-    from trainers.shapes.roles import BASE_MIX, role_stream
+    from trainers.shapes.models import BATCH_SIZE, SHAPES_SPEC, VISION_FROZEN
+    from trainers.shapes.roles import BASE_MIX, EXPERT_MIX, role_stream
 
     torch.set_num_threads(args.threads)
     overrides = {f.name: getattr(args, f.name) for f in fields(SHAPES_SPEC) if getattr(args, f.name, None) is not None}
@@ -59,15 +81,28 @@ def train(args: argparse.Namespace) -> None:
     )
     print(json.dumps({"spec": overrides, "parameters": count_parameters(init), "image_tokens": spec.image_tokens}))
     config = SFTConfig(
-        steps=args.steps, batch_size=BATCH_SIZE, learning_rate=args.lr, seed=args.seed, threads=args.threads
+        steps=args.steps,
+        batch_size=BATCH_SIZE,
+        learning_rate=args.lr,
+        seed=args.seed,
+        threads=args.threads,
+        warmup_fraction=args.warmup,
+        frozen=VISION_FROZEN if args.frozen_tower else (),
     )
-    result = sft_train(init, role_stream(BASE_MIX, block=BATCH_SIZE), out, config, progress=True)
+    mix = EXPERT_MIX if args.mix == "expert" else BASE_MIX
+    stream = role_stream(mix, block=BATCH_SIZE)
+    if args.small_count_share < 1:
+        stream = _long_listings_stream(mix, args.small_count_share, BATCH_SIZE)
+    result = sft_train(init, stream, out, config, progress=True)
     (out / "capacity_point.json").write_text(
         json.dumps(
             {
                 "spec": overrides,
                 "steps": args.steps,
                 "lr": args.lr,
+                "frozen_tower": args.frozen_tower,
+                "small_count_share": args.small_count_share,
+                "mix": args.mix,
                 "seconds": result.seconds,
                 "final_loss_ema": result.final_loss,
                 "parameters": count_parameters(out),
@@ -315,6 +350,10 @@ def main() -> None:
     t.add_argument("--lr", type=float, default=1.5e-3)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=2)
+    t.add_argument("--warmup", type=float, default=0.04, help="warm-up fraction of the steps")
+    t.add_argument("--frozen-tower", action="store_true", help="keep the vision tower as loaded (the v2 recipe)")
+    t.add_argument("--mix", choices=["base", "expert"], default="base", help="the recipe's role mix to train on")
+    t.add_argument("--small-count-share", type=float, default=1.0, help="share of colour/shape counts of 0-2 kept")
     for f in fields(SHAPES_SPEC):
         t.add_argument(
             "--" + f.name.replace("_", "-"), dest=f.name, type=int, help=f"default {getattr(SHAPES_SPEC, f.name)}"
