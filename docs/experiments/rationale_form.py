@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from catts_graph.shapes.world import COLORS, SHAPES, ShapesItem
 
 GRID = 8  # image tokens per side at 224 px
+_reference = ShapesItem.target.fget  # the world's own response, kept before `main` replaces the property
 
 
 def _listed(item: ShapesItem) -> list[str]:
@@ -36,7 +37,7 @@ def _listed(item: ShapesItem) -> list[str]:
 def positioned_target(item: ShapesItem) -> str:
     """The reference response with each listed object followed by ``at COL-ROW``; other answers unchanged."""
     if item.answer_type != "integer":
-        return f"{item.rationale} \\boxed{{{item.answer}}}"
+        return _reference(item)
     listed = set(_listed(item))
     picked = sorted((o for o in item.objects if o.describe() in listed), key=lambda o: (o.cx, o.cy))
     if not picked:
@@ -48,7 +49,7 @@ def positioned_target(item: ShapesItem) -> str:
 def grouped_target(item: ShapesItem) -> str:
     """The reference response with the listed objects grouped by colour, then shape; other answers unchanged."""
     if item.answer_type != "integer" or item.rationale == "none.":
-        return f"{item.rationale} \\boxed{{{item.answer}}}"
+        return _reference(item)
     order = {f"{color} {shape}": (i, j) for i, color in enumerate(COLORS) for j, shape in enumerate(SHAPES)}
     return f"{', '.join(sorted(_listed(item), key=order.__getitem__))}. \\boxed{{{item.answer}}}"
 
