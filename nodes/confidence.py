@@ -7,7 +7,8 @@ Conventions (docs/method.md section 2): higher = more confident.
 - Response confidence: ``C = mean_t c_t``.
 - DeepConf variants (arXiv 2508.15260): tail (mean of the last W tokens), bottom-10% group confidence (mean of the
   lowest 10% of sliding-window means) and lowest-window confidence.
-- Probability-scale confidence for calibration metrics: ``exp(mean_t log p(y_t))`` of the sampled tokens.
+- Probability-scale confidence for calibration metrics: ``exp(mean_t log p(y_t))`` of the sampled tokens, or the
+  probability of the final answer's span given the rationale before it (``answer_probability``).
 
 Undefined values are NaN, never silently 0: a token without top-k log-probs has NaN confidence and is skipped by the
 response-level functions; a response with no usable token has NaN confidence.
@@ -26,6 +27,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import numpy.typing as npt
+
+from nodes.answers import extract_raw_answer
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -140,3 +143,31 @@ def probability_confidence(token_logprobs: Sequence[float]) -> float:
     """``exp(mean log p)`` of the sampled tokens: a confidence in [0, 1] for calibration metrics (NaN if none)."""
     lp = _finite(np.asarray(token_logprobs, dtype=np.float64))  # (T',)
     return float(np.exp(lp.mean())) if lp.size else math.nan
+
+
+def answer_span(text: str) -> tuple[int, int] | None:
+    """Character offsets [start, end) of a response's final answer (the last ``\\boxed{}`` content, else the last
+    "answer is X" phrase), or None when it has none."""
+    raw = extract_raw_answer(text)
+    if not raw:
+        return None
+    start = text.rfind(raw)
+    return (start, start + len(raw)) if start >= 0 else None
+
+
+def span_log_prob(tokens: Sequence[str], logprobs: Sequence[float], span: tuple[int, int]) -> float:
+    """Sum of the log-probs of the tokens (texts, in order) that overlap the character span (NaN when none does)."""
+    total, position, hit = 0.0, 0, False
+    for token, logprob in zip(tokens, logprobs, strict=True):
+        end = position + len(token)
+        if end > span[0] and position < span[1]:
+            total, hit = total + logprob, True
+        position = end
+    return total if hit else math.nan
+
+
+def answer_probability(tokens: Sequence[str], logprobs: Sequence[float]) -> float:
+    """P(final answer span | everything written before it) of a generated response: exp of the summed log-probs of
+    the tokens that spell the answer (NaN when the response has no answer)."""
+    span = answer_span("".join(tokens))
+    return math.exp(span_log_prob(tokens, logprobs, span)) if span is not None else math.nan

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal, Protocol, runtime_checkable
 
-from nodes.confidence import probability_confidence, response_confidence
+from nodes.confidence import answer_probability, probability_confidence, response_confidence
 from nodes.errors import InvalidInputError
 from nodes.images import ImageInput, to_data_url
 
@@ -119,6 +119,13 @@ class Sample:
     def probability(self) -> float:
         """exp(mean log-prob of the sampled tokens), in [0, 1]; NaN without log-probs."""
         return probability_confidence([t.logprob for t in self.tokens])
+
+    @cached_property
+    def answer_probability(self) -> float:
+        """P(final answer | the rationale written before it), in [0, 1]; NaN without an answer or log-probs."""
+        if not self.tokens:
+            return math.nan
+        return answer_probability([t.token for t in self.tokens], [t.logprob for t in self.tokens])
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ def sample_record(
         "answer": extract_answer(sample.text, answer_type=answer_type, choices=choices),
         "confidence": sample.confidence,
         "probability": sample.probability,
+        "answer_probability": sample.answer_probability,
         "tail_confidence": tail_confidence(token_conf, window),
         "bottom_window_confidence": bottom_percent_confidence(token_conf, window),
         "lowest_window_confidence": lowest_group_confidence(token_conf, window),

@@ -27,6 +27,7 @@ from langgraph.runtime import Runtime
 
 from nodes.answers import extract_answer, extract_raw_answer
 from nodes.common import emit, question_messages, representative_text, vote_summary
+from nodes.confidence import answer_span, span_log_prob
 from nodes.config import NoiseConfig, Scored, SelfCheckConfig, stage_from_context
 from nodes.images import load_image, png_data_url
 from nodes.perturb import box_mask, perturb
@@ -83,27 +84,6 @@ def contrastive_pick(
     return pick, scores, plausible
 
 
-def answer_span(text: str) -> tuple[int, int] | None:
-    """Character offsets [start, end) of a response's final answer (the last ``\\boxed{}`` content, else the last
-    "answer is X" phrase), or None when it has none."""
-    raw = extract_raw_answer(text)
-    if not raw:
-        return None
-    start = text.rfind(raw)
-    return (start, start + len(raw)) if start >= 0 else None
-
-
-def span_log_prob(score: AnswerScore, span: tuple[int, int]) -> float:
-    """Sum of the log-probs of the scored tokens that overlap the character span (NaN when none does)."""
-    total, position, hit = 0.0, 0, False
-    for token, logprob in zip(score.tokens, score.logprobs, strict=True):
-        end = position + len(token)
-        if end > span[0] and position < span[1]:
-            total, hit = total + logprob, True
-        position = end
-    return total if hit else math.nan
-
-
 def scored_reply(text: str, answer: str, scored: Scored) -> tuple[str, tuple[int, int] | None]:
     """What the self-check teacher-forces for a candidate and the span of it that holds the answer (None: all)."""
     if scored == "response":
@@ -119,7 +99,7 @@ def candidate_log_probs(score: AnswerScore, span: tuple[int, int] | None) -> tup
     """(the log-prob the contrast reads, the sequence log-prob the cut-off reads) of one scored reply."""
     if span is None:  # the whole response: length-normalised contrast, sequence-level cut-off
         return score.mean, score.total
-    value = span_log_prob(score, span)
+    value = span_log_prob(score.tokens, score.logprobs, span)
     return value, value
 
 

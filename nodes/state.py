@@ -23,6 +23,7 @@ class SampleRecord(TypedDict):
     answer: str | None  # None: no parseable answer (kept, counted, does not vote)
     confidence: float  # NMLP mean over tokens (higher = more confident)
     probability: float  # exp(mean log-prob), in [0, 1]
+    answer_probability: float  # P(final answer | the rationale before it), in [0, 1]; NaN without an answer
     tail_confidence: float
     bottom_window_confidence: float
     lowest_window_confidence: float

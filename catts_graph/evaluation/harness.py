@@ -144,7 +144,10 @@ async def evaluate_item(
         started = time.perf_counter()
         greedy_params = SamplingParams(n=1, temperature=0.0, max_tokens=sampling.max_tokens)
         greedy = (await model.sample(messages, greedy_params))[0]
-        add("greedy", 1, greedy_prediction(record(greedy), greedy.prompt_tokens), time.perf_counter() - started)
+        greedy_record = record(greedy)
+        prediction = greedy_prediction(greedy_record, greedy.prompt_tokens)
+        confidences = {"answer_probability": greedy_record["answer_probability"]}  # the second declared form
+        add("greedy", 1, prediction, time.perf_counter() - started, confidences)
     max_n = max(settings.ns)
     started = time.perf_counter()
     samples = await model.sample(messages, sampling.model_copy(update={"n": max_n}).params())

@@ -1,8 +1,9 @@
 """From `results.jsonl` to `metrics.json`, the Markdown report, the terminal table and the plots.
 
 Calibration is measured on each method's stated confidence in [0, 1]: the vote share of the chosen answer for the
-voting methods and CA-TTS, exp(mean log-prob) for greedy. ECE uses 10 equal-width bins (`ece`) and 10 equal-mass
-bins (`ece_equal_mass`). Costs are means per item.
+voting methods and CA-TTS, exp(mean log-prob) for greedy; greedy's second form, the probability of its final answer
+given the rationale before it, is reported beside it (``answer_probability``). ECE uses 10 equal-width bins (`ece`)
+and 10 equal-mass bins (`ece_equal_mass`). Costs are means per item.
 """
 
 from __future__ import annotations
@@ -46,12 +47,24 @@ def aggregate(lines: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "wall_s": _mean(rows, "wall_s"),
             "reliability": reliability(confidence, correct),
         }
+        if all("answer_probability" in r for r in rows):  # greedy: P(answer | rationale), the second declared form
+            span = [_finite_or_zero(r["answer_probability"]) for r in rows]
+            per[key(method, n)]["answer_probability"] = {
+                "ece": ece(span, correct),
+                "auroc": auroc(span, correct),
+                "brier": brier(span, correct),
+            }
     methods = sorted({m for m, _ in groups})
     slopes = {}
     for method in methods:
         points = sorted((n, per[key(method, n)]["accuracy"] * 100) for m, n in groups if m == method)
         slopes[method] = scaling_slope([n for n, _ in points], [a for _, a in points]) if len(points) > 1 else math.nan
     return {"methods": per, "slopes": slopes, "comparisons": _comparisons(groups)}
+
+
+def _finite_or_zero(value: float | None) -> float:
+    """A confidence as the metrics read it: a response without an answer (NaN) states no confidence, 0."""
+    return float(value) if value is not None and math.isfinite(value) else 0.0
 
 
 def _mean(rows: Sequence[dict[str, Any]], field: str) -> float:
@@ -120,6 +133,15 @@ def markdown_report(metrics: dict[str, Any], run_info: dict[str, Any]) -> str:
             f"{_f(row['ece_equal_mass']).strip()} | {_f(row['auroc']).strip()} | {_f(row['brier']).strip()} | "
             f"{row['tokens']:.0f} | {row['calls']:.1f} | {row['wall_s']:.2f} |"
         )
+    spans = [row for row in metrics["methods"].values() if "answer_probability" in row]
+    if spans:
+        out += ["", "Greedy's second declared confidence, P(answer | its rationale):", ""]
+        for row in spans:
+            form = row["answer_probability"]
+            out.append(
+                f"- {row['method']}: ECE {_f(form['ece']).strip()}, AUROC {_f(form['auroc']).strip()}, "
+                f"Brier {_f(form['brier']).strip()}"
+            )
     out += ["", "Slope of accuracy (points) against log2 N:", ""]
     out += [f"- {m}: {s:+.2f}" for m, s in metrics["slopes"].items() if math.isfinite(s)]
     out += ["", "Accuracy difference against majority vote at the same N and against greedy"]

@@ -34,6 +34,9 @@ def test_eval_two_n_values_and_resume(vllm_server: RunningServer, tmp_path: Path
     metrics = json.loads((out / "metrics.json").read_text())
     assert {"greedy@1", "majority@4", "catts-paper@2", "catts-adaptive@4"} <= set(metrics["methods"])
     assert all(metrics["methods"][k]["expert_calls"] > 0 for k in ("catts-paper@2", "catts-paper@4"))
+    greedy = [line for line in lines if line["method"] == "greedy"]  # both declared confidences, from vLLM's log-probs
+    assert all(0.0 <= line["confidence"] <= 1.0 and "answer_probability" in line for line in greedy)
+    assert set(metrics["methods"]["greedy@1"]["answer_probability"]) == {"ece", "auroc", "brier"}
     for name in ("report.md", "scaling.png", "cost.png", "reliability.png"):
         assert (out / name).stat().st_size > 0
     again = catts(*args)  # without --resume an existing run is refused

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from nodes.confidence import (
+    answer_probability,
     bottom_percent_confidence,
     group_confidences,
     lowest_group_confidence,
@@ -117,3 +118,10 @@ def test_bottom_percent_range() -> None:
 )
 def test_probability_confidence(logprobs: list[float], expected: float) -> None:
     assert probability_confidence(logprobs) == pytest.approx(expected, nan_ok=True)
+
+
+def test_answer_probability_reads_the_final_answers_tokens_given_the_rationale() -> None:
+    tokens = ["two", " circles.", " \\boxed{", "1", "2", "}"]
+    logprobs = [math.log(0.5), -0.1, -0.2, math.log(0.8), math.log(0.5), -0.3]
+    assert answer_probability(tokens, logprobs) == pytest.approx(0.4)  # P("12" | "two circles. \\boxed{")
+    assert math.isnan(answer_probability(["no", " answer"], [-0.1, -0.1]))

@@ -27,7 +27,8 @@ from nodes.testing import ScriptedExpert, ScriptedModel
 
 def rec(answer: str | None, conf: float = 5.0, lowest: float = 5.0, tokens: int = 10) -> SampleRecord:
     return {
-        "text": "", "answer": answer, "confidence": conf, "probability": 0.9, "tail_confidence": conf,
+        "text": "", "answer": answer, "confidence": conf, "probability": 0.9, "answer_probability": 0.9,
+        "tail_confidence": conf,
         "bottom_window_confidence": lowest, "lowest_window_confidence": lowest, "completion_tokens": tokens,
         "finish_reason": "stop",
     }  # fmt: skip
@@ -93,9 +94,13 @@ async def test_every_method_at_every_n_on_shared_samples(items: list, tmp_path: 
     versus = {(c["method"], c["n_samples"], c["versus"]) for c in metrics["comparisons"]}
     assert {("catts-paper", 4, "majority"), ("catts-paper", 4, "greedy")} <= versus
     assert not any(c["method"] in ("greedy", "majority") for c in metrics["comparisons"])
-    assert "catts-paper" in table(metrics) and "| majority | 4 |" in markdown_report(
+    report = markdown_report(
         metrics, {"benchmark": "shapes", "n_items": 4, "model": "m", "expert": "e", "settings": settings.to_json()}
     )
+    assert "catts-paper" in table(metrics) and "| majority | 4 |" in report
+    span = metrics["methods"]["greedy@1"]["answer_probability"]  # greedy's second declared confidence
+    assert 0.0 <= span["ece"] <= 1.0 and "P(answer | its rationale)" in report
+    assert "answer_probability" not in metrics["methods"]["majority@4"]
 
 
 async def test_resume_completes_every_item_exactly_once(items: list, tmp_path: Path) -> None:

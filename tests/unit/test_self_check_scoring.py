@@ -6,8 +6,9 @@ import math
 
 import pytest
 
+from nodes.confidence import answer_span, span_log_prob
 from nodes.protocol import AnswerScore
-from nodes.self_check import answer_span, candidate_log_probs, contrastive_pick, scored_reply, span_log_prob
+from nodes.self_check import candidate_log_probs, contrastive_pick, scored_reply
 
 RESPONSE = "two red circles. \\boxed{2}"
 
@@ -38,10 +39,10 @@ def test_the_span_reads_only_the_answer_tokens() -> None:
     text = "".join(score.tokens)
     span = answer_span(text)
     assert span is not None and text[span[0] : span[1]] == "12"
-    assert span_log_prob(score, span) == pytest.approx(-3.0)
+    assert span_log_prob(score.tokens, score.logprobs, span) == pytest.approx(-3.0)
     assert candidate_log_probs(score, span) == (pytest.approx(-3.0), pytest.approx(-3.0))
     assert candidate_log_probs(score, None) == (pytest.approx(-4.2 / 6), pytest.approx(-4.2))  # mean, total
-    assert math.isnan(span_log_prob(score, (100, 101)))
+    assert math.isnan(span_log_prob(score.tokens, score.logprobs, (100, 101)))
 
 
 def test_the_cut_off_binds_on_sequence_probabilities() -> None:
