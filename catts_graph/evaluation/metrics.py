@@ -12,7 +12,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import numpy as np
@@ -136,3 +136,29 @@ def paired_bootstrap_ci(
     means = diff[samples].mean(axis=1)  # (B,)
     tail = (1 - level) / 2
     return float(diff.mean()), float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
+
+
+def paired_metric_ci(
+    metric: Callable[[Sequence[float], Sequence[float]], float],
+    a: tuple[Sequence[float], Sequence[float]],
+    b: tuple[Sequence[float], Sequence[float]],
+    *,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """``metric(a) - metric(b)`` for two (confidence, correct) lists over the same items, with a paired bootstrap
+    confidence interval (items resampled jointly), e.g. ``paired_metric_ci(ece, (conf_a, ok_a), (conf_b, ok_b))``."""
+    arrays = [np.asarray(x, dtype=np.float64) for x in (*a, *b)]  # 4 x (N,)
+    if len({x.shape for x in arrays}) != 1 or arrays[0].size == 0:
+        raise ValueError("a paired metric needs four equally long, non-empty lists")
+    conf_a, ok_a, conf_b, ok_b = arrays
+    rng = np.random.default_rng(seed)
+    samples = rng.integers(0, conf_a.size, size=(n_boot, conf_a.size))  # (B, N) resampled item indices
+    diffs = np.array(
+        [metric(list(conf_a[i]), list(ok_a[i])) - metric(list(conf_b[i]), list(ok_b[i])) for i in samples]
+    )  # (B,)
+    diffs = diffs[np.isfinite(diffs)]  # a resample with one class only has no AUROC
+    tail = (1 - level) / 2
+    point = metric(list(conf_a), list(ok_a)) - metric(list(conf_b), list(ok_b))
+    return float(point), float(np.quantile(diffs, tail)), float(np.quantile(diffs, 1 - tail))

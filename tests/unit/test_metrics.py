@@ -6,7 +6,15 @@ import math
 
 import pytest
 
-from catts_graph.evaluation.metrics import auroc, brier, ece, paired_bootstrap_ci, reliability, scaling_slope
+from catts_graph.evaluation.metrics import (
+    auroc,
+    brier,
+    ece,
+    paired_bootstrap_ci,
+    paired_metric_ci,
+    reliability,
+    scaling_slope,
+)
 
 
 def test_ece_equal_width_by_hand() -> None:
@@ -55,3 +63,13 @@ def test_paired_bootstrap() -> None:
     assert diff == pytest.approx(0.5) and low < 0.5 < high and low > 0.3
     with pytest.raises(ValueError, match="equally long"):
         paired_bootstrap_ci([1], [1, 0])
+
+
+def test_paired_metric_ci_brackets_the_difference_and_is_zero_for_identical_runs() -> None:
+    correct = [1.0, 0.0] * 50
+    sharp, blunt = [0.9, 0.1] * 50, [0.6, 0.4] * 50  # same ranking, different calibration
+    diff, low, high = paired_metric_ci(ece, (sharp, correct), (blunt, correct))
+    assert math.isclose(diff, 0.1 - 0.4) and low <= diff <= high
+    assert paired_metric_ci(auroc, (sharp, correct), (sharp, correct)) == (0.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="equally long"):
+        paired_metric_ci(ece, ([0.5], [1.0]), ([0.5, 0.5], [1.0, 0.0]))
