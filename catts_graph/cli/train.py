@@ -133,7 +133,8 @@ examples:
 
 Logs go to OUT/cdrl_log.jsonl (every reward component, mean C and mean C - C' per step, cdrl/perception_loss and
 cdrl/calibration_loss when those terms are on; with --dev the dev metrics as
-eval_accuracy, eval_ece, eval_auroc, eval_brier, eval_clean_confidence, eval_confidence_drop) with a plot in
+eval_accuracy, eval_ece, eval_auroc, eval_brier, eval_clean_confidence, eval_confidence_drop (its clean answer forced
+on the noised twin), eval_own_confidence_drop (its own answer to the twin, as `catts probe` reads)) with a plot in
 OUT/cdrl.png. --keep-best brier exports the dev checkpoint with the lowest Brier score (calibration and accuracy in
 one proper score) instead of the last step; the table marks the exported step.
 On GPUs the same command trains Qwen2.5-VL (accelerate/DeepSpeed recipe: docs/training.md, "On GPUs").
@@ -280,12 +281,15 @@ def dev_table(log_path: Path) -> str:
     rows = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
     exported = next((r["exported_step"] for r in rows if "exported_step" in r), None)
     dev = [r for r in rows if "eval_accuracy" in r]
-    lines = ["| step | accuracy | ECE | AUROC | Brier | C (NMLP) | C - C' |", "|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| step | accuracy | ECE | AUROC | Brier | C (NMLP) | C - C' | own-answer drop |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in dev:
         mark = " (exported)" if r.get("step") == exported else ""
         lines.append(
             f"| {r.get('step', 0)}{mark} | {100 * r['eval_accuracy']:.1f}% | {r['eval_ece']:.3f} | "
             f"{r['eval_auroc']:.3f} | {r['eval_brier']:.3f} | {r['eval_clean_confidence']:.2f} | "
-            f"{r['eval_confidence_drop']:+.2f} |"
+            f"{r['eval_confidence_drop']:+.2f} | {r['eval_own_confidence_drop']:+.2f} |"
         )
     return "\n".join(lines)

@@ -69,6 +69,7 @@ def test_dev_metrics_are_logged_at_the_start_and_every_interval(setup: tuple[Pat
     for row in dev:
         assert 0.0 <= row["eval_accuracy"] <= 1.0 and 0.0 <= row["eval_ece"] <= 1.0
         assert row["eval_clean_confidence"] > 0 and math.isfinite(row["eval_confidence_drop"])
+        assert math.isfinite(row["eval_own_confidence_drop"])
     assert dev[0]["eval_clean_confidence"] != dev[-1]["eval_clean_confidence"]  # measured on the changing policy
     assert logged[-1] == {"exported_step": 2}
 
@@ -128,11 +129,14 @@ def test_nmlp_is_larger_for_peaked_distributions_and_ignores_masked_tokens() -> 
 
 
 def test_dev_metrics_summarise_greedy_rows() -> None:
-    rows = [{"correct": 1.0, "probability": 0.9, "clean_confidence": 3.0, "noised_confidence": 1.0},
-            {"correct": 0.0, "probability": 0.6, "clean_confidence": 2.0, "noised_confidence": 2.0}]  # fmt: skip
+    rows = [{"correct": 1.0, "probability": 0.9, "clean_confidence": 3.0, "noised_confidence": 1.0,
+             "own_noised_confidence": 0.5},
+            {"correct": 0.0, "probability": 0.6, "clean_confidence": 2.0, "noised_confidence": 2.0,
+             "own_noised_confidence": 2.5}]  # fmt: skip
     metrics = dev_metrics(rows)
     assert metrics["accuracy"] == 0.5 and metrics["auroc"] == 1.0
     assert math.isclose(metrics["ece"], 0.5 * 0.1 + 0.5 * 0.6) and metrics["confidence_drop"] == 1.0
+    assert metrics["own_confidence_drop"] == 1.0  # (2.5 + -0.5) / 2
 
 
 def test_the_pathwise_calibration_loss_trains_and_is_logged(setup: tuple[Path, Path], tmp_path: Path) -> None:
@@ -141,6 +145,34 @@ def test_the_pathwise_calibration_loss_trains_and_is_logged(setup: tuple[Path, P
     logged = [json.loads(line) for line in (out / "cdrl_log.jsonl").read_text().splitlines()]
     losses = [row["cdrl/calibration_loss"] for row in logged if "cdrl/calibration_loss" in row]
     assert losses and all(math.isfinite(v) and 0.0 <= v <= 2.0 for v in losses)  # w * mean squared error in [0, 1]
+
+
+def test_the_greedy_calibration_loss_trains_and_is_logged(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    model_dir, pairs = setup
+    before = load_file(str(model_dir / "model.safetensors"))
+    run = config(tmp_path / "run", greedy_calibration_loss_weight=2.0, reward_weights=[0.0, 0.0, 0.0, 0.0])
+    out = train_cdrl(model_dir, pairs, tmp_path / "out", run)  # the rewards weigh 0: only the greedy Brier trains
+    logged = [json.loads(line) for line in (out / "cdrl_log.jsonl").read_text().splitlines()]
+    losses = [row["cdrl/greedy_calibration_loss"] for row in logged if "cdrl/greedy_calibration_loss" in row]
+    assert losses and all(math.isfinite(v) and 0.0 <= v <= 2.0 for v in losses)  # w * mean squared error in [0, 1]
+    after = load_file(str(out / "model.safetensors"))
+    assert any(not torch.equal(v, after[k]) for k, v in before.items())
+
+
+def test_the_greedy_perception_loss_trains_and_is_logged(
+    setup: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model_dir, pairs = setup
+    before = load_file(str(model_dir / "model.safetensors"))
+    graded_right = lambda texts, *_: [1.0] * len(texts)  # noqa: E731  # the term reads right greedy answers only
+    monkeypatch.setattr("trainers.cdrl.trainer.accuracy_rewards", graded_right)
+    run = config(tmp_path / "run", greedy_perception_loss_weight=1.0, reward_weights=[0.0, 0.0, 0.0, 0.0])
+    out = train_cdrl(model_dir, pairs, tmp_path / "out", run)  # the rewards weigh 0: only the pathwise term trains
+    logged = [json.loads(line) for line in (out / "cdrl_log.jsonl").read_text().splitlines()]
+    losses = [row["cdrl/greedy_perception_loss"] for row in logged if "cdrl/greedy_perception_loss" in row]
+    assert losses and all(math.isfinite(v) and -1.0 <= v <= 1.0 and v != 0.0 for v in losses)  # -w * tanh(.)
+    after = load_file(str(out / "model.safetensors"))
+    assert any(not torch.equal(v, after[k]) for k, v in before.items())
 
 
 def test_lora_is_merged_on_export(setup: tuple[Path, Path], tmp_path: Path) -> None:
@@ -236,6 +268,8 @@ def test_pathwise_losses_run_when_every_rollout_is_truncated(setup: tuple[Path, 
         ({"confidence_top_k": 0}, "top_k"),
         ({"perception_loss_weight": -1.0}, "perception_loss_weight"),
         ({"calibration_loss_weight": -1.0}, "calibration_loss_weight"),
+        ({"greedy_calibration_loss_weight": -1.0}, "greedy_calibration_loss_weight"),
+        ({"greedy_perception_loss_weight": -1.0}, "greedy_perception_loss_weight"),
         (
             {
                 "load_best_model_at_end": True,

@@ -32,6 +32,20 @@ class CDRLConfig(GRPOConfig):  # type: ignore[misc]  # TRL is untyped here (Any)
             "the Brier score of the probability confidence the calibration metrics read (ours; 0 = off)"
         },
     )
+    greedy_calibration_loss_weight: float = field(
+        default=0.0,
+        metadata={
+            "help": "w of w * mean (exp(mean log-prob) - R_acc)^2 over the greedy response to each prompt, decoded "
+            "by the current policy each step: the Brier score of the confidence ECE and AUROC read (ours; 0 = off)"
+        },
+    )
+    greedy_perception_loss_weight: float = field(
+        default=0.0,
+        metadata={
+            "help": "w of -w * mean tanh(beta * (C - C')) over the right greedy responses of the step's prompts, C and"
+            " C' their NMLP on the clean and the noised image, both with gradient (ours; 0 = off)"
+        },
+    )
     mask_truncated_completions: bool = field(
         default=True,
         metadata={
@@ -50,6 +64,10 @@ class CDRLConfig(GRPOConfig):  # type: ignore[misc]  # TRL is untyped here (Any)
             raise ValueError("set perception_alpha >= 0 and perception_beta > 0")
         if self.perception_loss_weight < 0:
             raise ValueError("perception_loss_weight must be >= 0 (0 turns the pathwise perception loss off)")
+        if self.greedy_perception_loss_weight < 0:
+            raise ValueError("greedy_perception_loss_weight must be >= 0 (0 turns the greedy perception loss off)")
+        if self.greedy_calibration_loss_weight < 0:
+            raise ValueError("greedy_calibration_loss_weight must be >= 0 (0 turns the greedy calibration loss off)")
         if self.calibration_loss_weight < 0:
             raise ValueError("calibration_loss_weight must be >= 0 (0 turns the pathwise calibration loss off)")
         if self.confidence_top_k < 1:

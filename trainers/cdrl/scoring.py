@@ -63,7 +63,8 @@ def completion_mask(completion_ids: torch.Tensor, eos_token_id: int) -> torch.Te
 
 
 def dev_metrics(rows: list[dict[str, float]]) -> dict[str, float]:
-    """Dev-set summary: greedy accuracy, ECE, AUROC and Brier of exp(mean log-prob), mean NMLP C and C - C'."""
+    """Dev-set summary: greedy accuracy, ECE, AUROC and Brier of exp(mean log-prob), mean NMLP C, C - C' (its clean
+    answer forced on the noised twin) and the own-answer drop (its own answer to the twin, as `catts probe` reads)."""
     correct = [r["correct"] for r in rows]
     probability = [r["probability"] for r in rows]
     return {
@@ -73,4 +74,5 @@ def dev_metrics(rows: list[dict[str, float]]) -> dict[str, float]:
         "brier": brier(probability, correct),
         "clean_confidence": sum(r["clean_confidence"] for r in rows) / len(rows),
         "confidence_drop": sum(r["clean_confidence"] - r["noised_confidence"] for r in rows) / len(rows),
+        "own_confidence_drop": sum(r["clean_confidence"] - r["own_noised_confidence"] for r in rows) / len(rows),
     }

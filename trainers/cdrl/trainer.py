@@ -18,7 +18,12 @@ round.)
 `calibration_loss_weight` (ours; 0 = off) adds ``w * mean_j (exp(mean log-prob_j) - R_acc_j)^2``, the Brier score
 of the probability confidence that ECE and AUROC read, with gradient: wrong rollouts' probability goes down and
 right ones' up, the pathwise form of the paper's calibration term.
-`CDRLTrainer.evaluate` answers a dev set greedily with the current policy (accuracy, ECE, AUROC, Brier, C - C').
+Two lab levers (ours; 0 = off) read the current policy's *greedy* response to each prompt of the step, decoded once
+per prompt in eval mode: `greedy_calibration_loss_weight` (that Brier score on the greedy responses to the clean and
+the noised image: the confidence greedy's ECE and AUROC read) and `greedy_perception_loss_weight` (the pathwise
+perception term on the right greedy responses). What they did on ShapesVQA: docs/experiments/cdrl-v2.md.
+`CDRLTrainer.evaluate` answers a dev set greedily with the current policy (accuracy, ECE, AUROC, Brier, C - C', and
+the drop of its own answer to the noised twin, as `catts probe` reads it).
 
 Many processes (accelerate, DeepSpeed ZeRO-3): TRL spreads one prompt's G rollouts over processes, so C is gathered
 before Cnorm sees the whole group, and the logged means are over the whole batch; the dev set is split between the
@@ -135,34 +140,52 @@ class CDRLTrainer(GRPOTrainer):  # type: ignore[misc]  # TRL is untyped here (An
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
         return metrics
 
-    def _dev_row(self, model: Any, example: dict[str, Any]) -> dict[str, float]:
-        """One dev item: its greedy answer's correctness, exp(mean log-prob), NMLP on the clean and noised image."""
-        with torch.no_grad():  # a dev answer and its scores: no gradient
-            clean = self._encode(example, example["image"]).to(model.device)
+    def _greedy(
+        self, model: Any, example: dict[str, Any], image: str = "image"
+    ) -> tuple[Any, torch.Tensor, torch.Tensor, float]:
+        """The current policy's greedy response to one item with its `image` (the clean one, or "noised_image"):
+        (the prompt's encoding, ids (1, T), mask (1, T), R_acc)."""
+        was_training = model.training
+        model.eval()  # with the KV cache: in training mode gradient checkpointing turns it off, and without it
+        # transformers' Qwen2.5-VL re-reads prompt-length image-token types at every step and decodes garbage
+        with torch.no_grad():  # decoding only: the losses teacher-force the tokens again with gradient
+            clean = self._encode(example, example[image]).to(model.device)
             generated = model.generate(
                 **clean, max_new_tokens=self.args.max_completion_length, do_sample=False, temperature=None, top_p=None
             )  # (1, P + T)
-            completion = generated[:, clean["input_ids"].shape[1] :]  # (1, T)
-            mask = completion_mask(completion, self.processing_class.tokenizer.eos_token_id)  # (1, T)
+        model.train(was_training)
+        completion = generated[:, clean["input_ids"].shape[1] :]  # (1, T)
+        mask = completion_mask(completion, self.processing_class.tokenizer.eos_token_id)  # (1, T)
+        text = self.processing_class.decode(completion[0][mask[0].bool()], skip_special_tokens=True)
+        item = [example["answer"]], [example["answer_type"]], [example["choices"]]
+        return clean, completion, mask, accuracy_rewards([text], *item)[0]
+
+    def _dev_row(self, model: Any, example: dict[str, Any]) -> dict[str, float]:
+        """One dev item: its greedy answer's correctness, exp(mean log-prob), its NMLP on the clean and the noised
+        image, and the NMLP of the greedy answer the model gives to the noised image itself (as `catts probe`)."""
+        clean, completion, mask, correct = self._greedy(model, example)
+        with torch.no_grad():  # a dev answer's scores: no gradient
             forced = (clean["input_ids"], clean["attention_mask"], completion, mask)
             log_probs = forced_log_probs(model, *forced, clean)  # (1, T, V)
             noised = self._encode(example, example["noised_image"]).to(model.device)
             noised_ids = (noised["input_ids"], noised["attention_mask"], completion, mask)
-            text = self.processing_class.decode(completion[0][mask[0].bool()], skip_special_tokens=True)
             k = self.args.confidence_top_k
-            item = [example["answer"]], [example["answer_type"]], [example["choices"]]
+            own, own_ids, own_mask, _ = self._greedy(model, example, "noised_image")  # its answer to the twin
+            own_log_probs = forced_log_probs(model, own["input_ids"], own["attention_mask"], own_ids, own_mask, own)
             return {
-                "correct": accuracy_rewards([text], *item)[0],
+                "correct": correct,
                 "probability": math.exp(float(mean_token_log_prob(log_probs, completion, mask)[0])),
                 "clean_confidence": float(nmlp(log_probs, mask, k)[0]),
                 "noised_confidence": float(nmlp(forced_log_probs(model, *noised_ids, noised), mask, k)[0]),
+                "own_noised_confidence": float(nmlp(own_log_probs, own_mask, k)[0]),
             }
 
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
         for example in inputs:  # encoded once: read by the rewards' C' and by the pathwise loss
             example["noised_encoding"] = self._encode(example, example["noised_image"])
         output: dict[str, Any] = super()._generate_and_score_completions(inputs)
-        if self.args.perception_loss_weight > 0:
+        greedy = self.args.greedy_calibration_loss_weight > 0 or self.args.greedy_perception_loss_weight > 0
+        if self.args.perception_loss_weight > 0 or greedy:
             device = output["completion_ids"].device
             noised = [x["noised_encoding"] for x in inputs]
             grids = zip(noised, output["image_grid_thw"], strict=True)  # one image per rollout: (B, 3)
@@ -170,6 +193,10 @@ class CDRLTrainer(GRPOTrainer):  # type: ignore[misc]  # TRL is untyped here (An
                 raise ValueError("a noised twin differs in size from its clean image; rebuild with `catts data pairs`")
             output["noised_pixel_values"] = [n["pixel_values"].to(device) for n in noised]  # B x (rows, dim)
             output["noised_image_grid_thw"] = [n["image_grid_thw"].to(device) for n in noised]  # B x (1, 3)
+        if greedy:
+            output.update(self._greedy_columns(inputs, output["completion_ids"].device, "image"))
+        if self.args.greedy_calibration_loss_weight > 0:
+            output.update(self._greedy_columns(inputs, output["completion_ids"].device, "noised_image"))
         if self.args.calibration_loss_weight > 0:
             texts = self.processing_class.batch_decode(output["completion_ids"], skip_special_tokens=True)
             answers = [x["answer"] for x in inputs], [x["answer_type"] for x in inputs], [x["choices"] for x in inputs]
@@ -177,15 +204,47 @@ class CDRLTrainer(GRPOTrainer):  # type: ignore[misc]  # TRL is untyped here (An
             output["correct"] = torch.tensor(correct, device=output["completion_ids"].device)  # (B,)
         return output
 
+    def _greedy_columns(self, inputs: list[dict[str, Any]], device: Any, image: str) -> dict[str, torch.Tensor]:
+        """Per rollout, its prompt's greedy response with `image` (decoded once per prompt): ids, mask and R_acc."""
+        model = self.accelerator.unwrap_model(self.model)
+        by_prompt: dict[str, tuple[Any, torch.Tensor, torch.Tensor, float]] = {}
+        for example in inputs:
+            if example["id"] not in by_prompt:
+                by_prompt[example["id"]] = self._greedy(model, example, image)
+        rows = [by_prompt[x["id"]][1:] for x in inputs]
+        width = max(ids.shape[1] for ids, _, _ in rows)
+        pad = self.processing_class.tokenizer.pad_token_id
+        ids = torch.full((len(rows), width), pad, dtype=torch.long, device=device)  # (B, Tg)
+        mask = torch.zeros((len(rows), width), dtype=torch.long, device=device)  # (B, Tg)
+        for row, (completion, row_mask, _) in enumerate(rows):
+            ids[row, : completion.shape[1]] = completion[0]
+            mask[row, : completion.shape[1]] = row_mask[0]
+        correct = torch.tensor([c for _, _, c in rows], device=device)  # (B,)
+        prefix = "greedy" if image == "image" else "noised_greedy"
+        columns = {f"{prefix}_ids": ids, f"{prefix}_mask": mask, f"{prefix}_correct": correct}
+        seen = [x["id"] for x in inputs]
+        first = [seen.index(x["id"]) == row for row, x in enumerate(inputs)]
+        return {**columns, "greedy_first": torch.tensor(first, device=device)}  # (B,): one row per prompt
+
     def _compute_loss(self, model: Any, inputs: dict[str, Any]) -> torch.Tensor:
         loss = super()._compute_loss(model, inputs)
         weight, calibration_weight = self.args.perception_loss_weight, self.args.calibration_loss_weight
+        metrics = self._metrics["train" if model.training else "eval"]
+        greedy_weight = self.args.greedy_calibration_loss_weight
+        if greedy_weight > 0:
+            brier = self._greedy_brier(model, inputs)  # ()
+            metrics["cdrl/greedy_calibration_loss"].append(greedy_weight * float(brier.detach()))
+            loss = loss + greedy_weight * brier
+        perception_weight = self.args.greedy_perception_loss_weight
+        if perception_weight > 0:
+            gain = self._greedy_perception(model, inputs)  # ()
+            metrics["cdrl/greedy_perception_loss"].append(-perception_weight * float(gain.detach()))
+            loss = loss - perception_weight * gain
         if weight == 0 and calibration_weight == 0:
             return loss
         # No early return when no rollout is valid (all truncated): under ZeRO-3 every process runs these forwards
         valid = (inputs["completion_mask"].sum(dim=1) > 0).float()  # (B,)
         count = valid.sum()  # ()
-        metrics = self._metrics["train" if model.training else "eval"]
         tokens = (inputs["prompt_ids"], inputs["prompt_mask"], inputs["completion_ids"], inputs["completion_mask"])
         clean_log_probs = forced_log_probs(model, *tokens, inputs)  # (B, T, V), with gradient
         mask = inputs["completion_mask"]  # (B, T)
@@ -207,6 +266,59 @@ class CDRLTrainer(GRPOTrainer):  # type: ignore[misc]  # TRL is untyped here (An
             metrics["cdrl/calibration_loss"].append(calibration_weight * self._mean_over_processes(total, count))
             loss = loss + calibration_weight * total / count.clamp(min=1.0)
         return loss
+
+    def _greedy_rows(self, inputs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The rows that carry their prompt's greedy responses (one per prompt of this batch) and their weights."""
+        first = inputs["greedy_first"].nonzero().squeeze(1)  # (R,)
+        weight = torch.ones(len(first), device=first.device)  # (R,)
+        if len(first) == 0:  # still run the forwards (ZeRO-3: every process runs the same ones), weighted 0
+            first, weight = first.new_zeros(1), weight.new_zeros(1)
+        return first, weight
+
+    def _greedy_log_probs(
+        self, model: Any, inputs: dict[str, Any], rows: torch.Tensor, prefix: str, noised: bool
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Log-probs (R, Tg, V), with gradient, of the `prefix` greedy responses of `rows`, teacher-forced on the
+        clean or the noised image; with their ids and mask (R, Tg)."""
+        row_list = rows.tolist()
+        if noised:
+            pixels = [inputs["noised_pixel_values"][r] for r in row_list]
+            grid = torch.cat([inputs["noised_image_grid_thw"][r] for r in row_list])  # (R, 3)
+        else:
+            sizes = inputs["image_grid_thw"].prod(dim=-1)  # (B,) pixel rows per image
+            starts = torch.cumsum(sizes, dim=0) - sizes  # (B,)
+            pixels = [inputs["pixel_values"][starts[r] : starts[r] + sizes[r]] for r in row_list]
+            grid = inputs["image_grid_thw"][rows]  # (R, 3)
+        vision = {
+            "pixel_values": torch.cat(pixels),  # (sum rows, dim)
+            "image_grid_thw": grid,  # (R, 3)
+            "mm_token_type_ids": inputs["mm_token_type_ids"][rows, : inputs["prompt_ids"].shape[1]],  # (R, P)
+        }
+        ids, mask = inputs[f"{prefix}_ids"][rows], inputs[f"{prefix}_mask"][rows]  # (R, Tg), (R, Tg)
+        forced = (inputs["prompt_ids"][rows], inputs["prompt_mask"][rows], ids, mask)
+        return forced_log_probs(model, *forced, vision), ids, mask
+
+    def _greedy_brier(self, model: Any, inputs: dict[str, Any]) -> torch.Tensor:
+        """Mean (exp(mean log-prob) - R_acc)^2 of the greedy responses, clean and noised, with gradient; each
+        prompt's greedy response counts once."""
+        rows, weight = self._greedy_rows(inputs)
+        squared = []
+        for prefix, noised in (("greedy", False), ("noised_greedy", True)):
+            log_probs, ids, mask = self._greedy_log_probs(model, inputs, rows, prefix, noised)  # (R, Tg, V)
+            mean = mean_token_log_prob(log_probs, ids, mask)  # (R,)
+            squared.append(weight * (torch.exp(mean) - inputs[f"{prefix}_correct"][rows]) ** 2)  # (R,)
+        return torch.cat(squared).sum() / (2 * weight.sum()).clamp(min=1.0)  # (): over both views
+
+    def _greedy_perception(self, model: Any, inputs: dict[str, Any]) -> torch.Tensor:
+        """Mean tanh(beta * (C - C')) over the right greedy responses: C their NMLP on the clean image, C' the same
+        tokens' on the noised twin, both with gradient (to be maximised)."""
+        rows, weight = self._greedy_rows(inputs)
+        weight = weight * inputs["greedy_correct"][rows]  # (R,): right greedy answers only
+        k = self.args.confidence_top_k
+        clean_log_probs, _, mask = self._greedy_log_probs(model, inputs, rows, "greedy", False)  # (R, Tg, V)
+        noised_log_probs, _, _ = self._greedy_log_probs(model, inputs, rows, "greedy", True)  # (R, Tg, V)
+        drop = nmlp(clean_log_probs, mask, k) - nmlp(noised_log_probs, mask, k)  # (R,) C - C'
+        return (weight * torch.tanh(self.args.perception_beta * drop)).sum() / weight.sum().clamp(min=1.0)
 
     def _mean_over_processes(self, total: torch.Tensor, count: torch.Tensor) -> float:
         """sum(total) / sum(count) over all processes (0 when nothing counts), for logging."""
