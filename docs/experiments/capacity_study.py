@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from catts_graph.shapes.world import MAX_OBJECTS, evidence_mask, make_item, relevant_objects  # noqa: E402
 from nodes.answers import extract_answer  # noqa: E402
+from nodes.confidence import answer_probability  # noqa: E402
 from nodes.prompts import question_prompt  # noqa: E402
 
 
@@ -153,7 +154,9 @@ def _generate(model, processor, images, questions, *, n: int, sample: bool, max_
         ids = seqs[row].tolist()
         length = ids.index(eos) + 1 if eos in ids else len(ids)
         text = processor.tokenizer.decode(ids[: length - (1 if eos in ids else 0)], skip_special_tokens=True)
-        results.append((text, math.exp(float(logp[row, :length].mean()))))
+        pieces = [processor.tokenizer.decode([i], skip_special_tokens=True) for i in ids[:length]]
+        span = answer_probability(pieces, logp[row, :length].tolist())  # P(answer | rationale)
+        results.append((text, math.exp(float(logp[row, :length].mean())), span))
     return results
 
 
@@ -208,10 +211,10 @@ def evaluate(args: argparse.Namespace) -> None:
             top_k=args.top_k,
         )
         for k, it in enumerate(chunk):
-            g_text, g_conf = greedy[k]
-            o_text, o_conf = occl[k]
+            g_text, g_conf, g_span = greedy[k]
+            o_text, o_conf, _ = occl[k]
             s = samples[k * args.n : (k + 1) * args.n]
-            s_ans = [norm(t, it) for t, _ in s]
+            s_ans = [norm(t, it) for t, _, _ in s]
             votes = Counter(a for a in s_ans if a is not None)
             maj = votes.most_common(1)[0][0] if votes else None
             relevant = relevant_objects(it.question, it.objects)
@@ -228,12 +231,13 @@ def evaluate(args: argparse.Namespace) -> None:
                     "greedy_answer": norm(g_text, it),
                     "greedy_correct": norm(g_text, it) == it.answer,
                     "greedy_conf": g_conf,
+                    "greedy_answer_probability": g_span,
                     "occluded_answer": norm(o_text, it),
                     "occluded_correct": norm(o_text, it) == it.answer,
                     "occluded_conf": o_conf,
                     "sample_answers": s_ans,
-                    "samples": [t for t, _ in s],
-                    "sample_conf": [c for _, c in s],
+                    "samples": [t for t, _, _ in s],
+                    "sample_conf": [c for _, c, _ in s],
                     "sample_acc": sum(a == it.answer for a in s_ans) / args.n,
                     "majority": maj,
                     "majority_correct": maj == it.answer,
@@ -270,6 +274,7 @@ def summarize(rows: list[dict]) -> dict:  # type: ignore[type-arg]
             "pass": round(100 * sum(r["pass"] for r in rs) / len(rs), 1),
             "ece": round(ece(conf, ok), 3),
             "auroc": None if au is None else round(au, 3),
+            **_span_block(rs, ok),
             "conf": round(sum(conf) / len(rs), 3),
             "occluded": round(100 * sum(r["occluded_correct"] for r in rs) / len(rs), 1),
             "occluded_conf": round(sum(r["occluded_conf"] for r in rs) / len(rs), 3),
@@ -300,6 +305,15 @@ def summarize(rows: list[dict]) -> dict:  # type: ignore[type-arg]
             if (v := [r for r in by_type["count_all"] if r["n_objects"] == n])
         },
     }
+
+
+def _span_block(rs: list[dict], ok: list[bool]) -> dict:  # type: ignore[type-arg]
+    """ECE and AUROC of the greedy answer's second declared confidence, P(answer | rationale), where recorded."""
+    if not all("greedy_answer_probability" in r for r in rs):
+        return {}
+    span = [r["greedy_answer_probability"] if math.isfinite(r["greedy_answer_probability"]) else 0.0 for r in rs]
+    au = auroc(span, ok)
+    return {"ece_span": round(ece(span, ok), 3), "auroc_span": None if au is None else round(au, 3)}
 
 
 def compare(args: argparse.Namespace) -> None:
