@@ -15,15 +15,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 BASE = "catts_graph/shapes/models/shapes-base"
 
 
-def main() -> None:
+def main(defaults: dict[str, Any] | None = None) -> None:
+    """Train with the command line's OUT STEPS LEVERS; `defaults` (another lab script's) under the levers."""
+    from trainers.cdrl import trainer
     from trainers.cdrl.config import CDRLConfig
-    from trainers.cdrl.trainer import train_cdrl
 
     out, steps, levers = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3] if len(sys.argv) > 3 else "{}")
     pairs = levers.pop("pairs", "runs/cdrl/pairs")  # the training pairs folder (default: DDPM, question region)
@@ -44,10 +46,11 @@ def main() -> None:
         "report_to": "none",
         "seed": 0,
         "use_cpu": True,
+        **(defaults or {}),
         **levers,
     }
     settings["per_device_eval_batch_size"] = settings["num_generations"]  # unused; TRL checks divisibility
-    train_cdrl(BASE, pairs, out, CDRLConfig(**settings), dev_dir="runs/cdrl/dev")
+    trainer.train_cdrl(BASE, pairs, out, CDRLConfig(**settings), dev_dir="runs/cdrl/dev")
 
 
 if __name__ == "__main__":
