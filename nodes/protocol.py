@@ -123,8 +123,6 @@ class Sample:
     @cached_property
     def answer_probability(self) -> float:
         """P(final answer | the rationale written before it), in [0, 1]; NaN without an answer or log-probs."""
-        if not self.tokens:
-            return math.nan
         return answer_probability([t.token for t in self.tokens], [t.logprob for t in self.tokens])
 
 

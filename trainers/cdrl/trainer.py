@@ -140,38 +140,41 @@ class CDRLTrainer(GRPOTrainer):  # type: ignore[misc]  # TRL is untyped here (An
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
         return metrics
 
-    def _greedy(
-        self, model: Any, example: dict[str, Any], image: str = "image"
-    ) -> tuple[Any, torch.Tensor, torch.Tensor, float]:
-        """The current policy's greedy response to one item with its `image` (the clean one, or "noised_image"):
-        (the prompt's encoding, ids (1, T), mask (1, T), R_acc)."""
+    def _greedy(self, model: Any, example: dict[str, Any], encoding: Any) -> tuple[torch.Tensor, torch.Tensor, float]:
+        """The current policy's greedy response to one item's prompt `encoding` (with the clean or the noised image):
+        ids (1, T), mask (1, T) and R_acc."""
         was_training = model.training
         model.eval()  # with the KV cache: in training mode gradient checkpointing turns it off, and without it
         # transformers' Qwen2.5-VL re-reads prompt-length image-token types at every step and decodes garbage
         with torch.no_grad():  # decoding only: the losses teacher-force the tokens again with gradient
-            clean = self._encode(example, example[image]).to(model.device)
             generated = model.generate(
-                **clean, max_new_tokens=self.args.max_completion_length, do_sample=False, temperature=None, top_p=None
+                **encoding,
+                max_new_tokens=self.args.max_completion_length,
+                do_sample=False,
+                temperature=None,
+                top_p=None,
             )  # (1, P + T)
         model.train(was_training)
-        completion = generated[:, clean["input_ids"].shape[1] :]  # (1, T)
+        completion = generated[:, encoding["input_ids"].shape[1] :]  # (1, T)
         mask = completion_mask(completion, self.processing_class.tokenizer.eos_token_id)  # (1, T)
         text = self.processing_class.decode(completion[0][mask[0].bool()], skip_special_tokens=True)
         item = [example["answer"]], [example["answer_type"]], [example["choices"]]
-        return clean, completion, mask, accuracy_rewards([text], *item)[0]
+        return completion, mask, accuracy_rewards([text], *item)[0]
 
     def _dev_row(self, model: Any, example: dict[str, Any]) -> dict[str, float]:
         """One dev item: its greedy answer's correctness, exp(mean log-prob), its NMLP on the clean and the noised
         image, and the NMLP of the greedy answer the model gives to the noised image itself (as `catts probe`)."""
-        clean, completion, mask, correct = self._greedy(model, example)
+        clean = self._encode(example, example["image"]).to(model.device)
+        noised = self._encode(example, example["noised_image"]).to(model.device)
+        completion, mask, correct = self._greedy(model, example, clean)
+        own_ids, own_mask, _ = self._greedy(model, example, noised)  # its own answer to the twin
         with torch.no_grad():  # a dev answer's scores: no gradient
             forced = (clean["input_ids"], clean["attention_mask"], completion, mask)
             log_probs = forced_log_probs(model, *forced, clean)  # (1, T, V)
-            noised = self._encode(example, example["noised_image"]).to(model.device)
             noised_ids = (noised["input_ids"], noised["attention_mask"], completion, mask)
+            own = (noised["input_ids"], noised["attention_mask"], own_ids, own_mask)
+            own_log_probs = forced_log_probs(model, *own, noised)  # (1, T', V)
             k = self.args.confidence_top_k
-            own, own_ids, own_mask, _ = self._greedy(model, example, "noised_image")  # its answer to the twin
-            own_log_probs = forced_log_probs(model, own["input_ids"], own["attention_mask"], own_ids, own_mask, own)
             return {
                 "correct": correct,
                 "probability": math.exp(float(mean_token_log_prob(log_probs, completion, mask)[0])),
@@ -194,9 +197,13 @@ class CDRLTrainer(GRPOTrainer):  # type: ignore[misc]  # TRL is untyped here (An
             output["noised_pixel_values"] = [n["pixel_values"].to(device) for n in noised]  # B x (rows, dim)
             output["noised_image_grid_thw"] = [n["image_grid_thw"].to(device) for n in noised]  # B x (1, 3)
         if greedy:
-            output.update(self._greedy_columns(inputs, output["completion_ids"].device, "image"))
+            device = output["completion_ids"].device
+            seen = [x["id"] for x in inputs]
+            first = [seen.index(x["id"]) == row for row, x in enumerate(inputs)]
+            output["greedy_first"] = torch.tensor(first, device=device)  # (B,): one row per prompt
+            output.update(self._greedy_columns(inputs, device, noised=False))
         if self.args.greedy_calibration_loss_weight > 0:
-            output.update(self._greedy_columns(inputs, output["completion_ids"].device, "noised_image"))
+            output.update(self._greedy_columns(inputs, output["completion_ids"].device, noised=True))
         if self.args.calibration_loss_weight > 0:
             texts = self.processing_class.batch_decode(output["completion_ids"], skip_special_tokens=True)
             answers = [x["answer"] for x in inputs], [x["answer_type"] for x in inputs], [x["choices"] for x in inputs]
@@ -204,14 +211,16 @@ class CDRLTrainer(GRPOTrainer):  # type: ignore[misc]  # TRL is untyped here (An
             output["correct"] = torch.tensor(correct, device=output["completion_ids"].device)  # (B,)
         return output
 
-    def _greedy_columns(self, inputs: list[dict[str, Any]], device: Any, image: str) -> dict[str, torch.Tensor]:
-        """Per rollout, its prompt's greedy response with `image` (decoded once per prompt): ids, mask and R_acc."""
+    def _greedy_columns(self, inputs: list[dict[str, Any]], device: Any, *, noised: bool) -> dict[str, torch.Tensor]:
+        """Per rollout, its prompt's greedy response to the clean or the noised image (decoded once per prompt):
+        ids, mask and R_acc."""
         model = self.accelerator.unwrap_model(self.model)
-        by_prompt: dict[str, tuple[Any, torch.Tensor, torch.Tensor, float]] = {}
+        by_prompt: dict[str, tuple[torch.Tensor, torch.Tensor, float]] = {}
         for example in inputs:
             if example["id"] not in by_prompt:
-                by_prompt[example["id"]] = self._greedy(model, example, image)
-        rows = [by_prompt[x["id"]][1:] for x in inputs]
+                encoding = example["noised_encoding"] if noised else self._encode(example, example["image"])
+                by_prompt[example["id"]] = self._greedy(model, example, encoding.to(model.device))
+        rows = [by_prompt[x["id"]] for x in inputs]
         width = max(ids.shape[1] for ids, _, _ in rows)
         pad = self.processing_class.tokenizer.pad_token_id
         ids = torch.full((len(rows), width), pad, dtype=torch.long, device=device)  # (B, Tg)
@@ -220,11 +229,8 @@ class CDRLTrainer(GRPOTrainer):  # type: ignore[misc]  # TRL is untyped here (An
             ids[row, : completion.shape[1]] = completion[0]
             mask[row, : completion.shape[1]] = row_mask[0]
         correct = torch.tensor([c for _, _, c in rows], device=device)  # (B,)
-        prefix = "greedy" if image == "image" else "noised_greedy"
-        columns = {f"{prefix}_ids": ids, f"{prefix}_mask": mask, f"{prefix}_correct": correct}
-        seen = [x["id"] for x in inputs]
-        first = [seen.index(x["id"]) == row for row, x in enumerate(inputs)]
-        return {**columns, "greedy_first": torch.tensor(first, device=device)}  # (B,): one row per prompt
+        prefix = "noised_greedy" if noised else "greedy"
+        return {f"{prefix}_ids": ids, f"{prefix}_mask": mask, f"{prefix}_correct": correct}
 
     def _compute_loss(self, model: Any, inputs: dict[str, Any]) -> torch.Tensor:
         loss = super()._compute_loss(model, inputs)
