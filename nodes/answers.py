@@ -38,6 +38,7 @@ _NUMBER_WORDS = {word: value for value, word in enumerate(_SMALL_NUMBERS.split()
 _NUMBER_WORDS["none"] = 0
 _NUMBER_WORDS["no"] = 0
 _ANSWER_PHRASE = re.compile(r"(?:final answer|answer)\s*(?:is|:)\s*[:\s]*(.+?)\s*(?:\.\s|\.?$|\n)", re.IGNORECASE)
+_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 _LATEX_WRAPPERS = re.compile(r"\\(?:text|textbf|mathrm|mbox|operatorname)\s*\{([^{}]*)\}")
 _FRAC = re.compile(r"^\\d?frac\s*\{\s*(-?[\d.]+)\s*\}\s*\{\s*(-?[\d.]+)\s*\}$")
 _NUMBER = re.compile(r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?$", re.IGNORECASE)
@@ -67,7 +68,11 @@ def extract_boxed(text: str) -> str | None:
 
 
 def extract_raw_answer(text: str) -> str | None:
-    """The answer span of a response: the last ``\\boxed{}``, else an "answer is X" phrase, else None."""
+    """The answer span of a response: the last closed ``<answer>`` tag of a grounded response (its ``\\boxed{}``
+    if it holds one), else the last ``\\boxed{}``, else an "answer is X" phrase, else None."""
+    tagged = _ANSWER_TAG.findall(text)
+    if tagged:
+        return extract_boxed(tagged[-1]) or tagged[-1].strip()
     boxed = extract_boxed(text)
     if boxed is not None:
         return boxed

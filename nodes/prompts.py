@@ -10,6 +10,11 @@ from collections.abc import Sequence
 
 ANSWER_INSTRUCTION = "Give a short rationale, then the final answer in \\boxed{}."
 CHOICE_INSTRUCTION = "Give a short rationale, then the letter of the correct option in \\boxed{}."
+GROUNDED_INSTRUCTION = (
+    "First describe the scene inside <caption> </caption>. Then list the boxes of the regions that answer the "
+    "question as [[x1,y1,x2,y2], ...] inside <bbox> </bbox>. Finally give the answer inside <answer> </answer>."
+)
+GROUNDED_CHOICE_INSTRUCTION = f"{GROUNDED_INSTRUCTION} The answer is the letter of the correct option."
 
 
 def option_letter(index: int) -> str:
@@ -26,6 +31,14 @@ def question_prompt(question: str, choices: Sequence[str] | None = None) -> str:
     if choices:
         return f"{question}\nOptions:\n{format_choices(choices)}\n{CHOICE_INSTRUCTION}"
     return f"{question}\n{ANSWER_INSTRUCTION}"
+
+
+def grounded_prompt(question: str, choices: Sequence[str] | None = None) -> str:
+    """What a grounded model sees with the image (SATORI-R1's format, `nodes.grounding`): the question, the options
+    if any, then: caption, evidence boxes, answer."""
+    if choices:
+        return f"{question}\nOptions:\n{format_choices(choices)}\n{GROUNDED_CHOICE_INSTRUCTION}"
+    return f"{question}\n{GROUNDED_INSTRUCTION}"
 
 
 def voter_prompt(question: str, candidates: Sequence[str], choices: Sequence[str] | None = None) -> str:
@@ -53,9 +66,13 @@ def critic_prompt(question: str, answer: str, rationale: str, choices: Sequence[
     )
 
 
-def reanswer_prompt(critique: str, *, has_choices: bool = False) -> str:
-    """The base model's follow-up turn after its first response: the critique, then a request to answer again."""
-    instruction = CHOICE_INSTRUCTION if has_choices else ANSWER_INSTRUCTION
+def reanswer_prompt(critique: str, *, has_choices: bool = False, grounded: bool = False) -> str:
+    """The base model's follow-up turn after its first response: the critique, then a request to answer again (in
+    the grounded format when the model grounds)."""
+    if grounded:
+        instruction = GROUNDED_CHOICE_INSTRUCTION if has_choices else GROUNDED_INSTRUCTION
+    else:
+        instruction = CHOICE_INSTRUCTION if has_choices else ANSWER_INSTRUCTION
     return f"A reviewer says: {critique}\nLook at the image again and answer the question. {instruction}"
 
 

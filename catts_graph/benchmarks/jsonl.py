@@ -1,7 +1,8 @@
 """The JSONL benchmark contract and its reader (`catts eval --benchmark jsonl:PATH`).
 
 UTF-8, one item per line: `id`, `image` (a path relative to the file, or a data URL), `question`, `answer`, optional
-`choices` (option texts; the answer is then a letter) and `answer_type` (`integer|float|text|choice`). Unknown fields
+`choices` (option texts; the answer is then a letter), `answer_type` (`integer|float|text|choice`), and grounding
+truth: `boxes` (``[[x1, y1, x2, y2], ...]``, the evidence in pixels of the image) and `caption`. Unknown fields
 are kept in `meta`. A bad line is reported with its file and line number, before any model call.
 """
 
@@ -11,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from catts_graph.benchmarks.items import BenchmarkError, BenchmarkItem
+from catts_graph.benchmarks.items import BenchmarkError, BenchmarkItem, read_boxes
 from nodes.answers import ANSWER_TYPES, normalize_answer
 from nodes.errors import InvalidImageError, InvalidInputError
 from nodes.images import fetch_image, load_image
@@ -79,9 +80,15 @@ def parse_item(record: Any, root: Path, where: str, *, allow_remote_images: bool
         raise BenchmarkError(
             f"{where}: the answer {record['answer']!r} cannot be read as {answer_type or 'an answer'}."
         )
-    meta = {
-        k: v for k, v in record.items() if k not in ("id", "image", "question", "answer", "choices", "answer_type")
-    }
+    known = ("id", "image", "question", "answer", "choices", "answer_type", "boxes", "caption")
+    meta = {k: v for k, v in record.items() if k not in known}
+    try:
+        boxes = None if record.get("boxes") is None else read_boxes(record["boxes"])
+    except InvalidInputError as e:
+        raise BenchmarkError(f"{where}: {e}") from None
+    caption = record.get("caption")
+    if caption is not None and not isinstance(caption, str):
+        raise BenchmarkError(f"{where}: `caption` must be text, got {type(caption).__name__}.")
     return BenchmarkItem(
         id=str(record["id"]),
         question=_question(record["question"], where),
@@ -90,6 +97,8 @@ def parse_item(record: Any, root: Path, where: str, *, allow_remote_images: bool
         answer_type=answer_type,
         choices=tuple(choices) if choices else None,
         meta=meta,
+        boxes=boxes,
+        caption=caption,
     )
 
 

@@ -14,6 +14,8 @@ all read, e.g. one per MMMU subject), and maps every record to a `BenchmarkItem`
   ``answer``, ``question_type`` (``multiple-choice``/``open``).
 - MMStar (``Lin-Chen/MMStar``, split ``val``): ``index``, ``question`` (options inline), ``image``, ``answer``
   (a letter).
+- VQA-Verify (``justairr/VQA-Verify``, SATORI-R1's data, split ``train``): ms-swift rows with caption and evidence
+  boxes (`catts_graph.benchmarks.vqa_verify`); its items carry `boxes` and `caption`.
 
 Images become data URLs; records that cannot be used (no image, no question, unreadable answer) are skipped and
 counted.
@@ -23,10 +25,12 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from catts_graph.benchmarks.items import Benchmark, BenchmarkError, BenchmarkItem
+from catts_graph.benchmarks.vqa_verify import vqa_verify_item
 from nodes.answers import AnswerType, normalize_answer
 from nodes.errors import InvalidImageError
 from nodes.images import to_data_url
@@ -43,6 +47,7 @@ HUB: dict[str, tuple[str, tuple[str | None, ...], str]] = {  # name: (hub id, co
     "mathvision": ("MathLLMs/MathVision", (None,), "testmini"),
     "mmmu": ("MMMU/MMMU", MMMU_SUBJECTS, "validation"),
     "mmstar": ("Lin-Chen/MMStar", (None,), "val"),
+    "vqa-verify": ("justairr/VQA-Verify", (None,), "train"),
 }
 
 
@@ -168,7 +173,11 @@ def load_public(name: str, path: str | None, limit: int | None) -> Benchmark:
         raise BenchmarkError(f"loading {name} needs the `datasets` package: `uv sync --extra train`.") from None
     hub_id, configs, split = HUB[name]
     records = _hub(datasets, name, hub_id, configs, split) if path is None else _local(datasets, name, path, split)
-    items, skipped = _map(records, MAPPERS[name], limit)
+    mapper = MAPPERS.get(name)
+    if mapper is None:  # vqa-verify: its image paths are relative to the local copy
+        root = Path(path).parent if path and Path(path).is_file() else Path(path or ".")
+        mapper = partial(vqa_verify_item, root=root)
+    items, skipped = _map(records, mapper, limit)
     return Benchmark(f"{name}:{path}" if path else name, items, skipped)
 
 

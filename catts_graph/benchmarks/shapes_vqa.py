@@ -6,7 +6,7 @@ never uses seeds below 10,000.
 
 from __future__ import annotations
 
-from catts_graph.benchmarks.items import BenchmarkItem
+from catts_graph.benchmarks.items import BenchmarkItem, read_boxes
 from catts_graph.shapes.world import make_item
 from nodes.images import png_data_url
 
@@ -21,5 +21,8 @@ def shapes_items(seed: int, limit: int | None) -> list[BenchmarkItem]:
         item = make_item(seed, index)
         url = png_data_url(item.render())
         meta = {"question_type": item.question_type, "objects": [o.__dict__ | {"box": o.box} for o in item.objects]}
-        items.append(BenchmarkItem(item.id, item.question, url, item.answer, item.answer_type, None, meta))
+        boxes = read_boxes(item.evidence_boxes)
+        items.append(
+            BenchmarkItem(item.id, item.question, url, item.answer, item.answer_type, None, meta, boxes, item.caption)
+        )
     return items

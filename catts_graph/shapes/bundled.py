@@ -15,6 +15,7 @@ from pathlib import Path
 
 from catts_graph.serving.errors import ServerStartError
 from catts_graph.serving.server import RunningServer, ServerOptions, VLLMServerProcess
+from nodes.grounding import BoxFrame
 
 BUNDLED_DIR = Path(__file__).parent / "models"
 BASE_MODEL = "shapes-base"
@@ -22,6 +23,9 @@ EXPERT_MODEL = "shapes-expert"
 # The bundled expert reads the image worse when shown the candidates than when asked the question, so it votes with
 # its answer (docs/experiments/expert-history.md).
 BUNDLED_VOTER_FORM = "answer"
+GROUNDED_MODEL = "shapes-grounded"
+# The bundled models' processor resizes every world image to 224 x 224 (64 image tokens): boxes are written there.
+BUNDLED_BOX_FRAME = BoxFrame("resized", min_pixels=224 * 224, max_pixels=224 * 224)
 
 
 def bundled_model(name: str) -> Path:
@@ -43,10 +47,13 @@ class EmbeddedServers:
 
 
 @contextlib.contextmanager
-def serve_bundled(*, expert: bool = True, max_model_len: int = 1024) -> Iterator[EmbeddedServers]:
-    """Serve the bundled base model (and expert) on loopback while the `with` block runs; stop both after."""
+def serve_bundled(
+    *, expert: bool = True, base: str = BASE_MODEL, max_model_len: int = 1024
+) -> Iterator[EmbeddedServers]:
+    """Serve a bundled base model (`base`: ``shapes-base`` or ``shapes-grounded``) and the expert on loopback while
+    the `with` block runs; stop both after."""
     pin = (os.cpu_count() or 1) >= 2  # one core each, so the two engines do not fight over one
-    specs = [(BASE_MODEL, "0" if pin else None)] + ([(EXPERT_MODEL, "1" if pin else None)] if expert else [])
+    specs = [(base, "0" if pin else None)] + ([(EXPERT_MODEL, "1" if pin else None)] if expert else [])
     processes = [
         VLLMServerProcess(bundled_model(name), ServerOptions(max_model_len=max_model_len, cpu_cores=cores))
         for name, cores in specs

@@ -99,6 +99,16 @@ class ShapesItem:
         """The reference response: rationale, then the boxed answer."""
         return f"{self.rationale} \\boxed{{{self.answer}}}"
 
+    @property
+    def caption(self) -> str:
+        """A short description of the scene: every shape, left to right (``no shapes.`` for an empty image)."""
+        return _rationale(list(self.objects)).replace("none.", "no shapes.")
+
+    @property
+    def evidence_boxes(self) -> list[tuple[int, int, int, int]]:
+        """The boxes of the evidence, left to right: the shapes a count counts, the largest shape (may be empty)."""
+        return [o.box for o in sorted(relevant_objects(self.question, self.objects), key=lambda o: (o.cx, o.cy))]
+
     def render(self) -> Image.Image:
         img = Image.new("RGB", (self.size, self.size), self.background)
         draw = ImageDraw.Draw(img)
@@ -240,6 +250,8 @@ def write_items(out_dir: str | Path, n: int, seed: int, size: int = 112) -> Path
                 "answer": item.answer,
                 "answer_type": item.answer_type,
                 "question_type": item.question_type,
+                "caption": item.caption,
+                "boxes": [list(box) for box in item.evidence_boxes],
                 "objects": [asdict(o) | {"box": list(o.box)} for o in item.objects],
             }
             f.write(json.dumps(record) + "\n")

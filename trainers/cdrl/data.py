@@ -1,10 +1,12 @@
 """CDRL training pairs: each item's clean image and its question-guided noised twin (docs/method.md section 3).
 
 `build_pairs` writes ``DIR/pairs.jsonl`` (one record per item: ``id``, ``question``, ``image``, ``noised_image``,
-``answer``, ``answer_type``, ``choices``, ``noise``) and the PNGs under ``DIR/images/``; image paths in the records
+``answer``, ``answer_type``, ``choices``, ``noise``, the image's ``width`` and ``height``, and the item's grounding
+truth ``boxes`` and ``caption`` when it has them) and the PNGs under ``DIR/images/``; image paths in the records
 are relative to DIR. The noise is any `nodes.perturb` kind at any level, inside the question's evidence region
 (`catts_graph.perception.regions`: CLIP relevance, ground-truth objects, or the whole image). The same inputs give
-the same files. `pairs_dataset` reads such a folder back as the dataset `CDRLTrainer` trains on.
+the same files. `pairs_dataset` reads such a folder back as the dataset `CDRLTrainer` trains on, with the plain or
+the grounded prompt (a grounding run).
 
 Example:
     >>> bench = load_benchmark("shapes", limit=100)  # doctest: +SKIP
@@ -24,7 +26,7 @@ from catts_graph.perception.regions import Region, region_mask
 from nodes.errors import InvalidInputError
 from nodes.images import load_image
 from nodes.perturb import KINDS, Kind, perturb
-from nodes.prompts import question_prompt
+from nodes.prompts import grounded_prompt, question_prompt
 from nodes.relevance import RelevanceModel
 
 
@@ -76,6 +78,10 @@ def build_pairs(
             "answer_type": item.answer_type,
             "choices": list(item.choices) if item.choices else None,
             "noise": {**asdict(noise), "masked_fraction": None if mask is None else round(float(mask.mean()), 4)},
+            "width": clean.width,
+            "height": clean.height,
+            "boxes": None if item.boxes is None else [list(box) for box in item.boxes],
+            "caption": item.caption,
         }
         lines.append(json.dumps(record) + "\n")
         on_item()
@@ -84,9 +90,11 @@ def build_pairs(
     return path
 
 
-def pairs_dataset(pairs_dir: str | Path) -> Any:
-    """A `datasets.Dataset` from a `catts data pairs` folder: conversational prompt, both images, the answer (with
-    its `choices`, None for open questions) and the item's `id`."""
+def pairs_dataset(pairs_dir: str | Path, *, grounded: bool = False) -> Any:
+    """A `datasets.Dataset` from a `catts data pairs` folder: conversational prompt (`grounded_prompt` if
+    `grounded`, else `question_prompt`), both images, the answer (with its `choices`, None for open questions), the
+    item's `id`, and for a grounded one the grounding truth (``boxes``, ``caption``, ``width``, ``height``)."""
+    prompt = grounded_prompt if grounded else question_prompt
     from datasets import Dataset
     from datasets import Image as ImageFeature
 
@@ -99,7 +107,7 @@ def pairs_dataset(pairs_dir: str | Path) -> Any:
                     "role": "user",
                     "content": [
                         {"type": "image"},
-                        {"type": "text", "text": question_prompt(r["question"], r.get("choices"))},
+                        {"type": "text", "text": prompt(r["question"], r.get("choices"))},
                     ],
                 }
             ],
@@ -109,8 +117,22 @@ def pairs_dataset(pairs_dir: str | Path) -> Any:
             "answer_type": r["answer_type"],
             "choices": r.get("choices"),
             "id": str(r.get("id", index)),
+            **({key: r.get(key) for key in ("boxes", "caption", "width", "height")} if grounded else {}),
         }
         for index, r in enumerate(records)
     ]
+    if grounded:
+        _check_grounding(records, folder)
     dataset = Dataset.from_list(rows)
     return dataset.cast_column("image", ImageFeature()).cast_column("noised_image", ImageFeature())
+
+
+def _check_grounding(records: list[dict[str, Any]], folder: Path) -> None:
+    """A grounding run needs each pair's image size and true boxes (written by `build_pairs` from items that have
+    them); refuse a folder without them before training starts."""
+    missing = [str(r.get("id")) for r in records if r.get("boxes") is None or r.get("width") is None]
+    if missing:
+        raise InvalidInputError(
+            f"{folder}: {len(missing)} pair(s) have no evidence boxes or image size (first: {missing[0]}); build the "
+            "pairs with `catts data pairs` from a benchmark whose items carry `boxes` (ShapesVQA does)."
+        )
