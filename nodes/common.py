@@ -10,16 +10,22 @@ from langgraph.config import get_stream_writer
 from nodes.confidence import finite_mean
 from nodes.events import StreamEvent, VoteSummary
 from nodes.images import data_urls
-from nodes.prompts import question_prompt
+from nodes.prompts import grounded_prompt, question_prompt
 from nodes.protocol import Message
 from nodes.state import CATTSInput, CATTSState, SampleRecord
 from nodes.voting import leader, shares, sum_contributions
 
 
-def question_messages(state: CATTSInput) -> list[Message]:
-    """The base model's prompt: the image(s) and the question (with options), as one user turn."""
-    text = question_prompt(state["question"], state.get("choices"))
-    return [Message("user", text, data_urls(state.get("images") or []))]
+def question_messages(state: CATTSInput, *, grounded: bool = False) -> list[Message]:
+    """The base model's prompt: the image(s) and the question (with options), as one user turn; with `grounded`, in
+    the grounded format (`nodes.prompts.grounded_prompt`)."""
+    prompt = grounded_prompt if grounded else question_prompt
+    return [Message("user", prompt(state["question"], state.get("choices")), data_urls(state.get("images") or []))]
+
+
+def is_grounded(state: CATTSState) -> bool:
+    """Whether this run asks the base model for grounded responses (its settings' `grounding.enabled`)."""
+    return bool(((state.get("settings") or {}).get("grounding") or {}).get("enabled"))
 
 
 def vote_table(state: CATTSState) -> dict[str, float]:

@@ -2,7 +2,7 @@
 
 Every field is documented where it is declared; invalid values fail at construction with a message that says
 what to set instead. `CATTSConfig` bundles these under the names `sampling`, `vote`, `critic`, `self_check`,
-`planner` and `routing`; a node reads its stage from a run's LangGraph context when one is given there.
+`planner`, `routing` and `grounding`; a node reads its stage from a run's LangGraph context when one is given there.
 
 Pass a `CATTSConfig` to `catts_graph.create_catts_graph(config=...)` for the graph's defaults, or as a run's
 LangGraph context (`graph.invoke(inputs, context=CATTSConfig(...))`) to override them for that run only.
@@ -21,6 +21,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from nodes.grounding import BoxFrame
 from nodes.perturb import Kind
 from nodes.protocol import SamplingParams
 from nodes.voting import Weighting
@@ -124,10 +125,11 @@ class NoiseConfig(StageConfig):
     """Perturbation: `ddpm` (the paper's), `gaussian`, `occlusion`, `mosaic`, `blur` or `viewpoint`."""
     level: float = Field(default=0.5, ge=0.0, le=1.0)
     """Strength from 0 (none) to 1 (strongest); for `ddpm` the step is round(level * 999)."""
-    region: Literal["question", "global", "box"] = "question"
+    region: Literal["question", "global", "box", "model"] = "question"
     """Where to perturb: `question` = the patches most relevant to the question (needs a relevance model, e.g. the
     graph's `relevance=`; without one the whole image, recorded as a fallback), `global` = the whole image,
-    `box` = inside `box`."""
+    `box` = inside `box`, `model` = the boxes each candidate's own grounded response names (needs `grounding`
+    enabled; a response that names none falls back to `question`, recorded)."""
     top_fraction: float = Field(default=0.25, gt=0.0, le=1.0)
     """For `question`: the fraction of image patches perturbed, most relevant first."""
     box: tuple[float, float, float, float] | None = None
@@ -174,6 +176,35 @@ class SelfCheckConfig(StageConfig):
     """The noised twin."""
 
 
+class GroundingConfig(StageConfig):
+    """The base model answers in the grounded format (SATORI-R1, `nodes.grounding`): a caption, the boxes of its
+    evidence, then the answer. The frame must be the one the model writes boxes in (its processor's resize for
+    Qwen2.5-VL), or every box lands in the wrong place."""
+
+    enabled: bool = False
+    """Ask for grounded responses (the prompt of `nodes.prompts.grounded_prompt`); answers are read from
+    ``<answer>``."""
+    frame: Literal["resized", "normalized", "original"] = "resized"
+    """The model's box frame: `resized` = pixels of the processor's resized input (Qwen2.5-VL), `normalized` = a
+    0-1000 grid (Qwen2-VL, Qwen3-VL), `original` = the image's own pixels."""
+    min_pixels: int = Field(default=56 * 56, ge=1)
+    """`resized`: the processor's min_pixels."""
+    max_pixels: int = Field(default=28 * 28 * 1280, ge=1)
+    """`resized`: the processor's max_pixels."""
+    factor: int = Field(default=28, ge=1)
+    """`resized`: patch size times merge size (28 for Qwen2.5-VL)."""
+
+    @model_validator(mode="after")
+    def _pixels_ordered(self) -> GroundingConfig:
+        if self.min_pixels > self.max_pixels:
+            raise ValueError("set min_pixels <= max_pixels (the processor's own values)")
+        return self
+
+    def box_frame(self) -> BoxFrame:
+        """The frame as `nodes.grounding.BoxFrame`."""
+        return BoxFrame(self.frame, self.min_pixels, self.max_pixels, self.factor)
+
+
 class PlannerConfig(StageConfig):
     """The expert as Planner orders the verification modules (invalid plans fall back to the default order)."""
 
@@ -213,6 +244,17 @@ class CATTSConfig(StageConfig):
     """The expert as Planner (off by default)."""
     routing: RoutingConfig = RoutingConfig()
     """`paper` (run all) or `adaptive` (skip decisive modules)."""
+    grounding: GroundingConfig = GroundingConfig()
+    """Grounded responses (caption, evidence boxes, answer); off by default."""
+
+    @model_validator(mode="after")
+    def _model_region_needs_grounding(self) -> CATTSConfig:
+        if self.self_check.noise.region == "model" and not self.grounding.enabled:
+            raise ValueError(
+                "self_check.noise.region='model' noises the boxes a grounded response names: enable grounding "
+                "(grounding.enabled=True, with the model's box frame) or pick another region"
+            )
+        return self
 
 
 StageT = TypeVar("StageT", bound=StageConfig)

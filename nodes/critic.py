@@ -9,7 +9,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from nodes.answers import extract_answer
-from nodes.common import emit, question_messages, representative_text, vote_summary
+from nodes.common import emit, is_grounded, question_messages, representative_text, vote_summary
 from nodes.config import CriticConfig, stage_from_context
 from nodes.expert import Expert
 from nodes.images import data_urls
@@ -53,10 +53,11 @@ class CriticNode:
                     self._critiques.popitem(last=False)
         usage: Usage = {**expert_usage}
         fallbacks = list(expert_fallbacks)
+        grounded = is_grounded(state)
         messages = [
-            *question_messages(state),
+            *question_messages(state, grounded=grounded),
             Message.assistant(rationale),
-            Message("user", reanswer_prompt(critique, has_choices=bool(state.get("choices")))),
+            Message("user", reanswer_prompt(critique, has_choices=bool(state.get("choices")), grounded=grounded)),
         ]
         params = SamplingParams(n=1, temperature=0.0, max_tokens=config.reanswer_max_tokens, top_logprobs=1)
         sample = (await self.model.sample(messages, params))[0]

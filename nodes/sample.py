@@ -8,7 +8,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from nodes.answers import AnswerType, extract_answer
-from nodes.common import emit, leader_confidence, question_messages
+from nodes.common import emit, is_grounded, leader_confidence, question_messages
 from nodes.confidence import bottom_percent_confidence, lowest_group_confidence, tail_confidence, token_confidences
 from nodes.config import RoutingConfig, SamplingConfig, VoteConfig, stage_from_context
 from nodes.protocol import Sample, VisionLanguageModel
@@ -65,7 +65,7 @@ class SampleNode:
         config = stage_from_context(runtime.context, "sampling", self.sampling)
         vote = stage_from_context(runtime.context, "vote", self.vote)
         routing = stage_from_context(runtime.context, "routing", self.routing)
-        messages, params = question_messages(state), config.params()
+        messages, params = question_messages(state, grounded=is_grounded(state)), config.params()
         first = (config.n + 1) // 2 if routing.policy == "adaptive" and config.n >= 4 else config.n
         calls = [await self.model.sample(messages, dataclasses.replace(params, n=first))]
         records = [self._record(s, state, vote.window) for s in calls[0]]

@@ -26,9 +26,10 @@ from typing import Any, Protocol, runtime_checkable
 from langgraph.runtime import Runtime
 
 from nodes.answers import extract_answer, extract_raw_answer
-from nodes.common import emit, question_messages, representative_text, vote_summary
+from nodes.common import emit, is_grounded, question_messages, representative_text, vote_summary
 from nodes.confidence import answer_span, span_log_prob
-from nodes.config import NoiseConfig, Scored, SelfCheckConfig, stage_from_context
+from nodes.config import GroundingConfig, NoiseConfig, Scored, SelfCheckConfig, stage_from_context
+from nodes.grounding import named_boxes
 from nodes.images import load_image, png_data_url
 from nodes.perturb import box_mask, perturb
 from nodes.protocol import AnswerScore, Message, Sample, VisionLanguageModel
@@ -84,15 +85,16 @@ def contrastive_pick(
     return pick, scores, plausible
 
 
-def scored_reply(text: str, answer: str, scored: Scored) -> tuple[str, tuple[int, int] | None]:
-    """What the self-check teacher-forces for a candidate and the span of it that holds the answer (None: all)."""
+def scored_reply(text: str, answer: str, scored: Scored, grounded: bool = False) -> tuple[str, tuple[int, int] | None]:
+    """What the self-check teacher-forces for a candidate and the span of it that holds the answer (None: all).
+    The answer alone is ``\\boxed{a}``, or ``<answer>a</answer>`` for a grounded model."""
     if scored == "response":
         return text, None
     if scored == "answer_given_rationale":
         return text, answer_span(text) or (0, len(text))
     raw = extract_raw_answer(text) or answer  # the answer as the model wrote it ("B", "dog", "2.0")
-    reply = f"\\boxed{{{raw}}}"
-    return reply, (len("\\boxed{"), len("\\boxed{") + len(raw))
+    opening, closing = ("<answer>", "</answer>") if grounded else ("\\boxed{", "}")
+    return f"{opening}{raw}{closing}", (len(opening), len(opening) + len(raw))
 
 
 def candidate_log_probs(score: AnswerScore, span: tuple[int, int] | None) -> tuple[float, float]:
@@ -133,26 +135,68 @@ class SelfCheckNode:
         candidates = list(vote_summary(state)["shares"])[: config.max_candidates]
         if not candidates:
             return {"self_check": None, "fallbacks": ["self_check: no candidate answers; skipped"]}
-        clean_messages = question_messages(state)
-        noised_urls = await asyncio.to_thread(  # decode, CLIP, perturb, encode: CPU work, kept off the event loop
-            lambda: tuple(
-                noised_data_url(url, config.noise, question=state["question"], relevance=self.relevance)
-                for url in clean_messages[0].images
-            )
+        clean_messages = question_messages(state, grounded=is_grounded(state))
+        twins, regions, fallbacks = await asyncio.to_thread(  # decode, CLIP, perturb, encode: CPU work, off the loop
+            self._twins, state, clean_messages[0].images, candidates, config.noise
         )
-        fallbacks = []
-        if config.noise.region == "question" and self.relevance is None:
-            fallbacks.append("self_check: no relevance model for question-guided noise; noised the whole image")
         if config.form == "decode" and isinstance(self.model, ContrastiveDecoder):
-            update = await self._decode(state, clean_messages, noised_urls, config)
+            update = await self._decode(state, clean_messages, twins[candidates[0]], config)
         else:
             if config.form == "decode":
                 name = type(self.model).__name__
                 fallbacks.append(f"self_check: {name} cannot decode contrastively; used the score form")
-            update = await self._score(state, candidates, clean_messages, noised_urls, config)
+            update = await self._score(state, candidates, clean_messages, twins, config)
+            for entry in update["self_check"]["candidates"]:
+                entry["noised_region"] = regions[entry["answer"]]
         if fallbacks:
             update["fallbacks"] = [*fallbacks, *update.get("fallbacks", [])]
         return update
+
+    def _twins(
+        self, state: CATTSState, urls: Sequence[str], candidates: list[str], noise: NoiseConfig
+    ) -> tuple[dict[str, tuple[str, ...]], dict[str, str], list[str]]:
+        """Each candidate's noised twin of the images, where it was noised, and the fallbacks taken.
+
+        Region `model` noises the boxes the candidate's representative response names (one image only); a response
+        that names none, or several images, fall back to `question`. Any other region gives every candidate the
+        same twin."""
+        question, fallbacks = state["question"], []
+        regions: dict[str, str] = {a: noise.region for a in candidates}
+        model_twins: dict[str, tuple[str, ...]] = {}
+        if noise.region == "model":
+            if len(urls) == 1:
+                model_twins = self._model_twins(state, urls[0], candidates, noise)
+            unnamed = [a for a in candidates if a not in model_twins]
+            if unnamed:
+                why = "name no boxes" if len(urls) == 1 else "cannot ground several images"
+                fallbacks.append(f"self_check: the responses for {unnamed} {why}; used question-guided noise")
+                regions.update({a: "question" for a in unnamed})
+        shared: tuple[str, ...] = ()
+        if len(model_twins) < len(candidates):
+            if self.relevance is None and noise.region in ("question", "model"):
+                fallbacks.append("self_check: no relevance model for question-guided noise; noised the whole image")
+            fallback_noise = noise.model_copy(update={"region": "question"}) if noise.region == "model" else noise
+            shared = tuple(
+                noised_data_url(url, fallback_noise, question=question, relevance=self.relevance) for url in urls
+            )
+        return {a: model_twins.get(a, shared) for a in candidates}, regions, fallbacks
+
+    def _model_twins(
+        self, state: CATTSState, url: str, candidates: list[str], noise: NoiseConfig
+    ) -> dict[str, tuple[str, ...]]:
+        """The twin of each candidate whose representative response names boxes: noise inside those boxes."""
+        frame = GroundingConfig.model_validate((state.get("settings") or {}).get("grounding") or {}).box_frame()
+        image = load_image(url)
+        width, height = image.size
+        twins: dict[str, tuple[str, ...]] = {}
+        for answer in candidates:
+            boxes = named_boxes(representative_text(state, answer), frame, width, height)
+            if boxes:
+                fractions = [(x1 / width, y1 / height, x2 / width, y2 / height) for x1, y1, x2, y2 in boxes]
+                mask = box_mask(width, height, fractions)  # (H, W)
+                noised = perturb(image, noise.kind, noise.level, mask=mask, seed=noise.seed)
+                twins[answer] = (png_data_url(noised),)
+        return twins
 
     async def _decode(
         self, state: CATTSState, messages: list[Message], noised_urls: tuple[str, ...], config: SelfCheckConfig
@@ -176,17 +220,15 @@ class SelfCheckNode:
         state: CATTSState,
         candidates: list[str],
         clean_messages: list[Message],
-        noised_urls: tuple[str, ...],
+        twins: dict[str, tuple[str, ...]],
         config: SelfCheckConfig,
     ) -> dict[str, Any]:
-        noised_messages = [Message("user", clean_messages[0].text, noised_urls)]
-        replies = {a: scored_reply(representative_text(state, a), a, config.scored) for a in candidates}
+        noised_messages = {a: [Message("user", clean_messages[0].text, twins[a])] for a in candidates}
+        grounded = is_grounded(state)
+        replies = {a: scored_reply(representative_text(state, a), a, config.scored, grounded) for a in candidates}
         scores = await asyncio.gather(
-            *(
-                self.model.score(messages, replies[a][0])
-                for messages in (clean_messages, noised_messages)
-                for a in candidates
-            )
+            *(self.model.score(clean_messages, replies[a][0]) for a in candidates),
+            *(self.model.score(noised_messages[a], replies[a][0]) for a in candidates),
         )
         clean_scores, noised_scores = scores[: len(candidates)], scores[len(candidates) :]
         clean, noised, sequence = {}, {}, {}

@@ -34,21 +34,14 @@ def plot_loss(
     return Path(path)
 
 
-CDRL_CURVES = {
-    "rewards/accuracy_reward/mean": "accuracy",
-    "rewards/format_reward/mean": "format",
-    "rewards/PerceptionReward/mean": "perception",
-    "rewards/CalibrationReward/mean": "calibration",
-    "cdrl/clean_confidence": "mean C (clean)",
-    "cdrl/confidence_drop": "mean C - C' (noised)",
-}
+CONFIDENCE_CURVES = {"cdrl/clean_confidence": "mean C (clean)", "cdrl/confidence_drop": "mean C - C' (noised)"}
+DEV_CURVES = {"eval_accuracy": "accuracy", "eval_ece": "ECE", "eval_auroc": "AUROC", "eval_iou": "box IoU"}
 
 
-DEV_CURVES = {"eval_accuracy": "accuracy", "eval_ece": "ECE", "eval_auroc": "AUROC"}
-
-
-def plot_cdrl(log_path: str | Path, path: str | Path) -> Path:
-    """CDRL's reward components, confidences and (when logged) dev metrics against step, from `cdrl_log.jsonl`."""
+def plot_grpo(log_path: str | Path, path: str | Path) -> Path:
+    """A GRPO run's reward components (every ``rewards/<name>/mean`` logged), its confidences when a CDRL reward
+    read them, and (when logged) dev metrics against step, from its log (``cdrl_log.jsonl``,
+    ``grounding_log.jsonl``)."""
     import json
 
     import matplotlib
@@ -57,22 +50,28 @@ def plot_cdrl(log_path: str | Path, path: str | Path) -> Path:
     import matplotlib.pyplot as plt
 
     log = [json.loads(line) for line in Path(log_path).read_text().splitlines() if line.strip()]
-    rows = [r for r in log if "cdrl/clean_confidence" in r]
+    rows = [r for r in log if "reward" in r and "eval_accuracy" not in r]
+    rewards = sorted({k for r in rows for k in r if k.startswith("rewards/") and k.endswith("/mean")})
+    confidence = [k for k in CONFIDENCE_CURVES if any(k in r for r in rows)]
     dev = [r for r in log if "eval_accuracy" in r]
-    fig, axes = plt.subplots(1, 3 if dev else 2, figsize=(13 if dev else 9, 3.5))
-    left, right = axes[0], axes[1]
-    for key, label in CDRL_CURVES.items():
-        axis = right if key.startswith("cdrl/") else left
-        axis.plot([r.get("step", i) for i, r in enumerate(rows)], [float(r[key]) for r in rows], label=label)
-    left.set_title("reward components")
-    right.set_title("confidence")
-    if dev:
-        for key, label in DEV_CURVES.items():
-            axes[2].plot([r.get("step", 0) for r in dev], [float(r[key]) for r in dev], marker="o", label=label)
-        axes[2].set_title("dev set (greedy)")
-    for axis in axes:
-        axis.set_xlabel("step")
-        axis.legend(fontsize=8)
+    panels = ["rewards"] + (["confidence"] if confidence else []) + (["dev"] if dev else [])
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.5), squeeze=False)
+    axis = dict(zip(panels, axes[0], strict=True))
+    for key in rewards:
+        label = key.removeprefix("rewards/").removesuffix("/mean")
+        axis["rewards"].plot([r.get("step", i) for i, r in enumerate(rows)], [r.get(key) for r in rows], label=label)
+    axis["rewards"].set_title("reward components")
+    for key in confidence:
+        steps = [r.get("step", i) for i, r in enumerate(rows)]
+        axis["confidence"].plot(steps, [r.get(key) for r in rows], label=CONFIDENCE_CURVES[key])
+        axis["confidence"].set_title("confidence")
+    for key, label in DEV_CURVES.items():
+        if dev and key in dev[0]:
+            axis["dev"].plot([r.get("step", 0) for r in dev], [float(r[key]) for r in dev], marker="o", label=label)
+            axis["dev"].set_title("dev set (greedy)")
+    for ax in axes[0]:
+        ax.set_xlabel("step")
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -26,7 +26,7 @@ from catts_graph.evaluation.results import finite_json
 from catts_graph.graph.builder import create_catts_graph
 from catts_graph.graph.config import CATTSConfig
 from catts_graph.serving.vllm_client import VLLMClient
-from catts_graph.shapes.bundled import EmbeddedServers, serve_bundled
+from catts_graph.shapes.bundled import BASE_MODEL, GROUNDED_MODEL, EmbeddedServers, serve_bundled
 from catts_graph.shapes.world import ShapesItem, make_item
 from nodes.answers import extract_answer
 from nodes.common import question_messages
@@ -35,6 +35,7 @@ from nodes.state import graph_input
 
 HELD_OUT_SEED = 1  # training streams never use world seeds below 10,000
 MAX_TOKENS = 64
+GROUNDED_MAX_TOKENS = 160  # caption, up to six boxes, answer
 
 
 def register(sub: Any) -> None:
@@ -56,8 +57,9 @@ def register(sub: Any) -> None:
 def demo_config(args: argparse.Namespace) -> CATTSConfig:
     """The paper's policy at N = `--n`, short answers, the bundled expert's Voter form, any `--voter-form` /
     `--weights`."""
+    tokens = GROUNDED_MAX_TOKENS if args.grounded else MAX_TOKENS
     config = CATTSConfig.model_validate(
-        {"sampling": {"n": args.n, "max_tokens": MAX_TOKENS}, "critic": {"reanswer_max_tokens": MAX_TOKENS}}
+        {"sampling": {"n": args.n, "max_tokens": tokens}, "critic": {"reanswer_max_tokens": tokens}}
     )
     return apply_graph_options(config, args, bundled=True)
 
@@ -84,10 +86,11 @@ async def answer_items(
             item.render().save(image)
             inputs = graph_input(item.question, [str(image)], answer_type=item.answer_type)
             async with gate:
-                prompt = question_messages(inputs)
-                greedy_params = SamplingParams(temperature=0.0, max_tokens=MAX_TOKENS)
+                prompt = question_messages(inputs, grounded=config.grounding.enabled)
+                greedy_params = SamplingParams(temperature=0.0, max_tokens=config.sampling.max_tokens)
                 greedy_samples, expert_samples = await asyncio.gather(
-                    model.sample(prompt, greedy_params), expert_model.sample(prompt, greedy_params)
+                    model.sample(prompt, greedy_params),
+                    expert_model.sample(question_messages(inputs), greedy_params),
                 )
                 greedy, expert_greedy = greedy_samples[0], expert_samples[0]
                 out = await graph.ainvoke(inputs)
@@ -164,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
     config = demo_config(args)
     started = time.perf_counter()
     print("serving the bundled ShapesVQA base model and expert with vLLM on loopback (1-2 minutes) ...")
-    with serve_bundled(expert=True) as servers:
+    with serve_bundled(expert=True, base=GROUNDED_MODEL if args.grounded else BASE_MODEL) as servers:
         print(f"base at {servers.base.base_url}, expert at {servers.expert.base_url if servers.expert else '-'}")
         rows = asyncio.run(answer_items(servers, items, image_dir, config, args.concurrency))
     print()

@@ -12,7 +12,7 @@ from typing import Any
 from catts_graph.cli.options import Servers
 from catts_graph.serving.chat import chat_model
 from catts_graph.serving.vllm_client import VLLMClient
-from catts_graph.shapes.bundled import bundled_model, serve_bundled
+from catts_graph.shapes.bundled import BASE_MODEL, GROUNDED_MODEL, bundled_model, serve_bundled
 from nodes.errors import InvalidInputError
 from nodes.relevance import RelevanceModel
 
@@ -93,7 +93,8 @@ def model_endpoints(servers: Servers, *, want_expert: bool, timeout: float) -> I
         return
     relevance = load_relevance(servers.clip, bundled=True)
     print("serving the bundled ShapesVQA models on loopback (1-2 minutes) ...", file=sys.stderr)
-    with serve_bundled(expert=want_expert and not servers.expert_base_url) as bundled:
+    base = GROUNDED_MODEL if servers.grounded else BASE_MODEL
+    with serve_bundled(expert=want_expert and not servers.expert_base_url, base=base) as bundled:
         if bundled.expert is not None:  # a model we serve: it can also score, so the Voter reads its likelihoods
             expert = VLLMClient(bundled.expert.base_url, bundled.expert.model, timeout_s=timeout)
             expert_name = bundled.expert.model

@@ -10,8 +10,10 @@ printed, logged, traced or written to results.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,8 @@ from catts_graph.evaluation.calibrate import Weights
 from catts_graph.evaluation.job import ChatEndpoint
 from catts_graph.graph.config import CATTSConfig, Gate
 from catts_graph.serving.chat import API_KEY_ENV, EXPERT_KEY_ENV, JUDGE_KEY_ENV
-from catts_graph.shapes.bundled import BUNDLED_VOTER_FORM
+from catts_graph.shapes.bundled import BUNDLED_BOX_FRAME, BUNDLED_VOTER_FORM
+from nodes.config import with_overrides
 from nodes.errors import InvalidInputError
 
 SELF_CHECK_CLIP = "the self-check's question-guided noise"
@@ -43,6 +46,7 @@ class Servers:
     expert_base_url: str | None = None
     expert_model: str | None = None
     clip: str | None = None  # `--clip`: a CLIP folder or open_clip:ARCH[:TAG]
+    grounded: bool = False  # `--grounded`: with the bundled models, the grounded model is the base model
     api_key: str | None = field(default=None, repr=False)  # CATTS_API_KEY, for base_url
     expert_api_key: str = field(default="EMPTY", repr=False)  # CATTS_EXPERT_API_KEY
 
@@ -75,6 +79,7 @@ def servers_from(args: argparse.Namespace) -> Servers:
         expert_base_url=getattr(args, "expert_base_url", None),
         expert_model=getattr(args, "expert_model", None),
         clip=getattr(args, "clip", None),
+        grounded=getattr(args, "grounded", False),
         api_key=os.environ.get(API_KEY_ENV),
         expert_api_key=os.environ.get(EXPERT_KEY_ENV, "EMPTY"),
     )
@@ -119,7 +124,7 @@ def gate_from(args: argparse.Namespace) -> Gate:
 
 
 def add_graph_options(parser: argparse.ArgumentParser) -> None:
-    """`--voter-form` and `--weights`, shared by `catts run`, `catts eval` and `catts demo`."""
+    """`--voter-form`, `--weights` and the grounding options, shared by `catts run`, `catts eval` and `catts demo`."""
     parser.add_argument(
         "--voter-form",
         choices=["text", "answer", "score"],
@@ -130,11 +135,66 @@ def add_graph_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--weights", type=Path, metavar="JSON", help="module weights tau1..tau3 from `catts calibrate --out`"
     )
+    add_grounding_options(parser)
+
+
+def add_grounding_options(parser: argparse.ArgumentParser, *, self_check: bool = True) -> None:
+    """`--grounded` and `--box-frame` (and `--self-check-region` where the command runs the graph)."""
+    parser.add_argument(
+        "--grounded",
+        action="store_true",
+        help="ask for grounded responses (caption, evidence boxes, answer; SATORI-R1); with the bundled models the "
+        "bundled grounded model answers",
+    )
+    parser.add_argument(
+        "--box-frame",
+        metavar="resized[:MIN:MAX]|normalized|original",
+        help="the frame the model writes boxes in: its processor's resized input pixels with min/max pixels "
+        "(Qwen2.5-VL), a 0-1000 grid (Qwen2-VL, Qwen3-VL) or the image's pixels (default: the bundled models' "
+        "frame with them, else resized with Qwen2.5-VL's defaults)",
+    )
+    if self_check:
+        parser.add_argument(
+            "--self-check-region",
+            choices=["question", "global", "model"],
+            help="where the self-check noises the image: the patches CLIP finds relevant to the question, the "
+            "whole image, or the boxes each candidate's grounded response names (default: model with --grounded, "
+            "else question)",
+        )
+
+
+def grounding_from(args: argparse.Namespace, *, bundled: bool) -> dict[str, Any]:
+    """The `grounding` settings `--grounded` and `--box-frame` give (empty without `--grounded`)."""
+    if not getattr(args, "grounded", False):
+        if getattr(args, "box_frame", None) or getattr(args, "self_check_region", None) == "model":
+            raise InvalidInputError("--box-frame and --self-check-region model need --grounded.")
+        return {}
+    spec = args.box_frame
+    if spec is None:
+        if bundled:
+            frame = BUNDLED_BOX_FRAME
+            return {
+                "enabled": True,
+                "frame": frame.kind,
+                "min_pixels": frame.min_pixels,
+                "max_pixels": frame.max_pixels,
+            }
+        return {"enabled": True, "frame": "resized"}
+    kind, *pixels = spec.split(":")
+    if kind not in ("resized", "normalized", "original") or (pixels and (kind != "resized" or len(pixels) != 2)):
+        raise InvalidInputError(f"--box-frame {spec}: expected resized[:MIN:MAX], normalized or original.")
+    try:
+        limits = {"min_pixels": int(pixels[0]), "max_pixels": int(pixels[1])} if pixels else {}
+    except ValueError:
+        raise InvalidInputError(
+            f"--box-frame {spec}: MIN and MAX are pixel counts, e.g. resized:3136:1003520"
+        ) from None
+    return {"enabled": True, "frame": kind, **limits}
 
 
 def apply_graph_options(config: CATTSConfig, args: argparse.Namespace, *, bundled: bool) -> CATTSConfig:
-    """`config` with the `--voter-form` and `--weights` a command was given; with the `bundled` models and no
-    `--voter-form`, the bundled expert's Voter form."""
+    """`config` with the `--voter-form`, `--weights` and grounding options a command was given; with the `bundled`
+    models and no `--voter-form`, the bundled expert's Voter form."""
     voter_form = args.voter_form or (BUNDLED_VOTER_FORM if bundled else None)
     vote: dict[str, Any] = {} if voter_form is None else {"voter_form": voter_form}
     critic: dict[str, Any] = {}
@@ -142,13 +202,14 @@ def apply_graph_options(config: CATTSConfig, args: argparse.Namespace, *, bundle
     if args.weights is not None:
         weights = load_weights(args.weights)
         vote, critic, check = {**vote, "tau1": weights.tau1}, {"tau2": weights.tau2}, {"tau3": weights.tau3}
-    return config.model_copy(
-        update={
-            "vote": config.vote.model_copy(update=vote),
-            "critic": config.critic.model_copy(update=critic),
-            "self_check": config.self_check.model_copy(update=check),
-        }
-    )
+    grounding = grounding_from(args, bundled=bundled)
+    region = getattr(args, "self_check_region", None) or ("model" if grounding else None)
+    if region is not None:
+        check["noise"] = {"region": region}
+    try:
+        return with_overrides(config, {"vote": vote, "critic": critic, "self_check": check, "grounding": grounding})
+    except ValueError as e:
+        raise InvalidInputError(str(e)) from None
 
 
 def load_weights(path: Path) -> Weights:
@@ -168,3 +229,14 @@ def load_weights(path: Path) -> Weights:
     if min(weights.tau1, weights.tau2, weights.tau3) < 0:
         raise InvalidInputError(f"--weights {path}: weights must be >= 0")
     return weights
+
+
+@contextlib.contextmanager
+def needs_train_extra() -> Iterator[None]:
+    """Turn a missing training dependency into a user error that says what to install."""
+    try:
+        yield
+    except ImportError as e:
+        raise InvalidInputError(
+            f"training needs the `train` extra ({e}); run `uv sync --extra cpu --extra train`."
+        ) from None

@@ -14,10 +14,18 @@ from tqdm import tqdm
 
 from catts_graph.benchmarks import load_benchmark
 from catts_graph.cli.endpoints import INSTALL_TRAIN, model_endpoints
-from catts_graph.cli.options import add_benchmark_option, add_clip_option, add_server_options, servers_from
+from catts_graph.cli.options import (
+    add_benchmark_option,
+    add_clip_option,
+    add_grounding_options,
+    add_server_options,
+    grounding_from,
+    servers_from,
+)
 from catts_graph.evaluation.plots import plots_unavailable, probe_curves
 from catts_graph.evaluation.probe import ProbeSettings, run_probe, summarize
 from catts_graph.evaluation.results import finite_json
+from catts_graph.graph.config import GroundingConfig
 from catts_graph.perception.regions import REGIONS
 from catts_graph.serving.vllm_client import VLLMClient
 from nodes.errors import InvalidInputError
@@ -49,10 +57,10 @@ def register(sub: Any) -> None:
     p.add_argument("--levels", nargs="+", type=float, default=[0.0, 0.25, 0.5, 0.75, 1.0], help="levels in [0, 1]")
     p.add_argument(
         "--region",
-        choices=REGIONS,
+        choices=[*REGIONS, "model"],
         default="objects",
-        help="where to perturb: the asked-about objects (ShapesVQA ground truth), the CLIP-relevant patches, or "
-        "everywhere (default: %(default)s)",
+        help="where to perturb: the asked-about objects (ShapesVQA ground truth), the CLIP-relevant patches, "
+        "everywhere, or the boxes the model's own grounded answer names (needs --grounded) (default: %(default)s)",
     )
     p.add_argument("--top-fraction", type=float, default=0.25, help="--region question: share of patches perturbed")
     add_clip_option(
@@ -62,6 +70,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="perturbation seed (default: %(default)s)")
     add_server_options(p, expert=False, default="serve the bundled base model")
+    add_grounding_options(p, self_check=False)
     p.add_argument("--concurrency", type=int, default=8, help="items in flight (default: %(default)s)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.set_defaults(handler=run)
@@ -73,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInputError("--levels must lie in [0, 1] and include 0 (the clean image).")
     if not 0 < args.top_fraction <= 1:
         raise InvalidInputError("--top-fraction must be in (0, 1].")
+    grounding = grounding_from(args, bundled=args.base_url is None)
     settings = ProbeSettings(
         tuple(args.kinds),
         tuple(levels),
@@ -80,12 +90,13 @@ def run(args: argparse.Namespace) -> int:
         args.seed,
         max(1, args.concurrency),
         top_fraction=args.top_fraction,
+        grounding=GroundingConfig(**grounding) if grounding else None,
     )
     bench = load_benchmark(args.benchmark, limit=args.limit)
     args.out.mkdir(parents=True, exist_ok=True)
     with model_endpoints(servers_from(args), want_expert=False, timeout=300) as endpoints:
-        if args.region == "question":
-            if endpoints.relevance is None:
+        if args.region in ("question", "model"):
+            if endpoints.relevance is None and args.region == "question":
                 raise InvalidInputError(
                     "--region question needs a CLIP: --clip FOLDER|open_clip:ARCH[:TAG] with --base-url; the bundled "
                     f"one with the bundled models, which needs the `train` extra ({INSTALL_TRAIN})."
@@ -113,6 +124,14 @@ def run(args: argparse.Namespace) -> int:
             f"{-drop['probability']:+.3f} (own answer), {-drop['forced_probability']:+.3f} (clean answer, "
             f"teacher-forced), NMLP {-drop['nmlp']:+.2f}"
         )
+    clean = next(iter(summary["curves"].values()))[0]
+    if "iou" in clean:
+        print(
+            f"grounding of the clean answers: mean box IoU {clean['iou']:.3f}, "
+            f"{100 * clean['boxes_named']:.1f}% name boxes"
+        )
+    if "fallback" in clean:
+        print(f"--region model: {100 * clean['fallback']:.1f}% of the answers named no boxes (noised the CLIP region)")
     print(f"wrote {args.out / 'probe.json'}" + ("" if missing else f" and {args.out / 'probe.png'}"))
     if missing:
         print(missing, file=sys.stderr)

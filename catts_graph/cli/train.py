@@ -1,14 +1,15 @@
-"""`catts train sft|clip|cdrl`: reproduce the bundled ShapesVQA models (base, expert, CLIP) and run CDRL."""
+"""`catts train sft|clip|cdrl|grounding`: reproduce the bundled ShapesVQA models (base, expert, CLIP), run CDRL and
+grounding."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from catts_graph.cli import train_grounding
+from catts_graph.cli.options import needs_train_extra
 from nodes.errors import InvalidInputError
 
 EPILOG = """\
@@ -56,6 +57,7 @@ def register(sub: Any) -> None:
     clip.add_argument("--steps", type=int, default=1000, help="optimizer steps of 64 images (default: %(default)s)")
     clip.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s, the bundled model's)")
     clip.set_defaults(handler=run_clip)
+    train_grounding.register(train_sub)
     cdrl = train_sub.add_parser(
         "cdrl",
         help="confidence-driven GRPO (CDRL) on clean/noised pairs",
@@ -141,17 +143,6 @@ On GPUs the same command trains Qwen2.5-VL (accelerate/DeepSpeed recipe: docs/tr
 """
 
 
-@contextlib.contextmanager
-def needs_train_extra() -> Iterator[None]:
-    """Turn a missing training dependency into a user error that says what to install."""
-    try:
-        yield
-    except ImportError as e:
-        raise InvalidInputError(
-            f"training needs the `train` extra ({e}); run `uv sync --extra cpu --extra train`."
-        ) from None
-
-
 SMOKE_STEPS = 200  # base and expert defaults are their recipes' (BASE_STEPS, EXPERT_STAGES)
 
 
@@ -224,7 +215,7 @@ def run_cdrl(args: argparse.Namespace) -> int:
     with needs_train_extra():
         from trainers.cdrl.config import CDRLConfig
         from trainers.cdrl.trainer import train_cdrl
-        from trainers.plots import plot_cdrl
+        from trainers.plots import plot_grpo
     import torch
 
     gpu = torch.cuda.is_available()
@@ -267,7 +258,7 @@ def run_cdrl(args: argparse.Namespace) -> int:
     out = train_cdrl(args.model, args.data, args.out, config, peft_config=lora, dev_dir=args.dev)
     distributed = torch.distributed.is_initialized()  # under `accelerate launch`: one process per device
     if not distributed or torch.distributed.get_rank() == 0:
-        figure = plot_cdrl(out / "cdrl_log.jsonl", out / "cdrl.png")
+        figure = plot_grpo(out / "cdrl_log.jsonl", out / "cdrl.png")
         print(f"saved the CDRL model to {out} (log: {out / 'cdrl_log.jsonl'}, plot: {figure})")
         if args.dev is not None:
             print(dev_table(out / "cdrl_log.jsonl"))

@@ -28,10 +28,12 @@ from catts_graph.evaluation.methods import (
 )
 from catts_graph.evaluation.results import ResultsFile
 from catts_graph.graph.builder import create_catts_graph
-from catts_graph.graph.config import CATTSConfig
+from catts_graph.graph.config import CATTSConfig, GroundingConfig
 from nodes.common import question_messages
 from nodes.confidence import token_confidences
 from nodes.errors import InvalidInputError
+from nodes.grounding import grounding_scores
+from nodes.images import load_image
 from nodes.protocol import AnswerScore, Message, Sample, SamplingParams, VisionLanguageModel
 from nodes.relevance import RelevanceModel
 from nodes.sample import sample_record
@@ -106,6 +108,23 @@ def catts_config(method: str, n: int, base: CATTSConfig) -> tuple[CATTSConfig, i
     )
 
 
+def grounding_reader(
+    item: BenchmarkItem, grounding: GroundingConfig
+) -> Callable[[Sequence[str]], dict[str, float]] | None:
+    """For a grounded run on an item with true boxes: responses -> their mean ``iou`` and ``boxes_named`` share
+    (`nodes.grounding.grounding_scores`); else None."""
+    if not grounding.enabled or item.boxes is None:
+        return None
+    width, height = load_image(item.image).size
+    frame = grounding.box_frame()
+
+    def read(texts: Sequence[str]) -> dict[str, float]:
+        scores = [grounding_scores(text, item.boxes or (), frame, width, height) for text in texts]
+        return {key: sum(s[key] for s in scores) / max(len(scores), 1) for key in ("iou", "boxes_named")}
+
+    return read
+
+
 async def evaluate_item(
     model: VisionLanguageModel, expert: Any, item: BenchmarkItem, settings: EvalSettings
 ) -> list[dict[str, Any]]:
@@ -113,7 +132,9 @@ async def evaluate_item(
     sampling = settings.config.sampling
     window = settings.config.vote.window
     inputs = item.graph_input()
-    messages = question_messages(inputs)
+    grounding = settings.config.grounding
+    messages = question_messages(inputs, grounded=grounding.enabled)
+    grounded = grounding_reader(item, grounding)
 
     def record(sample: Sample) -> Any:
         return sample_record(sample, answer_type=item.answer_type, choices=inputs["choices"], window=window)
@@ -146,8 +167,10 @@ async def evaluate_item(
         greedy = (await model.sample(messages, greedy_params))[0]
         greedy_record = record(greedy)
         prediction = greedy_prediction(greedy_record, greedy.prompt_tokens)
-        confidences = {"answer_probability": greedy_record["answer_probability"]}  # the second declared form
-        add("greedy", 1, prediction, time.perf_counter() - started, confidences)
+        extra = {"answer_probability": greedy_record["answer_probability"]}  # the second declared form
+        if grounded is not None:
+            extra["grounding"] = grounded([greedy.text])
+        add("greedy", 1, prediction, time.perf_counter() - started, extra)
     max_n = max(settings.ns)
     started = time.perf_counter()
     samples = await model.sample(messages, sampling.model_copy(update={"n": max_n}).params())
@@ -160,7 +183,8 @@ async def evaluate_item(
             if method == "greedy":
                 continue
             if method == "majority":
-                add(method, n, vote_prediction(records[:n], "majority", prompt_tokens), share)
+                read = {} if grounded is None else {"grounding": grounded([s.text for s in samples[:n]])}
+                add(method, n, vote_prediction(records[:n], "majority", prompt_tokens), share, read)
             elif method in DEEPCONF_OFFLINE:
                 weighting, top = DEEPCONF_OFFLINE[method]
                 add(method, n, vote_prediction(records[:n], weighting, prompt_tokens, top), share)

@@ -7,8 +7,11 @@ records whether it was right (graded by `benchmarks.matches`, as `catts eval` gr
 greedy response, unchanged, under the perturbed image (teacher forcing: the C' of CDRL), whose drop isolates what
 the image contributes. A blunt model's accuracy collapses while its confidence stays flat; a calibrated one loses both.
 
-Regions: `global` (the whole image), `objects` (the objects the question is about; ShapesVQA items carry them), or
-`question` (the patches a CLIP relevance model finds most relevant to the question: any benchmark).
+Regions: `global` (the whole image), `objects` (the objects the question is about; ShapesVQA items carry them),
+`question` (the patches a CLIP relevance model finds most relevant to the question: any benchmark), or `model` (the
+boxes the model's own clean grounded response names; a response that names none falls back to `question`, or the
+whole image without a relevance model, counted as ``fallback``). With `grounding` the model is asked for grounded
+responses, and each row carries the clean response's box IoU against the item's `boxes` (when it has them).
 """
 
 from __future__ import annotations
@@ -17,44 +20,76 @@ import asyncio
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from catts_graph.benchmarks import BenchmarkItem, matches
 from catts_graph.perception.regions import Region, region_mask
 from nodes.answers import extract_answer
 from nodes.confidence import finite_mean, response_confidence
+from nodes.config import GroundingConfig
+from nodes.errors import InvalidInputError
+from nodes.grounding import grounding_scores, named_boxes
 from nodes.images import load_image, png_data_url
-from nodes.perturb import Kind, perturb
-from nodes.prompts import question_prompt
+from nodes.perturb import Kind, box_mask, perturb
+from nodes.prompts import grounded_prompt, question_prompt
 from nodes.protocol import Message, SamplingParams, VisionLanguageModel
 from nodes.relevance import RelevanceModel
 
 MAX_TOKENS = 64
 
 
+GROUNDED_MAX_TOKENS = 160
+ProbeRegion = Literal["global", "objects", "question", "model"]
+
+
 @dataclass(frozen=True)
 class ProbeSettings:
     kinds: tuple[Kind, ...] = ("ddpm", "occlusion")
     levels: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
-    region: Region = "objects"
+    region: ProbeRegion = "objects"
     seed: int = 0
     concurrency: int = 8
     relevance: RelevanceModel | None = None  # for region `question`
     top_fraction: float = 0.25  # for region `question`: the share of patches perturbed
+    grounding: GroundingConfig | None = None  # ask for grounded responses (needed by region `model`)
+
+    def __post_init__(self) -> None:
+        if self.region == "model" and self.grounding is None:
+            raise InvalidInputError("region 'model' noises the boxes a grounded response names: probe with grounding.")
 
 
 async def probe_item(model: VisionLanguageModel, item: BenchmarkItem, settings: ProbeSettings) -> list[dict[str, Any]]:
     """One row per (kind, level) for `item`; level 0 is the clean image, shared by every kind."""
     clean = load_image(item.image)
-    mask = region_mask(item, clean, settings.region, relevance=settings.relevance, top_fraction=settings.top_fraction)
-    prompt = question_prompt(item.question, item.choices)
-    params = SamplingParams(n=1, temperature=0.0, max_tokens=MAX_TOKENS, top_logprobs=20)
+    grounding = settings.grounding
+    prompt = (grounded_prompt if grounding else question_prompt)(item.question, item.choices)
+    tokens = GROUNDED_MAX_TOKENS if grounding else MAX_TOKENS
+    params = SamplingParams(n=1, temperature=0.0, max_tokens=tokens, top_logprobs=20)
 
     async def answer(url: str) -> Any:
         return (await model.sample([Message("user", prompt, (url,))], params))[0]
 
     clean_url = png_data_url(clean)
     clean_sample = await answer(clean_url)
+    extra: dict[str, float] = {}
+    named = []
+    if grounding is not None:
+        frame = grounding.box_frame()
+        named = named_boxes(clean_sample.text, frame, clean.width, clean.height)
+        if item.boxes is not None:
+            extra = grounding_scores(clean_sample.text, item.boxes, frame, clean.width, clean.height)
+    region: Region = "question" if settings.region == "model" else settings.region
+    if settings.region == "model" and named:
+        fractions = [
+            (x1 / clean.width, y1 / clean.height, x2 / clean.width, y2 / clean.height) for x1, y1, x2, y2 in named
+        ]
+        mask = box_mask(clean.width, clean.height, fractions)  # (H, W)
+    elif region == "question" and settings.relevance is None and settings.region == "model":
+        mask = None  # no boxes named and no relevance model: the whole image
+    else:
+        mask = region_mask(item, clean, region, relevance=settings.relevance, top_fraction=settings.top_fraction)
+    if settings.region == "model":
+        extra["fallback"] = 0.0 if named else 1.0
     rows = []
     for kind in settings.kinds:
         for level in settings.levels:
@@ -76,6 +111,7 @@ async def probe_item(model: VisionLanguageModel, item: BenchmarkItem, settings: 
                     "nmlp": sample.confidence,
                     "forced_probability": math.exp(forced.mean) if forced and forced.logprobs else math.nan,
                     "forced_nmlp": response_confidence(list(forced.top_logprobs)) if forced else math.nan,
+                    **extra,
                 }
             )
     return rows
@@ -114,6 +150,10 @@ def summarize(rows: Sequence[dict[str, Any]], settings: ProbeSettings) -> dict[s
             curve.append(point)
         curves[kind] = curve
         first, last = curve[0], curve[-1]
+        for field in ("iou", "boxes_named", "fallback"):  # grounded runs: the clean response's grounding
+            values = [float(r[field]) for r in rows if r["kind"] == kind and r["level"] == 0 and field in r]
+            if values:
+                curve[0][field] = sum(values) / len(values)
         drops[kind] = {
             "level": last["level"],
             "accuracy": first["accuracy"] - last["accuracy"],

@@ -3,7 +3,8 @@
 Calibration is measured on each method's stated confidence in [0, 1]: the vote share of the chosen answer for the
 voting methods and CA-TTS, exp(mean log-prob) for greedy; greedy's second form, the probability of its final answer
 given the rationale before it, is reported beside it (``answer_probability``). ECE uses 10 equal-width bins (`ece`)
-and 10 equal-mass bins (`ece_equal_mass`). Costs are means per item.
+and 10 equal-mass bins (`ece_equal_mass`). Costs are means per item. For a grounded run, greedy's and the samples'
+(majority's lines) grounding is reported too: mean box IoU and the share of responses that name a box list.
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ def aggregate(lines: Sequence[dict[str, Any]]) -> dict[str, Any]:
                 "ece": ece(span, correct),
                 "auroc": auroc(span, correct),
                 "brier": brier(span, correct),
+            }
+        if all("grounding" in r for r in rows):  # a grounded run: box IoU and box lists named, per item then mean
+            per[key(method, n)]["grounding"] = {
+                field: sum(r["grounding"][field] for r in rows) / len(rows) for field in ("iou", "boxes_named")
             }
     methods = sorted({m for m, _ in groups})
     slopes = {}
@@ -141,6 +146,15 @@ def markdown_report(metrics: dict[str, Any], run_info: dict[str, Any]) -> str:
             out.append(
                 f"- {row['method']}: ECE {_f(form['ece']).strip()}, AUROC {_f(form['auroc']).strip()}, "
                 f"Brier {_f(form['brier']).strip()}"
+            )
+    grounded = [row for row in metrics["methods"].values() if "grounding" in row]
+    if grounded:
+        out += ["", "Grounding (greedy's response; majority's line: its N samples):", ""]
+        for row in grounded:
+            g = row["grounding"]
+            out.append(
+                f"- {row['method']}@{row['n_samples']}: mean box IoU {g['iou']:.3f}, "
+                f"{100 * g['boxes_named']:.1f}% name a box list"
             )
     out += ["", "Slope of accuracy (points) against log2 N:", ""]
     out += [f"- {m}: {s:+.2f}" for m, s in metrics["slopes"].items() if math.isfinite(s)]

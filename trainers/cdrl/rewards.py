@@ -186,12 +186,12 @@ class CalibrationReward:
         return [(2.0 * a - 1.0) * normalised_confidence(group, self.how)[j] for a, group, j in groups]
 
 
+def confidence_reward_funcs(config: CDRLConfig) -> list[Any]:
+    """The two components that read C and C' (perception, calibration); a grounding run can add them to its own."""
+    how: Normalisation = "group" if config.confidence_normalisation == "group" else "sigmoid"
+    return [PerceptionReward(config.perception_alpha, config.perception_beta), CalibrationReward(how)]
+
+
 def cdrl_reward_funcs(config: CDRLConfig) -> list[Any]:
     """The four components, in the order TRL logs them."""
-    how: Normalisation = "group" if config.confidence_normalisation == "group" else "sigmoid"
-    return [
-        accuracy_reward,
-        format_reward,
-        PerceptionReward(config.perception_alpha, config.perception_beta),
-        CalibrationReward(how),
-    ]
+    return [accuracy_reward, format_reward, *confidence_reward_funcs(config)]

@@ -64,10 +64,14 @@ def completion_mask(completion_ids: torch.Tensor, eos_token_id: int) -> torch.Te
 
 def dev_metrics(rows: list[dict[str, float]]) -> dict[str, float]:
     """Dev-set summary: greedy accuracy, ECE, AUROC and Brier of exp(mean log-prob), mean NMLP C, C - C' (its clean
-    answer forced on the noised twin) and the own-answer drop (its own answer to the twin, as `catts probe` reads)."""
+    answer forced on the noised twin) and the own-answer drop (its own answer to the twin, as `catts probe` reads);
+    and the mean of any further value the rows carry (a grounding run: box IoU, share of well-formed responses)."""
     correct = [r["correct"] for r in rows]
     probability = [r["probability"] for r in rows]
+    known = {"correct", "probability", "clean_confidence", "noised_confidence", "own_noised_confidence"}
+    extra = {key: sum(r[key] for r in rows) / len(rows) for key in rows[0] if key not in known} if rows else {}
     return {
+        **extra,
         "accuracy": sum(correct) / len(rows),
         "ece": ece(probability, correct),
         "auroc": auroc(probability, correct),

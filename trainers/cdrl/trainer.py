@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +54,17 @@ from trl import GRPOTrainer
 from nodes.confidence import finite_mean
 from trainers.cdrl.config import CDRLConfig
 from trainers.cdrl.data import pairs_dataset
-from trainers.cdrl.rewards import accuracy_rewards, cdrl_reward_funcs, group_members
+from trainers.cdrl.rewards import (
+    CalibrationReward,
+    PerceptionReward,
+    accuracy_rewards,
+    cdrl_reward_funcs,
+    group_members,
+)
 from trainers.cdrl.scoring import completion_mask, dev_metrics, forced_log_probs, mean_token_log_prob, nmlp
+
+DevReads = Callable[[str, dict[str, Any]], dict[str, float]]
+"""(greedy response text, dev row) -> more dev metrics for that row, averaged over the dev set."""
 
 
 class CDRLTrainer(GRPOTrainer):  # type: ignore[misc]  # TRL is untyped here (Any): its trainer is the hook
@@ -63,7 +73,14 @@ class CDRLTrainer(GRPOTrainer):  # type: ignore[misc]  # TRL is untyped here (An
     args: CDRLConfig
     control: Any  # transformers' TrainerControl, replaced by each callback
 
+    def __init__(self, *args: Any, dev_reads: DevReads | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.dev_reads = dev_reads  # more dev metrics from each greedy response (a grounding run: box IoU, format)
+        self.reads_confidence = any(isinstance(f, PerceptionReward | CalibrationReward) for f in self.reward_funcs)
+
     def _calculate_rewards(self, inputs: Any, prompts: Any, completions: Any, completion_ids_list: Any) -> Any:
+        if not self.reads_confidence:  # no reward reads C or C' (a grounding-only run): no forward passes for them
+            return super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
         clean, noised = self._confidences(inputs, completion_ids_list)
         local = [(x["id"], c, n) for x, c, n in zip(inputs, clean, noised, strict=True)]
         gathered = gather_object(local)  # every process's rollouts, in the order TRL gathers the rewards
@@ -168,6 +185,11 @@ class CDRLTrainer(GRPOTrainer):  # type: ignore[misc]  # TRL is untyped here (An
         noised = self._encode(example, example["noised_image"]).to(model.device)
         completion, mask, correct = self._greedy(model, example, clean)
         own_ids, own_mask, _ = self._greedy(model, example, noised)  # its own answer to the twin
+        extra = {}
+        if self.dev_reads is not None:
+            extra = self.dev_reads(
+                self.processing_class.decode(completion[0][mask[0].bool()], skip_special_tokens=True), example
+            )
         with torch.no_grad():  # a dev answer's scores: no gradient
             forced = (clean["input_ids"], clean["attention_mask"], completion, mask)
             log_probs = forced_log_probs(model, *forced, clean)  # (1, T, V)
@@ -181,13 +203,15 @@ class CDRLTrainer(GRPOTrainer):  # type: ignore[misc]  # TRL is untyped here (An
                 "clean_confidence": float(nmlp(log_probs, mask, k)[0]),
                 "noised_confidence": float(nmlp(forced_log_probs(model, *noised_ids, noised), mask, k)[0]),
                 "own_noised_confidence": float(nmlp(own_log_probs, own_mask, k)[0]),
+                **extra,
             }
 
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
         for example in inputs:  # encoded once: read by the rewards' C' and by the pathwise loss
-            example["noised_encoding"] = self._encode(example, example["noised_image"])
+            if self.reads_confidence or self.args.perception_loss_weight > 0 or self._reads_greedy():
+                example["noised_encoding"] = self._encode(example, example["noised_image"])
         output: dict[str, Any] = super()._generate_and_score_completions(inputs)
-        greedy = self.args.greedy_calibration_loss_weight > 0 or self.args.greedy_perception_loss_weight > 0
+        greedy = self._reads_greedy()
         if self.args.perception_loss_weight > 0 or greedy:
             device = output["completion_ids"].device
             noised = [x["noised_encoding"] for x in inputs]
@@ -210,6 +234,9 @@ class CDRLTrainer(GRPOTrainer):  # type: ignore[misc]  # TRL is untyped here (An
             correct = accuracy_rewards(texts, *answers)  # B x R_acc, as the accuracy reward scores them
             output["correct"] = torch.tensor(correct, device=output["completion_ids"].device)  # (B,)
         return output
+
+    def _reads_greedy(self) -> bool:
+        return self.args.greedy_calibration_loss_weight > 0 or self.args.greedy_perception_loss_weight > 0
 
     def _greedy_columns(self, inputs: list[dict[str, Any]], device: Any, *, noised: bool) -> dict[str, torch.Tensor]:
         """Per rollout, its prompt's greedy response to the clean or the noised image (decoded once per prompt):
@@ -366,23 +393,52 @@ def train_cdrl(
     checkpoint is the one exported. The log's last line names the exported step (``exported_step``).
     Under ``accelerate launch`` every process calls this; the main process writes `out_dir`, the others wait for it.
     """
+    dev = None if dev_dir is None else pairs_dataset(dev_dir)
+    return train_grpo(
+        model_dir,
+        pairs_dataset(pairs_dir),
+        out_dir,
+        config,
+        cdrl_reward_funcs(config),
+        peft_config=peft_config,
+        dev_dataset=dev,
+        log_name="cdrl_log.jsonl",
+    )
+
+
+def train_grpo(
+    model_dir: str | Path,
+    train_dataset: Any,
+    out_dir: str | Path,
+    config: CDRLConfig,
+    reward_funcs: list[Any],
+    *,
+    peft_config: Any = None,
+    dev_dataset: Any = None,
+    dev_reads: DevReads | None = None,
+    log_name: str,
+) -> Path:
+    """The one GRPO code path of CDRL and grounding: `CDRLTrainer` with `reward_funcs` on `train_dataset` (rows of
+    `pairs_dataset`), dev reads on `dev_dataset`, and the export `train_cdrl` describes; the log goes to
+    ``OUT/<log_name>``."""
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     processor = AutoProcessor.from_pretrained(model_dir)
     model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=torch.float32)
     trainer = CDRLTrainer(
         model=model,
-        reward_funcs=cdrl_reward_funcs(config),
+        reward_funcs=reward_funcs,
         args=config,
-        train_dataset=pairs_dataset(pairs_dir),
-        eval_dataset=None if dev_dir is None else pairs_dataset(dev_dir),
+        train_dataset=train_dataset,
+        eval_dataset=dev_dataset,
         processing_class=processor,
         peft_config=peft_config,
+        dev_reads=dev_reads,
     )
     trainer.train()
     best = trainer.state.best_model_checkpoint if config.metric_for_best_model else None
     evaluated = [row["step"] for row in trainer.state.log_history if "eval_accuracy" in row]
-    if dev_dir is not None and best is None and evaluated and evaluated[-1] != trainer.state.global_step:
+    if dev_dataset is not None and best is None and evaluated and evaluated[-1] != trainer.state.global_step:
         trainer.evaluate()  # the exported model's own dev row, whatever the interval
     exported = trainer.state.global_step if best is None else trainer.state.best_global_step
     source = best
@@ -397,7 +453,7 @@ def train_cdrl(
             trained = trained.merge_and_unload()  # a plain model folder: vLLM serves it directly
         trained.save_pretrained(out)
         processor.save_pretrained(out)
-        with (out / "cdrl_log.jsonl").open("w") as f:
+        with (out / log_name).open("w") as f:
             for row in trainer.state.log_history:
                 f.write(json.dumps(row) + "\n")
             f.write(json.dumps({"exported_step": exported}) + "\n")

@@ -9,7 +9,10 @@
   frozen, so genuinely stronger) on a mix of answering and the expert roles (critic, voter, planner) written with
   the graph's own prompts.
 
-Both share one BPE tokenizer, trained once and shipped with the bundled base model; `train_base` reuses it, so a
+- **Grounded** (SFT start): the base model trained further on the grounded format (SATORI-R1: caption, evidence
+  boxes, answer; `nodes.grounding`), vision tower still frozen; `catts train grounding` then runs GRPO on it.
+
+All share one BPE tokenizer, trained once and shipped with the bundled base model; `train_base` reuses it, so a
 retrained base reads and writes the same tokens (it is never retrained).
 
 Example:
@@ -28,7 +31,7 @@ from pathlib import Path
 from catts_graph.shapes.bundled import BASE_MODEL, bundled_model
 from catts_graph.shapes.tiny_vlm import TinyVLMSpec, make_tiny_model
 from trainers.sft import SFTConfig, SFTResult, sft_train
-from trainers.shapes.roles import BASE_MIX, EXPERT_MIX, role_stream
+from trainers.shapes.roles import BASE_MIX, EXPERT_MIX, GROUNDED_MIX, role_stream
 from trainers.shapes.vision import pretrain_vision
 
 SHAPES_SPEC = TinyVLMSpec(
@@ -51,6 +54,7 @@ VISION_BATCH_SIZE = 64
 VISION_FROZEN = ("visual.patch_embed", "visual.blocks")
 """The pretrained tower stays as it is during SFT (the merger, like LLaVA's projector, trains with the language
 model): trained along with the random language model, it gave no lower SFT loss than no pretraining at all."""
+GROUNDED_STEPS = 1500
 EXPERT_STAGES: tuple[tuple[int, int], ...] = ((1300, 1), (1800, 2))
 """(steps, seed) of each expert stage. A third stage made the expert weaker, so the recipe stops at two
 (docs/experiments/expert-history.md)."""
@@ -120,3 +124,14 @@ def train_expert(
     (out / "sft_log.jsonl").write_text("".join(json.dumps(row) + "\n" for row in log))
     (out / "sft_config.json").write_text(json.dumps({"stages": configs}, indent=2) + "\n")
     return SFTResult(out, done_steps, result.final_loss, seconds, log)
+
+
+def train_grounded_start(
+    base_dir: str | Path, out_dir: str | Path, *, steps: int = GROUNDED_STEPS, seed: int = 3, progress: bool = True
+) -> SFTResult:
+    """The grounded model's SFT warm-up: the base model trained on the grounded roles (`GROUNDED_MIX`), vision tower
+    frozen; the start that GRPO with the grounding rewards improves on."""
+    config = SFTConfig(
+        steps=steps, batch_size=BATCH_SIZE, learning_rate=1e-3, warmup_fraction=0.02, seed=seed, frozen=VISION_FROZEN
+    )
+    return sft_train(base_dir, role_stream(GROUNDED_MIX, block=BATCH_SIZE), out_dir, config, progress=progress)

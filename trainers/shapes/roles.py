@@ -6,6 +6,8 @@
 - `voter`: candidate answers -> what the expert sees, then ``answer: 1.00`` for the answer it sees (expert). Seeing
   first makes it commit: its vote follows its own reading of the image, as its answers do.
 - `planner`: the question -> the module order (expert).
+- `grounded_answer`, `grounded_reanswer`: the same two base roles in the grounded format (`nodes.grounding`):
+  caption, the evidence boxes in the model's input frame, answer (the grounded model).
 
 Wrong proposals are drawn the way a weak model errs: a count off by one or two, or another colour.
 """
@@ -15,8 +17,17 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 
+from catts_graph.shapes.bundled import BUNDLED_BOX_FRAME
 from catts_graph.shapes.world import COLORS, ShapesItem, make_item
-from nodes.prompts import critic_prompt, planner_prompt, question_prompt, reanswer_prompt, voter_prompt
+from nodes.grounding import as_box, grounded_response
+from nodes.prompts import (
+    critic_prompt,
+    grounded_prompt,
+    planner_prompt,
+    question_prompt,
+    reanswer_prompt,
+    voter_prompt,
+)
 from nodes.protocol import Message
 from trainers.sft import SFTExample
 
@@ -61,6 +72,26 @@ def reanswer_example(item: ShapesItem, rng: random.Random) -> SFTExample:
     return SFTExample([item.render()], messages, item.target)
 
 
+def grounded_target(item: ShapesItem, answer: str | None = None) -> str:
+    """The grounded reference response (boxes in the bundled models' input frame), arguing for `answer` if given."""
+    boxes = BUNDLED_BOX_FRAME.from_image([as_box(b) for b in item.evidence_boxes], item.size, item.size)
+    return grounded_response(item.caption, boxes, item.answer if answer is None else answer)
+
+
+def grounded_answer_example(item: ShapesItem, rng: random.Random) -> SFTExample:
+    return SFTExample([item.render()], [Message.user(grounded_prompt(item.question))], grounded_target(item))
+
+
+def grounded_reanswer_example(item: ShapesItem, rng: random.Random) -> SFTExample:
+    proposed = item.answer if rng.random() < 0.4 else wrong_answer(item, rng)
+    messages = [
+        Message.user(grounded_prompt(item.question)),
+        Message.assistant(grounded_target(item, proposed)),
+        Message.user(reanswer_prompt(critique_of(item, proposed), grounded=True)),
+    ]
+    return SFTExample([item.render()], messages, grounded_target(item))
+
+
 def critic_example(item: ShapesItem, rng: random.Random) -> SFTExample:
     proposed = item.answer if rng.random() < 0.5 else wrong_answer(item, rng)
     prompt = critic_prompt(item.question, proposed, wrong_target(item, proposed))
@@ -87,6 +118,10 @@ def planner_example(item: ShapesItem, rng: random.Random) -> SFTExample:
 
 Role = Callable[[ShapesItem, random.Random], SFTExample]
 BASE_MIX: dict[str, tuple[Role, float]] = {"answer": (answer_example, 0.85), "reanswer": (reanswer_example, 0.15)}
+GROUNDED_MIX: dict[str, tuple[Role, float]] = {
+    "grounded_answer": (grounded_answer_example, 0.85),
+    "grounded_reanswer": (grounded_reanswer_example, 0.15),
+}
 EXPERT_MIX: dict[str, tuple[Role, float]] = {
     "answer": (answer_example, 0.5),
     "critic": (critic_example, 0.25),
