@@ -18,7 +18,7 @@ from typing import Any
 from tqdm import tqdm
 
 from catts_graph.cli.endpoints import load_relevance
-from catts_graph.cli.options import add_graph_options, apply_graph_options
+from catts_graph.cli.options import GROUNDED_MAX_TOKENS, add_graph_options, apply_graph_options
 from catts_graph.evaluation.methods import vote_prediction
 from catts_graph.evaluation.metrics import auroc, ece
 from catts_graph.evaluation.plots import method_comparison, plots_unavailable
@@ -35,7 +35,6 @@ from nodes.state import graph_input
 
 HELD_OUT_SEED = 1  # training streams never use world seeds below 10,000
 MAX_TOKENS = 64
-GROUNDED_MAX_TOKENS = 160  # caption, up to six boxes, answer
 
 
 def register(sub: Any) -> None:

@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from catts_graph.cli.endpoints import chat_expert, load_relevance, model_endpoints
 from catts_graph.cli.options import (
+    GROUNDED_MAX_TOKENS,
     Servers,
     add_benchmark_option,
     add_clip_option,
@@ -72,7 +73,9 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--n", type=csv_list, default=["8"], help="comma-separated N sweep, e.g. 1,2,4,8 (default: 8)")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: %(default)s)")
-    p.add_argument("--max-tokens", type=int, default=128, help="tokens per sample (default: %(default)s)")
+    p.add_argument(
+        "--max-tokens", type=int, help="tokens per sample (default: 128; 192 with --grounded: caption and boxes)"
+    )
     p.add_argument("--window", type=int, default=8, help="DeepConf token window (default: %(default)s; short answers)")
     add_gate_options(
         p,
@@ -133,11 +136,12 @@ def job_from(args: argparse.Namespace) -> EvalJob:
         if not ns or ns[0] < 1:
             raise InvalidInputError("--n needs positive integers, e.g. --n 1,2,4,8")
     gate = {"min_share": args.min_share, "min_confidence": args.min_confidence}
+    max_tokens = args.max_tokens or (GROUNDED_MAX_TOKENS if args.grounded else 128)
     config = CATTSConfig.model_validate(
         {
-            "sampling": {"temperature": args.temperature, "max_tokens": args.max_tokens},
+            "sampling": {"temperature": args.temperature, "max_tokens": max_tokens},
             "vote": {"window": args.window},
-            "critic": {"reanswer_max_tokens": args.max_tokens},
+            "critic": {"reanswer_max_tokens": max_tokens},
             "routing": {"sampling": gate, "critic": gate, "self_check": gate},
             "self_check": {"form": args.self_check_form},
         }

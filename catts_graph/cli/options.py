@@ -28,6 +28,7 @@ from nodes.config import with_overrides
 from nodes.errors import InvalidInputError
 
 SELF_CHECK_CLIP = "the self-check's question-guided noise"
+GROUNDED_MAX_TOKENS = 192  # a grounded response: caption, up to six boxes, answer
 SELF_CHECK_CLIP_DEFAULT = "the bundled ShapesVQA CLIP with the bundled models; whole-image noise with --base-url"
 
 

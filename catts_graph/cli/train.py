@@ -18,6 +18,7 @@ examples:
   catts train sft --role expert --init models/shapes-base --out models/shapes-expert   # its two stages
   catts train sft --role expert --init models/shapes-expert --out models/expert-more --steps 1800 --seed 3
   catts train sft --role smoke --out models/smoke --steps 200          # format-only smoke model
+  catts train sft --role grounded --init models/shapes-base --out models/grounded-sft  # grounding's SFT start
 
 Training logs go to OUT/sft_log.jsonl (loss, learning rate, time) and a loss curve to OUT/loss.png. How long each
 takes on a CPU: docs/experiments/timing.md.
@@ -34,14 +35,16 @@ def register(sub: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sft.add_argument("--role", choices=["base", "expert", "smoke"], required=True, help="which model to train")
+    sft.add_argument(
+        "--role", choices=["base", "expert", "grounded", "smoke"], required=True, help="which model to train"
+    )
     sft.add_argument("--out", type=Path, required=True, help="output model folder")
-    sft.add_argument("--init", type=Path, help="starting model folder (required for --role expert)")
+    sft.add_argument("--init", type=Path, help="starting model folder (required for --role expert and grounded)")
     sft.add_argument(
         "--steps",
         type=int,
-        help="optimizer steps (default: base 2500, smoke 200; expert: its two-stage recipe, 1300 + 1800 steps "
-        "with seeds 1 and 2; --steps or --seed makes it one stage, e.g. to continue from an expert)",
+        help="optimizer steps (default: base 2500, grounded 1500, smoke 200; expert: its two-stage recipe, 1300 + "
+        "1800 steps with seeds 1 and 2; --steps or --seed makes it one stage, e.g. to continue from an expert)",
     )
     sft.add_argument("--seed", type=int, help="seed (default: the one the bundled model used)")
     sft.set_defaults(handler=run_sft)
@@ -149,11 +152,11 @@ SMOKE_STEPS = 200  # base and expert defaults are their recipes' (BASE_STEPS, EX
 def run_sft(args: argparse.Namespace) -> int:
     if args.steps is not None and args.steps < 1:
         raise InvalidInputError("--steps must be at least 1.")
-    if args.role == "expert" and (args.init is None or not (args.init / "config.json").is_file()):
-        raise InvalidInputError("--role expert needs --init pointing at a trained base model folder.")
+    if args.role in ("expert", "grounded") and (args.init is None or not (args.init / "config.json").is_file()):
+        raise InvalidInputError(f"--role {args.role} needs --init pointing at a trained base model folder.")
     with needs_train_extra():
         from trainers.plots import plot_loss
-        from trainers.shapes.models import EXPERT_STAGES, train_base, train_expert
+        from trainers.shapes.models import EXPERT_STAGES, train_base, train_expert, train_grounded_start
         from trainers.shapes.smoke import make_smoke_model
     seed = {} if args.seed is None else {"seed": args.seed}
     if args.role == "expert":
@@ -161,6 +164,9 @@ def run_sft(args: argparse.Namespace) -> int:
         if args.steps is not None or args.seed is not None:  # one stage, e.g. to train an expert further
             stages = ((args.steps or EXPERT_STAGES[0][0], 1 if args.seed is None else args.seed),)
         result = train_expert(args.init, args.out, stages=stages)
+    elif args.role == "grounded":
+        steps = {} if args.steps is None else {"steps": args.steps}
+        result = train_grounded_start(args.init, args.out, **steps, **seed)
     elif args.role == "base":
         steps = {} if args.steps is None else {"steps": args.steps}
         result = train_base(args.out, **steps, **seed)

@@ -67,14 +67,14 @@ def run_grounding(args: argparse.Namespace) -> int:
             "need --steps >= 1, --generations >= 2, --batch >= 1, --dev-every >= 1, --sft-steps >= 0."
         )
     with needs_train_extra():
-        from trainers.grounding.config import GroundingConfig
+        from trainers.grounding.config import GroundingGRPOConfig
         from trainers.grounding.trainer import train_grounding
         from trainers.plots import plot_grpo
     import torch
 
     gpu = torch.cuda.is_available()
     try:
-        config = GroundingConfig(
+        config = GroundingGRPOConfig(
             output_dir=str(args.out.with_name(args.out.name + "-checkpoints")),
             num_generations=args.generations,
             per_device_train_batch_size=args.batch,

@@ -38,7 +38,7 @@ from nodes.relevance import RelevanceModel
 MAX_TOKENS = 64
 
 
-GROUNDED_MAX_TOKENS = 160
+GROUNDED_MAX_TOKENS = 192  # caption, up to six boxes, answer
 ProbeRegion = Literal["global", "objects", "question", "model"]
 
 

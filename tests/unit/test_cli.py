@@ -103,6 +103,18 @@ def test_train_sft_argument_errors(tmp_path: Path) -> None:
         (["probe", "--base-url", "http://127.0.0.1:9", "--region", "question", "--out", "OUT"], "--clip"),
         (["probe", "--base-url", "http://127.0.0.1:9", "--top-fraction", "0", "--out", "OUT"], "--top-fraction"),
         (["train", "clip", "--steps", "0", "--out", "OUT"], "--steps"),
+        (["eval", "--base-url", "http://127.0.0.1:9", "--box-frame", "normalized", "--out", "OUT"], "--grounded"),
+        (
+            ["eval", "--base-url", "http://x", "--grounded", "--box-frame", "resized:a:b", "--out", "OUT"],
+            "MIN and MAX",
+        ),
+        (
+            ["eval", "--base-url", "http://x", "--grounded", "--box-frame", "pixels", "--out", "OUT"],
+            "expected resized",
+        ),
+        (["probe", "--base-url", "http://127.0.0.1:9", "--region", "model", "--out", "OUT"], "grounding"),
+        (["train", "grounding", "--model", "OUT", "--data", "OUT", "--out", "OUT"], "not a model folder"),
+        (["train", "sft", "--role", "grounded", "--out", "OUT"], "--init"),
     ],
 )
 def test_new_option_errors_exit_2_without_traceback(
@@ -111,6 +123,25 @@ def test_new_option_errors_exit_2_without_traceback(
     result = catts(*[str(image) if a == "OK" else str(tmp_path / "out") if a == "OUT" else a for a in args])
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_grounding_options_set_the_graphs_grounding() -> None:
+    from catts_graph.cli import build_parser, parse
+    from catts_graph.cli.evaluate import job_from
+
+    parser = build_parser()
+    plain = job_from(parse(parser, ["eval", "--base-url", "http://x", "--out", "o"])).settings.config
+    assert not plain.grounding.enabled and plain.self_check.noise.region == "question"
+    args = parse(
+        parser, ["eval", "--base-url", "http://x", "--grounded", "--box-frame", "resized:3136:50176", "--out", "o"]
+    )
+    config = job_from(args).settings.config
+    assert config.grounding.enabled and config.grounding.max_pixels == 50176
+    assert config.self_check.noise.region == "model" and config.sampling.max_tokens == 192
+    bundled = job_from(parse(parser, ["eval", "--grounded", "--self-check-region", "question", "--out", "o"]))
+    grounding = bundled.settings.config.grounding
+    assert grounding.box_frame().input_size(112, 112) == (224, 224)  # the bundled models' frame
+    assert bundled.settings.config.self_check.noise.region == "question"
 
 
 def test_serve_options_may_follow_the_model_and_vllm_flags_follow_the_double_dash() -> None:

@@ -15,7 +15,7 @@ from catts_graph.benchmarks import load_benchmark
 from catts_graph.shapes.bundled import BUNDLED_BOX_FRAME, bundled_model
 from nodes.errors import InvalidInputError
 from trainers.cdrl.data import PairNoise, build_pairs
-from trainers.grounding.config import GroundingConfig
+from trainers.grounding.config import GroundingGRPOConfig
 from trainers.grounding.trainer import processor_frame, train_grounding
 from trainers.shapes.smoke import make_smoke_model
 
@@ -30,11 +30,11 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return model, root / "pairs"
 
 
-def config(out: Path, **overrides: object) -> GroundingConfig:
+def config(out: Path, **overrides: object) -> GroundingGRPOConfig:
     settings: dict = {"output_dir": str(out), "num_generations": 2, "per_device_train_batch_size": 2, "max_steps": 2,
                       "max_completion_length": 24, "learning_rate": 1e-3, "logging_steps": 1, "report_to": "none",
                       "save_strategy": "no", "use_cpu": True, "seed": 0}  # fmt: skip
-    return GroundingConfig(**{**settings, **overrides})
+    return GroundingGRPOConfig(**{**settings, **overrides})
 
 
 def test_warm_up_then_grpo_trains_and_logs_every_reward(setup: tuple[Path, Path], tmp_path: Path) -> None:
@@ -87,6 +87,6 @@ BASE: dict = {"output_dir": "x", "num_generations": 2, "per_device_train_batch_s
 
 def test_config_checks_say_what_to_set() -> None:
     with pytest.raises(ValueError, match="box_frame"):
-        GroundingConfig(**BASE, box_frame="pixels")
+        GroundingGRPOConfig(**BASE, box_frame="pixels")
     with pytest.raises(ValueError, match="sft_steps"):
-        GroundingConfig(**BASE, sft_steps=-1)
+        GroundingGRPOConfig(**BASE, sft_steps=-1)

@@ -1,4 +1,4 @@
-"""`GroundingConfig`: the CDRL trainer's config (one GRPO code path) plus the grounding knobs."""
+"""`GroundingGRPOConfig`: the CDRL trainer's config (one GRPO code path) plus the grounding knobs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ FRAMES = ("resized", "normalized", "original")
 
 
 @dataclass
-class GroundingConfig(CDRLConfig):
+class GroundingGRPOConfig(CDRLConfig):
     """`CDRLConfig` plus what a grounding run (SATORI-R1: format, caption, box and answer rewards) needs."""
 
     box_frame: str = field(

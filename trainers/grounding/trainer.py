@@ -7,7 +7,7 @@ frame, their answer); GRPO then runs on the CDRL trainer's code path (`trainers.
 ``config.with_cdrl_rewards``. Dev reads add the greedy answers' box IoU and the share of well-formed responses.
 
 Example:
-    >>> config = GroundingConfig(output_dir="runs/g", num_generations=8, sft_steps=300)  # doctest: +SKIP
+    >>> config = GroundingGRPOConfig(output_dir="runs/g", num_generations=8, sft_steps=300)  # doctest: +SKIP
     >>> train_grounding("catts_graph/shapes/models/shapes-base", "data/pairs", "models/g", config)  # doctest: +SKIP
 """
 
@@ -27,7 +27,7 @@ from nodes.protocol import Message
 from trainers.cdrl.data import pairs_dataset
 from trainers.cdrl.rewards import confidence_reward_funcs
 from trainers.cdrl.trainer import train_grpo
-from trainers.grounding.config import GroundingConfig
+from trainers.grounding.config import GroundingGRPOConfig
 from trainers.grounding.rewards import box_rewards, format_rewards, grounding_reward_funcs
 from trainers.sft import SFTConfig, SFTExample, sft_train
 
@@ -69,7 +69,7 @@ def train_grounding(
     model_dir: str | Path,
     pairs_dir: str | Path,
     out_dir: str | Path,
-    config: GroundingConfig,
+    config: GroundingGRPOConfig,
     *,
     peft_config: Any = None,
     dev_dir: str | Path | None = None,
