@@ -27,7 +27,7 @@ from catts_graph.cli.options import (
     judge_from,
     servers_from,
 )
-from catts_graph.evaluation.harness import EvalSettings
+from catts_graph.evaluation.harness import EvalSettings, catts_config
 from catts_graph.evaluation.job import EvalJob, EvalModels, EvalRun, open_run
 from catts_graph.evaluation.methods import expand_methods
 from catts_graph.evaluation.report import table
@@ -147,6 +147,11 @@ def job_from(args: argparse.Namespace) -> EvalJob:
         }
     )
     config = apply_graph_options(config, args, bundled=args.base_url is None and args.engine is None)
+    for method in methods:
+        try:
+            catts_config(method, 1, config)  # a region no config allows (model without --grounded) fails here
+        except ValueError as e:
+            raise InvalidInputError(f"--methods {method}: {e}") from None
     return EvalJob(
         benchmark=args.benchmark,
         out=args.out,

@@ -24,6 +24,7 @@ from catts_graph.evaluation.methods import (
     ablation_modules,
     deepconf_online,
     greedy_prediction,
+    region_override,
     vote_prediction,
 )
 from catts_graph.evaluation.results import ResultsFile
@@ -31,6 +32,7 @@ from catts_graph.graph.builder import create_catts_graph
 from catts_graph.graph.config import CATTSConfig, GroundingConfig
 from nodes.common import question_messages
 from nodes.confidence import token_confidences
+from nodes.config import with_overrides
 from nodes.errors import InvalidInputError
 from nodes.grounding import grounding_scores
 from nodes.images import load_image
@@ -88,10 +90,13 @@ class PresampledModel:
 
 def catts_config(method: str, n: int, base: CATTSConfig) -> tuple[CATTSConfig, int]:
     """The graph configuration of a catts method at N, and how many pre-drawn samples it votes on."""
-    sampling = base.sampling.model_copy(update={"n": n})
-    if method in CATTS_PRESETS:
-        routing = base.routing.model_copy(update={"policy": "paper" if method == "catts-paper" else "adaptive"})
-        return base.model_copy(update={"sampling": sampling, "routing": routing}), n
+    preset, region = region_override(method)
+    if preset in CATTS_PRESETS:
+        policy = "paper" if preset == "catts-paper" else "adaptive"
+        update: dict[str, Any] = {"sampling": {"n": n}, "routing": {"policy": policy}}
+        if region is not None:  # `catts-paper/REGION`: the self-check noises this region
+            update["self_check"] = {"noise": {"region": region}}
+        return with_overrides(base, update), n
     modules = ablation_modules(method) or set()
     n_used = n if "sc" in modules else 1
     return (

@@ -13,7 +13,9 @@ Methods (docs/method.md section 5):
   below it (its tokens up to there are paid, it does not vote); sampling stops early once the weighted consensus
   reaches 95%. Simulated on the full pre-drawn traces, as DeepConf's own analysis does.
 - The graph, run on the first N samples: ``catts-paper``, ``catts-adaptive`` and ablations ``catts[MODULES]`` with
-  MODULES joined by ``+`` from ``sc`` (N samples; without it, one), ``voter``, ``critic``, ``check``.
+  MODULES joined by ``+`` from ``sc`` (N samples; without it, one), ``voter``, ``critic``, ``check``. A preset with
+  ``/REGION`` (``catts-paper/model``, ``catts-paper/question``, ``catts-paper/global``) overrides where the
+  self-check noises the image, so regions are compared on the same samples.
 
 Every method returns a `Prediction`: the answer, a confidence in [0, 1] (its vote share; for greedy, exp mean
 log-prob) and its cost.
@@ -43,6 +45,7 @@ DEEPCONF_OFFLINE: dict[str, tuple[Weighting, float | None]] = {
 }
 DEEPCONF_ONLINE = "deepconf-online"
 CATTS_PRESETS = ("catts-paper", "catts-adaptive")
+_REGION = re.compile(r"^(catts-paper|catts-adaptive)/(question|global|model)$")
 _ABLATION = re.compile(r"^catts\[((?:sc|voter|critic|check)(?:\+(?:sc|voter|critic|check))*)\]$")
 ONLINE_WARMUP = 16
 ONLINE_ETA = 10.0
@@ -72,15 +75,23 @@ def expand_methods(names: Sequence[str]) -> list[str]:
             if not (
                 method in ("greedy", "majority", DEEPCONF_ONLINE, *DEEPCONF_OFFLINE, *CATTS_PRESETS)
                 or _ABLATION.match(method)
+                or _REGION.match(method)
             ):
                 raise ValueError(
                     f"unknown method {method!r}; use greedy, majority, deepconf (or one variant: "
-                    f"{', '.join([*DEEPCONF_OFFLINE, DEEPCONF_ONLINE])}), catts-paper, catts-adaptive or "
-                    "catts[sc+voter+critic+check] (any subset)"
+                    f"{', '.join([*DEEPCONF_OFFLINE, DEEPCONF_ONLINE])}), catts-paper, catts-adaptive (optionally "
+                    "/question, /global or /model: the self-check's noise region) or catts[sc+voter+critic+check] "
+                    "(any subset)"
                 )
             if method not in out:
                 out.append(method)
     return out
+
+
+def region_override(method: str) -> tuple[str, str | None]:
+    """A catts preset and the self-check region its ``/REGION`` suffix names (None without one)."""
+    match = _REGION.match(method)
+    return (match.group(1), match.group(2)) if match else (method, None)
 
 
 def ablation_modules(method: str) -> set[str] | None:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from nodes.errors import InvalidInputError
+
 
 def catts(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -283,3 +285,20 @@ def test_data_pairs_by_question_without_the_train_extra_says_what_to_install(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert "the bundled ShapesVQA CLIP needs the `train` extra" in err and "uv sync --extra cpu --extra train" in err
+
+
+def test_catts_methods_can_name_the_self_check_region() -> None:
+    from catts_graph.cli import build_parser, parse
+    from catts_graph.cli.evaluate import job_from
+    from catts_graph.evaluation.harness import catts_config
+
+    parser = build_parser()
+    args = parse(parser, ["eval", "--grounded", "--methods", "catts-paper/model,catts-paper/question", "--out", "o"])
+    config = job_from(args).settings.config
+    regions = {
+        m: catts_config(m, 8, config)[0].self_check.noise.region for m in ("catts-paper/question", "catts-paper")
+    }
+    assert regions == {"catts-paper/question": "question", "catts-paper": "model"}
+    assert catts_config("catts-adaptive/global", 4, config)[0].routing.policy == "adaptive"
+    with pytest.raises(InvalidInputError, match="enable grounding"):
+        job_from(parse(parser, ["eval", "--methods", "catts-paper/model", "--out", "o"]))
