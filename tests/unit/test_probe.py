@@ -93,3 +93,28 @@ async def test_the_probe_grades_with_the_matcher_eval_uses() -> None:
     model = ScriptedModel(greedy="\\boxed{0.54}")
     rows = await run_probe(model, [item], ProbeSettings(kinds=("blur",), levels=(0.0, 1.0), region="global"))
     assert [row["correct"] for row in rows] == [1.0, 1.0]
+
+
+async def test_probe_noises_the_boxes_the_model_names() -> None:
+    from catts_graph.shapes.bundled import BUNDLED_BOX_FRAME
+    from nodes.config import GroundingConfig
+    from nodes.errors import InvalidInputError
+    from nodes.images import load_image
+
+    item = load_benchmark("shapes", limit=6).items[5]  # two triangles: boxes (7, 15, 21, 29), (87, 19, 107, 39)
+    text = f"<caption>x</caption> <bbox>[[14,30,42,58]]</bbox> <answer>{item.answer}</answer>"  # the first, at 224 px
+    model = ScriptedModel(greedy=lambda ms: text, score_fn=lambda ms, a: -0.5)
+    frame = BUNDLED_BOX_FRAME
+    grounding = GroundingConfig(enabled=True, min_pixels=frame.min_pixels, max_pixels=frame.max_pixels)
+    settings = ProbeSettings(kinds=("occlusion",), levels=(0.0, 1.0), region="model", grounding=grounding)
+    rows = await run_probe(model, [item], settings)
+    assert rows[0]["iou"] == pytest.approx(196 / 596, abs=0.01)  # one box of 14 x 14 px named, of 14 x 14 + 20 x 20
+    assert rows[0]["boxes_named"] == 1.0
+    assert rows[1]["fallback"] == 0.0
+    clean = np.asarray(load_image(item.image), dtype=int)
+    noised = [c.messages[0].images[0] for c in model.calls if c.kind == "sample"][1]
+    changed = (np.asarray(load_image(noised), dtype=int) != clean).any(axis=-1)  # (H, W)
+    ys, xs = np.nonzero(changed)
+    assert changed.any() and xs.min() >= 7 and xs.max() <= 21 and ys.min() >= 15 and ys.max() <= 29
+    with pytest.raises(InvalidInputError, match="grounding"):
+        ProbeSettings(region="model")
