@@ -1,5 +1,5 @@
 #!/bin/bash
-# usage: docs/experiments/grounding_served.sh MODEL NAME [catts [LIMIT]]
+# usage: docs/experiments/grounding_served.sh MODEL NAME [catts [LIMIT]]   (SKIP_GREEDY=1: no greedy run)
 # A grounded model served on loopback: greedy on 500 held-out items (accuracy, box IoU), the probe (200 items, DDPM
 # and occlusion, levels 0 1) with noise on the model's own boxes and on the CLIP region, and with "catts"
 # greedy/majority/CA-TTS at N = 8 on LIMIT items (default 500), the self-check noising the model's own boxes
@@ -17,7 +17,7 @@ if [ "$3" = catts ]; then
 fi
 until curl -sf http://127.0.0.1:8101/health >/dev/null; do sleep 3; done
 date
-uv run --no-sync catts eval --base-url http://127.0.0.1:8101/v1 --model base $FRAME --benchmark shapes --limit 500 --methods greedy --concurrency 8 --out $OUT/greedy-$NAME > $OUT/logs/greedy-$NAME.log 2>&1
+[ -z "$SKIP_GREEDY" ] && uv run --no-sync catts eval --base-url http://127.0.0.1:8101/v1 --model base $FRAME --benchmark shapes --limit 500 --methods greedy --concurrency 8 --out $OUT/greedy-$NAME > $OUT/logs/greedy-$NAME.log 2>&1
 date
 for REGION in model question; do
   uv run --no-sync catts probe --base-url http://127.0.0.1:8101 --model base $FRAME $CLIP --benchmark shapes --limit 200 --kinds ddpm occlusion --levels 0 1 --region $REGION --out $OUT/probe-$NAME-$REGION > $OUT/logs/probe-$NAME-$REGION.log 2>&1

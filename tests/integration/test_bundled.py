@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from catts_graph.shapes.bundled import BASE_MODEL, EXPERT_MODEL, bundled_model
+from catts_graph.shapes.bundled import BASE_MODEL, EXPERT_MODEL, GROUNDED_MODEL, bundled_model
 from catts_graph.shapes.tiny_vlm import count_parameters
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
@@ -21,7 +21,7 @@ BLIND_BASELINE = 0.33  # answering each question type with its most common answe
 
 
 def test_bundled_models_are_small_and_complete() -> None:
-    for name in (BASE_MODEL, EXPERT_MODEL):
+    for name in (BASE_MODEL, EXPERT_MODEL, GROUNDED_MODEL):
         folder = bundled_model(name)
         for file in (
             "config.json",
@@ -34,7 +34,8 @@ def test_bundled_models_are_small_and_complete() -> None:
         assert 4_000_000 < count_parameters(folder) < 5_000_000
         assert (folder / "model.safetensors").stat().st_size < 25_000_000
     base_tok = (bundled_model(BASE_MODEL) / "tokenizer.json").read_bytes()
-    assert base_tok == (bundled_model(EXPERT_MODEL) / "tokenizer.json").read_bytes()  # one shared tokenizer
+    for name in (EXPERT_MODEL, GROUNDED_MODEL):
+        assert base_tok == (bundled_model(name) / "tokenizer.json").read_bytes()  # one shared tokenizer
 
 
 def vllm_processes() -> int:
@@ -61,3 +62,38 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert sum("voter" in r["modules_run"] for r in summary["items"]) >= 10  # and does so on real disagreements
     assert (tmp_path / "summary.png").stat().st_size > 10_000
     assert vllm_processes() == before  # both servers it started are gone
+
+
+def test_the_grounded_model_names_its_evidence_and_the_self_check_noises_it(tmp_path: Path) -> None:
+    methods = "greedy,majority,catts-paper/model"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "catts_graph",
+            "eval",
+            "--grounded",
+            "--methods",
+            methods,
+            "--n",
+            "4",
+            "--limit",
+            "12",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())["methods"]
+    greedy = metrics["greedy@1"]
+    assert greedy["accuracy"] > BLIND_BASELINE + 0.1
+    assert greedy["grounding"]["boxes_named"] > 0.9 and greedy["grounding"]["iou"] > 0.3
+    assert metrics["catts-paper/model@4"]["accuracy"] > BLIND_BASELINE + 0.1
+    lines = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    catts = [line for line in lines if line["method"] == "catts-paper/model"]
+    unnamed = [f for line in catts for f in line["fallbacks"] if "name no boxes" in f]
+    assert len(unnamed) < len(catts) / 2  # the self-check mostly noised the boxes the responses name
