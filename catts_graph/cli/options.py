@@ -241,3 +241,28 @@ def needs_train_extra() -> Iterator[None]:
         raise InvalidInputError(
             f"training needs the `train` extra ({e}); run `uv sync --extra cpu --extra train`."
         ) from None
+
+
+def grpo_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """The `GRPOConfig` fields `catts train cdrl` and `catts train grounding` set alike from their options: the
+    rollouts, the schedule, the dev reads, logging, and CPU or GPU."""
+    import torch
+
+    gpu = torch.cuda.is_available()
+    return {
+        "output_dir": str(args.out.with_name(args.out.name + "-checkpoints")),
+        "num_generations": args.generations,
+        "per_device_train_batch_size": args.batch,
+        "max_steps": args.steps,
+        "learning_rate": args.learning_rate,
+        "max_completion_length": args.max_completion_length,
+        "logging_steps": 1,
+        "eval_strategy": "no" if args.dev is None else "steps",
+        "eval_steps": args.dev_every,
+        "eval_on_start": args.dev is not None,
+        "per_device_eval_batch_size": args.generations,  # unused (dev answers are greedy); TRL checks divisibility
+        "report_to": "none",
+        "seed": args.seed,
+        "use_cpu": not gpu,
+        "bf16": gpu and torch.cuda.is_bf16_supported(),
+    }

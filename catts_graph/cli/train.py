@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from catts_graph.cli import train_grounding
-from catts_graph.cli.options import needs_train_extra
+from catts_graph.cli.options import grpo_arguments, needs_train_extra
 from nodes.errors import InvalidInputError
 
 EPILOG = """\
@@ -224,35 +224,20 @@ def run_cdrl(args: argparse.Namespace) -> int:
         from trainers.plots import plot_grpo
     import torch
 
-    gpu = torch.cuda.is_available()
     try:
         config = CDRLConfig(
-            output_dir=str(args.out.with_name(args.out.name + "-checkpoints")),
-            num_generations=args.generations,
-            per_device_train_batch_size=args.batch,
-            max_steps=args.steps,
-            learning_rate=args.learning_rate,
-            max_completion_length=args.max_completion_length,
+            **grpo_arguments(args),
             perception_alpha=args.alpha,
             perception_beta=args.beta,
             perception_loss_weight=args.perception_loss_weight,
             calibration_loss_weight=args.calibration_loss_weight,
             beta=args.kl,
             scale_rewards=args.scale_rewards,
-            logging_steps=1,
-            eval_strategy="no" if args.dev is None else "steps",
-            eval_steps=args.dev_every,
-            eval_on_start=args.dev is not None,
-            per_device_eval_batch_size=args.generations,  # unused (dev answers are greedy); TRL checks divisibility
             save_strategy="no" if args.keep_best is None else "steps",
             save_steps=args.dev_every,
             save_total_limit=None if args.keep_best is None else 2,  # the best and the last
             metric_for_best_model=None if args.keep_best is None else f"eval_{args.keep_best}",
             greater_is_better=None if args.keep_best is None else DEV_SELECTION[args.keep_best],
-            report_to="none",
-            seed=args.seed,
-            use_cpu=not gpu,
-            bf16=gpu and torch.cuda.is_bf16_supported(),
         )
     except ValueError as e:
         raise InvalidInputError(str(e)) from None

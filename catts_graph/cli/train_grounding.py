@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from catts_graph.cli.options import needs_train_extra
+from catts_graph.cli.options import grpo_arguments, needs_train_extra
 from nodes.errors import InvalidInputError
 
 EPILOG = """\
@@ -70,32 +70,15 @@ def run_grounding(args: argparse.Namespace) -> int:
         from trainers.grounding.config import GroundingGRPOConfig
         from trainers.grounding.trainer import train_grounding
         from trainers.plots import plot_grpo
-    import torch
-
-    gpu = torch.cuda.is_available()
     try:
         config = GroundingGRPOConfig(
-            output_dir=str(args.out.with_name(args.out.name + "-checkpoints")),
-            num_generations=args.generations,
-            per_device_train_batch_size=args.batch,
-            max_steps=args.steps,
-            learning_rate=args.learning_rate,
-            max_completion_length=args.max_completion_length,
+            **grpo_arguments(args),
             box_frame=args.box_frame,
             with_cdrl_rewards=args.with_cdrl,
             sft_steps=args.sft_steps,
             beta=0.0,
             scale_rewards="none",
-            logging_steps=1,
-            eval_strategy="no" if args.dev is None else "steps",
-            eval_steps=args.dev_every,
-            eval_on_start=args.dev is not None,
-            per_device_eval_batch_size=args.generations,  # unused (dev answers are greedy); TRL checks divisibility
             save_strategy="no",
-            report_to="none",
-            seed=args.seed,
-            use_cpu=not gpu,
-            bf16=gpu and torch.cuda.is_bf16_supported(),
         )
     except ValueError as e:
         raise InvalidInputError(str(e)) from None
