@@ -189,7 +189,7 @@ class GroundingConfig(StageConfig):
     0-1000 grid (Qwen2-VL, Qwen3-VL), `original` = the image's own pixels."""
     min_pixels: int = Field(default=56 * 56, ge=1)
     """`resized`: the processor's min_pixels."""
-    max_pixels: int = Field(default=28 * 28 * 1280, ge=1)
+    max_pixels: int = Field(default=28 * 28 * 16384, ge=1)
     """`resized`: the processor's max_pixels."""
     factor: int = Field(default=28, ge=1)
     """`resized`: patch size times merge size (28 for Qwen2.5-VL)."""

@@ -114,7 +114,7 @@ class BoxFrame:
 
     kind: Literal["resized", "normalized", "original"] = "resized"
     min_pixels: int = 56 * 56
-    max_pixels: int = 28 * 28 * 1280
+    max_pixels: int = 28 * 28 * 16384  # Qwen2.5-VL's processor defaults
     factor: int = 28
     scale: float = 1000.0
 
