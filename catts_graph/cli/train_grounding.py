@@ -13,9 +13,9 @@ EPILOG = """\
 examples:
   catts data pairs --benchmark shapes:100 --limit 1200 --kind occlusion --region objects --out data/pairs
   catts data pairs --benchmark shapes:30001 --limit 200 --kind occlusion --region objects --out data/dev
-  catts train grounding --model runs/grounded/sft --data data/pairs --dev data/dev --out models/shapes-grounded
-  catts train grounding --model MODEL --data data/pairs --sft-steps 300 --out models/g   # warm-up first
-  catts train grounding --model MODEL --data data/pairs --with-cdrl --out models/g       # plus CDRL's rewards
+  catts train grounding --model MODEL --data data/pairs --dev data/dev --out models/g   # warm-up, then GRPO
+  catts train grounding --model runs/grounded/sft --data data/pairs --sft-steps 0 --out models/g2  # it grounds already
+  catts train grounding --model MODEL --data data/pairs --with-cdrl --out models/g      # plus CDRL's rewards
 
 The pairs must come from items with evidence boxes (`boxes` in the JSONL contract; ShapesVQA has them). Rewards:
 format, caption ((BLEU-4 + ROUGE-L F1) / 2), box IoU (union against union, in the image's pixels) and answer, each
@@ -37,7 +37,13 @@ def register(train_sub: Any) -> None:
     p.add_argument("--data", type=Path, required=True, help="a `catts data pairs` folder whose items have boxes")
     p.add_argument("--out", type=Path, required=True, help="output model folder")
     p.add_argument("--dev", type=Path, help="dev pairs folder: greedy accuracy, box IoU, ... every --dev-every steps")
-    p.add_argument("--sft-steps", type=int, default=0, help="SFT warm-up steps on the format (default: none)")
+    p.add_argument(
+        "--sft-steps",
+        type=int,
+        default=300,
+        help="SFT warm-up steps on the pairs' own captions and boxes before GRPO; 0 when the model already writes "
+        "the format (default: %(default)s)",
+    )
     p.add_argument("--steps", type=int, default=150, help="GRPO optimizer steps (default: %(default)s)")
     p.add_argument("--generations", type=int, default=8, help="rollouts per prompt, G (default: %(default)s)")
     p.add_argument("--batch", type=int, default=32, help="rollouts per step (default: %(default)s)")
