@@ -69,6 +69,11 @@ def box_mask(width: int, height: int, boxes: Sequence[Box]) -> Mask:
     return mask
 
 
+def pixel_box_mask(width: int, height: int, boxes: Sequence[Box]) -> Mask:
+    """`box_mask` for boxes given in pixels of the `width` x `height` image (inside it, each with some area)."""
+    return box_mask(width, height, [(x1 / width, y1 / height, x2 / width, y2 / height) for x1, y1, x2, y2 in boxes])
+
+
 def _to_float(image: Image.Image) -> FloatImage:
     return np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0  # (H, W, 3)
 

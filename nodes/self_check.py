@@ -31,7 +31,7 @@ from nodes.confidence import answer_span, span_log_prob
 from nodes.config import GroundingConfig, NoiseConfig, Scored, SelfCheckConfig, stage_from_context
 from nodes.grounding import named_boxes
 from nodes.images import load_image, png_data_url
-from nodes.perturb import box_mask, perturb
+from nodes.perturb import box_mask, perturb, pixel_box_mask
 from nodes.protocol import AnswerScore, Message, Sample, VisionLanguageModel
 from nodes.relevance import RelevanceModel, question_mask
 from nodes.state import CATTSState, Usage, VoteContribution
@@ -192,8 +192,7 @@ class SelfCheckNode:
         for answer in candidates:
             boxes = named_boxes(representative_text(state, answer), frame, width, height)
             if boxes:
-                fractions = [(x1 / width, y1 / height, x2 / width, y2 / height) for x1, y1, x2, y2 in boxes]
-                mask = box_mask(width, height, fractions)  # (H, W)
+                mask = pixel_box_mask(width, height, boxes)  # (H, W)
                 noised = perturb(image, noise.kind, noise.level, mask=mask, seed=noise.seed)
                 twins[answer] = (png_data_url(noised),)
         return twins

@@ -30,7 +30,7 @@ from nodes.config import GroundingConfig
 from nodes.errors import InvalidInputError
 from nodes.grounding import grounding_scores, named_boxes
 from nodes.images import load_image, png_data_url
-from nodes.perturb import Kind, box_mask, perturb
+from nodes.perturb import Kind, perturb, pixel_box_mask
 from nodes.prompts import grounded_prompt, question_prompt
 from nodes.protocol import Message, SamplingParams, VisionLanguageModel
 from nodes.relevance import RelevanceModel
@@ -80,10 +80,7 @@ async def probe_item(model: VisionLanguageModel, item: BenchmarkItem, settings: 
             extra = grounding_scores(clean_sample.text, item.boxes, frame, clean.width, clean.height)
     region: Region = "question" if settings.region == "model" else settings.region
     if settings.region == "model" and named:
-        fractions = [
-            (x1 / clean.width, y1 / clean.height, x2 / clean.width, y2 / clean.height) for x1, y1, x2, y2 in named
-        ]
-        mask = box_mask(clean.width, clean.height, fractions)  # (H, W)
+        mask = pixel_box_mask(clean.width, clean.height, named)  # (H, W)
     elif region == "question" and settings.relevance is None and settings.region == "model":
         mask = None  # no boxes named and no relevance model: the whole image
     else:
