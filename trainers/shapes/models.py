@@ -55,6 +55,7 @@ VISION_FROZEN = ("visual.patch_embed", "visual.blocks")
 """The pretrained tower stays as it is during SFT (the merger, like LLaVA's projector, trains with the language
 model): trained along with the random language model, it gave no lower SFT loss than no pretraining at all."""
 GROUNDED_STEPS = 1500
+GROUNDED_VISION_STEPS = 600  # the tower learns where (trainers.shapes.vision, where=True) before the grounded SFT
 EXPERT_STAGES: tuple[tuple[int, int], ...] = ((1300, 1), (1800, 2))
 """(steps, seed) of each expert stage. A third stage made the expert weaker, so the recipe stops at two
 (docs/experiments/expert-history.md)."""
@@ -127,11 +128,32 @@ def train_expert(
 
 
 def train_grounded_start(
-    base_dir: str | Path, out_dir: str | Path, *, steps: int = GROUNDED_STEPS, seed: int = 3, progress: bool = True
+    base_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    steps: int = GROUNDED_STEPS,
+    vision_steps: int = GROUNDED_VISION_STEPS,
+    seed: int = 3,
+    progress: bool = True,
 ) -> SFTResult:
-    """The grounded model's SFT warm-up: the base model trained on the grounded roles (`GROUNDED_MIX`), vision tower
-    frozen; the start that GRPO with the grounding rewards improves on."""
+    """The grounded model's SFT warm-up, the start that GRPO with the grounding rewards improves on.
+
+    The base model's vision tower first learns where each token and its object are (`pretrain_vision(where=True)`,
+    `vision_steps`, 0 to keep the tower as it is); then the model is trained on the grounded roles (`GROUNDED_MIX`)
+    with the tower frozen. The vision log is kept in `out_dir` as `vision_log.jsonl`.
+    """
+    start = Path(base_dir)
+    if vision_steps:
+        vision = SFTConfig(steps=vision_steps, batch_size=BATCH_SIZE, learning_rate=5e-4, seed=seed)
+        out = Path(out_dir)
+        start = pretrain_vision(
+            start, out.with_name(out.name + "-vision"), vision, where=True, progress=progress
+        ).out_dir
     config = SFTConfig(
         steps=steps, batch_size=BATCH_SIZE, learning_rate=1e-3, warmup_fraction=0.02, seed=seed, frozen=VISION_FROZEN
     )
-    return sft_train(base_dir, role_stream(GROUNDED_MIX, block=BATCH_SIZE), out_dir, config, progress=progress)
+    result = sft_train(start, role_stream(GROUNDED_MIX, block=BATCH_SIZE), out_dir, config, progress=progress)
+    if vision_steps:
+        for name in ("vision_log.jsonl", "vision_config.json"):
+            shutil.copy(start / name, Path(out_dir) / name)
+    return result
