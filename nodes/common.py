@@ -38,11 +38,24 @@ def leader_confidence(samples: Sequence[SampleRecord], answer: str | None) -> fl
     return finite_mean(s["confidence"] for s in samples if s["answer"] == answer)
 
 
+def leader_weakest_step(samples: Sequence[SampleRecord], answer: str | None) -> float:
+    """Mean weakest-step confidence of the samples that gave `answer` (NaN if none did or none has steps)."""
+    return finite_mean(s.get("weakest_step", math.nan) for s in samples if s["answer"] == answer)
+
+
+def representative_sample(state: CATTSState, answer: str) -> SampleRecord | None:
+    """The most confident sample that gave `answer` (None if no sample did)."""
+    supporting = [s for s in state.get("samples") or [] if s["answer"] == answer]
+    if not supporting:
+        return None
+    return max(supporting, key=lambda s: s["confidence"] if math.isfinite(s["confidence"]) else -math.inf)
+
+
 def representative_text(state: CATTSState, answer: str) -> str:
     """The response that best stands for `answer`: its most confident sample, else the critic's re-answer."""
-    supporting = [s for s in state.get("samples") or [] if s["answer"] == answer]
-    if supporting:
-        return max(supporting, key=lambda s: s["confidence"] if math.isfinite(s["confidence"]) else -math.inf)["text"]
+    sample = representative_sample(state, answer)
+    if sample is not None:
+        return sample["text"]
     critique = state.get("critique") or {}
     if critique.get("answer") == answer and critique.get("reanswer"):
         return str(critique["reanswer"])

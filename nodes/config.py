@@ -2,7 +2,8 @@
 
 Every field is documented where it is declared; invalid values fail at construction with a message that says
 what to set instead. `CATTSConfig` bundles these under the names `sampling`, `vote`, `critic`, `self_check`,
-`planner`, `routing` and `grounding`; a node reads its stage from a run's LangGraph context when one is given there.
+`planner`, `routing`, `grounding` and `steps`; a node reads its stage from a run's LangGraph context when one is
+given there.
 
 Pass a `CATTSConfig` to `catts_graph.create_catts_graph(config=...)` for the graph's defaults, or as a run's
 LangGraph context (`graph.invoke(inputs, context=CATTSConfig(...))`) to override them for that run only.
@@ -24,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from nodes.grounding import BoxFrame
 from nodes.perturb import Kind
 from nodes.protocol import SamplingParams
+from nodes.steps import SIGNALS, Splitter
 from nodes.voting import Weighting
 
 
@@ -32,25 +34,29 @@ class StageConfig(BaseModel):
 
 
 class Gate(StageConfig):
-    """When the adaptive policy stops sampling or skips a module: the leader's vote share and its confidence both
-    clear these."""
+    """When the adaptive policy stops sampling or skips a module: the leader's vote share, its confidence and its
+    weakest reasoning step all clear these."""
 
     min_share: float = Field(default=0.75, ge=0.0, le=1.0)
     """The leading answer's share of the vote table (>= clears)."""
     min_confidence: float | None = None
     """The mean NMLP confidence of the leader's samples (>= clears); None = not checked. Calibrate on a dev set."""
+    min_weakest_step: float | None = Field(default=None, ge=0.0, le=1.0)
+    """The mean, over the leader's samples, of each one's weakest step confidence (>= clears; see `steps`); None =
+    not checked."""
 
-    def clears(self, share: float, confidence: float) -> tuple[bool, str]:
-        """Whether a vote clears this gate (>= on both thresholds), and the comparison as text."""
-        share_ok = share >= self.min_share
-        text = f"share {share:.3f} {'>=' if share_ok else '<'} {self.min_share:g}"
-        if self.min_confidence is None:
-            return share_ok, text
-        conf_ok = math.isfinite(confidence) and confidence >= self.min_confidence
-        return (
-            share_ok and conf_ok,
-            f"{text}, confidence {confidence:.3f} {'>=' if conf_ok else '<'} {self.min_confidence:g}",
-        )
+    def clears(self, share: float, confidence: float, weakest_step: float = math.nan) -> tuple[bool, str]:
+        """Whether a vote clears this gate (>= on every threshold set), and the comparisons as text."""
+        checks = [("share", share, self.min_share), ("confidence", confidence, self.min_confidence),
+                  ("weakest step", weakest_step, self.min_weakest_step)]  # fmt: skip
+        ok, texts = True, []
+        for name, value, threshold in checks:
+            if threshold is None:
+                continue
+            passed = math.isfinite(value) and value >= threshold
+            ok = ok and passed
+            texts.append(f"{name} {value:.3f} {'>=' if passed else '<'} {threshold:g}")
+        return ok, ", ".join(texts)
 
 
 class SamplingConfig(StageConfig):
@@ -85,7 +91,8 @@ class VoteConfig(StageConfig):
 
     weighting: Weighting = "confidence"
     """Per-sample vote weight: `confidence` (NMLP, the paper), `majority` (1 each), `probability`
-    (exp mean log-prob), or DeepConf's `tail`, `bottom_window`, `lowest_window`."""
+    (exp mean log-prob), DeepConf's `tail`, `bottom_window`, `lowest_window`, or `weakest_step` (the confidence of the
+    sample's weakest reasoning step, MMBoundary: see `steps`)."""
     voter: bool = True
     """Ask the expert for a probability per candidate (skipped when there is only one candidate)."""
     voter_form: Literal["text", "score", "answer"] = "text"
@@ -110,6 +117,9 @@ class CriticConfig(StageConfig):
 
     enabled: bool = True
     """Include the critic in the graph."""
+    show_weakest_step: bool = False
+    """Show the Critic the least confident step of the leading response and ask about it first (MMBoundary). Off
+    by default: an expert trained on the plain critic prompt (the bundled ShapesVQA one) has not seen it."""
     tau2: float = Field(default=0.5, ge=0.0)
     """Weight of the re-answer in the vote table."""
     critique_max_tokens: int = Field(default=128, ge=1)
@@ -205,6 +215,28 @@ class GroundingConfig(StageConfig):
         return BoxFrame(self.frame, self.min_pixels, self.max_pixels, self.factor)
 
 
+class StepConfig(StageConfig):
+    """Step-level confidence (MMBoundary, `nodes.steps`): how responses are cut into steps and how each step's
+    signals (likelihood, top-k certainty, visual agreement) combine into its confidence."""
+
+    splitter: Splitter = "sentences"
+    """`sentences`, or `clauses` (sentences cut again at commas, semicolons and colons: one listed item a step)."""
+    weights: dict[str, float] = Field(default_factory=lambda: dict.fromkeys(SIGNALS, 1.0))
+    """Weight per signal (`likelihood`, `certainty`, `visual`); 0 leaves a signal out."""
+    bias: float | None = None
+    """None: a step's confidence is the weighted mean of its signals. A number (fitted by `catts calibrate`): the
+    logistic sigmoid(bias + sum of weight * signal)."""
+
+    @model_validator(mode="after")
+    def _known_signals(self) -> StepConfig:
+        unknown = sorted(set(self.weights) - set(SIGNALS))
+        if unknown:
+            raise ValueError(f"steps.weights has unknown signal(s) {unknown}; use {list(SIGNALS)}")
+        if self.bias is None and any(w < 0 for w in self.weights.values()):
+            raise ValueError("steps.weights must be >= 0 for the weighted mean (set bias for a fitted combination)")
+        return self
+
+
 class PlannerConfig(StageConfig):
     """The expert as Planner orders the verification modules (invalid plans fall back to the default order)."""
 
@@ -246,6 +278,8 @@ class CATTSConfig(StageConfig):
     """`paper` (run all) or `adaptive` (skip decisive modules)."""
     grounding: GroundingConfig = GroundingConfig()
     """Grounded responses (caption, evidence boxes, answer); off by default."""
+    steps: StepConfig = StepConfig()
+    """Reasoning steps and their confidence, recorded for every sample."""
 
     @model_validator(mode="after")
     def _model_region_needs_grounding(self) -> CATTSConfig:

@@ -9,13 +9,21 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from nodes.answers import extract_answer
-from nodes.common import emit, is_grounded, question_messages, representative_text, vote_summary
+from nodes.common import (
+    emit,
+    is_grounded,
+    question_messages,
+    representative_sample,
+    representative_text,
+    vote_summary,
+)
 from nodes.config import CriticConfig, stage_from_context
 from nodes.expert import Expert
 from nodes.images import data_urls
 from nodes.prompts import critic_prompt, reanswer_prompt
 from nodes.protocol import Message, SamplingParams, VisionLanguageModel
 from nodes.state import CATTSState, Usage, VoteContribution
+from nodes.steps import weakest_step_text
 
 CHARS_PER_TOKEN = 4  # a critique longer than this many characters per requested token is cut (garbage experts)
 _MAX_PENDING = 1024  # critiques kept for tasks whose re-answer has not succeeded yet
@@ -41,12 +49,14 @@ class CriticNode:
         if leading is None:
             return {"critique": None, "fallbacks": ["critic: no parseable answer to critique; skipped"]}
         rationale = representative_text(state, leading)
+        sample = representative_sample(state, leading)
+        weakest = weakest_step_text(sample["steps"]) if config.show_weakest_step and sample else None
         # A retry of this task (the re-answer failed transiently) reuses the critique instead of asking again.
         task = runtime.execution_info.task_id if runtime.execution_info else None
         if task is not None and task in self._critiques:
             critique, expert_usage, expert_fallbacks = self._critiques[task]
         else:
-            critique, expert_usage, expert_fallbacks = await self._critique(state, leading, rationale, config)
+            critique, expert_usage, expert_fallbacks = await self._critique(state, leading, rationale, config, weakest)
             if task is not None:
                 self._critiques[task] = (critique, expert_usage, expert_fallbacks)
                 while len(self._critiques) > _MAX_PENDING:
@@ -60,11 +70,11 @@ class CriticNode:
             Message("user", reanswer_prompt(critique, has_choices=bool(state.get("choices")), grounded=grounded)),
         ]
         params = SamplingParams(n=1, temperature=0.0, max_tokens=config.reanswer_max_tokens, top_logprobs=1)
-        sample = (await self.model.sample(messages, params))[0]
-        usage["prompt_tokens"] += sample.prompt_tokens
-        usage["completion_tokens"] += sample.completion_tokens
+        reply = (await self.model.sample(messages, params))[0]
+        usage["prompt_tokens"] += reply.prompt_tokens
+        usage["completion_tokens"] += reply.completion_tokens
         usage["model_calls"] += 1
-        answer = extract_answer(sample.text, answer_type=state.get("answer_type"), choices=state.get("choices"))
+        answer = extract_answer(reply.text, answer_type=state.get("answer_type"), choices=state.get("choices"))
         contributions: list[VoteContribution] = []
         if answer is not None:
             contributions.append({"module": "critic", "votes": {answer: config.tau2}})
@@ -72,7 +82,8 @@ class CriticNode:
             fallbacks.append("critic: the re-answer had no parseable answer; no critic vote")
         if task is not None:
             self._critiques.pop(task, None)
-        record = {"critiqued": leading, "critique": critique, "reanswer": sample.text, "answer": answer}
+        record = {"critiqued": leading, "weakest_step": weakest, "critique": critique, "reanswer": reply.text,
+                  "answer": answer}  # fmt: skip
         emit(
             {
                 "event": "votes",
@@ -89,12 +100,12 @@ class CriticNode:
         }
 
     async def _critique(
-        self, state: CATTSState, leading: str, rationale: str, config: CriticConfig
+        self, state: CATTSState, leading: str, rationale: str, config: CriticConfig, weakest: str | None
     ) -> tuple[str, Usage, list[str]]:
         """The expert's critique of `leading` (a generic request to double-check when it fails or says nothing)."""
         usage: Usage = {"prompt_tokens": 0, "completion_tokens": 0, "model_calls": 0, "expert_calls": 1}
         fallbacks: list[str] = []
-        prompt = critic_prompt(state["question"], leading, rationale, state.get("choices"))
+        prompt = critic_prompt(state["question"], leading, rationale, state.get("choices"), weakest_step=weakest)
         images = data_urls(state.get("images") or [])
         try:
             reply = await self.expert.complete(

@@ -3,6 +3,7 @@ per kind, told apart by `event`.
 
 - ``settings`` (`Prepare`): the settings the run uses, a `CATTSConfig` as JSON;
 - ``samples`` (`SampleNode`): how many samples were drawn and how many had no parseable answer;
+- ``steps`` (`SampleNode`): each sample's reasoning steps with their confidence;
 - ``votes`` (`VoteNode`, `CriticNode`, `SelfCheckNode`): the vote table after that stage, as leader, share and
   normalised shares;
 - ``route`` (`GateNode`): where the graph goes next and why, with the vote it decided on;
@@ -38,6 +39,11 @@ class SamplesEvent(TypedDict):
     unparseable: int  # of them, without a parseable answer
 
 
+class StepsEvent(TypedDict):
+    event: Literal["steps"]
+    samples: list[list[dict[str, Any]]]  # per sample, its steps as {"text", "confidence"}
+
+
 class VotesEvent(VoteSummary):
     event: Literal["votes"]
     after: str  # vote | critic | self_check
@@ -61,4 +67,4 @@ class FinalEvent(TypedDict):
     votes: dict[str, float]
 
 
-StreamEvent = SettingsEvent | SamplesEvent | VotesEvent | RouteEvent | FinalEvent
+StreamEvent = SettingsEvent | SamplesEvent | StepsEvent | VotesEvent | RouteEvent | FinalEvent

@@ -54,13 +54,23 @@ def voter_prompt(question: str, candidates: Sequence[str], choices: Sequence[str
     )
 
 
-def critic_prompt(question: str, answer: str, rationale: str, choices: Sequence[str] | None = None) -> str:
-    """The expert as Critic: check the leading answer against the image and say what is wrong, or confirm it."""
+def critic_prompt(
+    question: str,
+    answer: str,
+    rationale: str,
+    choices: Sequence[str] | None = None,
+    *,
+    weakest_step: str | None = None,
+) -> str:
+    """The expert as Critic: check the leading answer against the image and say what is wrong, or confirm it; with
+    `weakest_step`, the response's least confident step is named and checked first."""
     options = f"\nOptions:\n{format_choices(choices)}" if choices else ""
+    weakest = f'Least certain step: "{weakest_step}". Check this step first.\n' if weakest_step else ""
     return (
         f"Question: {question}{options}\n"
         f"Proposed response: {rationale}\n"
         f"Proposed answer: {answer}\n"
+        f"{weakest}"
         "Look at the image and check the proposed answer. If it is wrong, say what is wrong in one or two "
         "sentences. If it is right, say `The answer is correct.`"
     )

@@ -18,7 +18,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 
-from nodes.common import emit, leader_confidence, vote_summary, vote_table
+from nodes.common import emit, leader_confidence, leader_weakest_step, vote_summary, vote_table
 from nodes.config import CATTSConfig, with_overrides
 from nodes.errors import InvalidInputError
 from nodes.inputs import validate_input
@@ -93,6 +93,7 @@ class GateNode:
         after = ran[-1] if ran else "start"
         summary = vote_summary(state)
         confidence = leader_confidence(state.get("samples") or [], summary["leader"])
+        weakest = leader_weakest_step(state.get("samples") or [], summary["leader"])
         skipped: list[str] = []
         reasons: list[str] = []
         nxt = FINALIZE
@@ -107,7 +108,7 @@ class GateNode:
                     reasons.append(f"{module} disabled for this run")
                     continue
                 if routing.policy == "adaptive":
-                    ok, why = getattr(routing, module).clears(summary["share"], confidence)
+                    ok, why = getattr(routing, module).clears(summary["share"], confidence, weakest)
                     if ok:
                         skipped.append(module)
                         reasons.append(f"{module} skipped: decisive ({why})")

@@ -2,26 +2,47 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 from langgraph.runtime import Runtime
 
 from nodes.answers import AnswerType, extract_answer
-from nodes.common import emit, is_grounded, leader_confidence, question_messages
+from nodes.common import emit, is_grounded, leader_confidence, leader_weakest_step, question_messages
 from nodes.confidence import bottom_percent_confidence, lowest_group_confidence, tail_confidence, token_confidences
-from nodes.config import RoutingConfig, SamplingConfig, VoteConfig, stage_from_context
+from nodes.config import RoutingConfig, SamplingConfig, StepConfig, VoteConfig, stage_from_context
+from nodes.images import load_image
 from nodes.protocol import Sample, VisionLanguageModel
 from nodes.state import CATTSState, RouteRecord, SampleRecord, Usage
+from nodes.steps import ImageTextModel, split_steps, step_records, step_summary, weakest_step
 from nodes.vote import sample_weights
 from nodes.voting import leader, self_consistency_votes
 
 
 def sample_record(
-    sample: Sample, *, answer_type: AnswerType | None, choices: list[str] | None, window: int
+    sample: Sample,
+    *,
+    answer_type: AnswerType | None,
+    choices: list[str] | None,
+    window: int,
+    steps: StepConfig | None = None,
+    visual: Sequence[float] | None = None,
 ) -> SampleRecord:
-    """A sample as state: the parsed answer plus every confidence a vote weighting may use."""
+    """A sample as state: the parsed answer, every confidence a vote weighting may use, and its reasoning steps
+    (cut by `steps.splitter`) with their confidences; `visual` is each step's image agreement, if measured."""
+    config = steps or StepConfig()
     token_conf = token_confidences([t.top_logprobs for t in sample.tokens])  # (T,)
+    step_list = step_records(
+        [t.token for t in sample.tokens],
+        [t.logprob for t in sample.tokens],
+        [t.top_logprobs for t in sample.tokens],
+        split_steps(sample.text, config.splitter),
+        visual=visual,
+        weights=config.weights,
+        bias=config.bias,
+    )
     return {
         "text": sample.text,
         "answer": extract_answer(sample.text, answer_type=answer_type, choices=choices),
@@ -33,13 +54,38 @@ def sample_record(
         "lowest_window_confidence": lowest_group_confidence(token_conf, window),
         "completion_tokens": sample.completion_tokens,
         "finish_reason": sample.finish_reason,
+        "steps": step_list,
+        "weakest_step": weakest_step(step_list),
     }
+
+
+async def visual_agreement(
+    model: ImageTextModel, images: Sequence[str], texts: list[list[str]]
+) -> list[list[float]] | None:
+    """Per response, each step's agreement with the images (the best over images), or None without images."""
+    if not images:
+        return None
+    flat = [text for row in texts for text in row]
+    if not flat:
+        return [[] for _ in texts]
+
+    def measure() -> list[float]:
+        scores = [model.agreement(load_image(image), flat) for image in images]  # (I, S)
+        return [max(column) for column in zip(*scores, strict=True)]  # (S,)
+
+    best, out, start = await asyncio.to_thread(measure), [], 0
+    for row in texts:
+        out.append(best[start : start + len(row)])
+        start += len(row)
+    return out
 
 
 class SampleNode:
     """Draws `sampling.n` responses to the question (image included) in one request.
 
-    Under the `adaptive` routing policy (N >= 4) it draws half of N first, and the rest only when their vote (weighted
+    Every sample carries its reasoning steps and their confidences (`steps`); with an `image_text` model each
+    step's text is also scored against the image (the `visual` signal). Under the `adaptive` routing policy (N >= 4)
+    it draws half of N first, and the rest only when their vote (weighted
     as the vote stage weighs it) does not clear `routing.sampling`; the decision is recorded in `routes`.
     Writes `samples`, `modules_run`, `routes` and `usage`. Unparseable responses are kept with `answer=None`.
 
@@ -55,29 +101,36 @@ class SampleNode:
         sampling: SamplingConfig | None = None,
         vote: VoteConfig | None = None,
         routing: RoutingConfig | None = None,
+        steps: StepConfig | None = None,
+        image_text: ImageTextModel | None = None,
     ):
         self.model = model
         self.sampling = sampling or SamplingConfig()
         self.vote = vote or VoteConfig()
         self.routing = routing or RoutingConfig()
+        self.steps = steps or StepConfig()
+        self.image_text = image_text
 
     async def __call__(self, state: CATTSState, runtime: Runtime[Any]) -> dict[str, Any]:
         config = stage_from_context(runtime.context, "sampling", self.sampling)
         vote = stage_from_context(runtime.context, "vote", self.vote)
         routing = stage_from_context(runtime.context, "routing", self.routing)
+        steps = stage_from_context(runtime.context, "steps", self.steps)
         messages, params = question_messages(state, grounded=is_grounded(state)), config.params()
         first = (config.n + 1) // 2 if routing.policy == "adaptive" and config.n >= 4 else config.n
         calls = [await self.model.sample(messages, dataclasses.replace(params, n=first))]
-        records = [self._record(s, state, vote.window) for s in calls[0]]
+        records = await self._records(calls[0], state, vote.window, steps)
         update: dict[str, Any] = {}
         if first < config.n:
             answers = [r["answer"] for r in records]
             answer, share = leader(self_consistency_votes(answers, sample_weights(records, vote.weighting)))
-            ok, why = routing.sampling.clears(share, leader_confidence(records, answer))
+            ok, why = routing.sampling.clears(
+                share, leader_confidence(records, answer), leader_weakest_step(records, answer)
+            )
             decisive = answer is not None and ok
             if not decisive:
                 calls.append(await self.model.sample(messages, dataclasses.replace(params, n=config.n - first)))
-                records += [self._record(s, state, vote.window) for s in calls[1]]
+                records += await self._records(calls[1], state, vote.window, steps)
             verdict = "decisive" if decisive else "not decisive"
             reason = f"drew {len(records)} of {config.n}: {verdict} after {first} ({why})"
             route: RouteRecord = {"after": "sample", "next": "vote", "skipped": [], "reason": reason}
@@ -90,8 +143,18 @@ class SampleNode:
         }
         unparseable = sum(r["answer"] is None for r in records)
         emit({"event": "samples", "n": len(records), "unparseable": unparseable})
+        emit({"event": "steps", "samples": [[step_summary(s) for s in r["steps"]] for r in records]})
         return {"samples": records, "modules_run": ["self_consistency"], "usage": usage, **update}
 
-    @staticmethod
-    def _record(sample: Sample, state: CATTSState, window: int) -> SampleRecord:
-        return sample_record(sample, answer_type=state.get("answer_type"), choices=state.get("choices"), window=window)
+    async def _records(
+        self, samples: list[Sample], state: CATTSState, window: int, steps: StepConfig
+    ) -> list[SampleRecord]:
+        visual: list[list[float]] | list[None] = [None] * len(samples)
+        if self.image_text is not None and steps.weights.get("visual", 0.0) != 0:
+            texts = [[step.text for step in split_steps(s.text, steps.splitter)] for s in samples]
+            visual = await visual_agreement(self.image_text, state.get("images") or [], texts) or visual
+        answer_type, choices = state.get("answer_type"), state.get("choices")
+        return [
+            sample_record(s, answer_type=answer_type, choices=choices, window=window, steps=steps, visual=v)
+            for s, v in zip(samples, visual, strict=True)
+        ]

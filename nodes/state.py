@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any, TypedDict
 
 from nodes.answers import AnswerType
+from nodes.steps import StepRecord
 
 
 class SampleRecord(TypedDict):
@@ -29,6 +30,8 @@ class SampleRecord(TypedDict):
     lowest_window_confidence: float
     completion_tokens: int
     finish_reason: str | None
+    steps: list[StepRecord]  # the response's reasoning steps and each one's confidence (nodes.steps)
+    weakest_step: float  # the lowest step confidence, in [0, 1]; NaN without steps
 
 
 class VoteContribution(TypedDict):

@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +28,7 @@ ScriptedSample = str | tuple[str, float]
 
 def scripted_sample(text: str, confidence: float = 5.0, prompt_tokens: int = 30) -> Sample:
     """A sample whose every token has NMLP confidence `confidence` (top-2 log-probs ``0`` and ``-2c``)."""
-    words = text.split() or [""]
+    words = re.findall(r"\s*\S+", text) or [""]  # the tokens spell the text, as a server's do
     tokens = tuple(TokenLogprob(w, 0.0, (0.0, -2.0 * confidence)) for w in words)
     return Sample(text, tokens, "stop", prompt_tokens)
 

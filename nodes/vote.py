@@ -24,6 +24,7 @@ _WEIGHT_FIELD: dict[Weighting, str] = {
     "tail": "tail_confidence",
     "bottom_window": "bottom_window_confidence",
     "lowest_window": "lowest_window_confidence",
+    "weakest_step": "weakest_step",
 }
 
 

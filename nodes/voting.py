@@ -19,7 +19,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
-Weighting = Literal["majority", "confidence", "probability", "tail", "bottom_window", "lowest_window"]
+Weighting = Literal["majority", "confidence", "probability", "tail", "bottom_window", "lowest_window", "weakest_step"]
 
 
 def usable_weight(weight: float) -> float:

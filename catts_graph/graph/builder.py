@@ -34,6 +34,7 @@ from nodes.routing import FINALIZE, OPTIONAL_STAGES, GateNode, Prepare, finalize
 from nodes.sample import SampleNode
 from nodes.self_check import SelfCheckNode
 from nodes.state import CATTSInput, CATTSOutput, CATTSState
+from nodes.steps import ImageTextModel
 from nodes.tracing import TracedModel
 from nodes.vote import VoteNode
 
@@ -68,7 +69,14 @@ def build_catts_graph(
     builder = StateGraph(CATTSState, context_schema=CATTSConfig, input_schema=CATTSInput, output_schema=CATTSOutput)
     builder.add_node("prepare", Prepare(modules=built, config=config))
     stages: dict[str, Any] = {
-        "sample": SampleNode(model, sampling=config.sampling, vote=config.vote, routing=config.routing),
+        "sample": SampleNode(
+            model,
+            sampling=config.sampling,
+            vote=config.vote,
+            routing=config.routing,
+            steps=config.steps,
+            image_text=relevance if isinstance(relevance, ImageTextModel) else None,
+        ),
         "vote": VoteNode(the_expert, config=config.vote),  # the Voter can be switched on or off per run
         "gate": GateNode(modules=modules, config=config),
     }
@@ -115,7 +123,9 @@ def create_catts_graph(
             `VisionLanguageModel`, or None for the base model itself.
         config: the graph's defaults; a run can override them with `context=CATTSConfig(...)`.
         relevance: finds the image patches a question is about, for the self-check's question-guided noise (e.g.
-            `catts_graph.ClipRelevance`); None noises the whole image (recorded in `fallbacks`).
+            `catts_graph.ClipRelevance`); None noises the whole image (recorded in `fallbacks`). When it also
+            scores texts against an image (`nodes.steps.ImageTextModel`, as `ClipRelevance` does), each reasoning
+            step's visual agreement is part of its confidence.
         trace_images: put the images into traces as data URLs (default: a short placeholder per image).
         retry: LangGraph retry policy of the model-calling nodes (on `TransientModelError`) and of every expert
             call (on any transient fault); an expert fault that outlives it is recorded in `fallbacks`.

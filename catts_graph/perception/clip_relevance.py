@@ -60,7 +60,8 @@ class WordTokenizer:
 
 
 class ClipRelevance:
-    """A `nodes.relevance.RelevanceModel` backed by an open_clip model (vision tower must be a ViT)."""
+    """A `nodes.relevance.RelevanceModel` (and a `nodes.steps.ImageTextModel`) backed by an open_clip model (vision
+    tower must be a ViT)."""
 
     def __init__(self, model: Any, tokenizer: Callable[[Sequence[str]], Any], image_size: int) -> None:
         if not hasattr(model.visual, "conv1"):
@@ -148,3 +149,20 @@ class ClipRelevance:
             grid = torch.einsum("bhwd,bd->bhw", patches, text)  # (B, gh, gw)
         result: Grid = grid.numpy().astype(np.float64)
         return result
+
+    def agreement(self, image: Image.Image, texts: Sequence[str]) -> list[float]:
+        """How well each text agrees with `image`, in [0, 1] (a `nodes.steps.ImageTextModel`): the best patch's
+        cosine similarity, as the model's own match probability sigmoid(scale * s + bias) for a sigmoid-loss model
+        (the bundled ShapesVQA CLIP), else (s + 1) / 2."""
+        import torch
+
+        if not texts:
+            return []
+        with torch.no_grad():
+            patches = self.patch_embeddings(self.pixels([image]))[0]  # (gh, gw, D)
+            text = self.model.encode_text(self.tokenizer(list(texts)), normalize=True)  # (S, D)
+            best = torch.einsum("hwd,sd->shw", patches, text).flatten(1).amax(dim=1)  # (S,)
+            bias = getattr(self.model, "logit_bias", None)
+            scale = self.model.logit_scale.exp()
+            score = (best + 1) / 2 if bias is None else torch.sigmoid(scale * best + bias)  # (S,)
+        return [float(v) for v in score]

@@ -278,7 +278,7 @@ async def test_stream_shows_stages_and_custom_events(image: str) -> None:
     async for mode, chunk in graph.astream({"question": "q", "images": [image]}, stream_mode=["updates", "custom"]):
         (stages.extend(chunk) if mode == "updates" else events.append(chunk["event"]))
     assert stages[:3] == ["prepare", "sample", "vote"] and stages[-1] == "finalize"
-    assert {"samples", "votes", "route", "final"} <= set(events)
+    assert {"samples", "steps", "votes", "route", "final"} <= set(events)
 
 
 @pytest.mark.parametrize(
