@@ -45,19 +45,22 @@ _CONTENT = re.compile(r"[A-Za-z0-9]")
 
 @dataclass(frozen=True)
 class Step:
-    """One step: its text and its character span [start, end) in the response."""
+    """One step: its text, its character span [start, end) in the response, and whether it is the final answer."""
 
     text: str
     start: int
     end: int
+    answer: bool = False
 
 
 class StepRecord(TypedDict):
-    """A step as state: its text, span, each signal (NaN when absent) and the combined confidence."""
+    """A step as state: its text, span, whether it is the final answer, each signal (NaN when absent) and the
+    combined confidence."""
 
     text: str
     start: int
     end: int
+    answer: bool
     likelihood: float
     certainty: float
     visual: float
@@ -79,7 +82,7 @@ def split_steps(text: str, splitter: Splitter = "sentences") -> list[Step]:
         if separator is not None:
             position = separator.end()
     if span is not None:
-        steps.append(Step(text[span[0] : span[1]], span[0], span[1]))
+        steps.append(Step(text[span[0] : span[1]], span[0], span[1], answer=True))
     return steps
 
 
@@ -148,7 +151,7 @@ def step_records(
             "certainty": finite_mean([certainty[i] for i in index]),
             "visual": math.nan if visual is None else visual[k],
         }
-        record: StepRecord = {"text": step.text, "start": step.start, "end": step.end,
+        record: StepRecord = {"text": step.text, "start": step.start, "end": step.end, "answer": step.answer,
                               "likelihood": signals["likelihood"], "certainty": signals["certainty"],
                               "visual": signals["visual"], "confidence": combine(signals, weights, bias)}  # fmt: skip
         records.append(record)

@@ -4,7 +4,9 @@ raises.
 An item is one image question: `image` is a file path or a data URL, `answer` is normalised for its `answer_type`
 (``integer|float|text|choice``; with `choices` the answer is an option letter). Optional grounding truth:
 `boxes`, the evidence for the question as ``(x1, y1, x2, y2)`` in the original image's pixels, and `caption`, a
-short description of the scene (SATORI-R1's annotations; `nodes.grounding`). Loader-specific fields (a ShapesVQA
+short description of the scene (SATORI-R1's annotations; `nodes.grounding`). Optional step truth: `steps`, the
+reference rationale's steps, against which each step of a response is judged (`catts_graph.evaluation.steps`).
+Loader-specific fields (a ShapesVQA
 item's objects, a public benchmark's category or precision, a JSONL line's unknown fields) are kept in `meta`.
 """
 
@@ -33,6 +35,7 @@ class BenchmarkItem:
     meta: dict[str, Any] = field(default_factory=dict)
     boxes: tuple[Box, ...] | None = None
     caption: str | None = None
+    steps: tuple[str, ...] | None = None
 
     def graph_input(self) -> CATTSInput:
         """The graph's input for this item (its image, question, options and answer type)."""

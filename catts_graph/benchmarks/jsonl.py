@@ -2,8 +2,9 @@
 
 UTF-8, one item per line: `id`, `image` (a path relative to the file, or a data URL), `question`, `answer`, optional
 `choices` (option texts; the answer is then a letter), `answer_type` (`integer|float|text|choice`), and grounding
-truth: `boxes` (``[[x1, y1, x2, y2], ...]``, the evidence in pixels of the image) and `caption`. Unknown fields
-are kept in `meta`. A bad line is reported with its file and line number, before any model call.
+truth: `boxes` (``[[x1, y1, x2, y2], ...]``, the evidence in pixels of the image) and `caption`; step truth: `steps`
+(the reference rationale's steps, a list of texts). Unknown fields are kept in `meta`. A bad line is reported with
+its file and line number, before any model call.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def parse_item(record: Any, root: Path, where: str, *, allow_remote_images: bool
         raise BenchmarkError(
             f"{where}: the answer {record['answer']!r} cannot be read as {answer_type or 'an answer'}."
         )
-    known = ("id", "image", "question", "answer", "choices", "answer_type", "boxes", "caption")
+    known = ("id", "image", "question", "answer", "choices", "answer_type", "boxes", "caption", "steps")
     meta = {k: v for k, v in record.items() if k not in known}
     try:
         boxes = None if record.get("boxes") is None else read_boxes(record["boxes"])
@@ -89,6 +90,9 @@ def parse_item(record: Any, root: Path, where: str, *, allow_remote_images: bool
     caption = record.get("caption")
     if caption is not None and not isinstance(caption, str):
         raise BenchmarkError(f"{where}: `caption` must be text, got {type(caption).__name__}.")
+    steps = record.get("steps")
+    if steps is not None and not (isinstance(steps, list) and all(isinstance(t, str) for t in steps)):
+        raise BenchmarkError(f"{where}: `steps` must be a list of texts (the reference rationale's steps).")
     return BenchmarkItem(
         id=str(record["id"]),
         question=_question(record["question"], where),
@@ -99,6 +103,7 @@ def parse_item(record: Any, root: Path, where: str, *, allow_remote_images: bool
         meta=meta,
         boxes=boxes,
         caption=caption,
+        steps=None if steps is None else tuple(steps),
     )
 
 

@@ -23,6 +23,17 @@ def shapes_items(seed: int, limit: int | None) -> list[BenchmarkItem]:
         meta = {"question_type": item.question_type, "objects": [o.__dict__ | {"box": o.box} for o in item.objects]}
         boxes = read_boxes(item.evidence_boxes)
         items.append(
-            BenchmarkItem(item.id, item.question, url, item.answer, item.answer_type, None, meta, boxes, item.caption)
+            BenchmarkItem(
+                item.id,
+                item.question,
+                url,
+                item.answer,
+                item.answer_type,
+                None,
+                meta,
+                boxes,
+                item.caption,
+                tuple(item.reference_steps),
+            )
         )
     return items

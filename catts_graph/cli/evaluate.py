@@ -44,8 +44,10 @@ examples:
   catts eval --base-url http://127.0.0.1:8000 --expert-base-url http://127.0.0.1:8001 --expert-model big --out DIR
 
 Methods: greedy, majority, deepconf (all DeepConf variants, or one: deepconf-mean, -tail, -bottom, -lowest, -top10,
--top90, -online), catts-paper, catts-adaptive, and ablations catts[MODULES] with MODULES from sc, voter, critic,
-check joined by +. Methods at the same N share the same samples. Outputs: DIR/results.jsonl (one line per item,
+-top90, -online), step-vote (each sample weighs by its weakest reasoning step), catts-paper, catts-adaptive, and
+ablations catts[MODULES] with MODULES from sc, voter, critic, check joined by +. Methods at the same N share the same
+samples. Step confidence (ECE and AUROC of each step signal) is reported from the greedy and majority lines, judged
+against the items' reference steps. Outputs: DIR/results.jsonl (one line per item,
 method and N), DIR/metrics.json, DIR/report.md, DIR/scaling.png, DIR/cost.png, DIR/reliability.png. An interrupted
 run continues with --resume and the same settings. Without --base-url the bundled ShapesVQA models are served;
 API keys are read from ${API_KEY_ENV} (base server), ${EXPERT_KEY_ENV} (expert) and ${JUDGE_KEY_ENV} (judge).

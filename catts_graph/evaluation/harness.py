@@ -18,8 +18,8 @@ from catts_graph.benchmarks import BenchmarkItem, matches
 from catts_graph.evaluation.judge import JUDGE_PROMPT_VERSION, AnswerJudge
 from catts_graph.evaluation.methods import (
     CATTS_PRESETS,
-    DEEPCONF_OFFLINE,
     DEEPCONF_ONLINE,
+    WEIGHTED_VOTES,
     Prediction,
     ablation_modules,
     deepconf_online,
@@ -28,6 +28,7 @@ from catts_graph.evaluation.methods import (
     vote_prediction,
 )
 from catts_graph.evaluation.results import ResultsFile
+from catts_graph.evaluation.steps import step_rows
 from catts_graph.graph.builder import create_catts_graph
 from catts_graph.graph.config import CATTSConfig, GroundingConfig
 from nodes.common import question_messages
@@ -38,7 +39,9 @@ from nodes.grounding import grounding_scores
 from nodes.images import load_image
 from nodes.protocol import AnswerScore, Message, Sample, SamplingParams, VisionLanguageModel
 from nodes.relevance import RelevanceModel
-from nodes.sample import sample_record
+from nodes.sample import sample_record, visual_agreement
+from nodes.state import SampleRecord
+from nodes.steps import ImageTextModel, split_steps
 
 
 @dataclass(frozen=True)
@@ -141,8 +144,23 @@ async def evaluate_item(
     messages = question_messages(inputs, grounded=grounding.enabled)
     grounded = grounding_reader(item, grounding)
 
-    def record(sample: Sample) -> Any:
-        return sample_record(sample, answer_type=item.answer_type, choices=inputs["choices"], window=window)
+    steps = settings.config.steps
+    relevance: object = settings.relevance  # e.g. ClipRelevance also scores steps against the image
+    image_text = relevance if isinstance(relevance, ImageTextModel) else None
+
+    async def records_of(samples: Sequence[Sample]) -> list[SampleRecord]:
+        visual: Sequence[list[float] | None] = [None] * len(samples)
+        if image_text is not None and steps.weights.get("visual", 0.0) != 0:
+            texts = [[step.text for step in split_steps(s.text, steps.splitter)] for s in samples]
+            visual = await visual_agreement(image_text, [item.image], texts) or visual
+        return [
+            sample_record(s, answer_type=item.answer_type, choices=inputs["choices"], window=window, steps=steps,
+                          visual=v)
+            for s, v in zip(samples, visual, strict=True)
+        ]  # fmt: skip
+
+    def steps_of(records: Sequence[SampleRecord]) -> list[list[Any]]:
+        return [row for r in records for row in step_rows(r, item.steps, matches(r["answer"], item))]
 
     lines: list[dict[str, Any]] = []
 
@@ -170,9 +188,12 @@ async def evaluate_item(
         started = time.perf_counter()
         greedy_params = SamplingParams(n=1, temperature=0.0, max_tokens=sampling.max_tokens)
         greedy = (await model.sample(messages, greedy_params))[0]
-        greedy_record = record(greedy)
+        greedy_record = (await records_of([greedy]))[0]
         prediction = greedy_prediction(greedy_record, greedy.prompt_tokens)
-        extra = {"answer_probability": greedy_record["answer_probability"]}  # the second declared form
+        extra: dict[str, Any] = {
+            "answer_probability": greedy_record["answer_probability"],  # the second declared form
+            "steps": steps_of([greedy_record]),
+        }
         if grounded is not None:
             extra["grounding"] = grounded([greedy.text])
         add("greedy", 1, prediction, time.perf_counter() - started, extra)
@@ -180,7 +201,7 @@ async def evaluate_item(
     started = time.perf_counter()
     samples = await model.sample(messages, sampling.model_copy(update={"n": max_n}).params())
     sampling_wall = time.perf_counter() - started
-    records = [record(s) for s in samples]
+    records = await records_of(samples)
     prompt_tokens = samples[0].prompt_tokens if samples else 0
     for n in settings.ns:
         share = sampling_wall * n / max_n  # the sampling time is shared out in proportion to N
@@ -188,10 +209,14 @@ async def evaluate_item(
             if method == "greedy":
                 continue
             if method == "majority":
-                read = {} if grounded is None else {"grounding": grounded([s.text for s in samples[:n]])}
+                read: dict[str, Any] = (
+                    {} if grounded is None else {"grounding": grounded([s.text for s in samples[:n]])}
+                )
+                if n == max_n:
+                    read["steps"] = steps_of(records)
                 add(method, n, vote_prediction(records[:n], "majority", prompt_tokens), share, read)
-            elif method in DEEPCONF_OFFLINE:
-                weighting, top = DEEPCONF_OFFLINE[method]
+            elif method in WEIGHTED_VOTES:
+                weighting, top = WEIGHTED_VOTES[method]
                 add(method, n, vote_prediction(records[:n], weighting, prompt_tokens, top), share)
             elif method == DEEPCONF_ONLINE:
                 confs = [list(token_confidences([t.top_logprobs for t in s.tokens])) for s in samples[:n]]

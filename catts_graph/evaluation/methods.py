@@ -43,6 +43,10 @@ DEEPCONF_OFFLINE: dict[str, tuple[Weighting, float | None]] = {
     "deepconf-top10": ("lowest_window", 10.0),
     "deepconf-top90": ("lowest_window", 90.0),
 }
+WEIGHTED_VOTES: dict[str, tuple[Weighting, float | None]] = {
+    **DEEPCONF_OFFLINE,
+    "step-vote": ("weakest_step", None),  # MMBoundary: each sample weighs by its weakest step's confidence
+}
 DEEPCONF_ONLINE = "deepconf-online"
 CATTS_PRESETS = ("catts-paper", "catts-adaptive")
 _REGION = re.compile(r"^(catts-paper|catts-adaptive)/(question|global|model)$")
@@ -73,14 +77,15 @@ def expand_methods(names: Sequence[str]) -> list[str]:
         expanded = [*DEEPCONF_OFFLINE, DEEPCONF_ONLINE] if name == "deepconf" else [name]
         for method in expanded:
             if not (
-                method in ("greedy", "majority", DEEPCONF_ONLINE, *DEEPCONF_OFFLINE, *CATTS_PRESETS)
+                method in ("greedy", "majority", DEEPCONF_ONLINE, *WEIGHTED_VOTES, *CATTS_PRESETS)
                 or _ABLATION.match(method)
                 or _REGION.match(method)
             ):
                 raise ValueError(
                     f"unknown method {method!r}; use greedy, majority, deepconf (or one variant: "
-                    f"{', '.join([*DEEPCONF_OFFLINE, DEEPCONF_ONLINE])}), catts-paper, catts-adaptive (optionally "
-                    "/question, /global or /model: the self-check's noise region) or catts[sc+voter+critic+check] "
+                    f"{', '.join([*DEEPCONF_OFFLINE, DEEPCONF_ONLINE])}), step-vote, catts-paper, catts-adaptive "
+                    "(optionally /question, /global or /model: the self-check's noise region) or "
+                    "catts[sc+voter+critic+check] "
                     "(any subset)"
                 )
             if method not in out:

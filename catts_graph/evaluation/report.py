@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from catts_graph.evaluation.metrics import auroc, brier, ece, paired_bootstrap_ci, reliability, scaling_slope
+from catts_graph.evaluation.steps import step_metrics
+from nodes.steps import SIGNALS
 
 
 def key(method: str, n: int) -> str:
@@ -64,7 +66,7 @@ def aggregate(lines: Sequence[dict[str, Any]]) -> dict[str, Any]:
     for method in methods:
         points = sorted((n, per[key(method, n)]["accuracy"] * 100) for m, n in groups if m == method)
         slopes[method] = scaling_slope([n for n, _ in points], [a for _, a in points]) if len(points) > 1 else math.nan
-    return {"methods": per, "slopes": slopes, "comparisons": _comparisons(groups)}
+    return {"methods": per, "slopes": slopes, "comparisons": _comparisons(groups), "steps": step_metrics(lines)}
 
 
 def _finite_or_zero(value: float | None) -> float:
@@ -156,6 +158,16 @@ def markdown_report(metrics: dict[str, Any], run_info: dict[str, Any]) -> str:
                 f"- {row['method']}@{row['n_samples']}: mean box IoU {g['iou']:.3f}, "
                 f"{100 * g['boxes_named']:.1f}% name a box list"
             )
+    if metrics.get("steps"):
+        out += ["", "Step confidence (greedy: its response's steps; majority: the N samples' steps), ECE / AUROC:"]
+        out += [
+            "",
+            "| responses | steps | wrong | likelihood | certainty | visual | combined |",
+            "|---|---:|---:|---|---|---|---|",
+        ]
+        for row in metrics["steps"]:
+            cells = [f"{_f(row[n]['ece']).strip()} / {_f(row[n]['auroc']).strip()}" for n in (*SIGNALS, "confidence")]
+            out.append(f"| {row['method']} | {row['steps']} | {100 * row['wrong']:.1f}% | {' | '.join(cells)} |")
     out += ["", "Slope of accuracy (points) against log2 N:", ""]
     out += [f"- {m}: {s:+.2f}" for m, s in metrics["slopes"].items() if math.isfinite(s)]
     out += ["", "Accuracy difference against majority vote at the same N and against greedy"]

@@ -105,6 +105,11 @@ class ShapesItem:
         return _rationale(list(self.objects)).replace("none.", "no shapes.")
 
     @property
+    def reference_steps(self) -> list[str]:
+        """The steps of the reference rationale: each shape it lists (``none`` when it lists none)."""
+        return [part.strip() for part in self.rationale.rstrip(".").split(",")]
+
+    @property
     def evidence_boxes(self) -> list[tuple[int, int, int, int]]:
         """The boxes of the evidence, left to right: the shapes a count counts, the largest shape (may be empty)."""
         return [o.box for o in sorted(relevant_objects(self.question, self.objects), key=lambda o: (o.cx, o.cy))]
@@ -252,6 +257,7 @@ def write_items(out_dir: str | Path, n: int, seed: int, size: int = 112) -> Path
                 "question_type": item.question_type,
                 "caption": item.caption,
                 "boxes": [list(box) for box in item.evidence_boxes],
+                "steps": item.reference_steps,
                 "objects": [asdict(o) | {"box": list(o.box)} for o in item.objects],
             }
             f.write(json.dumps(record) + "\n")
