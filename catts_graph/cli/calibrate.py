@@ -9,6 +9,13 @@ Re-weights the votes each module recorded (no model is called), scores every wei
 items, prints the best ones next to the paper's (0.5 each), and writes the most accurate as JSON for `--weights`.
 Ties go to the weights closest to the paper's. The Critic's re-answer is kept as recorded (it critiqued the leader
 under the run's weights), so check the chosen weights on held-out items before you trust them.
+
+With --steps it fits how the step signals combine into a step's confidence instead (a logistic regression on the
+steps the run judged against the items' reference steps) and writes it for --step-weights:
+
+  catts eval --benchmark shapes:3 --limit 200 --methods greedy,majority --step-splitter clauses --out runs/dev
+  catts calibrate runs/dev --steps --out steps.json
+  catts eval --benchmark shapes --limit 500 --methods majority,step-vote --step-weights steps.json --out runs/test
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from typing import Any
 from catts_graph.cli.options import csv_list
 from catts_graph.evaluation.calibrate import DEFAULT_GRID, Score, Weights, calibrate
 from catts_graph.evaluation.results import ResultsFile
+from catts_graph.evaluation.step_calibration import fit_steps
 from nodes.errors import InvalidInputError
 
 
@@ -41,7 +49,12 @@ def register(sub: Any) -> None:
         help=f"weights tried for each tau (default: {','.join(f'{g:g}' for g in DEFAULT_GRID)})",
     )
     p.add_argument("--top", type=int, default=10, help="rows of the table (default: %(default)s)")
-    p.add_argument("--out", type=Path, help="write the best weights here as JSON (for --weights)")
+    p.add_argument(
+        "--steps",
+        action="store_true",
+        help="fit the step-confidence combination on the run's judged steps instead (writes JSON for --step-weights)",
+    )
+    p.add_argument("--out", type=Path, help="write the best weights here as JSON (for --weights or --step-weights)")
     p.set_defaults(handler=run)
 
 
@@ -64,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
     config = json.loads(info_path.read_text()).get("settings", {}).get("config")
     if config is None:
         raise InvalidInputError(f"{info_path} records no graph configuration; rerun `catts eval` with this version")
+    if args.steps:
+        return run_steps(args, config)
     lines = [
         line
         for line in ResultsFile(args.run / "results.jsonl").read()
@@ -87,4 +102,24 @@ def run(args: argparse.Namespace) -> int:
         w = result.best.weights
         args.out.write_text(json.dumps({"tau1": w.tau1, "tau2": w.tau2, "tau3": w.tau3}, indent=2) + "\n")
         print(f"\nwrote {args.out}: pass it as --weights to catts run, eval or demo")
+    return 0
+
+
+def run_steps(args: argparse.Namespace, config: dict[str, Any]) -> int:
+    if "steps" not in config:
+        raise InvalidInputError(f"{args.run} records no step settings; rerun `catts eval` with this version")
+    rows = [row for line in ResultsFile(args.run / "results.jsonl").read() for row in line.get("steps") or []]
+    fit = fit_steps(rows)
+    print(f"{fit.n_steps} judged steps of {args.run} (splitter: {config['steps']['splitter']})\n")
+    print(
+        "fitted: "
+        + ", ".join(f"{name} {weight:+.3f}" for name, weight in fit.weights.items())
+        + f", bias {fit.bias:+.3f}"
+    )
+    for label, scores in (("as recorded", fit.before), ("fitted (same steps)", fit.after)):
+        print(f"{label:>20}: step ECE {scores['ece']:.3f}, step AUROC {scores['auroc']:.3f}")
+    if args.out is not None:
+        payload = {"splitter": config["steps"]["splitter"], "weights": fit.weights, "bias": fit.bias}
+        args.out.write_text(json.dumps(payload, indent=2) + "\n")
+        print(f"\nwrote {args.out}: pass it as --step-weights to catts run, eval or demo")
     return 0

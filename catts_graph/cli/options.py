@@ -24,7 +24,7 @@ from catts_graph.evaluation.job import ChatEndpoint
 from catts_graph.graph.config import CATTSConfig, Gate
 from catts_graph.serving.chat import API_KEY_ENV, EXPERT_KEY_ENV, JUDGE_KEY_ENV
 from catts_graph.shapes.bundled import BUNDLED_BOX_FRAME, BUNDLED_VOTER_FORM
-from nodes.config import with_overrides
+from nodes.config import StepConfig, with_overrides
 from nodes.errors import InvalidInputError
 
 SELF_CHECK_CLIP = "the self-check's question-guided noise"
@@ -136,6 +136,18 @@ def add_graph_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--weights", type=Path, metavar="JSON", help="module weights tau1..tau3 from `catts calibrate --out`"
     )
+    parser.add_argument(
+        "--step-splitter",
+        choices=["sentences", "clauses"],
+        help="how responses are cut into reasoning steps: sentences (default), or clauses (one listed item a step)",
+    )
+    parser.add_argument(
+        "--step-weights",
+        type=Path,
+        metavar="JSON",
+        help="how step signals combine into a step's confidence, from `catts calibrate --steps --out` (its splitter "
+        "included)",
+    )
     add_grounding_options(parser)
 
 
@@ -194,8 +206,8 @@ def grounding_from(args: argparse.Namespace, *, bundled: bool) -> dict[str, Any]
 
 
 def apply_graph_options(config: CATTSConfig, args: argparse.Namespace, *, bundled: bool) -> CATTSConfig:
-    """`config` with the `--voter-form`, `--weights` and grounding options a command was given; with the `bundled`
-    models and no `--voter-form`, the bundled expert's Voter form."""
+    """`config` with the `--voter-form`, `--weights`, step and grounding options a command was given; with the
+    `bundled` models and no `--voter-form`, the bundled expert's Voter form."""
     voter_form = args.voter_form or (BUNDLED_VOTER_FORM if bundled else None)
     vote: dict[str, Any] = {} if voter_form is None else {"voter_form": voter_form}
     critic: dict[str, Any] = {}
@@ -207,10 +219,33 @@ def apply_graph_options(config: CATTSConfig, args: argparse.Namespace, *, bundle
     region = getattr(args, "self_check_region", None) or ("model" if grounding else None)
     if region is not None:
         check["noise"] = {"region": region}
+    step_weights, splitter = getattr(args, "step_weights", None), getattr(args, "step_splitter", None)
+    steps = {} if step_weights is None else load_step_weights(step_weights)
+    if splitter is not None:
+        steps["splitter"] = splitter
+    overrides = {"vote": vote, "critic": critic, "self_check": check, "grounding": grounding, "steps": steps}
     try:
-        return with_overrides(config, {"vote": vote, "critic": critic, "self_check": check, "grounding": grounding})
+        return with_overrides(config, overrides)
     except ValueError as e:
         raise InvalidInputError(str(e)) from None
+
+
+def load_step_weights(path: Path) -> dict[str, Any]:
+    """A `--step-weights` file: JSON with `splitter`, `weights` (per signal) and `bias`, as `StepConfig` fields."""
+    try:
+        data = json.loads(path.read_text())
+        return StepConfig.model_validate(
+            {"splitter": data["splitter"], "weights": data["weights"], "bias": data["bias"]}
+        ).model_dump()
+    except FileNotFoundError:
+        raise InvalidInputError(
+            f"--step-weights {path}: no such file; write one with `catts calibrate RUN --steps --out`"
+        ) from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise InvalidInputError(
+            f"--step-weights {path} is not a step-weights file ({e}); expected JSON like "
+            '{"splitter": "clauses", "weights": {"likelihood": 2.0, "certainty": 1.0, "visual": 3.0}, "bias": -2.5}'
+        ) from None
 
 
 def load_weights(path: Path) -> Weights:

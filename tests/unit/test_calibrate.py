@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from catts_graph.benchmarks import load_benchmark
@@ -17,6 +19,7 @@ from catts_graph.cli.options import apply_graph_options
 from catts_graph.evaluation.calibrate import PAPER, Weights, answer, calibrate
 from catts_graph.evaluation.harness import EvalSettings, run_evaluation
 from catts_graph.evaluation.results import ResultsFile
+from catts_graph.evaluation.step_calibration import fit_steps
 from catts_graph.graph.config import CATTSConfig
 from nodes.errors import InvalidInputError
 from nodes.testing import ScriptedExpert, ScriptedModel
@@ -131,3 +134,42 @@ def test_cli_errors_exit_2_without_traceback(tmp_path: Path) -> None:
     result = catts("calibrate", str(tmp_path))
     assert result.returncode == 2 and "not a `catts eval` output folder" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_step_fit_weighs_the_signal_that_separates_right_from_wrong_steps() -> None:
+    rng = np.random.default_rng(0)
+    correct = rng.random(400) < 0.6  # (S,)
+    likelihood = np.where(correct, rng.uniform(0.5, 1.0, 400), rng.uniform(0.0, 0.6, 400))  # informative
+    certainty = rng.uniform(0, 1, 400)  # noise
+    rows = [[False, lk, ct, math.nan, 0.5, bool(y)] for lk, ct, y in zip(likelihood, certainty, correct, strict=True)]
+    fit = fit_steps(rows)
+    assert fit.weights["likelihood"] > 3 * abs(fit.weights["certainty"]) and fit.weights["visual"] == 0.0
+    assert fit.after["auroc"] > 0.9 and fit.before["auroc"] == 0.5  # the recorded constant ranks nothing
+    with pytest.raises(InvalidInputError, match="right and wrong ones"):
+        fit_steps([row for row in rows if row[-1]])
+
+
+def test_cli_fits_step_weights_that_the_other_commands_read(tmp_path: Path) -> None:
+    items = load_benchmark("shapes", limit=6).items
+    right = f"{', '.join(items[0].steps or ())}. \\boxed{{{items[0].answer}}}"
+    model = ScriptedModel([(right, 6.0), ("purple hexagon, red circle. \\boxed{9}", 2.0)], greedy=right)
+    settings = EvalSettings(
+        ("greedy", "majority"), (4,), CATTSConfig.model_validate({"steps": {"splitter": "clauses"}})
+    )
+    run = tmp_path / "run"
+    run.mkdir()
+    asyncio.run(run_evaluation(model, ScriptedExpert(), items, settings, ResultsFile(run / "results.jsonl")))
+    (run / "run.json").write_text(json.dumps({"benchmark": "shapes", "settings": settings.to_json()}))
+    out = tmp_path / "steps.json"
+    result = catts("calibrate", str(run), "--steps", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "judged steps" in result.stdout and "fitted (same steps)" in result.stdout
+    args = argparse.Namespace(voter_form=None, weights=None, step_weights=out, step_splitter=None)
+    steps = apply_graph_options(CATTSConfig(), args, bundled=False).steps
+    written = json.loads(out.read_text())
+    assert steps.splitter == "clauses" and steps.bias == written["bias"] and steps.weights == written["weights"]
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"weights": {}}')
+    with pytest.raises(InvalidInputError, match="not a step-weights file"):
+        apply_graph_options(CATTSConfig(), argparse.Namespace(voter_form=None, weights=None, step_weights=bad),
+                            bundled=False)  # fmt: skip

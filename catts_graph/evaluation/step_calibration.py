@@ -1,0 +1,71 @@
+"""Fit how the step signals combine (`nodes.steps.combine` with a bias) on the steps a `catts eval` run judged.
+
+A logistic regression of step correctness on the signals the run measured (likelihood, certainty, visual agreement;
+a signal the run never measured is left out, a missing value counts as `MISSING_SIGNAL` as at run time), by Newton
+steps with a small L2 penalty. The fit and its scores come from the same steps: check them on held-out items.
+
+Example:
+    >>> rows = [[False, 0.9, 0.8, float("nan"), 0.85, True], [False, 0.3, 0.6, float("nan"), 0.45, False]] * 5
+    >>> fit = fit_steps(rows)
+    >>> sorted(fit.weights), fit.after["auroc"]
+    (['certainty', 'likelihood', 'visual'], 1.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from catts_graph.evaluation.metrics import auroc, ece
+from nodes.errors import InvalidInputError
+from nodes.steps import MISSING_SIGNAL, SIGNALS
+
+L2 = 1e-2
+NEWTON_STEPS = 50
+
+
+@dataclass(frozen=True)
+class StepFit:
+    weights: dict[str, float]  # per signal; 0 for a signal the run did not measure
+    bias: float
+    n_steps: int
+    before: dict[str, float]  # ECE and AUROC of the confidence the run recorded
+    after: dict[str, float]  # ... and of the fitted combination, on the same steps
+
+
+def fit_steps(rows: Sequence[Sequence[Any]]) -> StepFit:
+    """Fit on step rows ``[answer?, likelihood, certainty, visual, confidence, correct]`` whose truth is known."""
+    judged = [row for row in rows if row[-1] is not None]
+    if not judged or len({bool(row[-1]) for row in judged}) < 2:
+        raise InvalidInputError(
+            "no steps to fit: the run needs judged steps, right and wrong ones (greedy or majority lines of a "
+            "`catts eval` run on items with reference steps)"
+        )
+    values = np.array([[float(v) for v in row[1:4]] for row in judged])  # (S, 3) likelihood, certainty, visual
+    correct = np.array([float(row[-1]) for row in judged])  # (S,)
+    used = [k for k in range(len(SIGNALS)) if np.isfinite(values[:, k]).any()]
+    x = np.where(np.isfinite(values[:, used]), values[:, used], MISSING_SIGNAL)  # (S, K)
+    design = np.concatenate([np.ones((len(x), 1)), x], axis=1)  # (S, K+1) bias column first
+    penalty = L2 * np.diag([0.0] + [1.0] * len(used))  # (K+1, K+1) the bias is not penalised
+    theta = np.zeros(design.shape[1])  # (K+1,)
+    for _ in range(NEWTON_STEPS):
+        p = 1 / (1 + np.exp(-(design @ theta)))  # (S,)
+        gradient = design.T @ (p - correct) + penalty @ theta  # (K+1,)
+        hessian = design.T @ (design * (p * (1 - p))[:, None]) + penalty + 1e-9 * np.eye(len(theta))  # (K+1, K+1)
+        step = np.linalg.solve(hessian, gradient)  # (K+1,)
+        theta -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    fitted = 1 / (1 + np.exp(-(design @ theta)))  # (S,)
+    recorded = [float(row[4]) for row in judged]
+    weights = dict.fromkeys(SIGNALS, 0.0) | {SIGNALS[k]: float(theta[1 + i]) for i, k in enumerate(used)}
+    return StepFit(
+        weights=weights,
+        bias=float(theta[0]),
+        n_steps=len(judged),
+        before={"ece": ece(recorded, correct.tolist()), "auroc": auroc(recorded, correct.tolist())},
+        after={"ece": ece(fitted.tolist(), correct.tolist()), "auroc": auroc(fitted.tolist(), correct.tolist())},
+    )
