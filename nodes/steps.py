@@ -1,8 +1,8 @@
 """Reasoning steps of a response and the confidence of each (MMBoundary, arXiv 2505.23224; docs/method.md section 9).
 
 A response is cut into steps: sentences (the default) or clauses (sentences cut again at ``,``, ``;`` and ``:``);
-markup (``<tag>``, ``\\boxed{``) separates steps and is not part of one, and the final answer is always a step of
-its own. Per step, from the log-probs the sampling call already returned:
+markup (``<tag>``, ``\\boxed{``, a stated confidence ``(confidence: high)``) separates steps and is not part of one,
+and the final answer is always a step of its own. Per step, from the log-probs the sampling call already returned:
 
 - `likelihood`: ``exp(mean_t log p(y_t))`` over the step's tokens, in [0, 1];
 - `certainty`: ``1 - mean_t H_t / log k``, with ``H_t`` the entropy of the top-k distribution renormalised over its
@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, Protocol, TypedDict, runtime_checkable
 
 import numpy as np
@@ -35,7 +35,11 @@ Splitter = Literal["sentences", "clauses"]
 SIGNALS = ("likelihood", "certainty", "visual")
 MISSING_SIGNAL = 0.5  # what an absent signal counts as in a fitted (logistic) combination
 
-_MARKUP = r"<[^<>]*>|\\boxed\{|\}|\n+"
+LEVELS = ("very low", "low", "medium", "high", "very high")  # stated confidence (`nodes.stated`)
+LEVEL_SCORES = (0.1, 0.3, 0.5, 0.7, 0.9)  # what a stated level reads as: the middle of its fifth of [0, 1]
+STATEMENT = re.compile(r"\s*\((?i:confidence: (very low|low|medium|high|very high))\)")
+
+_MARKUP = rf"<[^<>]*>|\\boxed\{{|\}}|\n+|{STATEMENT.pattern}"
 _SEPARATORS: dict[Splitter, re.Pattern[str]] = {
     "sentences": re.compile(rf"(?<=[.!?])\s+|{_MARKUP}"),
     "clauses": re.compile(rf"(?<=[.!?,;:])\s+|{_MARKUP}"),
@@ -45,17 +49,19 @@ _CONTENT = re.compile(r"[A-Za-z0-9]")
 
 @dataclass(frozen=True)
 class Step:
-    """One step: its text, its character span [start, end) in the response, and whether it is the final answer."""
+    """One step: its text, its character span [start, end) in the response, whether it is the final answer, and the
+    confidence a statement after it states (`nodes.stated`; NaN without one)."""
 
     text: str
     start: int
     end: int
     answer: bool = False
+    stated: float = math.nan
 
 
 class StepRecord(TypedDict):
-    """A step as state: its text, span, whether it is the final answer, each signal (NaN when absent) and the
-    combined confidence."""
+    """A step as state: its text, span, whether it is the final answer, each signal (NaN when absent), the combined
+    confidence, and the confidence the model stated after it (NaN without a statement)."""
 
     text: str
     start: int
@@ -65,6 +71,7 @@ class StepRecord(TypedDict):
     certainty: float
     visual: float
     confidence: float
+    stated: float
 
 
 def split_steps(text: str, splitter: Splitter = "sentences") -> list[Step]:
@@ -83,7 +90,15 @@ def split_steps(text: str, splitter: Splitter = "sentences") -> list[Step]:
             position = separator.end()
     if span is not None:
         steps.append(Step(text[span[0] : span[1]], span[0], span[1], answer=True))
-    return steps
+    marks = [(m.start(), LEVEL_SCORES[LEVELS.index(m.group(1).lower())]) for m in STATEMENT.finditer(text)]
+    if not marks:
+        return steps
+    out = []
+    for k, step in enumerate(steps):
+        limit = steps[k + 1].start if k + 1 < len(steps) else len(text)
+        said = [score for at, score in marks if step.end <= at <= limit]
+        out.append(replace(step, stated=said[0]) if said else step)
+    return out
 
 
 def token_indices(tokens: Sequence[str], step: Step) -> list[int]:
@@ -153,7 +168,8 @@ def step_records(
         }
         record: StepRecord = {"text": step.text, "start": step.start, "end": step.end, "answer": step.answer,
                               "likelihood": signals["likelihood"], "certainty": signals["certainty"],
-                              "visual": signals["visual"], "confidence": combine(signals, weights, bias)}  # fmt: skip
+                              "visual": signals["visual"], "confidence": combine(signals, weights, bias),
+                              "stated": step.stated}  # fmt: skip
         records.append(record)
     return records
 

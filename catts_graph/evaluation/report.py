@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from catts_graph.evaluation.metrics import auroc, brier, ece, paired_bootstrap_ci, reliability, scaling_slope
-from catts_graph.evaluation.steps import step_metrics
-from nodes.steps import SIGNALS
+from catts_graph.evaluation.steps import COLUMNS, step_metrics
 
 
 def key(method: str, n: int) -> str:
@@ -166,7 +165,7 @@ def markdown_report(metrics: dict[str, Any], run_info: dict[str, Any]) -> str:
             "|---|---:|---:|---|---|---|---|",
         ]
         for row in metrics["steps"]:
-            cells = [f"{_f(row[n]['ece']).strip()} / {_f(row[n]['auroc']).strip()}" for n in (*SIGNALS, "confidence")]
+            cells = [f"{_f(row[n]['ece']).strip()} / {_f(row[n]['auroc']).strip()}" for n in COLUMNS]
             out.append(f"| {row['method']} | {row['steps']} | {100 * row['wrong']:.1f}% | {' | '.join(cells)} |")
     out += ["", "Slope of accuracy (points) against log2 N:", ""]
     out += [f"- {m}: {s:+.2f}" for m, s in metrics["slopes"].items() if math.isfinite(s)]

@@ -5,7 +5,8 @@ a signal the run never measured is left out, a missing value counts as `MISSING_
 steps with a small L2 penalty. The fit and its scores come from the same steps: check them on held-out items.
 
 Example:
-    >>> rows = [[False, 0.9, 0.8, float("nan"), 0.85, True], [False, 0.3, 0.6, float("nan"), 0.45, False]] * 5
+    >>> nan = float("nan")
+    >>> rows = [[False, 0.9, 0.8, nan, 0.85, nan, True], [False, 0.3, 0.6, nan, 0.45, nan, False]] * 5
     >>> fit = fit_steps(rows)
     >>> sorted(fit.weights), fit.after["auroc"]
     (['certainty', 'likelihood', 'visual'], 1.0)
@@ -37,7 +38,7 @@ class StepFit:
 
 
 def fit_steps(rows: Sequence[Sequence[Any]]) -> StepFit:
-    """Fit on step rows ``[answer?, likelihood, certainty, visual, confidence, correct]`` whose truth is known."""
+    """Fit on step rows ``[answer?, likelihood, certainty, visual, confidence, stated, correct]`` (known truth)."""
     judged = [row for row in rows if row[-1] is not None]
     if not judged or len({bool(row[-1]) for row in judged}) < 2:
         raise InvalidInputError(

@@ -25,6 +25,7 @@ from catts_graph.evaluation.metrics import auroc, ece
 from nodes.state import SampleRecord
 from nodes.steps import SIGNALS
 
+COLUMNS = (*SIGNALS, "confidence", "stated")  # the scored columns of a step row, after `answer?`
 _CLAUSES = re.compile(r"[,;:]")
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 
@@ -56,11 +57,12 @@ def step_truth(
 
 
 def step_rows(record: SampleRecord, reference: Sequence[str] | None, answer_correct: bool) -> list[list[Any]]:
-    """A response's steps for the results file: ``[answer?, likelihood, certainty, visual, confidence, correct]``."""
+    """A response's steps for the results file: ``[answer?, likelihood, certainty, visual, confidence, stated,
+    correct]`` (stated: the confidence the model wrote after the step, NaN without a statement)."""
     steps = record["steps"]
     truth = step_truth([s["text"] for s in steps], [s["answer"] for s in steps], reference, answer_correct)
     return [
-        [s["answer"], *(_round(s[name]) for name in (*SIGNALS, "confidence")), right]  # type: ignore[literal-required]
+        [s["answer"], *(_round(s[name]) for name in COLUMNS), right]  # type: ignore[literal-required]
         for s, right in zip(steps, truth, strict=True)
     ]
 
@@ -71,8 +73,8 @@ def _round(value: float) -> float:
 
 def step_metrics(lines: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per method whose lines carry `steps` (greedy: its response; majority: the sampled ones), over every step
-    whose truth is known: the number of steps, the share that is wrong, and ECE and AUROC of each signal and of the
-    combination (NaN where a signal is absent)."""
+    whose truth is known: the number of steps, the share that is wrong, and ECE and AUROC of each signal, of the
+    combination and of the stated confidence (NaN where absent)."""
     by_method: dict[str, list[list[Any]]] = {}
     for line in lines:
         for row in line.get("steps") or []:
@@ -82,7 +84,7 @@ def step_metrics(lines: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     for method, rows in by_method.items():
         correct = [float(row[-1]) for row in rows]
         entry: dict[str, Any] = {"method": method, "steps": len(rows), "wrong": 1 - sum(correct) / len(rows)}
-        for index, name in enumerate((*SIGNALS, "confidence"), start=1):
+        for index, name in enumerate(COLUMNS, start=1):
             values = [float(row[index]) for row in rows]
             entry[name] = {"ece": ece(values, correct), "auroc": auroc(values, correct)}
         out.append(entry)
