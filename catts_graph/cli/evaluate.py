@@ -24,6 +24,7 @@ from catts_graph.cli.options import (
     add_server_options,
     apply_graph_options,
     csv_list,
+    gate_from,
     judge_from,
     servers_from,
 )
@@ -137,7 +138,7 @@ def job_from(args: argparse.Namespace) -> EvalJob:
             raise InvalidInputError(str(e)) from None
         if not ns or ns[0] < 1:
             raise InvalidInputError("--n needs positive integers, e.g. --n 1,2,4,8")
-    gate = {"min_share": args.min_share, "min_confidence": args.min_confidence}
+    gate = gate_from(args).model_dump()
     max_tokens = args.max_tokens or (GROUNDED_MAX_TOKENS if args.grounded else 128)
     config = CATTSConfig.model_validate(
         {

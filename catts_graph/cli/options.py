@@ -115,13 +115,26 @@ def add_clip_option(
 
 
 def add_gate_options(parser: argparse.ArgumentParser, *, share_help: str, confidence_help: str) -> None:
-    """`--min-share` and `--min-confidence`: the adaptive policy's gate (for sampling and for each module)."""
+    """`--min-share`, `--min-confidence` and `--min-weakest-step`: the adaptive policy's gate (for sampling and for
+    each module)."""
     parser.add_argument("--min-share", type=float, default=0.75, help=share_help)
     parser.add_argument("--min-confidence", type=float, help=confidence_help)
+    parser.add_argument(
+        "--min-weakest-step",
+        type=float,
+        help="the adaptive gate also needs the leader's mean weakest-step confidence (0-1) to reach this (default: "
+        "not checked)",
+    )
 
 
 def gate_from(args: argparse.Namespace) -> Gate:
-    return Gate(min_share=args.min_share, min_confidence=args.min_confidence)
+    """The adaptive gate the command line sets (`InvalidInputError` naming the bad value)."""
+    try:
+        return Gate(
+            min_share=args.min_share, min_confidence=args.min_confidence, min_weakest_step=args.min_weakest_step
+        )
+    except ValueError as e:
+        raise InvalidInputError(f"the adaptive gate: {e}") from None
 
 
 def add_graph_options(parser: argparse.ArgumentParser) -> None:

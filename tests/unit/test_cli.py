@@ -70,6 +70,8 @@ def image(tmp_path: Path) -> Path:
         (["--image", "OK", "--question", "q", "--choices", "a", "a"], "the same"),
         (["--image", "OK", "--question", "q"], "cannot reach the model server"),
         (["--image", "OK", "--question", "q", "--expert-base-url", "http://127.0.0.1:9"], "--expert-model"),
+        (["--image", "OK", "--question", "q", "--min-weakest-step", "1.5"], "min_weakest_step"),
+        (["--image", "OK", "--question", "q", "--step-weights", "no/such.json"], "catts calibrate RUN --steps"),
     ],
 )
 def test_run_user_errors(tmp_path: Path, image: Path, extra: list[str], message: str) -> None:
