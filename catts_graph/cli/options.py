@@ -291,8 +291,22 @@ def needs_train_extra() -> Iterator[None]:
         ) from None
 
 
+def check_grpo_inputs(args: argparse.Namespace) -> None:
+    """The checks every GRPO command (`catts train cdrl`, `grounding`, `boundary`) runs on its options before loading
+    anything: the model and pairs folders, and the budget."""
+    if not (args.model / "config.json").is_file():
+        raise InvalidInputError(f"--model {args.model} is not a model folder (no config.json).")
+    for flag, folder in (("--data", args.data), ("--dev", args.dev)):
+        if folder is not None and not (folder / "pairs.jsonl").is_file():
+            raise InvalidInputError(f"{flag} {folder} has no pairs.jsonl; make one with `catts data pairs`.")
+    if args.steps < 1 or args.generations < 2 or args.batch < 1 or args.dev_every < 1:
+        raise InvalidInputError("need --steps >= 1, --generations >= 2, --batch >= 1 and --dev-every >= 1.")
+    if getattr(args, "sft_steps", 0) < 0:
+        raise InvalidInputError("--sft-steps must be >= 0 (0 skips the warm-up).")
+
+
 def grpo_arguments(args: argparse.Namespace) -> dict[str, Any]:
-    """The `GRPOConfig` fields `catts train cdrl` and `catts train grounding` set alike from their options: the
+    """The `GRPOConfig` fields `catts train cdrl`, `grounding` and `boundary` set alike from their options: the
     rollouts, the schedule, the dev reads, logging, and CPU or GPU."""
     import torch
 

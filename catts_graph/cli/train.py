@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from catts_graph.cli import train_grounding
-from catts_graph.cli.options import grpo_arguments, needs_train_extra
+from catts_graph.cli import train_boundary, train_grounding
+from catts_graph.cli.options import check_grpo_inputs, grpo_arguments, needs_train_extra
 from nodes.errors import InvalidInputError
 
 EPILOG = """\
@@ -61,6 +61,7 @@ def register(sub: Any) -> None:
     clip.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s, the bundled model's)")
     clip.set_defaults(handler=run_clip)
     train_grounding.register(train_sub)
+    train_boundary.register(train_sub)
     cdrl = train_sub.add_parser(
         "cdrl",
         help="confidence-driven GRPO (CDRL) on clean/noised pairs",
@@ -206,18 +207,9 @@ def run_clip(args: argparse.Namespace) -> int:
 
 
 def run_cdrl(args: argparse.Namespace) -> int:
-    if not (args.model / "config.json").is_file():
-        raise InvalidInputError(f"--model {args.model} is not a model folder (no config.json).")
-    if not (args.data / "pairs.jsonl").is_file():
-        raise InvalidInputError(f"--data {args.data} has no pairs.jsonl; make one with `catts data pairs`.")
-    if args.steps < 1 or args.generations < 2 or args.batch < 1 or args.dev_every < 1:
-        raise InvalidInputError("need --steps >= 1, --generations >= 2, --batch >= 1 and --dev-every >= 1.")
+    check_grpo_inputs(args)
     if args.keep_best is not None and args.dev is None:
         raise InvalidInputError("--keep-best chooses among dev checkpoints; give --dev too.")
-    if args.dev is not None and not (args.dev / "pairs.jsonl").is_file():
-        raise InvalidInputError(
-            f"--dev {args.dev} has no pairs.jsonl; make one with `catts data pairs` (another seed)"
-        )
     with needs_train_extra():
         from trainers.cdrl.config import CDRLConfig
         from trainers.cdrl.trainer import train_cdrl

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from catts_graph.cli.options import grpo_arguments, needs_train_extra
+from catts_graph.cli.options import check_grpo_inputs, grpo_arguments, needs_train_extra
 from nodes.errors import InvalidInputError
 
 EPILOG = """\
@@ -63,15 +63,7 @@ def register(train_sub: Any) -> None:
 
 
 def run_grounding(args: argparse.Namespace) -> int:
-    if not (args.model / "config.json").is_file():
-        raise InvalidInputError(f"--model {args.model} is not a model folder (no config.json).")
-    for flag, folder in (("--data", args.data), ("--dev", args.dev)):
-        if folder is not None and not (folder / "pairs.jsonl").is_file():
-            raise InvalidInputError(f"{flag} {folder} has no pairs.jsonl; make one with `catts data pairs`.")
-    if args.steps < 1 or args.generations < 2 or args.batch < 1 or args.dev_every < 1 or args.sft_steps < 0:
-        raise InvalidInputError(
-            "need --steps >= 1, --generations >= 2, --batch >= 1, --dev-every >= 1, --sft-steps >= 0."
-        )
+    check_grpo_inputs(args)
     with needs_train_extra():
         from trainers.grounding.config import GroundingGRPOConfig
         from trainers.grounding.trainer import train_grounding

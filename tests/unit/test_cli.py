@@ -118,13 +118,24 @@ def test_train_sft_argument_errors(tmp_path: Path) -> None:
         ),
         (["probe", "--base-url", "http://127.0.0.1:9", "--region", "model", "--out", "OUT"], "grounding"),
         (["train", "grounding", "--model", "OUT", "--data", "OUT", "--out", "OUT"], "not a model folder"),
+        (["train", "boundary", "--model", "OUT", "--data", "OUT", "--out", "OUT"], "not a model folder"),
+        (["train", "boundary", "--model", "MODEL", "--data", "OUT", "--out", "OUT"], "has no pairs.jsonl"),
+        (
+            ["train", "boundary", "--model", "MODEL", "--data", "PAIRS", "--out", "OUT", "--sft-steps", "-1"],
+            "--sft-steps",
+        ),
         (["train", "sft", "--role", "grounded", "--out", "OUT"], "--init"),
     ],
 )
 def test_new_option_errors_exit_2_without_traceback(
     tmp_path: Path, image: Path, args: list[str], message: str
 ) -> None:
-    result = catts(*[str(image) if a == "OK" else str(tmp_path / "out") if a == "OUT" else a for a in args])
+    model, pairs = tmp_path / "model", tmp_path / "pairs"
+    for folder, name in ((model, "config.json"), (pairs, "pairs.jsonl")):
+        folder.mkdir()
+        (folder / name).write_text("{}")
+    named = {"OK": image, "OUT": tmp_path / "out", "MODEL": model, "PAIRS": pairs}
+    result = catts(*[str(named[a]) if a in named else a for a in args])
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
 

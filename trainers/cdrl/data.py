@@ -82,6 +82,7 @@ def build_pairs(
             "height": clean.height,
             "boxes": None if item.boxes is None else [list(box) for box in item.boxes],
             "caption": item.caption,
+            "steps": None if item.steps is None else list(item.steps),
         }
         lines.append(json.dumps(record) + "\n")
         on_item()
@@ -90,10 +91,11 @@ def build_pairs(
     return path
 
 
-def pairs_dataset(pairs_dir: str | Path, *, grounded: bool = False) -> Any:
+def pairs_dataset(pairs_dir: str | Path, *, grounded: bool = False, steps: bool = False) -> Any:
     """A `datasets.Dataset` from a `catts data pairs` folder: conversational prompt (`grounded_prompt` if
     `grounded`, else `question_prompt`), both images, the answer (with its `choices`, None for open questions), the
-    item's `id`, and for a grounded one the grounding truth (``boxes``, ``caption``, ``width``, ``height``)."""
+    item's `id`, for a grounded one the grounding truth (``boxes``, ``caption``, ``width``, ``height``), and with
+    `steps` the reference steps (``steps``, None for a pair without them)."""
     prompt = grounded_prompt if grounded else question_prompt
     from datasets import Dataset
     from datasets import Image as ImageFeature
@@ -118,6 +120,7 @@ def pairs_dataset(pairs_dir: str | Path, *, grounded: bool = False) -> Any:
             "choices": r.get("choices"),
             "id": str(r.get("id", index)),
             **({key: r.get(key) for key in ("boxes", "caption", "width", "height")} if grounded else {}),
+            **({"steps": r.get("steps")} if steps else {}),
         }
         for index, r in enumerate(records)
     ]

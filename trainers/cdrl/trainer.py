@@ -417,15 +417,16 @@ def train_grpo(
     dev_dataset: Any = None,
     dev_reads: DevReads | None = None,
     log_name: str,
+    trainer_class: type[CDRLTrainer] | None = None,
 ) -> Path:
-    """The one GRPO code path of CDRL and grounding: `CDRLTrainer` with `reward_funcs` on `train_dataset` (rows of
-    `pairs_dataset`), dev reads on `dev_dataset`, and the export `train_cdrl` describes; the log goes to
-    ``OUT/<log_name>``."""
+    """The one GRPO code path of CDRL, grounding and step confidence: `trainer_class` (`CDRLTrainer` or a subclass
+    that adds reward inputs) with `reward_funcs` on `train_dataset` (rows of `pairs_dataset`), dev reads on
+    `dev_dataset`, and the export `train_cdrl` describes; the log goes to ``OUT/<log_name>``."""
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     processor = AutoProcessor.from_pretrained(model_dir)
     model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=torch.float32)
-    trainer = CDRLTrainer(
+    trainer = (trainer_class or CDRLTrainer)(
         model=model,
         reward_funcs=reward_funcs,
         args=config,

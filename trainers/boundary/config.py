@@ -1,0 +1,36 @@
+"""`BoundaryGRPOConfig`: the CDRL trainer's config (one GRPO code path) plus MMBoundary's knobs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from trainers.cdrl.config import CDRLConfig
+
+SPLITTERS = ("sentences", "clauses")
+
+
+@dataclass
+class BoundaryGRPOConfig(CDRLConfig):
+    """`CDRLConfig` plus what a step-confidence run (MMBoundary: statements after each step, step rewards) needs."""
+
+    step_splitter: str = field(
+        default="clauses",
+        metadata={"help": "how responses are cut into steps: 'sentences' or 'clauses' (one listed item a step)"},
+    )
+    sft_steps: int = field(
+        default=300,
+        metadata={"help": "steps of the SFT warm-up on the model's own responses with statements (0 = none)"},
+    )
+    sft_items: int = field(
+        default=256, metadata={"help": "pairs whose greedy response, with statements, the warm-up trains on"}
+    )
+    sft_learning_rate: float = field(default=5e-4, metadata={"help": "peak learning rate of the SFT warm-up"})
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.step_splitter not in SPLITTERS:
+            raise ValueError(f"step_splitter must be one of {', '.join(SPLITTERS)}")
+        if self.sft_steps < 0:
+            raise ValueError("sft_steps must be >= 0 (0 skips the warm-up: start from a model that states confidence)")
+        if self.sft_items < 1:
+            raise ValueError("sft_items must be >= 1")

@@ -1,0 +1,203 @@
+"""MMBoundary's training: the model learns to state a confidence after each reasoning step (SFT), then GRPO rewards
+right steps, stated confidence that matches each step's truth, and stated confidence that matches the internal score.
+
+The internal score of a step is `nodes.steps`' combination of its likelihood and top-k certainty under the current
+model (**ours:** no visual signal in training; the paper adds CLIP). The warm-up trains on the model's own greedy
+responses to the pairs' questions with a statement of that internal score after each step (`nodes.stated`); GRPO
+runs on the CDRL trainer's code path (`train_grpo`) with `BoundaryTrainer`, which scores every rollout's steps under
+the current policy before the rewards read them. The paper trains with PPO; this is GRPO (the project's one RL path).
+
+Example:
+    >>> config = BoundaryGRPOConfig(output_dir="runs/b", num_generations=8, sft_steps=300)  # doctest: +SKIP
+    >>> train_boundary("catts_graph/shapes/models/shapes-base", "data/pairs", "models/b", config)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import torch
+
+from nodes.images import load_image
+from nodes.prompts import question_prompt
+from nodes.protocol import Message, SamplingParams
+from nodes.stated import with_statements
+from nodes.steps import Splitter, split_steps, step_records
+from trainers.boundary.config import BoundaryGRPOConfig
+from trainers.boundary.rewards import (
+    internal_agreement_rewards,
+    stated_calibration_rewards,
+    step_correctness_rewards,
+)
+from trainers.cdrl.data import pairs_dataset
+from trainers.cdrl.scoring import forced_log_probs
+from trainers.cdrl.trainer import CDRLTrainer, train_grpo
+from trainers.sft import SFTConfig, SFTExample, sft_train
+
+INTERNAL_WEIGHTS = {"likelihood": 1.0, "certainty": 1.0}  # the internal score: no visual signal in training (ours)
+
+
+def internal_scores(
+    tokens: Sequence[str], logprobs: Sequence[float], top_logprobs: Sequence[Sequence[float]], splitter: Splitter
+) -> list[float]:
+    """Each step's internal score (weighted mean of likelihood and certainty) of a response given token by token."""
+    steps = split_steps("".join(tokens), splitter)
+    records = step_records(tokens, logprobs, top_logprobs, steps, weights=INTERNAL_WEIGHTS)
+    return [r["confidence"] for r in records]
+
+
+def stated_examples(model_dir: str | Path, pairs_dir: str | Path, config: BoundaryGRPOConfig) -> list[SFTExample]:
+    """The warm-up's examples: the model's greedy response to each of the first `config.sft_items` pairs, with the
+    statement of each step's internal score written after it."""
+    from catts_graph.serving.engine import TransformersEngine  # the in-process model: greedy text plus top-k
+
+    folder = Path(pairs_dir)
+    records = [json.loads(line) for line in (folder / "pairs.jsonl").read_text().splitlines() if line.strip()]
+    engine = TransformersEngine(model_dir)
+    params = SamplingParams(
+        n=1, temperature=0.0, max_tokens=config.max_completion_length, top_logprobs=config.confidence_top_k
+    )
+    splitter = cast(Splitter, config.step_splitter)
+    examples = []
+    for r in records[: config.sft_items]:
+        messages = [Message.user(question_prompt(r["question"], r.get("choices")), [str(folder / r["image"])])]
+        sample = asyncio.run(engine.sample(messages, params))[0]
+        scores = internal_scores(
+            [t.token for t in sample.tokens],
+            [t.logprob for t in sample.tokens],
+            [t.top_logprobs for t in sample.tokens],
+            splitter,
+        )
+        target = with_statements(sample.text, split_steps(sample.text, splitter), scores)
+        examples.append(SFTExample([load_image(str(folder / r["image"]))], [Message.user(messages[0].text)], target))
+    return examples
+
+
+def _stream(examples: list[SFTExample]) -> Any:
+    def stream(rng: random.Random) -> Iterator[SFTExample]:
+        while True:
+            yield from rng.sample(examples, len(examples))
+
+    return stream
+
+
+class BoundaryTrainer(CDRLTrainer):
+    """`CDRLTrainer` that scores every rollout's steps under the current policy (``internal_step_scores``) first."""
+
+    def _calculate_rewards(self, inputs: Any, prompts: Any, completions: Any, completion_ids_list: Any) -> Any:
+        splitter = cast(Splitter, self.args.step_splitter)
+        tokenizer = self.processing_class.tokenizer
+        with torch.no_grad():  # the rewards read the internal scores as numbers: no gradient
+            model = self.accelerator.unwrap_model(self.model)
+            for example, completion_ids in zip(inputs, completion_ids_list, strict=True):
+                ids = list(completion_ids)
+                if not ids:
+                    example["internal_step_scores"] = []
+                    continue
+                enc = self._encode(example, example["image"]).to(model.device)
+                row = torch.as_tensor(ids, dtype=torch.long, device=model.device)[None]  # (1, T)
+                log_probs = forced_log_probs(
+                    model, enc["input_ids"], enc["attention_mask"], row, torch.ones_like(row), enc
+                )[0]  # (T, V)
+                chosen = log_probs[torch.arange(len(ids)), row[0]]  # (T,)
+                top = log_probs.topk(self.args.confidence_top_k, dim=-1).values  # (T, k)
+                tokens = [tokenizer.decode([i]) for i in ids]
+                example["internal_step_scores"] = internal_scores(tokens, chosen.tolist(), top.tolist(), splitter)
+        return super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+
+
+@dataclass(frozen=True)
+class StepCorrectnessReward:
+    splitter: Splitter
+
+    def __call__(self, completions: list[Any], steps: list[Any], answer: list[str], answer_type: list[Any],
+                 **_: Any) -> list[float]:  # fmt: skip
+        return step_correctness_rewards(_texts(completions), steps, answer, answer_type, self.splitter)
+
+
+@dataclass(frozen=True)
+class StatedCalibrationReward:
+    splitter: Splitter
+
+    def __call__(self, completions: list[Any], steps: list[Any], answer: list[str], answer_type: list[Any],
+                 **_: Any) -> list[float]:  # fmt: skip
+        return stated_calibration_rewards(_texts(completions), steps, answer, answer_type, self.splitter)
+
+
+@dataclass(frozen=True)
+class InternalAgreementReward:
+    splitter: Splitter
+
+    def __call__(self, completions: list[Any], internal_step_scores: list[list[float]], **_: Any) -> list[float]:
+        return internal_agreement_rewards(_texts(completions), internal_step_scores, self.splitter)
+
+
+def _texts(completions: list[Any]) -> list[str]:
+    from trainers.cdrl.rewards import completion_texts
+
+    return completion_texts(completions)
+
+
+def boundary_reward_funcs(splitter: Splitter) -> list[Any]:
+    """The three MMBoundary rewards as TRL reward callables, summed with equal weight."""
+    return [StepCorrectnessReward(splitter), StatedCalibrationReward(splitter), InternalAgreementReward(splitter)]
+
+
+@dataclass(frozen=True)
+class BoundaryDevReads:
+    """A dev row's steps: the share of its greedy response's steps that are right, and 1 - their stated Brier."""
+
+    splitter: Splitter
+
+    def __call__(self, text: str, example: dict[str, Any]) -> dict[str, float]:
+        truth = [example.get("steps")], [example["answer"]], [example["answer_type"]]
+        return {
+            "step_correctness": step_correctness_rewards([text], *truth, self.splitter)[0],
+            "stated_calibration": stated_calibration_rewards([text], *truth, self.splitter)[0],
+        }
+
+
+def train_boundary(
+    model_dir: str | Path,
+    pairs_dir: str | Path,
+    out_dir: str | Path,
+    config: BoundaryGRPOConfig,
+    *,
+    dev_dir: str | Path | None = None,
+) -> Path:
+    """The warm-up (``config.sft_steps`` on stated greedy responses, kept in ``OUT-sft/stated_targets.jsonl``) into
+    ``OUT-sft``, then GRPO into `out_dir` (log ``boundary_log.jsonl``); returns `out_dir`."""
+    splitter = cast(Splitter, config.step_splitter)  # checked by the config
+    train = pairs_dataset(pairs_dir, steps=True)
+    start = Path(model_dir)
+    if config.sft_steps > 0:
+        warmup = SFTConfig(
+            steps=config.sft_steps,
+            batch_size=max(config.per_device_train_batch_size, 8),
+            learning_rate=config.sft_learning_rate,
+            warmup_fraction=0.02,
+            seed=config.seed,
+        )
+        out = Path(out_dir)
+        examples = stated_examples(model_dir, pairs_dir, config)
+        start = sft_train(model_dir, _stream(examples), out.with_name(out.name + "-sft"), warmup).out_dir
+        targets = "".join(json.dumps({"prompt": e.messages[0].text, "target": e.answer}) + "\n" for e in examples)
+        (start / "stated_targets.jsonl").write_text(targets)  # what the warm-up taught, to inspect
+    dev = None if dev_dir is None else pairs_dataset(dev_dir, steps=True)
+    return train_grpo(
+        start,
+        train,
+        out_dir,
+        config,
+        boundary_reward_funcs(splitter),
+        dev_dataset=dev,
+        dev_reads=BoundaryDevReads(splitter),
+        log_name="boundary_log.jsonl",
+        trainer_class=BoundaryTrainer,
+    )
