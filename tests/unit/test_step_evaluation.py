@@ -90,4 +90,6 @@ async def test_eval_records_steps_of_greedy_and_of_the_samples(tmp_path: Path) -
     assert set(sources) == {"greedy", "majority"} and sources["majority"]["wrong"] > 0
     report = markdown_report(metrics, {"benchmark": "shapes", "n_items": 3, "model": "m", "expert": "e",
                                        "settings": settings.to_json()})  # fmt: skip
-    assert "Step confidence" in report and "| majority |" in report
+    assert "Step confidence" in report and "| combined | stated |" in report
+    section = report.split("Step confidence")[1].split("\n\n")[1].splitlines()  # the step table's lines
+    assert len(section) == 4 and len({line.count("|") for line in section}) == 1  # rows have the header's columns
