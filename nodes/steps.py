@@ -7,7 +7,10 @@ and the final answer is always a step of its own. Per step, from the log-probs t
 - `likelihood`: ``exp(mean_t log p(y_t))`` over the step's tokens, in [0, 1];
 - `certainty`: ``1 - mean_t H_t / log k``, with ``H_t`` the entropy of the top-k distribution renormalised over its
   k entries, in [0, 1];
-- `visual` (when an image-text model is given): how well the step's text agrees with the image, in [0, 1].
+- `visual` (when an image-text model is given): how well the step's text agrees with the image, in [0, 1]; not for
+  the answer step (a bare answer says nothing an image-text model can check);
+- `chain`: ``exp(min_t log p(y_t))`` over the response up to the step's end: the weakest point the step builds on,
+  since an error early in a chain carries into every later step and the answer.
 
 `combine` weighs the signals a step has into its `confidence`; a response's weakest step is the minimum.
 
@@ -32,7 +35,7 @@ from PIL import Image
 from nodes.confidence import answer_span, finite_mean, probability_confidence
 
 Splitter = Literal["sentences", "clauses"]
-SIGNALS = ("likelihood", "certainty", "visual")
+SIGNALS = ("likelihood", "certainty", "visual", "chain")
 MISSING_SIGNAL = 0.5  # what an absent signal counts as in a fitted (logistic) combination
 
 LEVELS = ("very low", "low", "medium", "high", "very high")  # stated confidence (`nodes.stated`)
@@ -70,6 +73,7 @@ class StepRecord(TypedDict):
     likelihood: float
     certainty: float
     visual: float
+    chain: float
     confidence: float
     stated: float
 
@@ -158,18 +162,28 @@ def step_records(
 ) -> list[StepRecord]:
     """Every step with its signals and combined confidence, from a response's per-token log-probs (aligned lists)."""
     certainty = token_certainties(top_logprobs)  # (T,)
+    lowest = np.minimum.accumulate(np.nan_to_num(np.asarray(logprobs, dtype=np.float64), nan=np.inf))  # (T,)
     records: list[StepRecord] = []
     for k, step in enumerate(steps):
         index = token_indices(tokens, step)
         signals = {
             "likelihood": probability_confidence([logprobs[i] for i in index]),
             "certainty": finite_mean([certainty[i] for i in index]),
-            "visual": math.nan if visual is None else visual[k],
+            "visual": math.nan if visual is None or step.answer else visual[k],
+            "chain": math.exp(lowest[index[-1]]) if index and np.isfinite(lowest[index[-1]]) else math.nan,
         }
-        record: StepRecord = {"text": step.text, "start": step.start, "end": step.end, "answer": step.answer,
-                              "likelihood": signals["likelihood"], "certainty": signals["certainty"],
-                              "visual": signals["visual"], "confidence": combine(signals, weights, bias),
-                              "stated": step.stated}  # fmt: skip
+        record: StepRecord = {
+            "text": step.text,
+            "start": step.start,
+            "end": step.end,
+            "answer": step.answer,
+            "likelihood": signals["likelihood"],
+            "certainty": signals["certainty"],
+            "visual": signals["visual"],
+            "chain": signals["chain"],
+            "confidence": combine(signals, weights, bias),
+            "stated": step.stated,
+        }
         records.append(record)
     return records
 

@@ -161,8 +161,8 @@ def markdown_report(metrics: dict[str, Any], run_info: dict[str, Any]) -> str:
         out += ["", "Step confidence (greedy: its response's steps; majority: the N samples' steps), ECE / AUROC:"]
         out += [
             "",
-            "| responses | steps | wrong | likelihood | certainty | visual | combined | stated |",
-            "|---|---:|---:|---|---|---|---|---|",
+            "| responses | steps | wrong | likelihood | certainty | visual | chain | combined | stated |",
+            "|---|---:|---:|---|---|---|---|---|---|",
         ]
         for row in metrics["steps"]:
             cells = [f"{_f(row[n]['ece']).strip()} / {_f(row[n]['auroc']).strip()}" for n in COLUMNS]

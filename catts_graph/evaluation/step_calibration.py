@@ -1,15 +1,15 @@
 """Fit how the step signals combine (`nodes.steps.combine` with a bias) on the steps a `catts eval` run judged.
 
-A logistic regression of step correctness on the signals the run measured (likelihood, certainty, visual agreement;
+A logistic regression of step correctness on the signals the run measured (`nodes.steps.SIGNALS`;
 a signal the run never measured is left out, a missing value counts as `MISSING_SIGNAL` as at run time), by Newton
 steps with a small L2 penalty. The fit and its scores come from the same steps: check them on held-out items.
 
 Example:
     >>> nan = float("nan")
-    >>> rows = [[False, 0.9, 0.8, nan, 0.85, nan, True], [False, 0.3, 0.6, nan, 0.45, nan, False]] * 5
+    >>> rows = [[False, 0.9, 0.8, nan, 0.9, 0.85, nan, True], [False, 0.3, 0.6, nan, 0.3, 0.45, nan, False]] * 5
     >>> fit = fit_steps(rows)
     >>> sorted(fit.weights), fit.after["auroc"]
-    (['certainty', 'likelihood', 'visual'], 1.0)
+    (['certainty', 'chain', 'likelihood', 'visual'], 1.0)
 """
 
 from __future__ import annotations
@@ -38,16 +38,17 @@ class StepFit:
 
 
 def fit_steps(rows: Sequence[Sequence[Any]]) -> StepFit:
-    """Fit on step rows ``[answer?, likelihood, certainty, visual, confidence, stated, correct]`` (known truth)."""
+    """Fit on step rows ``[answer?, *SIGNALS, confidence, stated, correct]`` whose truth is known."""
     judged = [row for row in rows if row[-1] is not None]
     if not judged or len({bool(row[-1]) for row in judged}) < 2:
         raise InvalidInputError(
             "no steps to fit: the run needs judged steps, right and wrong ones (greedy or majority lines of a "
             "`catts eval` run on items with reference steps)"
         )
-    values = np.array([[float(v) for v in row[1:4]] for row in judged])  # (S, 3) likelihood, certainty, visual
+    k = len(SIGNALS)
+    values = np.array([[float(v) for v in row[1 : 1 + k]] for row in judged])  # (S, k) one column per signal
     correct = np.array([float(row[-1]) for row in judged])  # (S,)
-    used = [k for k in range(len(SIGNALS)) if np.isfinite(values[:, k]).any()]
+    used = [j for j in range(k) if np.isfinite(values[:, j]).any()]
     x = np.where(np.isfinite(values[:, used]), values[:, used], MISSING_SIGNAL)  # (S, K)
     design = np.concatenate([np.ones((len(x), 1)), x], axis=1)  # (S, K+1) bias column first
     penalty = L2 * np.diag([0.0] + [1.0] * len(used))  # (K+1, K+1) the bias is not penalised
@@ -61,7 +62,7 @@ def fit_steps(rows: Sequence[Sequence[Any]]) -> StepFit:
         if np.abs(step).max() < 1e-8:
             break
     fitted = 1 / (1 + np.exp(-(design @ theta)))  # (S,)
-    recorded = [float(row[4]) for row in judged]
+    recorded = [float(row[1 + k]) for row in judged]  # the confidence the run combined
     weights = dict.fromkeys(SIGNALS, 0.0) | {SIGNALS[k]: float(theta[1 + i]) for i, k in enumerate(used)}
     return StepFit(
         weights=weights,

@@ -57,8 +57,8 @@ def step_truth(
 
 
 def step_rows(record: SampleRecord, reference: Sequence[str] | None, answer_correct: bool) -> list[list[Any]]:
-    """A response's steps for the results file: ``[answer?, likelihood, certainty, visual, confidence, stated,
-    correct]`` (stated: the confidence the model wrote after the step, NaN without a statement)."""
+    """A response's steps for the results file: ``[answer?, likelihood, certainty, visual, chain, confidence,
+    stated, correct]`` (stated: the confidence the model wrote after the step, NaN without a statement)."""
     steps = record["steps"]
     truth = step_truth([s["text"] for s in steps], [s["answer"] for s in steps], reference, answer_correct)
     return [

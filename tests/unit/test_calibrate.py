@@ -142,11 +142,12 @@ def test_step_fit_weighs_the_signal_that_separates_right_from_wrong_steps() -> N
     likelihood = np.where(correct, rng.uniform(0.5, 1.0, 400), rng.uniform(0.0, 0.6, 400))  # informative
     certainty = rng.uniform(0, 1, 400)  # noise
     rows = [
-        [False, lk, ct, math.nan, 0.5, math.nan, bool(y)]
+        [False, lk, ct, math.nan, math.nan, 0.5, math.nan, bool(y)]
         for lk, ct, y in zip(likelihood, certainty, correct, strict=True)
     ]
     fit = fit_steps(rows)
     assert fit.weights["likelihood"] > 3 * abs(fit.weights["certainty"]) and fit.weights["visual"] == 0.0
+    assert fit.weights["chain"] == 0.0  # a signal the run did not measure is left out
     assert fit.after["auroc"] > 0.9 and fit.before["auroc"] == 0.5  # the recorded constant ranks nothing
     with pytest.raises(InvalidInputError, match="right and wrong ones"):
         fit_steps([row for row in rows if row[-1]])

@@ -59,15 +59,16 @@ def test_jsonl_reads_reference_steps_and_says_what_is_wrong(tmp_path: Path) -> N
 
 
 def test_step_metrics_per_signal() -> None:
-    rows = [[False, 0.9, 0.9, math.nan, 0.9, 0.9, True], [False, 0.2, 0.8, math.nan, 0.5, 0.7, False],
-            [True, 0.95, 0.9, math.nan, 0.92, 0.5, True], [False, 0.5, 0.5, math.nan, 0.5, 0.1, None]]  # fmt: skip
+    nan = math.nan
+    rows = [[False, 0.9, 0.9, nan, 0.8, 0.9, 0.9, True], [False, 0.2, 0.8, nan, 0.2, 0.5, 0.7, False],
+            [True, 0.95, 0.9, nan, 0.2, 0.92, 0.5, True], [False, 0.5, 0.5, nan, 0.5, 0.5, 0.1, None]]  # fmt: skip
     metrics = step_metrics([{"method": "greedy", "steps": rows}, {"method": "catts-paper"}])
     assert (
         len(metrics) == 1 and metrics[0]["method"] == "greedy" and metrics[0]["steps"] == 3
     )  # unknown truth left out
     assert metrics[0]["wrong"] == pytest.approx(1 / 3)
     assert metrics[0]["likelihood"]["auroc"] == 1.0 and math.isnan(metrics[0]["visual"]["auroc"])
-    assert metrics[0]["stated"]["auroc"] == 0.5
+    assert metrics[0]["stated"]["auroc"] == 0.5 and metrics[0]["chain"]["auroc"] == 0.75
 
 
 async def test_eval_records_steps_of_greedy_and_of_the_samples(tmp_path: Path) -> None:

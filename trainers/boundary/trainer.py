@@ -1,9 +1,9 @@
 """MMBoundary's training: the model learns to state a confidence after each reasoning step (SFT), then GRPO rewards
 right steps, stated confidence that matches each step's truth, and stated confidence that matches the internal score.
 
-The internal score of a step is `nodes.steps`' combination of its likelihood and top-k certainty under the current
-model (**ours:** no visual signal in training; the paper adds CLIP). The warm-up trains on the model's own greedy
-responses to the pairs' questions with a statement of that internal score after each step (`nodes.stated`); GRPO
+The internal score of a step is `nodes.steps`' combination of its likelihood, top-k certainty and chain under the
+current model (**ours:** no visual signal in training; the paper adds CLIP). The warm-up trains on the model's own
+greedy responses to the pairs' questions with a statement of that internal score after each step (`nodes.stated`); GRPO
 runs on the CDRL trainer's code path (`train_grpo`) with `BoundaryTrainer`, which scores every rollout's steps under
 the current policy before the rewards read them. The paper trains with PPO; this is GRPO (the project's one RL path).
 
@@ -40,7 +40,7 @@ from trainers.cdrl.scoring import forced_log_probs
 from trainers.cdrl.trainer import CDRLTrainer, train_grpo
 from trainers.sft import SFTConfig, SFTExample, sft_train
 
-INTERNAL_WEIGHTS = {"likelihood": 1.0, "certainty": 1.0}  # the internal score: no visual signal in training (ours)
+INTERNAL_WEIGHTS = {"likelihood": 1.0, "certainty": 1.0, "chain": 1.0}  # no visual signal in training (ours)
 
 
 def internal_scores(
