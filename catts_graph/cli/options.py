@@ -23,7 +23,7 @@ from catts_graph.evaluation.calibrate import Weights
 from catts_graph.evaluation.job import ChatEndpoint
 from catts_graph.graph.config import CATTSConfig, Gate
 from catts_graph.serving.chat import API_KEY_ENV, EXPERT_KEY_ENV, JUDGE_KEY_ENV
-from catts_graph.shapes.bundled import BUNDLED_BOX_FRAME, BUNDLED_VOTER_FORM
+from catts_graph.shapes.bundled import BUNDLED_BOX_FRAME, BUNDLED_STEP_WEIGHTS, BUNDLED_VOTER_FORM
 from nodes.config import StepConfig, with_overrides
 from nodes.errors import InvalidInputError
 
@@ -159,7 +159,7 @@ def add_graph_options(parser: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="JSON",
         help="how step signals combine into a step's confidence, from `catts calibrate --steps --out` (its splitter "
-        "included)",
+        "included; default: the bundled base model's own with the bundled models, else a weighted mean)",
     )
     add_grounding_options(parser)
 
@@ -220,7 +220,7 @@ def grounding_from(args: argparse.Namespace, *, bundled: bool) -> dict[str, Any]
 
 def apply_graph_options(config: CATTSConfig, args: argparse.Namespace, *, bundled: bool) -> CATTSConfig:
     """`config` with the `--voter-form`, `--weights`, step and grounding options a command was given; with the
-    `bundled` models and no `--voter-form`, the bundled expert's Voter form."""
+    `bundled` models, the bundled expert's Voter form and the base model's step combination unless given."""
     voter_form = args.voter_form or (BUNDLED_VOTER_FORM if bundled else None)
     vote: dict[str, Any] = {} if voter_form is None else {"voter_form": voter_form}
     critic: dict[str, Any] = {}
@@ -233,6 +233,8 @@ def apply_graph_options(config: CATTSConfig, args: argparse.Namespace, *, bundle
     if region is not None:
         check["noise"] = {"region": region}
     step_weights, splitter = getattr(args, "step_weights", None), getattr(args, "step_splitter", None)
+    if step_weights is None and bundled and not grounding:  # the bundled base model's fitted combination
+        step_weights = BUNDLED_STEP_WEIGHTS
     steps = {} if step_weights is None else load_step_weights(step_weights)
     if splitter is not None:
         steps["splitter"] = splitter

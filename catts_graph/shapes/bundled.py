@@ -25,6 +25,9 @@ EXPERT_MODEL = "shapes-expert"
 BUNDLED_VOTER_FORM = "answer"
 GROUNDED_MODEL = "shapes-grounded"
 # The bundled models' processor resizes every world image to 224 x 224 (64 image tokens): boxes are written there.
+BUNDLED_STEP_WEIGHTS = BUNDLED_DIR / BASE_MODEL / "step_weights.json"
+"""The base model's step-confidence combination, fitted by `catts calibrate --steps` on a dev run (its recipe:
+docs/results.md); the CLI applies it with the bundled models unless `--step-weights` is given."""
 BUNDLED_BOX_FRAME = BoxFrame("resized", min_pixels=224 * 224, max_pixels=224 * 224)
 
 

@@ -115,7 +115,9 @@ def test_cli_writes_weights_that_the_other_commands_read(recorded_run: Path, tmp
     )
     plain = argparse.Namespace(voter_form=None, weights=None)
     assert apply_graph_options(CATTSConfig(), plain, bundled=False) == CATTSConfig()  # the paper's text Voter
-    assert apply_graph_options(CATTSConfig(), plain, bundled=True).vote.voter_form == "answer"
+    bundled = apply_graph_options(CATTSConfig(), plain, bundled=True)
+    assert bundled.vote.voter_form == "answer"
+    assert bundled.steps.splitter == "clauses" and bundled.steps.bias is not None  # the base model's fitted one
 
 
 @pytest.mark.parametrize(
