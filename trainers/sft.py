@@ -183,3 +183,21 @@ def sft_train(
             f.write(json.dumps(row) + "\n")
     (out / "sft_config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
     return SFTResult(out, config.steps, ema, time.perf_counter() - started, log)
+
+
+def warm_up(
+    model_dir: str | Path,
+    examples: Callable[[random.Random], Iterator[SFTExample]],
+    out_dir: str | Path,
+    *,
+    steps: int,
+    batch_size: int,
+    learning_rate: float,
+    seed: int,
+) -> Path:
+    """A GRPO run's SFT warm-up (a short cosine schedule, 2% warm-up) into ``OUT-sft``; returns that folder."""
+    config = SFTConfig(
+        steps=steps, batch_size=batch_size, learning_rate=learning_rate, warmup_fraction=0.02, seed=seed
+    )
+    out = Path(out_dir)
+    return sft_train(model_dir, examples, out.with_name(out.name + "-sft"), config).out_dir

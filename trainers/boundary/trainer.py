@@ -38,7 +38,7 @@ from trainers.boundary.rewards import (
 from trainers.cdrl.data import pairs_dataset
 from trainers.cdrl.scoring import forced_log_probs
 from trainers.cdrl.trainer import CDRLTrainer, train_grpo
-from trainers.sft import SFTConfig, SFTExample, sft_train
+from trainers.sft import SFTExample, warm_up
 
 INTERNAL_WEIGHTS = {"likelihood": 1.0, "certainty": 1.0, "chain": 1.0}  # no visual signal in training (ours)
 
@@ -177,16 +177,16 @@ def train_boundary(
     train = pairs_dataset(pairs_dir, steps=True)
     start = Path(model_dir)
     if config.sft_steps > 0:
-        warmup = SFTConfig(
+        examples = stated_examples(model_dir, pairs_dir, config)
+        start = warm_up(
+            model_dir,
+            _stream(examples),
+            out_dir,
             steps=config.sft_steps,
             batch_size=max(config.per_device_train_batch_size, 8),
             learning_rate=config.sft_learning_rate,
-            warmup_fraction=0.02,
             seed=config.seed,
         )
-        out = Path(out_dir)
-        examples = stated_examples(model_dir, pairs_dir, config)
-        start = sft_train(model_dir, _stream(examples), out.with_name(out.name + "-sft"), warmup).out_dir
         targets = "".join(json.dumps({"prompt": e.messages[0].text, "target": e.answer}) + "\n" for e in examples)
         (start / "stated_targets.jsonl").write_text(targets)  # what the warm-up taught, to inspect
     dev = None if dev_dir is None else pairs_dataset(dev_dir, steps=True)

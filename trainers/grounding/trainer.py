@@ -29,7 +29,7 @@ from trainers.cdrl.rewards import confidence_reward_funcs
 from trainers.cdrl.trainer import train_grpo
 from trainers.grounding.config import GroundingGRPOConfig
 from trainers.grounding.rewards import box_rewards, format_rewards, grounding_reward_funcs
-from trainers.sft import SFTConfig, SFTExample, sft_train
+from trainers.sft import SFTExample, warm_up
 
 
 def processor_frame(model_dir: str | Path, kind: str) -> BoxFrame:
@@ -80,17 +80,15 @@ def train_grounding(
     train = pairs_dataset(pairs_dir, grounded=True)  # refuses pairs without boxes before any training
     start = Path(model_dir)
     if config.sft_steps > 0:
-        warmup = SFTConfig(
+        start = warm_up(
+            model_dir,
+            grounded_examples(pairs_dir, frame),
+            out_dir,
             steps=config.sft_steps,
             batch_size=max(config.per_device_train_batch_size, 8),
             learning_rate=config.sft_learning_rate,
-            warmup_fraction=0.02,
             seed=config.seed,
         )
-        out = Path(out_dir)
-        start = sft_train(
-            model_dir, grounded_examples(pairs_dir, frame), out.with_name(out.name + "-sft"), warmup
-        ).out_dir
     funcs = grounding_reward_funcs(frame) + (confidence_reward_funcs(config) if config.with_cdrl_rewards else [])
     dev = None if dev_dir is None else pairs_dataset(dev_dir, grounded=True)
     return train_grpo(
