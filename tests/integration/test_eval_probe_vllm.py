@@ -26,17 +26,22 @@ def test_eval_two_n_values_and_resume(vllm_server: RunningServer, tmp_path: Path
     server = ["--base-url", vllm_server.base_url, "--model", vllm_server.model]
     args = ["eval", "--benchmark", "shapes", "--limit", "3", "--n", "2,4", "--max-tokens", "64", "--out", str(out),
             *server, "--expert-base-url", vllm_server.base_url, "--expert-model", vllm_server.model,
-            "--methods", "greedy,majority,deepconf-online,catts-paper,catts-adaptive"]  # fmt: skip
+            "--methods", "greedy,majority,deepconf-online,step-vote,catts-paper,catts-adaptive"]  # fmt: skip
     result = catts(*args)
     assert result.returncode == 0, result.stderr[-3000:]
     lines = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
-    assert len(lines) == 3 * (1 + 4 * 2)  # greedy once; four methods at two N
+    assert len(lines) == 3 * (1 + 5 * 2)  # greedy once; five methods at two N
     metrics = json.loads((out / "metrics.json").read_text())
     assert {"greedy@1", "majority@4", "catts-paper@2", "catts-adaptive@4"} <= set(metrics["methods"])
     assert all(metrics["methods"][k]["expert_calls"] > 0 for k in ("catts-paper@2", "catts-paper@4"))
     greedy = [line for line in lines if line["method"] == "greedy"]  # both declared confidences, from vLLM's log-probs
     assert all(0.0 <= line["confidence"] <= 1.0 and "answer_probability" in line for line in greedy)
     assert set(metrics["methods"]["greedy@1"]["answer_probability"]) == {"ece", "auroc", "brier"}
+    steps = [row for line in greedy for row in line["steps"]]  # each greedy step's signals, from vLLM's log-probs
+    assert steps and all(len(row) == 8 and 0.0 <= row[1] <= 1.0 and 0.0 <= row[4] <= 1.0 for row in steps)
+    sampled = [line for line in lines if line["method"] == "majority" and line["n"] == 4]
+    assert any(line["steps"] for line in sampled) and all("steps" in line for line in sampled)
+    assert {row["method"] for row in metrics["steps"]} == {"greedy", "majority"}
     for name in ("report.md", "scaling.png", "cost.png", "reliability.png"):
         assert (out / name).stat().st_size > 0
     again = catts(*args)  # without --resume an existing run is refused
