@@ -25,6 +25,7 @@ from catts_graph.graph.config import CATTSConfig, RoutingConfig
 from catts_graph.serving.chat import API_KEY_ENV, EXPERT_KEY_ENV
 from nodes.images import fetch_image
 from nodes.inputs import validate_input
+from nodes.steps import step_summary
 
 EPILOG = f"""\
 examples:
@@ -94,7 +95,7 @@ def config_from_args(args: argparse.Namespace) -> CATTSConfig:
 
 def result_json(out: dict[str, Any], wall_s: float) -> dict[str, Any]:
     """The `catts run --json` object (contract: answer, confidence, modules_run, votes, tokens, model_calls,
-    wall_s)."""
+    wall_s; each sample with its answer, confidence, weakest step and steps)."""
     usage = out.get("usage") or {}
     samples = out.get("samples") or []
     result: dict[str, Any] = finite_json(
@@ -112,7 +113,15 @@ def result_json(out: dict[str, Any], wall_s: float) -> dict[str, Any]:
             "routes": out.get("routes", []),
             "fallbacks": out.get("fallbacks", []),
             "unparseable": sum(s["answer"] is None for s in samples),
-            "samples": [{"answer": s["answer"], "confidence": s["confidence"]} for s in samples],
+            "samples": [
+                {
+                    "answer": s["answer"],
+                    "confidence": s["confidence"],
+                    "weakest_step": s.get("weakest_step"),
+                    "steps": [step_summary(step) for step in s.get("steps", [])],
+                }
+                for s in samples
+            ],
             "critique": out.get("critique"),
             "self_check": out.get("self_check"),
             "settings": out.get("settings"),
@@ -149,6 +158,9 @@ def live_line(mode: str, chunk: dict[str, Any], elapsed: float) -> str:
         return f"{elapsed:6.2f}s  votes  after {event.get('after')}: leader {event.get('leader')} ({shares})"
     if kind == "route":
         return f"{elapsed:6.2f}s  route  -> {event.get('next')}: {event.get('reason')}"
+    if kind == "steps":
+        weakest = [min((step["confidence"] for step in steps), default=float("nan")) for steps in event["samples"]]
+        return f"{elapsed:6.2f}s  steps  weakest step per sample: {', '.join(f'{w:.2f}' for w in weakest)}"
     details = ", ".join(f"{k}={v}" for k, v in event.items() if not isinstance(v, dict | list))
     return f"{elapsed:6.2f}s  {kind:6} {details}"
 

@@ -116,6 +116,10 @@ def test_catts_run_json_end_to_end(vllm_server: RunningServer, shapes_image: Pat
     assert {"self_consistency", "critic", "self_check"} <= set(out["modules_run"])
     assert out["tokens"] > 0 and out["model_calls"] >= 3 and out["wall_s"] > 0
     assert out["settings"]["sampling"]["n"] == 4 and out["settings"]["routing"]["policy"] == "paper"
+    assert len(out["samples"]) == 4 and all("steps" in s and "weakest_step" in s for s in out["samples"])
+    stepped = [s for s in out["samples"] if s["steps"]]  # each step's text and confidence, from vLLM's log-probs
+    confidences = [step["confidence"] for s in stepped for step in s["steps"]]
+    assert confidences and all(0.0 <= c <= 1.0 for c in confidences if c is not None)
 
 
 def test_catts_run_stream_shows_stages_votes_and_routes_live(vllm_server: RunningServer, shapes_image: Path) -> None:
@@ -126,5 +130,5 @@ def test_catts_run_stream_shows_stages_votes_and_routes_live(vllm_server: Runnin
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr
     live = [line.split()[1] for line in result.stderr.splitlines() if re.match(r"^\s*\d+\.\d\ds  ", line)]
-    assert {"stage", "votes", "route"} <= set(live), result.stderr
+    assert {"stage", "steps", "votes", "route"} <= set(live), result.stderr
     assert json.loads(result.stdout)["modules_run"][0] == "self_consistency"  # the final output still comes
