@@ -55,7 +55,6 @@ VISION_FROZEN = ("visual.patch_embed", "visual.blocks")
 """The pretrained tower stays as it is during SFT (the merger, like LLaVA's projector, trains with the language
 model): trained along with the random language model, it gave no lower SFT loss than no pretraining at all."""
 GROUNDED_STEPS = 1500
-GROUNDED_VISION_STEPS = 600  # the tower learns where (trainers.shapes.vision, where=True) before the grounded SFT
 EXPERT_STAGES: tuple[tuple[int, int], ...] = ((1300, 1), (1800, 2))
 """(steps, seed) of each expert stage. A third stage made the expert weaker, so the recipe stops at two
 (docs/experiments/expert-history.md)."""
@@ -132,15 +131,16 @@ def train_grounded_start(
     out_dir: str | Path,
     *,
     steps: int = GROUNDED_STEPS,
-    vision_steps: int = GROUNDED_VISION_STEPS,
+    vision_steps: int = 0,
     seed: int = 3,
     progress: bool = True,
 ) -> SFTResult:
-    """The grounded model's SFT warm-up, the start that GRPO with the grounding rewards improves on.
+    """The grounded model's SFT warm-up, the start that GRPO with the grounding rewards improves on: the base model
+    trained on the grounded roles (`GROUNDED_MIX`) with its vision tower frozen (the bundled `shapes-grounded`).
 
-    The base model's vision tower first learns where each token and its object are (`pretrain_vision(where=True)`,
-    `vision_steps`, 0 to keep the tower as it is); then the model is trained on the grounded roles (`GROUNDED_MIX`)
-    with the tower frozen. The vision log is kept in `out_dir` as `vision_log.jsonl`.
+    With `vision_steps` the tower first learns where each token and its object are (`pretrain_vision(where=True)`;
+    its log is kept in `out_dir` as `vision_log.jsonl`): the lab notebook's second design, which did not help
+    (docs/experiments/grounding.md).
     """
     start = Path(base_dir)
     if vision_steps:
