@@ -81,10 +81,12 @@ def test_a_run_through_the_sdk_uses_the_apps_settings(langgraph_server: str, sha
     out = client.runs.wait(None, "catts", input={"question": "How many shapes are there?", "images": [image]})
     assert isinstance(out, dict) and "answer" in out, out
     assert out["modules_run"][0] == "self_consistency"
-    assert sampled(out) == N and out["usage"]["model_calls"] >= 2
+    assert sampled(out) == N and out["usage"]["model_calls"] >= 1
     assert out["settings"]["sampling"]["n"] == N and out["settings"]["routing"]["policy"] == "adaptive"
     assert out["settings"]["self_check"]["noise"]["region"] == "global"  # the app's noise region
     assert not any("policy paper" in r["reason"] for r in out["routes"])
+    # the adaptive gate decided on each module: skipped when the samples agree, run when they do not
+    assert any("decisive" in r["reason"] for r in out["routes"]), out["routes"]
 
 
 def test_a_partial_context_through_the_sdk_overrides_only_its_fields(
