@@ -259,7 +259,8 @@ def load_step_weights(path: Path) -> dict[str, Any]:
     except (ValueError, KeyError, TypeError) as e:
         raise InvalidInputError(
             f"--step-weights {path} is not a step-weights file ({e}); expected JSON like "
-            '{"splitter": "clauses", "weights": {"likelihood": 2.0, "certainty": 1.0, "visual": 3.0}, "bias": -2.5}'
+            '{"splitter": "clauses", "weights": {"likelihood": 1.0, "certainty": 5.0, "visual": 1.0, "chain": 5.0}, '
+            '"bias": -5.0} from `catts calibrate --steps`'
         ) from None
 
 
