@@ -36,6 +36,7 @@ from trainers.boundary.rewards import (
     step_correctness_rewards,
 )
 from trainers.cdrl.data import pairs_dataset
+from trainers.cdrl.rewards import completion_texts
 from trainers.cdrl.scoring import forced_log_probs
 from trainers.cdrl.trainer import CDRLTrainer, train_grpo
 from trainers.sft import SFTExample, warm_up
@@ -118,7 +119,7 @@ class StepCorrectnessReward:
 
     def __call__(self, completions: list[Any], steps: list[Any], answer: list[str], answer_type: list[Any],
                  **_: Any) -> list[float]:  # fmt: skip
-        return step_correctness_rewards(_texts(completions), steps, answer, answer_type, self.splitter)
+        return step_correctness_rewards(completion_texts(completions), steps, answer, answer_type, self.splitter)
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ class StatedCalibrationReward:
 
     def __call__(self, completions: list[Any], steps: list[Any], answer: list[str], answer_type: list[Any],
                  **_: Any) -> list[float]:  # fmt: skip
-        return stated_calibration_rewards(_texts(completions), steps, answer, answer_type, self.splitter)
+        return stated_calibration_rewards(completion_texts(completions), steps, answer, answer_type, self.splitter)
 
 
 @dataclass(frozen=True)
@@ -135,13 +136,7 @@ class InternalAgreementReward:
     splitter: Splitter
 
     def __call__(self, completions: list[Any], internal_step_scores: list[list[float]], **_: Any) -> list[float]:
-        return internal_agreement_rewards(_texts(completions), internal_step_scores, self.splitter)
-
-
-def _texts(completions: list[Any]) -> list[str]:
-    from trainers.cdrl.rewards import completion_texts
-
-    return completion_texts(completions)
+        return internal_agreement_rewards(completion_texts(completions), internal_step_scores, self.splitter)
 
 
 def boundary_reward_funcs(splitter: Splitter) -> list[Any]:
