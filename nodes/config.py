@@ -246,18 +246,33 @@ class PlannerConfig(StageConfig):
     """Length limit of the plan."""
 
 
+class StopRule(StageConfig):
+    """When the sequential policy stops drawing: the posterior probability that the vote's leader stays the leader
+    (`nodes.stopping`). Fit `prior` and `threshold` on a dev set with ``catts calibrate --stop``."""
+
+    first: int = Field(default=2, ge=1, le=64)
+    """Samples in the first round; each later round draws as many again as drawn so far, up to N."""
+    threshold: float = Field(default=0.95, gt=0.0, le=1.0)
+    """Stop once P(leader stays the leader) reaches this."""
+    prior: float = Field(default=1.0, gt=0.0)
+    """Beta pseudo-count added to the leader's and the runner-up's effective counts (larger: more samples)."""
+
+
 class RoutingConfig(StageConfig):
     """How much work runs: `paper` draws N samples and runs every enabled module once; `adaptive` stops sampling at
-    half of N and skips modules when the vote is already decisive."""
+    half of N and skips modules when the vote is already decisive; `sequential` draws in rounds (2, 4, 8, ... up to
+    N) until the `stop` rule says the leader is settled, then skips modules as `adaptive` does."""
 
-    policy: Literal["paper", "adaptive"] = "paper"
+    policy: Literal["paper", "adaptive", "sequential"] = "paper"
     """Routing policy."""
     sampling: Gate = Gate()
     """Draw half of N first and stop there when its vote clears this gate (adaptive only, N >= 4)."""
+    stop: StopRule = StopRule()
+    """When to stop drawing rounds (sequential only)."""
     critic: Gate = Gate()
-    """Skip the critic when the vote clears this gate (adaptive only)."""
+    """Skip the critic when the vote clears this gate (adaptive and sequential)."""
     self_check: Gate = Gate()
-    """Skip the self-check when the vote clears this gate (adaptive only)."""
+    """Skip the self-check when the vote clears this gate (adaptive and sequential)."""
 
 
 class CATTSConfig(StageConfig):
@@ -275,7 +290,8 @@ class CATTSConfig(StageConfig):
     planner: PlannerConfig = PlannerConfig()
     """The expert as Planner (off by default)."""
     routing: RoutingConfig = RoutingConfig()
-    """`paper` (run all) or `adaptive` (skip decisive modules)."""
+    """`paper` (run all), `adaptive` (skip decisive modules) or `sequential` (draw until settled, then as
+    `adaptive`)."""
     grounding: GroundingConfig = GroundingConfig()
     """Grounded responses (caption, evidence boxes, answer); off by default."""
     steps: StepConfig = StepConfig()

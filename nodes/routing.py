@@ -107,7 +107,7 @@ class GateNode:
                     skipped.append(module)
                     reasons.append(f"{module} disabled for this run")
                     continue
-                if routing.policy == "adaptive":
+                if routing.policy in ("adaptive", "sequential"):
                     ok, why = getattr(routing, module).clears(summary["share"], confidence, weakest)
                     if ok:
                         skipped.append(module)

@@ -17,8 +17,9 @@ from nodes.images import load_image
 from nodes.protocol import Sample, VisionLanguageModel
 from nodes.state import CATTSState, RouteRecord, SampleRecord, Usage
 from nodes.steps import ImageTextModel, split_steps, step_records, step_summary, weakest_step
+from nodes.stopping import draw_rounds, settled
 from nodes.vote import sample_weights
-from nodes.voting import leader, self_consistency_votes
+from nodes.voting import Weighting, leader, self_consistency_votes
 
 
 def sample_record(
@@ -80,13 +81,38 @@ async def visual_agreement(
     return out
 
 
+def sampling_rounds(routing: RoutingConfig, n: int) -> list[int]:
+    """How many samples each round draws: all N at once (`paper`), half then the rest (`adaptive`, N >= 4), or
+    doubling rounds (`sequential`, `nodes.stopping.draw_rounds`)."""
+    if routing.policy == "sequential":
+        return draw_rounds(n, first=routing.stop.first)
+    if routing.policy == "adaptive" and n >= 4:
+        return [(n + 1) // 2, n // 2]
+    return [n]
+
+
+def enough_drawn(routing: RoutingConfig, records: Sequence[SampleRecord], weighting: Weighting) -> tuple[bool, str]:
+    """Whether the samples drawn so far settle the vote (weighted as the vote stage weighs it), and why."""
+    answers = [r["answer"] for r in records]
+    table = self_consistency_votes(answers, sample_weights(list(records), weighting))
+    answer, share = leader(table)
+    if answer is None:
+        return False, "no parseable answer yet"
+    if routing.policy == "sequential":
+        rule = routing.stop
+        parsed = sum(a is not None for a in answers)
+        return settled(table, parsed=parsed, prior=rule.prior, threshold=rule.threshold)
+    return routing.sampling.clears(share, leader_confidence(records, answer), leader_weakest_step(records, answer))
+
+
 class SampleNode:
     """Draws `sampling.n` responses to the question (image included) in one request.
 
     Every sample carries its reasoning steps and their confidences (`steps`); with an `image_text` model each
     step's text is also scored against the image (the `visual` signal). Under the `adaptive` routing policy (N >= 4)
-    it draws half of N first, and the rest only when their vote (weighted
-    as the vote stage weighs it) does not clear `routing.sampling`; the decision is recorded in `routes`.
+    it draws half of N first, and the rest only when their vote (weighted as the vote stage weighs it) does not
+    clear `routing.sampling`; under `sequential` it draws rounds of 2, 4, 8, ... up to N until `routing.stop` says
+    the leader is settled. The decision is recorded in `routes`.
     Writes `samples`, `modules_run`, `routes` and `usage`. Unparseable responses are kept with `answer=None`.
 
     Example:
@@ -117,22 +143,22 @@ class SampleNode:
         routing = stage_from_context(runtime.context, "routing", self.routing)
         steps = stage_from_context(runtime.context, "steps", self.steps)
         messages, params = question_messages(state, grounded=is_grounded(state)), config.params()
-        first = (config.n + 1) // 2 if routing.policy == "adaptive" and config.n >= 4 else config.n
-        calls = [await self.model.sample(messages, dataclasses.replace(params, n=first))]
-        records = await self._records(calls[0], state, vote.window, steps)
+        rounds = sampling_rounds(routing, config.n)
+        calls: list[list[Sample]] = []
+        records: list[SampleRecord] = []
+        stop, why, checked = False, "", 0
+        for size in rounds:
+            calls.append(await self.model.sample(messages, dataclasses.replace(params, n=size)))
+            records += await self._records(calls[-1], state, vote.window, steps)
+            if len(calls) == len(rounds):
+                break
+            (stop, why), checked = enough_drawn(routing, records, vote.weighting), len(records)
+            if stop:
+                break
         update: dict[str, Any] = {}
-        if first < config.n:
-            answers = [r["answer"] for r in records]
-            answer, share = leader(self_consistency_votes(answers, sample_weights(records, vote.weighting)))
-            ok, why = routing.sampling.clears(
-                share, leader_confidence(records, answer), leader_weakest_step(records, answer)
-            )
-            decisive = answer is not None and ok
-            if not decisive:
-                calls.append(await self.model.sample(messages, dataclasses.replace(params, n=config.n - first)))
-                records += await self._records(calls[1], state, vote.window, steps)
-            verdict = "decisive" if decisive else "not decisive"
-            reason = f"drew {len(records)} of {config.n}: {verdict} after {first} ({why})"
+        if len(rounds) > 1:
+            verdict = "decisive" if stop else "not decisive"
+            reason = f"drew {len(records)} of {config.n}: {verdict} after {checked} ({why})"
             route: RouteRecord = {"after": "sample", "next": "vote", "skipped": [], "reason": reason}
             update["routes"] = [route]
         usage: Usage = {

@@ -16,6 +16,15 @@ steps the run judged against the items' reference steps) and writes it for --ste
   catts eval --benchmark shapes:3 --limit 200 --methods greedy,majority --step-splitter clauses --out runs/dev
   catts calibrate runs/dev --steps --out steps.json
   catts eval --benchmark shapes --limit 500 --methods majority,step-vote --step-weights steps.json --out runs/test
+
+With --stop it fits the sequential policy's stopping rule instead: replaying the draws each catts-sequential line
+recorded, it keeps the cheapest prior and threshold whose stopped leader is the full budget's leader on at least
+--agreement of the items, and writes them for --stop-rule:
+
+  catts eval --benchmark shapes:3 --limit 200 --methods catts-sequential --n 16 --out runs/dev
+  catts calibrate runs/dev --stop --n 16 --out stop.json
+  catts eval --benchmark shapes --limit 300 --methods catts-paper,catts-sequential --n 16 --stop-rule stop.json \
+    --out runs/test
 """
 
 from __future__ import annotations
@@ -29,13 +38,15 @@ from catts_graph.cli.options import csv_list
 from catts_graph.evaluation.calibrate import DEFAULT_GRID, Score, Weights, calibrate
 from catts_graph.evaluation.results import ResultsFile
 from catts_graph.evaluation.step_calibration import fit_steps
+from catts_graph.evaluation.stop_calibration import fit_stop
 from nodes.errors import InvalidInputError
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "calibrate",
-        help="choose the module weights tau1..tau3 on a dev set from a recorded `catts eval` run",
+        help="fit on a dev set from a recorded `catts eval` run: module weights tau1..tau3, the step-confidence "
+        "combination (--steps) or the sequential stopping rule (--stop)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -54,7 +65,22 @@ def register(sub: Any) -> None:
         action="store_true",
         help="fit the step-confidence combination on the run's judged steps instead (writes JSON for --step-weights)",
     )
-    p.add_argument("--out", type=Path, help="write the best weights here as JSON (for --weights or --step-weights)")
+    p.add_argument(
+        "--stop",
+        action="store_true",
+        help="fit the sequential policy's stopping rule on the run's catts-sequential draws instead (JSON for "
+        "--stop-rule)",
+    )
+    p.add_argument(
+        "--agreement",
+        type=float,
+        default=0.98,
+        help="--stop: the share of dev items on which the stopped leader must be the full budget's leader "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--out", type=Path, help="write the best fit here as JSON (for --weights, --step-weights or --stop-rule)"
+    )
     p.set_defaults(handler=run)
 
 
@@ -77,8 +103,12 @@ def run(args: argparse.Namespace) -> int:
     config = json.loads(info_path.read_text()).get("settings", {}).get("config")
     if config is None:
         raise InvalidInputError(f"{info_path} records no graph configuration; rerun `catts eval` with this version")
+    if args.steps and args.stop:
+        raise InvalidInputError("--steps and --stop fit different things: give one")
     if args.steps:
         return run_steps(args, config)
+    if args.stop:
+        return run_stop(args)
     lines = [
         line
         for line in ResultsFile(args.run / "results.jsonl").read()
@@ -122,4 +152,34 @@ def run_steps(args: argparse.Namespace, config: dict[str, Any]) -> int:
         payload = {"splitter": config["steps"]["splitter"], "weights": fit.weights, "bias": fit.bias}
         args.out.write_text(json.dumps(payload, indent=2) + "\n")
         print(f"\nwrote {args.out}: pass it as --step-weights to catts run, eval or demo")
+    return 0
+
+
+def run_stop(args: argparse.Namespace) -> int:
+    if not 0 < args.agreement <= 1:
+        raise InvalidInputError(f"--agreement {args.agreement}: give a share in (0, 1], e.g. 0.98")
+    method = args.method if args.method.startswith("catts-sequential") else "catts-sequential"
+    lines = [
+        line
+        for line in ResultsFile(args.run / "results.jsonl").read()
+        if line["method"] == method and line["n"] == args.n
+    ]
+    if not lines:
+        raise InvalidInputError(f"{args.run} has no {method} lines at N = {args.n}; see its report.md")
+    fit = fit_stop(lines, agreement=args.agreement)
+    print(f"{fit.n_items} items of {args.run} ({method}, N = {fit.budget}); each stopping rule replayed:\n")
+    print(f"{'prior':>6} {'threshold':>9} {'drawn':>7} {'agrees':>7}")
+    for score in fit.ranking[: args.top]:
+        mark = "<- cheapest reaching the agreement" if score is fit.best else ""
+        rule = score.rule
+        print(
+            f"{rule.prior:>6g} {rule.threshold:>9g} {100 * score.drawn:>6.1f}% {100 * score.agreement:>6.1f}%  {mark}"
+        )
+    if fit.best not in fit.ranking[: args.top]:
+        rule = fit.best.rule
+        print(f"{rule.prior:>6g} {rule.threshold:>9g} {100 * fit.best.drawn:>6.1f}% {100 * fit.best.agreement:>6.1f}%"
+              "  <- cheapest reaching the agreement")  # fmt: skip
+    if args.out is not None:
+        args.out.write_text(json.dumps(fit.best.rule.model_dump(), indent=2) + "\n")
+        print(f"\nwrote {args.out}: pass it as --stop-rule to catts run, eval or bench")
     return 0

@@ -24,7 +24,7 @@ from catts_graph.evaluation.job import ChatEndpoint
 from catts_graph.graph.config import CATTSConfig, Gate
 from catts_graph.serving.chat import API_KEY_ENV, EXPERT_KEY_ENV, JUDGE_KEY_ENV
 from catts_graph.shapes.bundled import BUNDLED_BOX_FRAME, BUNDLED_STEP_WEIGHTS, BUNDLED_VOTER_FORM
-from nodes.config import StepConfig, with_overrides
+from nodes.config import RoutingConfig, StepConfig, StopRule, with_overrides
 from nodes.errors import InvalidInputError
 
 SELF_CHECK_CLIP = "the self-check's question-guided noise"
@@ -116,7 +116,7 @@ def add_clip_option(
 
 def add_gate_options(parser: argparse.ArgumentParser, *, share_help: str, confidence_help: str) -> None:
     """`--min-share`, `--min-confidence` and `--min-weakest-step`: the adaptive policy's gate (for sampling and for
-    each module)."""
+    each module); `--stop-rule`: the sequential policy's stopping rule."""
     parser.add_argument("--min-share", type=float, default=0.75, help=share_help)
     parser.add_argument("--min-confidence", type=float, help=confidence_help)
     parser.add_argument(
@@ -124,6 +124,13 @@ def add_gate_options(parser: argparse.ArgumentParser, *, share_help: str, confid
         type=float,
         help="the adaptive gate also needs the leader's mean weakest-step confidence (0-1) to reach this (default: "
         "not checked)",
+    )
+    parser.add_argument(
+        "--stop-rule",
+        type=Path,
+        metavar="JSON",
+        help="the sequential policy's stopping rule (first round, prior, threshold) from `catts calibrate --stop "
+        "--out` (default: first 2, prior 1, threshold 0.95)",
     )
 
 
@@ -135,6 +142,31 @@ def gate_from(args: argparse.Namespace) -> Gate:
         )
     except ValueError as e:
         raise InvalidInputError(f"the adaptive gate: {e}") from None
+
+
+def routing_from(args: argparse.Namespace, policy: str = "paper") -> RoutingConfig:
+    """The routing the command line sets: `policy`, the adaptive gate for sampling and every module, and the
+    `--stop-rule` file (`InvalidInputError` naming the bad value)."""
+    gate = gate_from(args)
+    stop = StopRule() if args.stop_rule is None else load_stop_rule(args.stop_rule)
+    return RoutingConfig.model_validate(
+        {"policy": policy, "sampling": gate, "critic": gate, "self_check": gate, "stop": stop}
+    )
+
+
+def load_stop_rule(path: Path) -> StopRule:
+    """A `--stop-rule` file: JSON with `first`, `threshold` and `prior`, as `StopRule` fields."""
+    try:
+        return StopRule.model_validate(json.loads(path.read_text()))
+    except FileNotFoundError:
+        raise InvalidInputError(
+            f"--stop-rule {path}: no such file; write one with `catts calibrate RUN --stop --out`"
+        ) from None
+    except ValueError as e:
+        raise InvalidInputError(
+            f"--stop-rule {path} is not a stopping-rule file ({e}); expected JSON like "
+            '{"first": 2, "threshold": 0.95, "prior": 1.0} from `catts calibrate --stop`'
+        ) from None
 
 
 def add_graph_options(parser: argparse.ArgumentParser) -> None:

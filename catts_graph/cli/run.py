@@ -16,12 +16,12 @@ from catts_graph.cli.options import (
     add_graph_options,
     add_server_options,
     apply_graph_options,
-    gate_from,
+    routing_from,
     servers_from,
 )
 from catts_graph.evaluation.results import finite_json
 from catts_graph.graph.builder import create_catts_graph
-from catts_graph.graph.config import CATTSConfig, RoutingConfig
+from catts_graph.graph.config import CATTSConfig
 from catts_graph.serving.chat import API_KEY_ENV, EXPERT_KEY_ENV
 from nodes.images import fetch_image
 from nodes.inputs import validate_input
@@ -57,7 +57,13 @@ def register(sub: Any) -> None:
     p.add_argument("--choices", nargs="+", metavar="OPTION", help="multiple-choice options (answer is a letter)")
     p.add_argument("--answer-type", choices=["integer", "float", "text", "choice"], help="how to read answers")
     add_server_options(p, expert=True)
-    p.add_argument("--policy", choices=["paper", "adaptive"], default="paper", help="routing (default: paper)")
+    p.add_argument(
+        "--policy",
+        choices=["paper", "adaptive", "sequential"],
+        default="paper",
+        help="routing: paper (run all), adaptive (stop at N/2 and skip modules when decisive), sequential (draw "
+        "rounds of 2, 4, 8, ... until settled, then as adaptive) (default: paper)",
+    )
     p.add_argument("--n", type=int, default=8, help="samples per question (default: %(default)s)")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: %(default)s)")
     p.add_argument("--max-tokens", type=int, default=256, help="tokens per sample (default: %(default)s)")
@@ -79,7 +85,6 @@ def register(sub: Any) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> CATTSConfig:
-    gate = gate_from(args)
     config = CATTSConfig.model_validate(
         {
             "sampling": {"n": args.n, "temperature": args.temperature, "max_tokens": args.max_tokens},
@@ -87,7 +92,7 @@ def config_from_args(args: argparse.Namespace) -> CATTSConfig:
             "critic": {"enabled": not args.no_critic},
             "self_check": {"enabled": not args.no_self_check},
             "planner": {"enabled": args.planner},
-            "routing": RoutingConfig(policy=args.policy, sampling=gate, critic=gate, self_check=gate),
+            "routing": routing_from(args, args.policy),
         }
     )
     return apply_graph_options(config, args, bundled=args.base_url is None)

@@ -42,6 +42,8 @@ from nodes.relevance import RelevanceModel
 from nodes.sample import sample_record, visual_agreement
 from nodes.state import SampleRecord
 from nodes.steps import ImageTextModel, split_steps
+from nodes.vote import sample_weights
+from nodes.voting import usable_weight
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,7 @@ def catts_config(method: str, n: int, base: CATTSConfig) -> tuple[CATTSConfig, i
     """The graph configuration of a catts method at N, and how many pre-drawn samples it votes on."""
     preset, region = region_override(method)
     if preset in CATTS_PRESETS:
-        policy = "paper" if preset == "catts-paper" else "adaptive"
+        policy = preset.removeprefix("catts-")
         update: dict[str, Any] = {"sampling": {"n": n}, "routing": {"policy": policy}}
         if region is not None:  # `catts-paper/REGION`: the self-check noises this region
             update["self_check"] = {"noise": {"region": region}}
@@ -247,7 +249,11 @@ async def evaluate_item(
                     "correct_candidates": sorted(
                         {a for c in out["contributions"] for a in c["votes"] if matches(a, item)}
                     ),
+                    "drawn": len(out["samples"]),
                 }
+                if config.routing.policy == "sequential":  # every draw it could have made, for `catts calibrate`
+                    weights = map(usable_weight, sample_weights(records[:n_used], config.vote.weighting))
+                    recorded["draws"] = [[r["answer"], w] for r, w in zip(records[:n_used], weights, strict=True)]
                 add(method, n, prediction, wall_s, recorded)
     if settings.judge is not None:
         await judge_lines(settings.judge, item, lines)

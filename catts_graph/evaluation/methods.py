@@ -12,10 +12,11 @@ Methods (docs/method.md section 5):
   (100 - eta)-th percentile (eta = 10) of their lowest-window confidences; each later trace stops at the first window
   below it (its tokens up to there are paid, it does not vote); sampling stops early once the weighted consensus
   reaches 95%. Simulated on the full pre-drawn traces, as DeepConf's own analysis does.
-- The graph, run on the first N samples: ``catts-paper``, ``catts-adaptive`` and ablations ``catts[MODULES]`` with
-  MODULES joined by ``+`` from ``sc`` (N samples; without it, one), ``voter``, ``critic``, ``check``. A preset with
-  ``/REGION`` (``catts-paper/model``, ``catts-paper/question``, ``catts-paper/global``) overrides where the
-  self-check noises the image, so regions are compared on the same samples.
+- The graph, run on the first N samples: ``catts-paper``, ``catts-adaptive``, ``catts-sequential`` (draws them in
+  rounds of 2, 4, 8, ... and stops once the leader is settled: its cost is what it drew) and ablations
+  ``catts[MODULES]`` with MODULES joined by ``+`` from ``sc`` (N samples; without it, one), ``voter``, ``critic``,
+  ``check``. A preset with ``/REGION`` (``catts-paper/model``, ``catts-paper/question``, ``catts-paper/global``)
+  overrides where the self-check noises the image, so regions are compared on the same samples.
 
 Every method returns a `Prediction`: the answer, a confidence in [0, 1] (its vote share; for greedy, exp mean
 log-prob) and its cost.
@@ -48,8 +49,8 @@ WEIGHTED_VOTES: dict[str, tuple[Weighting, float | None]] = {
     "step-vote": ("weakest_step", None),  # MMBoundary: each sample weighs by its weakest step's confidence
 }
 DEEPCONF_ONLINE = "deepconf-online"
-CATTS_PRESETS = ("catts-paper", "catts-adaptive")
-_REGION = re.compile(r"^(catts-paper|catts-adaptive)/(question|global|model)$")
+CATTS_PRESETS = ("catts-paper", "catts-adaptive", "catts-sequential")
+_REGION = re.compile(r"^(catts-paper|catts-adaptive|catts-sequential)/(question|global|model)$")
 _ABLATION = re.compile(r"^catts\[((?:sc|voter|critic|check)(?:\+(?:sc|voter|critic|check))*)\]$")
 ONLINE_WARMUP = 16
 ONLINE_ETA = 10.0
@@ -83,7 +84,8 @@ def expand_methods(names: Sequence[str]) -> list[str]:
             ):
                 raise ValueError(
                     f"unknown method {method!r}; use greedy, majority, deepconf (or one variant: "
-                    f"{', '.join([*DEEPCONF_OFFLINE, DEEPCONF_ONLINE])}), step-vote, catts-paper, catts-adaptive "
+                    f"{', '.join([*DEEPCONF_OFFLINE, DEEPCONF_ONLINE])}), step-vote, catts-paper, catts-adaptive, "
+                    "catts-sequential "
                     "(optionally /question, /global or /model: the self-check's noise region) or "
                     "catts[sc+voter+critic+check] "
                     "(any subset)"

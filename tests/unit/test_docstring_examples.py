@@ -13,6 +13,7 @@ SELF_CONTAINED = (
     "catts_graph.evaluation.calibrate",
     "catts_graph.evaluation.metrics",
     "catts_graph.evaluation.rh_auc",
+    "catts_graph.evaluation.stop_calibration",
     "catts_graph.shapes.world",
     "nodes.answers",
     "nodes.confidence",
@@ -24,6 +25,7 @@ SELF_CONTAINED = (
     "nodes.perturb",
     "nodes.protocol",
     "nodes.relevance",
+    "nodes.stopping",
     "nodes.voting",
     "trainers.cdrl.rewards",
 )

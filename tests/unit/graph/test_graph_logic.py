@@ -205,6 +205,33 @@ async def test_adaptive_sampling_stops_at_half_of_n_only_when_the_first_half_is_
     assert out["usage"]["completion_tokens"] >= sum(draws)  # only what was drawn is paid for
 
 
+@pytest.mark.parametrize(
+    ("script", "draws", "reason"),
+    [
+        (["\\boxed{2}"] * 4, [2, 2], "drew 4 of 16: decisive after 4 (P(leader stays) 0.969 >= 0.95)"),
+        (["\\boxed{2}", "\\boxed{3}"], [2, 2, 4, 8], "drew 16 of 16: not decisive after 8 (P(leader stays) 0.500"),
+        (["no answer"], [2, 2, 4, 8], "drew 16 of 16: not decisive after 8 (no parseable answer yet)"),
+    ],
+)
+async def test_sequential_sampling_draws_doubling_rounds_until_the_leader_is_settled(
+    image: str, script: list[str], draws: list[int], reason: str
+) -> None:
+    model = ScriptedModel(script)
+    cfg = config(sampling={"n": 16}, routing={"policy": "sequential"})
+    out = await run(model, ScriptedExpert(), cfg, images=[image])
+    sampling = [call.params.n for call in model.calls if call.params and call.params.temperature > 0]
+    assert sampling == draws and len(out["samples"]) == sum(draws)
+    assert out["routes"][0]["after"] == "sample" and out["routes"][0]["reason"].startswith(reason)
+    assert out["usage"]["model_calls"] >= len(draws)
+
+
+async def test_sequential_skips_modules_by_the_adaptive_gates(image: str) -> None:
+    model = ScriptedModel(["\\boxed{2}"])
+    out = await run(model, ScriptedExpert(), config(routing={"policy": "sequential"}), images=[image])
+    assert out["modules_run"] == ["self_consistency"] and out["answer"] == "2"
+    assert out["routes"][-1]["skipped"] == ["critic", "self_check"]
+
+
 async def test_the_paper_policy_draws_all_n_in_one_request(image: str) -> None:
     model = ScriptedModel(["\\boxed{2}"])
     out = await run(model, ScriptedExpert(), config(), images=[image])

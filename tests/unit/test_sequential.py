@@ -1,0 +1,120 @@
+"""Sequential sampling: the stopping rule's maths, its replay on recorded draws, the fit and `catts calibrate --stop`,
+and the eval method that runs the graph's sequential policy on shared samples."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from catts_graph.benchmarks import load_benchmark
+from catts_graph.cli.options import routing_from
+from catts_graph.evaluation.harness import EvalSettings, run_evaluation
+from catts_graph.evaluation.results import ResultsFile
+from catts_graph.evaluation.stop_calibration import fit_stop, replay
+from catts_graph.graph.config import CATTSConfig
+from nodes.config import StopRule
+from nodes.errors import InvalidInputError
+from nodes.stopping import draw_rounds, leader_posterior, settled
+from nodes.testing import ScriptedExpert, ScriptedModel
+
+
+@pytest.mark.parametrize(
+    ("n", "first", "rounds"),
+    [(16, 2, [2, 2, 4, 8]), (8, 2, [2, 2, 4]), (5, 2, [2, 2, 1]), (1, 2, [1]), (12, 3, [3, 3, 6]), (4, 8, [4])],
+)
+def test_rounds_double_what_was_drawn_and_sum_to_the_budget(n: int, first: int, rounds: list[int]) -> None:
+    assert draw_rounds(n, first=first) == rounds and sum(rounds) == n
+
+
+@pytest.mark.parametrize(
+    ("shares", "parsed", "prior", "expected"),
+    [
+        ({"2": 1.0}, 2, 1.0, 0.875),  # Beta(3, 1): 1 - 0.5^3
+        ({"2": 1.0}, 4, 1.0, 0.96875),  # Beta(5, 1)
+        ({"2": 0.5, "3": 0.5}, 4, 1.0, 0.5),  # a tie settles nothing
+        ({"2": 1.0}, 4, 4.0, 1 - 232 / 2048),  # Beta(8, 4): a larger prior asks for more samples
+        ({}, 0, 1.0, 0.0),
+    ],
+)
+def test_the_posterior_is_the_beta_probability_that_the_leader_leads(
+    shares: dict[str, float], parsed: int, prior: float, expected: float
+) -> None:
+    assert leader_posterior(shares, parsed=parsed, prior=prior) == pytest.approx(expected, abs=1e-6)
+
+
+def test_confidence_weights_move_the_posterior() -> None:
+    confident = leader_posterior({"2": 0.9, "3": 0.1}, parsed=4, prior=1.0)
+    even = leader_posterior({"2": 0.5, "3": 0.5}, parsed=4, prior=1.0)
+    assert confident > 0.9 and even == 0.5
+    assert settled({"2": 1.0}, parsed=4, prior=1.0, threshold=0.95) == (True, "P(leader stays) 0.969 >= 0.95")
+
+
+def test_replay_stops_where_the_graph_would() -> None:
+    agree = [["2", 1.0]] * 8
+    split = [["2", 1.0], ["3", 1.0]] * 4
+    assert replay(agree, StopRule(threshold=0.95)) == ("2", 4)
+    assert replay(agree, StopRule(threshold=0.8)) == ("2", 2)
+    assert replay(split, StopRule(threshold=0.95)) == ("2", 8)  # never settled: the whole budget
+    assert replay([[None, 0.0]] * 4 + [["5", 1.0]] * 4, StopRule(threshold=0.5)) == ("5", 8)
+
+
+def test_the_fit_keeps_the_cheapest_rule_that_agrees_with_the_full_budget() -> None:
+    early_wrong = {"draws": [["3", 1.0]] * 2 + [["2", 1.0]] * 6}  # two early votes for an answer that loses
+    easy = {"draws": [["2", 1.0]] * 8}
+    fit = fit_stop([early_wrong, easy, easy, easy], agreement=1.0)
+    stopped = [replay(line["draws"], fit.best.rule) for line in (early_wrong, easy)]
+    assert stopped[0][0] == "2" and fit.best.agreement == 1.0  # the fitted rule waits past the early pair
+    assert fit.best.drawn < 1.0 and fit.budget == 8 and fit.n_items == 4
+    loose = fit_stop([early_wrong, easy, easy, easy], agreement=0.75)
+    assert loose.best.drawn <= fit.best.drawn and loose.best.agreement >= 0.75
+    with pytest.raises(InvalidInputError, match="no recorded draws"):
+        fit_stop([{"method": "catts-paper"}], agreement=0.9)
+    with pytest.raises(InvalidInputError, match="no setting reaches"):
+        fit_stop([{"draws": [["3", 1.0]] * 4 + [["2", 1.0]] * 12}], agreement=1.0, thresholds=(0.5,))
+
+
+def catts(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "catts_graph", *args], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_eval_runs_the_sequential_policy_on_the_shared_samples_and_calibrate_fits_its_rule(tmp_path: Path) -> None:
+    items = load_benchmark("shapes", limit=4).items
+    model = ScriptedModel([("\\boxed{2}", 6.0)] * 3 + [("\\boxed{3}", 2.0)], greedy="\\boxed{2}")
+    settings = EvalSettings(("majority", "catts-paper", "catts-sequential"), (8,), CATTSConfig())
+    run = tmp_path / "run"
+    run.mkdir()
+    asyncio.run(run_evaluation(model, ScriptedExpert(), items, settings, ResultsFile(run / "results.jsonl")))
+    (run / "run.json").write_text(json.dumps({"benchmark": "shapes", "settings": settings.to_json()}))
+    lines = {(line["id"], line["method"]): line for line in ResultsFile(run / "results.jsonl").read()}
+    for item in items:
+        sequential, paper = lines[(item.id, "catts-sequential")], lines[(item.id, "catts-paper")]
+        assert len(sequential["draws"]) == 8 and sequential["drawn"] in (2, 4, 8)
+        assert sequential["completion_tokens"] < paper["completion_tokens"]  # it paid for what it drew
+    out = tmp_path / "stop.json"
+    result = catts("calibrate", str(run), "--stop", "--agreement", "0.5", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "<- cheapest reaching the agreement" in result.stdout
+    args = argparse.Namespace(min_share=0.75, min_confidence=None, min_weakest_step=None, stop_rule=out)
+    assert routing_from(args, "sequential").stop == StopRule.model_validate(json.loads(out.read_text()))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"), [(None, "no such file"), ('{"threshold": 2}', "not a stopping-rule file")]
+)
+def test_bad_stop_rule_files_are_refused_with_what_to_do(tmp_path: Path, content: str | None, message: str) -> None:
+    path = tmp_path / "stop.json"
+    if content is not None:
+        path.write_text(content)
+    args = argparse.Namespace(min_share=0.75, min_confidence=None, min_weakest_step=None, stop_rule=path)
+    with pytest.raises(InvalidInputError, match=message):
+        routing_from(args, "sequential")
+    result = catts("calibrate", str(tmp_path), "--stop")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
