@@ -50,8 +50,13 @@ def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
 
 def parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
     """The command's arguments; the words after the first ``--`` become `passthrough` (`catts serve` hands them to
-    vLLM unchanged), whichever options come before it."""
+    vLLM unchanged), whichever options come before it. ``catts eval merge`` has a parser of its own."""
     words = list(argv)
+    debug = words[:1] == ["--debug"]
+    if words[debug : debug + 2] == ["eval", "merge"]:  # `catts eval merge DIR...`: its own parser
+        args = evaluate.merge_parser().parse_args(words[debug + 2 :])
+        args.debug = args.debug or debug
+        return args
     if "--" not in words:
         return parser.parse_args(words)
     cut = words.index("--")

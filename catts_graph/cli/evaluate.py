@@ -24,12 +24,13 @@ from catts_graph.cli.options import (
     add_server_options,
     apply_graph_options,
     csv_list,
-    gate_from,
     judge_from,
+    routing_from,
     servers_from,
 )
 from catts_graph.evaluation.harness import EvalSettings, catts_config
 from catts_graph.evaluation.job import EvalJob, EvalModels, EvalRun, open_run
+from catts_graph.evaluation.merge import merge_runs
 from catts_graph.evaluation.methods import expand_methods
 from catts_graph.evaluation.report import table
 from catts_graph.graph.config import CATTSConfig
@@ -45,13 +46,17 @@ examples:
   catts eval --base-url http://127.0.0.1:8000 --expert-base-url http://127.0.0.1:8001 --expert-model big --out DIR
 
 Methods: greedy, majority, deepconf (all DeepConf variants, or one: deepconf-mean, -tail, -bottom, -lowest, -top10,
--top90, -online), step-vote (each sample weighs by its weakest reasoning step), catts-paper, catts-adaptive, and
-ablations catts[MODULES] with MODULES from sc, voter, critic, check joined by +. Methods at the same N share the same
+-top90, -online), step-vote (each sample weighs by its weakest reasoning step), catts-paper, catts-adaptive,
+catts-sequential (draws rounds of 2, 4, 8, ... up to N until the leader is settled; --stop-rule), and ablations
+catts[MODULES] with MODULES from sc, voter, critic, check joined by +. Methods at the same N share the same
 samples. Step confidence (ECE and AUROC of each step signal) is reported from the greedy and majority lines, judged
 against the items' reference steps. Outputs: DIR/results.jsonl (one line per item,
 method and N), DIR/metrics.json, DIR/report.md, DIR/scaling.png, DIR/cost.png, DIR/reliability.png. An interrupted
 run continues with --resume and the same settings. Without --base-url the bundled ShapesVQA models are served;
 API keys are read from ${API_KEY_ENV} (base server), ${EXPERT_KEY_ENV} (expert) and ${JUDGE_KEY_ENV} (judge).
+
+Across machines: run `--shard I/K` on each (every K-th item from the I-th, 0-based; resume works per shard), then
+`catts eval merge DIR... --out DIR` joins the shard folders into one run with the same metrics, report and plots.
 
 RH-AUC: catts eval --rh-auc --budgets 16,32,64,128 --out DIR writes DIR/rh_results.jsonl, DIR/rh_auc.json and
 DIR/rh_auc.png (items split into perception and reasoning: meta.category, or ShapesVQA question types).
@@ -113,9 +118,29 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--allow-remote-images", action="store_true", help="download http(s) images named in a JSONL file (refused)"
     )
+    p.add_argument(
+        "--shard",
+        metavar="I/K",
+        help="evaluate every K-th item from the I-th (0-based) only, one shard of a run spread over K processes or "
+        "machines; join the shard folders with `catts eval merge`",
+    )
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.set_defaults(handler=run)
+
+
+def shard_from(text: str | None) -> tuple[int, int] | None:
+    """`--shard I/K` as (I, K), 0 <= I < K; `InvalidInputError` says what to give."""
+    if text is None:
+        return None
+    index, _, count = text.partition("/")
+    try:
+        shard = int(index), int(count)
+    except ValueError:
+        shard = (-1, 0)
+    if not 0 <= shard[0] < shard[1]:
+        raise InvalidInputError(f"--shard {text}: give I/K with 0 <= I < K, e.g. 0/2 and 1/2 for two machines")
+    return shard
 
 
 def job_from(args: argparse.Namespace) -> EvalJob:
@@ -138,14 +163,14 @@ def job_from(args: argparse.Namespace) -> EvalJob:
             raise InvalidInputError(str(e)) from None
         if not ns or ns[0] < 1:
             raise InvalidInputError("--n needs positive integers, e.g. --n 1,2,4,8")
-    gate = gate_from(args).model_dump()
+    routing = routing_from(args).model_dump()
     max_tokens = args.max_tokens or (GROUNDED_MAX_TOKENS if args.grounded else 128)
     config = CATTSConfig.model_validate(
         {
             "sampling": {"temperature": args.temperature, "max_tokens": max_tokens},
             "vote": {"window": args.window},
             "critic": {"reanswer_max_tokens": max_tokens},
-            "routing": {"sampling": gate, "critic": gate, "self_check": gate},
+            "routing": routing,
             "self_check": {"form": args.self_check_form},
         }
     )
@@ -165,7 +190,15 @@ def job_from(args: argparse.Namespace) -> EvalJob:
         allow_remote_images=args.allow_remote_images,
         judge=None if args.rh_auc else judge_from(args.judge_base_url, args.judge_model),
         rh_budgets=budgets,
+        shard=_shard_of(args),
     )
+
+
+def _shard_of(args: argparse.Namespace) -> tuple[int, int] | None:
+    shard = shard_from(args.shard)
+    if shard is not None and args.rh_auc:
+        raise InvalidInputError("--shard splits the methods' items; run --rh-auc in one process")
+    return shard
 
 
 def run(args: argparse.Namespace) -> int:
@@ -242,3 +275,38 @@ async def _sweep(run: EvalRun, client: VLLMClient) -> None:
     async with client as model:
         with tqdm(total=len(run.remaining()), desc="rh-auc", unit="item", file=sys.stderr) as bar:
             await run.sweep_rh(model, on_item=bar.update)
+
+
+MERGE_HELP = """\
+Join the shard folders of one run (`catts eval ... --shard I/K --out DIR` for I = 0..K-1) into one run folder:
+results.jsonl, run.json, metrics.json, report.md and plots, computed as a single run computes them.
+
+  catts eval --benchmark shapes --limit 300 --methods majority,catts-paper --n 16 --shard 0/2 --out runs/s0
+  catts eval --benchmark shapes --limit 300 --methods majority,catts-paper --n 16 --shard 1/2 --out runs/s1
+  catts eval merge runs/s0 runs/s1 --out runs/all
+
+Every shard must be complete (finish one with --resume) and come from the same command but for --shard.
+"""
+
+
+def merge_parser() -> argparse.ArgumentParser:
+    """`catts eval merge`'s own parser (`catts eval` itself takes no positional arguments)."""
+    p = argparse.ArgumentParser(
+        prog="catts eval merge", description=MERGE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("shards", type=Path, nargs="+", metavar="DIR", help="the shard folders, one per --shard I/K")
+    p.add_argument("--out", type=Path, required=True, help="the merged run's folder (must not hold a run)")
+    p.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    p.set_defaults(handler=run_merge, command="eval merge")
+    return p
+
+
+def run_merge(args: argparse.Namespace) -> int:
+    merged = merge_runs(args.shards, args.out)
+    print(table(merged.outputs.metrics))
+    written = merged.outputs.written
+    print(f"\nmerged {len(args.shards)} shards ({merged.info['n_items']} items) into {args.out}: results.jsonl, "
+          f"run.json, {', '.join(written)}")  # fmt: skip
+    for warning in merged.outputs.warnings:
+        print(f"{warning} (each line's `fallbacks` in results.jsonl)", file=sys.stderr)
+    return 0

@@ -4,8 +4,9 @@
 (or the RH-AUC sweep), the graph's configuration, the judge, the output folder and whether to resume. `open_run`
 refuses an existing folder without `resume` (before any server starts) and loads the items; `EvalRun.evaluate`
 records the run's settings in ``run.json`` (a resumed run must match them) and evaluates what is not yet in the
-results file; `EvalRun.write_outputs` writes ``metrics.json``, ``report.md`` and the plots. The RH-AUC sweep runs
-the same way through `EvalRun.sweep_rh` and `EvalRun.write_rh_outputs`.
+results file; `EvalRun.write_outputs` writes ``metrics.json``, ``report.md`` and the plots. A job with a `shard`
+evaluates every K-th item only (`catts_graph.evaluation.merge` joins the shards). The RH-AUC sweep runs the same
+way through `EvalRun.sweep_rh` and `EvalRun.write_rh_outputs`.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class EvalJob:
     allow_remote_images: bool = False
     judge: ChatEndpoint | None = None  # asked about the predictions the rule-based matcher rejects
     rh_budgets: tuple[int, ...] = ()  # non-empty: sweep greedy answers over these budgets instead of the methods
+    shard: tuple[int, int] | None = None  # (I, K): every K-th item from the I-th (0-based), for `catts eval merge`
 
     @property
     def needs_expert(self) -> bool:
@@ -108,6 +110,8 @@ class EvalRun:
             "expert": models.expert_name,
             "settings": settings.to_json(),
         }
+        if job.shard is not None:
+            self.info["shard"] = {"index": job.shard[0], "count": job.shard[1]}
         check_resume(job.out, self.info, job.resume)
         try:
             await run_evaluation(models.model, models.expert, items, settings, self.results, on_item=on_item)
@@ -120,14 +124,7 @@ class EvalRun:
 
     def write_outputs(self) -> EvalOutputs:
         """``metrics.json``, ``report.md`` and (with matplotlib) the plots, from every line of the results file."""
-        out, lines = self.job.out, self.results.read()
-        metrics = aggregate(lines)
-        (out / "metrics.json").write_text(json.dumps(finite_json(metrics), indent=2) + "\n")
-        (out / "report.md").write_text(markdown_report(metrics, self.info))
-        missing = plots_unavailable()
-        figures = [] if missing else plots(metrics, out)
-        written = ["metrics.json", "report.md", *(f.name for f in figures)]
-        return EvalOutputs(metrics, written, missing, degraded_warnings(lines))
+        return write_outputs(self.job.out, self.results.read(), self.info)
 
     async def sweep_rh(self, model: VisionLanguageModel, *, on_item: Callable[[], None] = lambda: None) -> None:
         """The RH-AUC sweep: greedy answers at every budget for the items not yet done."""
@@ -151,6 +148,18 @@ class EvalRun:
         return summary, missing
 
 
+def write_outputs(out: Path, lines: list[dict[str, Any]], info: dict[str, Any]) -> EvalOutputs:
+    """A run folder's ``metrics.json``, ``report.md`` and (with matplotlib) plots, from its result lines and the
+    run's record (``run.json``'s content)."""
+    metrics = aggregate(lines)
+    (out / "metrics.json").write_text(json.dumps(finite_json(metrics), indent=2) + "\n")
+    (out / "report.md").write_text(markdown_report(metrics, info))
+    missing = plots_unavailable()
+    figures = [] if missing else plots(metrics, out)
+    written = ["metrics.json", "report.md", *(f.name for f in figures)]
+    return EvalOutputs(metrics, written, missing, degraded_warnings(lines))
+
+
 def open_run(job: EvalJob) -> EvalRun:
     """Refuse an existing run in `job.out` without `job.resume` (checked before any server starts), then load the
     benchmark (for RH-AUC, only the items with a category)."""
@@ -162,6 +171,8 @@ def open_run(job: EvalJob) -> EvalRun:
             skip_bad_lines=job.skip_bad_lines,
             allow_remote_images=job.allow_remote_images,
         )
+        if job.shard is not None:  # VLMEvalKit's striding: item I, I + K, I + 2K, ...
+            bench = dataclasses.replace(bench, items=bench.items[job.shard[0] :: job.shard[1]])
         return EvalRun(job, bench, ResultsFile(job.out / "results.jsonl"))
     bench = load_benchmark(job.benchmark, limit=job.limit, skip_bad_lines=job.skip_bad_lines)
     items = [item for item in bench.items if category(item) is not None]

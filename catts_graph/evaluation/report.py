@@ -24,7 +24,9 @@ def key(method: str, n: int) -> str:
 
 
 def aggregate(lines: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Per method@N metrics, per method scaling slopes, and paired CIs of accuracy differences."""
+    """Per method@N metrics, per method scaling slopes, and paired CIs of accuracy differences. Lines are read in
+    item-id order, so the metrics do not depend on the order items finished in (concurrency, shards)."""
+    lines = sorted(lines, key=lambda line: str(line["id"]))
     groups: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
     for line in lines:
         groups[(line["method"], line["n"])].append(line)
