@@ -1,7 +1,9 @@
 """Wire formats of vLLM's OpenAI-compatible chat API: request bodies and response models.
 
-Only the fields this project reads are modelled; unknown fields are allowed (the protocol is open). Conversion to
-and from domain types (`nodes.protocol`) lives in `catts_graph.serving.vllm_client`, not here.
+Only the fields this project reads are modelled; unknown fields are accepted and dropped unparsed (the protocol is
+open, and a sampling response carries every top log-prob's `bytes`, which would otherwise be built into Python
+lists on every call). Conversion to and from domain types (`nodes.protocol`) lives in
+`catts_graph.serving.vllm_client`, not here.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from nodes.protocol import Message, SamplingParams
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
 
 class TopLogprob(_Wire):
