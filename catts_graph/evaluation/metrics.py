@@ -112,11 +112,15 @@ def auroc(scores: Sequence[float], correct: Sequence[float]) -> float:
     return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def scaling_slope(ns: Sequence[int], accuracy: Sequence[float]) -> float:
-    """Least-squares slope of accuracy against log2 N (the paper's beta, in accuracy points if given in %)."""
-    x = np.log2(np.asarray(ns, dtype=np.float64))  # (K,)
+def scaling_slope(budgets: Sequence[float], accuracy: Sequence[float]) -> float:
+    """Least-squares slope of accuracy against log2 of the budget: N (the paper's beta, in accuracy points if given
+    in %), or the completion tokens spent."""
+    b = np.asarray(budgets, dtype=np.float64)  # (K,)
     y = np.asarray(accuracy, dtype=np.float64)  # (K,)
-    if x.size < 2 or np.ptp(x) == 0:
+    if b.size < 2 or not np.all(b > 0):
+        return math.nan
+    x = np.log2(b)  # (K,)
+    if np.ptp(x) == 0:
         return math.nan
     slope, _intercept = np.polyfit(x, y, 1)
     return float(slope)

@@ -63,11 +63,19 @@ def aggregate(lines: Sequence[dict[str, Any]]) -> dict[str, Any]:
                 field: sum(r["grounding"][field] for r in rows) / len(rows) for field in ("iou", "boxes_named")
             }
     methods = sorted({m for m, _ in groups})
-    slopes = {}
+    slopes, token_slopes = {}, {}
     for method in methods:
-        points = sorted((n, per[key(method, n)]["accuracy"] * 100) for m, n in groups if m == method)
-        slopes[method] = scaling_slope([n for n, _ in points], [a for _, a in points]) if len(points) > 1 else math.nan
-    return {"methods": per, "slopes": slopes, "comparisons": _comparisons(groups), "steps": step_metrics(lines)}
+        rows = [per[key(method, n)] for m, n in sorted(groups) if m == method]
+        accuracy = [100 * r["accuracy"] for r in rows]
+        slopes[method] = scaling_slope([r["n_samples"] for r in rows], accuracy)
+        token_slopes[method] = scaling_slope([r["completion_tokens"] for r in rows], accuracy)
+    return {
+        "methods": per,
+        "slopes": slopes,  # accuracy points per doubling of N
+        "token_slopes": token_slopes,  # accuracy points per doubling of the completion tokens spent
+        "comparisons": _comparisons(groups),
+        "steps": step_metrics(lines),
+    }
 
 
 def _finite_or_zero(value: float | None) -> float:
@@ -169,8 +177,12 @@ def markdown_report(metrics: dict[str, Any], run_info: dict[str, Any]) -> str:
         for row in metrics["steps"]:
             cells = [f"{_f(row[n]['ece']).strip()} / {_f(row[n]['auroc']).strip()}" for n in COLUMNS]
             out.append(f"| {row['method']} | {row['steps']} | {100 * row['wrong']:.1f}% | {' | '.join(cells)} |")
-    out += ["", "Slope of accuracy (points) against log2 N:", ""]
-    out += [f"- {m}: {s:+.2f}" for m, s in metrics["slopes"].items() if math.isfinite(s)]
+    out += ["", "Slope of accuracy (points) against log2 N, and against log2 of the completion tokens spent:", ""]
+    out += [
+        f"- {m}: {s:+.2f} per doubling of N, {metrics['token_slopes'].get(m, math.nan):+.2f} per doubling of tokens"
+        for m, s in metrics["slopes"].items()
+        if math.isfinite(s)
+    ]
     out += ["", "Accuracy difference against majority vote at the same N and against greedy"]
     out += ["(paired bootstrap, 95% CI):", ""]
     for c in metrics["comparisons"]:

@@ -90,7 +90,7 @@ async def test_every_method_at_every_n_on_shared_samples(items: list, tmp_path: 
     assert by[(first, "catts[sc]", 2)]["prediction"] == by[(first, "majority", 2)]["prediction"]  # same samples
     metrics = aggregate(lines)
     assert set(metrics["methods"]) >= {"greedy@1", "majority@4", "catts-paper@4"}
-    assert math.isfinite(metrics["slopes"]["majority"])
+    assert math.isfinite(metrics["slopes"]["majority"]) and math.isfinite(metrics["token_slopes"]["majority"])
     versus = {(c["method"], c["n_samples"], c["versus"]) for c in metrics["comparisons"]}
     assert {("catts-paper", 4, "majority"), ("catts-paper", 4, "greedy")} <= versus
     assert not any(c["method"] in ("greedy", "majority") for c in metrics["comparisons"])

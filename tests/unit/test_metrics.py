@@ -56,6 +56,8 @@ def test_auroc(scores: list[float], labels: list[int], expected: float) -> None:
 def test_scaling_slope_by_hand() -> None:
     assert scaling_slope([1, 2, 4, 8], [10, 13, 16, 19]) == pytest.approx(3.0)
     assert math.isnan(scaling_slope([8], [50]))
+    assert scaling_slope([30.0, 60.0, 120.0], [70, 72, 74]) == pytest.approx(2.0)  # per doubling of tokens
+    assert math.isnan(scaling_slope([0.0, 10.0], [50, 60]))  # nothing spent: no log
 
 
 def test_paired_bootstrap() -> None:
