@@ -7,23 +7,28 @@ import asyncio
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
+import httpx
 from tqdm import tqdm
 
 from catts_graph.benchmarks import load_benchmark
 from catts_graph.cli.endpoints import model_endpoints
-from catts_graph.cli.options import add_server_options, csv_list, servers_from
+from catts_graph.cli.options import add_server_options, csv_list, load_stop_rule, servers_from
 from catts_graph.evaluation import bench
 from catts_graph.evaluation.results import finite_json
 from catts_graph.graph.config import CATTSConfig
 from catts_graph.serving.vllm_client import VLLMClient
+from nodes.config import StopRule
 from nodes.errors import InvalidInputError
 
 TARGETS = {  # the targets on ShapesVQA with the bundled models (docs/experiments/bench.md)
     "overhead_ratio": ("<=", 1.10),
-    "concurrency_speedup": (">=", 4.0),
-    "adaptive_token_ratio": ("<=", 0.60),
+    "throughput_ratio": (">=", 0.90),
+    "sequential_token_ratio": ("<=", 0.40),
+    "sequential_accuracy_delta": (">=", -0.01),
+    "slope_ratio": (">=", 2.0),
 }
 
 EPILOG = """\
@@ -33,10 +38,17 @@ examples:
   catts bench --base-url http://127.0.0.1:8000 --items 32 --concurrency 1,8,32
 
 Parts: overhead (graph runs vs the same HTTP requests sent directly; the graph's base model is its own expert
-unless the bundled expert is served), concurrency (items per minute of majority + catts-paper at N, at each level),
-log-prob cost (the same sampling requests at top_logprobs 0, 20 and the graph's k), savings (catts-adaptive vs
-catts-paper vs majority at N; DeepConf online vs majority at --early-stop-n). Items are ShapesVQA, world seed 2.
-concurrency_speedup is the speedup at 16 (or the highest level below it) over level 1.
+unless the bundled expert is served), concurrency (items per minute of majority + catts-paper at N, at each level;
+at 16 also the same requests sent directly with 16 in flight), log-prob cost (the same sampling requests at
+top_logprobs 0, 20 and the graph's k), savings (majority, catts-paper, catts-adaptive and catts-sequential at
+N = 1, 2, 4, ... up to --n on the same samples; DeepConf online vs majority at --early-stop-n). Items are ShapesVQA,
+world seed 2.
+
+Headline ratios: overhead_ratio (graph / direct), throughput_ratio (evaluation items per minute at 16 over the same
+requests sent directly at 16: how close to this machine's limit), sequential_token_ratio and
+sequential_accuracy_delta (catts-sequential against catts-paper at --n), slope_ratio (catts-paper's slope of
+accuracy against log2 of completion tokens over majority's), concurrency_speedup (16, or the highest level below
+it, over level 1). --stop-rule sets catts-sequential's stopping rule (from `catts calibrate --stop`).
 """
 
 
@@ -50,12 +62,19 @@ def register(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--items", type=int, default=16, help="ShapesVQA items per part (default: %(default)s)")
-    p.add_argument("--n", type=int, default=8, help="samples per question (default: %(default)s)")
+    p.add_argument("--n", type=int, default=16, help="samples per question (default: %(default)s)")
     p.add_argument("--early-stop-n", type=int, default=32, help="N of the DeepConf online part (default: 32)")
     p.add_argument(
         "--concurrency", type=csv_list, default="1,4,16,64", help="comma-separated levels (default: %(default)s)"
     )
     p.add_argument("--max-tokens", type=int, default=128, help="tokens per sample (default: %(default)s)")
+    p.add_argument(
+        "--stop-rule",
+        type=Path,
+        metavar="JSON",
+        help="catts-sequential's stopping rule from `catts calibrate --stop --out` (default: first round 1, the "
+        "expert's answer 1 vote, prior 1, threshold 0.85)",
+    )
     add_server_options(p, expert=False, default="serve the bundled models")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.set_defaults(handler=run)
@@ -70,7 +89,10 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInputError("--concurrency must include 1 (the baseline) and at least one more level.")
     if args.items < 2 or args.n < 2 or args.early_stop_n <= 16:
         raise InvalidInputError("--items and --n must be at least 2, --early-stop-n above 16 (the warm-up).")
-    config = CATTSConfig.model_validate({"sampling": {"n": args.n, "max_tokens": args.max_tokens}})
+    stop = StopRule() if args.stop_rule is None else load_stop_rule(args.stop_rule)
+    config = CATTSConfig.model_validate(
+        {"sampling": {"n": args.n, "max_tokens": args.max_tokens}, "routing": {"stop": stop.model_dump()}}
+    )
     settings = bench.BenchSettings(args.items, args.n, args.early_stop_n, levels, config)
     items = load_benchmark("shapes", limit=args.items).items
     started = time.perf_counter()
@@ -95,10 +117,16 @@ async def _measure(endpoints: Any, items: list[Any], settings: bench.BenchSettin
         say("overhead")
         overhead = await bench.overhead(endpoints.base_url, endpoints.model, expert_endpoint, items, settings.config)
         bar.update()
+
+        def clients(http: httpx.AsyncClient) -> tuple[VLLMClient, Any]:  # both servers' requests recorded
+            model = VLLMClient(endpoints.base_url, endpoints.model, http_client=http)
+            recorded = expert if expert_endpoint is None else VLLMClient(*expert_endpoint, http_client=http)
+            return model, recorded
+
+        say("concurrency")
+        concurrency = await bench.concurrency(clients, items, settings, say)
+        bar.update()
         async with endpoints.client(timeout_s=600) as model:
-            say("concurrency")
-            concurrency = await bench.concurrency(model, expert, items, settings, say)
-            bar.update()
             say("log-prob cost")
             logprobs = await bench.logprob_cost(model, items, settings)
             bar.update()
@@ -106,9 +134,13 @@ async def _measure(endpoints: Any, items: list[Any], settings: bench.BenchSettin
             savings = await bench.savings(model, expert, items, settings)
             bar.update()
     levels = {row["concurrency"]: row for row in concurrency["levels"]}
-    reference = max(level for level in levels if level <= 16)
+    reference = concurrency["reference"]
     headline = {
         "overhead_ratio": overhead["overhead_ratio"],
+        "throughput_ratio": levels[reference]["throughput_ratio"],
+        "sequential_token_ratio": savings["sequential_token_ratio"],
+        "sequential_accuracy_delta": savings["sequential_accuracy_delta"],
+        "slope_ratio": savings["slope_ratio"],
         "concurrency_speedup": levels[reference]["speedup"],
         "adaptive_token_ratio": savings["adaptive_token_ratio"],
     }
@@ -124,7 +156,12 @@ async def _measure(endpoints: Any, items: list[Any], settings: bench.BenchSettin
         "concurrency": concurrency,
         "logprob_cost": logprobs,
         "savings": savings,
-        "settings": {"items": settings.items, "n": settings.n, "early_stop_n": settings.early_stop_n},
+        "settings": {
+            "items": settings.items,
+            "n": settings.n,
+            "early_stop_n": settings.early_stop_n,
+            "stop_rule": settings.config.routing.stop.model_dump(),
+        },
     }
 
 
@@ -146,6 +183,12 @@ def table(result: dict[str, Any]) -> str:
         f"{'concurrency':>11} {'items':>6} {'items/min':>10} {'speedup':>8}",
         *(
             f"{r['concurrency']:>11} {r['items']:>6} {r['items_per_min']:>10.1f} {r['speedup']:>7.2f}x"
+            + (
+                f"   same {r['requests']} requests sent directly: {r['direct_s']:.1f} s vs {r['wall_s']:.1f} s "
+                f"({r['throughput_ratio']:.3f} of this machine's limit)"
+                if "throughput_ratio" in r
+                else ""
+            )
             for r in result["concurrency"]["levels"]
         ),
         "",
@@ -160,11 +203,20 @@ def table(result: dict[str, Any]) -> str:
         *(
             f"{r['method']:<16} {r['n']:>3} {100 * r['accuracy']:>8.1f}% {r['completion_tokens']:>15.1f} "
             f"{r['tokens']:>8.1f} {r['calls']:>6.1f} {r['expert_calls']:>7.1f}"
-            for r in [*s["adaptive"], *s["early_stop"]]
+            for r in [*s["at_n"], *s["early_stop"]]
         ),
         (
             f"catts-adaptive / catts-paper completion tokens: {s['adaptive_token_ratio']:.3f} "
             f"(accuracy {100 * s['adaptive_accuracy_delta']:+.1f} points)"
+        ),
+        (
+            f"catts-sequential / catts-paper completion tokens: {s['sequential_token_ratio']:.3f} "
+            f"(accuracy {100 * s['sequential_accuracy_delta']:+.1f} points)"
+        ),
+        (
+            "accuracy points per doubling of completion tokens: "
+            + ", ".join(f"{m} {v:+.2f}" for m, v in s["token_slopes"].items())
+            + f" (ratio {s['slope_ratio']:.2f})"
         ),
         (
             f"deepconf-online / majority completion tokens: {s['early_stop_token_ratio']:.3f} "
@@ -173,7 +225,7 @@ def table(result: dict[str, Any]) -> str:
         "",
         "targets:",
         *(
-            f"  {name:<22} {t['value']:.3f} (target {t['target']}): {'met' if t['met'] else 'NOT met'}"
+            f"  {name:<26} {t['value']:.3f} (target {t['target']}): {'met' if t['met'] else 'NOT met'}"
             for name, t in result["targets"].items()
         ),
         f"wall time {result['wall_s']:.0f} s",

@@ -7,10 +7,14 @@
   ``overhead_ratio`` = graph wall time / direct wall time. Sampling is random, so the replay's completions differ in
   length: both token totals are reported, and ``in_call_ratio`` (graph wall / time inside its own HTTP calls, the
   very same tokens) bounds the overhead from the other side.
-- `concurrency`: items per minute of an evaluation (majority + catts-paper at N) at each concurrency level.
+- `concurrency`: items per minute of an evaluation (majority + catts-paper at N) at each concurrency level, and at
+  16 the same HTTP requests sent directly with 16 in flight: the machine's own limit for that work
+  (``throughput_ratio`` = direct wall / evaluation wall).
 - `logprob_cost`: the same sampling requests with ``top_logprobs`` 0, 20 and the graph's setting, interleaved.
-- `savings`: majority, catts-paper and catts-adaptive at N, and DeepConf online against majority at a larger N
-  (its 16 warm-up traces need N > 16 before it can stop early), with accuracy, tokens and calls per item.
+- `savings`: majority, catts-paper, catts-adaptive and catts-sequential at N = 1, 2, 4, ... up to N on the same
+  samples (the routing policies' token ratios against the paper policy at N; each method's slope of accuracy
+  against log2 of its completion tokens), and DeepConf online against majority at a larger N (its 16 warm-up
+  traces need N > 16 before it can stop early), with accuracy, tokens and calls per item.
 
 Example:
     >>> settings = BenchSettings(items=4, concurrency=(1, 4))
@@ -23,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import math
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -50,7 +55,7 @@ class BenchSettings:
     """What `catts bench` runs: how many ShapesVQA items per part, N, and the concurrency levels."""
 
     items: int = 16
-    n: int = 8
+    n: int = 16
     early_stop_n: int = 32
     concurrency: tuple[int, ...] = (1, 4, 16, 64)
     config: CATTSConfig = field(default_factory=CATTSConfig)
@@ -163,11 +168,31 @@ async def evaluate(
         return aggregate(results.read()), wall
 
 
+async def send_directly(records: Sequence[Recorded], level: int) -> float:
+    """Seconds to send the recorded request bodies straight to their servers, `level` in flight at a time."""
+    gate = asyncio.Semaphore(level)
+    async with httpx.AsyncClient(timeout=600, limits=httpx.Limits(max_connections=level)) as direct:
+
+        async def send(record: Recorded) -> None:
+            async with gate:
+                await direct.post(record.url, content=record.body, headers={"Content-Type": "application/json"})
+
+        started = time.perf_counter()
+        await asyncio.gather(*(send(r) for r in sorted(records, key=lambda r: r.started)))
+        return time.perf_counter() - started
+
+
 async def concurrency(
-    model: VLLMClient, expert: Any, items: Sequence[BenchmarkItem], settings: BenchSettings, progress: Progress
+    clients: Callable[[httpx.AsyncClient], tuple[VLLMClient, Any]],
+    items: Sequence[BenchmarkItem],
+    settings: BenchSettings,
+    progress: Progress,
 ) -> dict[str, Any]:
-    """Items per minute at each concurrency level; each level gets at least twice its level in items."""
+    """Items per minute at each concurrency level (each level gets at least twice its level in items); at the
+    reference level (16, or the highest below it) also the same HTTP requests sent directly with as many in flight,
+    which is what this machine's servers can do with them: ``throughput_ratio`` = direct wall / evaluation wall."""
     rows = []
+    reference = max(level for level in settings.concurrency if level <= 16)
     for level in settings.concurrency:
         count = max(settings.items, 2 * level)  # items repeat under new ids when the level needs more
         chosen = [
@@ -176,13 +201,20 @@ async def concurrency(
         eval_settings = EvalSettings(
             methods=("majority", "catts-paper"), ns=(settings.n,), config=settings.config, concurrency=level
         )
-        _, wall = await evaluate(model, expert, chosen, eval_settings)
-        rows.append({"concurrency": level, "items": count, "wall_s": wall, "items_per_min": 60 * count / wall})
-        progress(f"concurrency {level}: {rows[-1]['items_per_min']:.1f} items/min")
+        transport = RecordingTransport()
+        async with httpx.AsyncClient(transport=transport, timeout=600) as http:
+            model, expert = clients(http)
+            _, wall = await evaluate(model, expert, chosen, eval_settings)
+        row = {"concurrency": level, "items": count, "wall_s": wall, "items_per_min": 60 * count / wall}
+        if level == reference:
+            direct_s = await send_directly(transport.records, level)
+            row |= {"requests": len(transport.records), "direct_s": direct_s, "throughput_ratio": direct_s / wall}
+        rows.append(row)
+        progress(f"concurrency {level}: {row['items_per_min']:.1f} items/min")
     base = rows[0]["items_per_min"]
     for row in rows:
         row["speedup"] = row["items_per_min"] / base
-    return {"levels": rows}
+    return {"levels": rows, "reference": reference}
 
 
 async def logprob_cost(model: VLLMClient, items: Sequence[BenchmarkItem], settings: BenchSettings) -> dict[str, Any]:
@@ -205,13 +237,20 @@ async def logprob_cost(model: VLLMClient, items: Sequence[BenchmarkItem], settin
     return {"graph_top_logprobs": settings.config.sampling.top_logprobs, "settings": rows}
 
 
+def budgets(n: int) -> tuple[int, ...]:
+    """The N sweep of the savings part: 1, 2, 4, ... up to `n` (and `n` itself)."""
+    return tuple(sorted({2**k for k in range(n.bit_length()) if 2**k <= n} | {n}))
+
+
 async def savings(
     model: VLLMClient, expert: Any, items: Sequence[BenchmarkItem], settings: BenchSettings
 ) -> dict[str, Any]:
-    """Adaptive routing against the paper policy and majority at N; DeepConf online against majority at a larger N."""
-    methods = ("majority", "catts-paper", "catts-adaptive")
-    at_n = EvalSettings(methods=methods, ns=(settings.n,), config=settings.config, concurrency=8)
-    metrics, _ = await evaluate(model, expert, items, at_n)
+    """The N sweep up to N of majority, catts-paper, catts-adaptive and catts-sequential on the same samples:
+    adaptive and sequential routing against the paper policy at N, and the slope of accuracy against log2 of the
+    completion tokens spent (CA-TTS against majority); DeepConf online against majority at a larger N."""
+    methods = ("majority", "catts-paper", "catts-adaptive", "catts-sequential")
+    sweep = EvalSettings(methods=methods, ns=budgets(settings.n), config=settings.config, concurrency=8)
+    metrics, _ = await evaluate(model, expert, items, sweep)
     online = EvalSettings(
         methods=("majority", "deepconf-online"), ns=(settings.early_stop_n,), config=settings.config, concurrency=8
     )
@@ -222,12 +261,19 @@ async def savings(
         fields = ("accuracy", "completion_tokens", "tokens", "calls", "expert_calls")
         return {"method": method, "n": n, **{f: r[f] for f in fields}}
 
-    adaptive = [row(metrics, m, settings.n) for m in methods]
+    at_n = [row(metrics, m, settings.n) for m in methods]
+    paper = at_n[1]
     stop = [row(early, m, settings.early_stop_n) for m in ("majority", "deepconf-online")]
+    slopes = {m: metrics["token_slopes"][m] for m in ("majority", "catts-paper")}
     return {
-        "adaptive": adaptive,
-        "adaptive_token_ratio": adaptive[2]["completion_tokens"] / adaptive[1]["completion_tokens"],
-        "adaptive_accuracy_delta": adaptive[2]["accuracy"] - adaptive[1]["accuracy"],
+        "at_n": at_n,
+        "sweep": [row(metrics, m, n) for m in methods for n in sweep.ns],
+        "adaptive_token_ratio": at_n[2]["completion_tokens"] / paper["completion_tokens"],
+        "adaptive_accuracy_delta": at_n[2]["accuracy"] - paper["accuracy"],
+        "sequential_token_ratio": at_n[3]["completion_tokens"] / paper["completion_tokens"],
+        "sequential_accuracy_delta": at_n[3]["accuracy"] - paper["accuracy"],
+        "token_slopes": slopes,
+        "slope_ratio": slopes["catts-paper"] / slopes["majority"] if slopes["majority"] > 0 else math.nan,
         "early_stop": stop,
         "early_stop_token_ratio": stop[1]["completion_tokens"] / stop[0]["completion_tokens"],
         "early_stop_accuracy_delta": stop[1]["accuracy"] - stop[0]["accuracy"],

@@ -23,12 +23,21 @@ def test_bench_json_carries_the_headline_ratios_and_every_part(
     captured = capsys.readouterr()
     assert code == 0, captured.err[-2000:]
     result = json.loads(captured.out)
-    for name in ("overhead_ratio", "concurrency_speedup", "adaptive_token_ratio"):
+    for name in ("overhead_ratio", "throughput_ratio", "sequential_token_ratio", "concurrency_speedup"):
         assert math.isfinite(result[name]) and result[name] > 0
+    for name in ("overhead_ratio", "throughput_ratio", "sequential_token_ratio", "sequential_accuracy_delta",
+                 "slope_ratio"):  # fmt: skip
         assert set(result["targets"][name]) == {"value", "target", "met"}
     overhead = result["overhead"]
     assert overhead["requests"] >= 2 * 3 and overhead["graph_s"] > 0 and overhead["direct_s"] > 0
-    assert [row["concurrency"] for row in result["concurrency"]["levels"]] == [1, 2]
+    levels = result["concurrency"]["levels"]
+    assert [row["concurrency"] for row in levels] == [1, 2] and result["concurrency"]["reference"] == 2
+    assert levels[1]["requests"] >= 4 * 2 and levels[1]["direct_s"] > 0  # the level-2 evaluation, replayed
     assert [row["top_logprobs"] for row in result["logprob_cost"]["settings"]] == [0, 20]
-    assert [row["method"] for row in result["savings"]["adaptive"]] == ["majority", "catts-paper", "catts-adaptive"]
+    methods = ["majority", "catts-paper", "catts-adaptive", "catts-sequential"]
+    assert [row["method"] for row in result["savings"]["at_n"]] == methods
+    assert {(row["method"], row["n"]) for row in result["savings"]["sweep"]} == {
+        (m, n) for m in methods for n in (1, 2)
+    }
+    assert set(result["savings"]["token_slopes"]) == {"majority", "catts-paper"}
     assert [row["n"] for row in result["savings"]["early_stop"]] == [18, 18]
