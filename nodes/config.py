@@ -248,14 +248,19 @@ class PlannerConfig(StageConfig):
 
 class StopRule(StageConfig):
     """When the sequential policy stops drawing: the posterior probability that the vote's leader stays the leader
-    (`nodes.stopping`). Fit `prior` and `threshold` on a dev set with ``catts calibrate --stop``."""
+    (`nodes.stopping`), from the samples' confidence-weighted votes and the expert's own answer. Fit it on a dev set
+    with ``catts calibrate --stop``."""
 
-    first: int = Field(default=2, ge=1, le=64)
+    first: int = Field(default=1, ge=1, le=64)
     """Samples in the first round; each later round draws as many again as drawn so far, up to N."""
-    threshold: float = Field(default=0.95, gt=0.0, le=1.0)
+    threshold: float = Field(default=0.85, gt=0.0, le=1.0)
     """Stop once P(leader stays the leader) reaches this."""
     prior: float = Field(default=1.0, gt=0.0)
     """Beta pseudo-count added to the leader's and the runner-up's effective counts (larger: more samples)."""
+    expert_weight: float = Field(default=1.0, ge=0.0)
+    """Votes the expert's own answer to the plain question counts for (asked once, beside the first round; the
+    Voter in the `answer` form reuses it; without an expert the base model answers greedily); 0 = not asked. With
+    the defaults, one sample that agrees with the expert settles the vote."""
 
 
 class RoutingConfig(StageConfig):

@@ -53,6 +53,7 @@ class Prepare:
         return {
             **validate_input(state),
             "samples": [],
+            "expert_answer": None,
             "plan": [],
             "critique": None,
             "self_check": None,

@@ -13,11 +13,12 @@ from nodes.answers import AnswerType, extract_answer
 from nodes.common import emit, is_grounded, leader_confidence, leader_weakest_step, question_messages
 from nodes.confidence import bottom_percent_confidence, lowest_group_confidence, tail_confidence, token_confidences
 from nodes.config import RoutingConfig, SamplingConfig, StepConfig, VoteConfig, stage_from_context
+from nodes.expert import Expert
 from nodes.images import load_image
 from nodes.protocol import Sample, VisionLanguageModel
-from nodes.state import CATTSState, RouteRecord, SampleRecord, Usage
+from nodes.state import CATTSState, ExpertAnswer, RouteRecord, SampleRecord, Usage, add_usage, empty_usage
 from nodes.steps import ImageTextModel, split_steps, step_records, step_summary, weakest_step
-from nodes.stopping import draw_rounds, settled
+from nodes.stopping import draw_rounds, settled, vote_counts
 from nodes.vote import sample_weights
 from nodes.voting import Weighting, leader, self_consistency_votes
 
@@ -91,17 +92,23 @@ def sampling_rounds(routing: RoutingConfig, n: int) -> list[int]:
     return [n]
 
 
-def enough_drawn(routing: RoutingConfig, records: Sequence[SampleRecord], weighting: Weighting) -> tuple[bool, str]:
-    """Whether the samples drawn so far settle the vote (weighted as the vote stage weighs it), and why."""
+def enough_drawn(
+    routing: RoutingConfig, records: Sequence[SampleRecord], weighting: Weighting, expert: str | None = None
+) -> tuple[bool, str]:
+    """Whether the samples drawn so far (weighted as the vote stage weighs them) and, under `sequential`, the
+    expert's own answer settle the vote, and why."""
     answers = [r["answer"] for r in records]
     table = self_consistency_votes(answers, sample_weights(list(records), weighting))
     answer, share = leader(table)
-    if answer is None:
-        return False, "no parseable answer yet"
     if routing.policy == "sequential":
         rule = routing.stop
         parsed = sum(a is not None for a in answers)
-        return settled(table, parsed=parsed, prior=rule.prior, threshold=rule.threshold)
+        counts = vote_counts(table, parsed=parsed, expert=expert, expert_weight=rule.expert_weight)
+        if not counts:
+            return False, "no parseable answer yet"
+        return settled(counts, prior=rule.prior, threshold=rule.threshold)
+    if answer is None:
+        return False, "no parseable answer yet"
     return routing.sampling.clears(share, leader_confidence(records, answer), leader_weakest_step(records, answer))
 
 
@@ -112,7 +119,8 @@ class SampleNode:
     step's text is also scored against the image (the `visual` signal). Under the `adaptive` routing policy (N >= 4)
     it draws half of N first, and the rest only when their vote (weighted as the vote stage weighs it) does not
     clear `routing.sampling`; under `sequential` it draws rounds of 2, 4, 8, ... up to N until `routing.stop` says
-    the leader is settled. The decision is recorded in `routes`.
+    the leader is settled, counting the `expert`'s own answer (asked beside the first round) when the rule weighs
+    it. The decision is recorded in `routes`.
     Writes `samples`, `modules_run`, `routes` and `usage`. Unparseable responses are kept with `answer=None`.
 
     Example:
@@ -129,8 +137,10 @@ class SampleNode:
         routing: RoutingConfig | None = None,
         steps: StepConfig | None = None,
         image_text: ImageTextModel | None = None,
+        expert: Expert | None = None,
     ):
         self.model = model
+        self.expert = expert
         self.sampling = sampling or SamplingConfig()
         self.vote = vote or VoteConfig()
         self.routing = routing or RoutingConfig()
@@ -147,30 +157,61 @@ class SampleNode:
         calls: list[list[Sample]] = []
         records: list[SampleRecord] = []
         stop, why, checked = False, "", 0
+        update: dict[str, Any] = {}
+        ask_expert = routing.policy == "sequential" and routing.stop.expert_weight > 0 and self.expert is not None
+        own: ExpertAnswer | None = None
         for size in rounds:
-            calls.append(await self.model.sample(messages, dataclasses.replace(params, n=size)))
+            draw = self.model.sample(messages, dataclasses.replace(params, n=size))
+            if ask_expert and not calls:  # the expert answers the plain question while the first round is drawn
+                first, (own, expert_update) = await asyncio.gather(draw, self._ask_expert(state, vote))
+                calls.append(first)
+                update |= expert_update
+            else:
+                calls.append(await draw)
             records += await self._records(calls[-1], state, vote.window, steps)
             if len(calls) == len(rounds):
                 break
-            (stop, why), checked = enough_drawn(routing, records, vote.weighting), len(records)
+            expert = None if own is None else own["answer"]
+            (stop, why), checked = enough_drawn(routing, records, vote.weighting, expert), len(records)
             if stop:
                 break
-        update: dict[str, Any] = {}
         if len(rounds) > 1:
             verdict = "decisive" if stop else "not decisive"
             reason = f"drew {len(records)} of {config.n}: {verdict} after {checked} ({why})"
             route: RouteRecord = {"after": "sample", "next": "vote", "skipped": [], "reason": reason}
             update["routes"] = [route]
-        usage: Usage = {
-            "prompt_tokens": sum(c[0].prompt_tokens for c in calls if c),
-            "completion_tokens": sum(s.completion_tokens for c in calls for s in c),
-            "model_calls": len(calls),
-            "expert_calls": 0,
-        }
+        usage: Usage = add_usage(
+            update.pop("usage", empty_usage()),
+            {
+                "prompt_tokens": sum(c[0].prompt_tokens for c in calls if c),
+                "completion_tokens": sum(s.completion_tokens for c in calls for s in c),
+                "model_calls": len(calls),
+                "expert_calls": 0,
+            },
+        )
         unparseable = sum(r["answer"] is None for r in records)
         emit({"event": "samples", "n": len(records), "unparseable": unparseable})
         emit({"event": "steps", "samples": [[step_summary(s) for s in r["steps"]] for r in records]})
         return {"samples": records, "modules_run": ["self_consistency"], "usage": usage, **update}
+
+    async def _ask_expert(self, state: CATTSState, vote: VoteConfig) -> tuple[ExpertAnswer | None, dict[str, Any]]:
+        """The expert's own answer to the plain question, and the state update that records it (its cost, or the
+        fallback when the call fails: the rule then counts the samples alone)."""
+        assert self.expert is not None
+        try:
+            reply = await self.expert.complete(question_messages(state), max_tokens=vote.voter_max_tokens)
+        except Exception as e:  # noqa: BLE001 (the expert is optional: degrade, record, go on)
+            fallback = f"stop rule: expert call failed ({type(e).__name__}: {e}); the samples decide alone"
+            return None, {"fallbacks": [fallback], "usage": {**empty_usage(), "expert_calls": 1}}
+        answer = extract_answer(reply.text, answer_type=state.get("answer_type"), choices=state.get("choices"))
+        own: ExpertAnswer = {"text": reply.text, "answer": answer}
+        usage: Usage = {
+            "prompt_tokens": reply.prompt_tokens,
+            "completion_tokens": reply.completion_tokens,
+            "model_calls": 0,
+            "expert_calls": 1,
+        }
+        return own, {"expert_answer": own, "usage": usage}
 
     async def _records(
         self, samples: list[Sample], state: CATTSState, window: int, steps: StepConfig

@@ -93,6 +93,13 @@ def graph_input(
     return {"question": question, "images": list(images), "choices": options, "answer_type": answer_type}
 
 
+class ExpertAnswer(TypedDict):
+    """The expert's own reply to the plain question and the answer read from it (None: none could be read)."""
+
+    text: str
+    answer: str | None
+
+
 class CATTSState(TypedDict, total=False):
     """The whole run: inputs, samples, every module's record, the vote table's parts, routes and cost."""
 
@@ -101,6 +108,7 @@ class CATTSState(TypedDict, total=False):
     choices: list[str] | None
     answer_type: AnswerType | None
     samples: list[SampleRecord]
+    expert_answer: ExpertAnswer | None  # asked by the sequential stopping rule; the answer-form Voter reuses it
     plan: list[str]
     critique: dict[str, Any] | None
     self_check: dict[str, Any] | None
@@ -128,6 +136,7 @@ class CATTSOutput(TypedDict, total=False):
     fallbacks: list[str]
     usage: Usage
     samples: list[SampleRecord]
+    expert_answer: ExpertAnswer | None  # the expert's own answer, when the sequential stopping rule asked for it
     critique: dict[str, Any] | None
     self_check: dict[str, Any] | None
     settings: dict[str, Any]  # the settings this run used (a `CATTSConfig` as JSON)

@@ -80,6 +80,9 @@ class VoteNode:
             if config.voter_form == "score"
             else None
         )
+        asked = state.get("expert_answer")
+        if config.voter_form == "answer" and asked is not None:  # the stopping rule asked already: no second call
+            return self._own_answer_votes(asked["answer"], candidates, {**empty_usage()})
         if config.voter_form == "answer":  # the plain question: the expert's own answer gets probability 1
             messages = question_messages(state)
         else:
@@ -98,9 +101,7 @@ class VoteNode:
         }
         if config.voter_form == "answer":
             own = extract_answer(reply.text, answer_type=state.get("answer_type"), choices=state.get("choices"))
-            if own not in candidates:
-                return None, usage, f"voter: the expert's own answer {own!r} is not a candidate; no voter votes"
-            return {a: float(a == own) for a in candidates}, usage, None
+            return self._own_answer_votes(own, candidates, usage)
 
         def normalize(text: str) -> str | None:
             return normalize_answer(text, state.get("answer_type"), state.get("choices"))
@@ -109,6 +110,15 @@ class VoteNode:
         if probs is None:
             return None, usage, f"voter: unparseable reply {reply.text[:80]!r}; no voter votes"
         return probs, usage, fallback
+
+    @staticmethod
+    def _own_answer_votes(
+        own: str | None, candidates: list[str], usage: Usage
+    ) -> tuple[dict[str, float] | None, Usage, str | None]:
+        """The answer-form Voter: probability 1 for the expert's own answer, if it is a candidate."""
+        if own not in candidates:
+            return None, usage, f"voter: the expert's own answer {own!r} is not a candidate; no voter votes"
+        return {a: float(a == own) for a in candidates}, usage, None
 
     async def _score_voter(
         self, state: CATTSState, candidates: list[str], config: VoteConfig

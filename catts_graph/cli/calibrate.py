@@ -17,9 +17,10 @@ steps the run judged against the items' reference steps) and writes it for --ste
   catts calibrate runs/dev --steps --out steps.json
   catts eval --benchmark shapes --limit 500 --methods majority,step-vote --step-weights steps.json --out runs/test
 
-With --stop it fits the sequential policy's stopping rule instead: replaying the draws each catts-sequential line
-recorded, it keeps the cheapest prior and threshold whose stopped leader is the full budget's leader on at least
---agreement of the items, and writes them for --stop-rule:
+With --stop it fits the sequential policy's stopping rule instead: replaying the draws (and the expert's own answer)
+each catts-sequential line recorded, it keeps the cheapest first round, expert weight, prior and threshold whose
+stopped leader is the full budget's leader on at least --agreement of the items, and writes them for --stop-rule
+(to fit the expert's weight, record a dev run whose rule asks the expert: expert_weight > 0):
 
   catts eval --benchmark shapes:3 --limit 200 --methods catts-sequential --n 16 --out runs/dev
   catts calibrate runs/dev --stop --n 16 --out stop.json
@@ -38,7 +39,7 @@ from catts_graph.cli.options import csv_list
 from catts_graph.evaluation.calibrate import DEFAULT_GRID, Score, Weights, calibrate
 from catts_graph.evaluation.results import ResultsFile
 from catts_graph.evaluation.step_calibration import fit_steps
-from catts_graph.evaluation.stop_calibration import fit_stop
+from catts_graph.evaluation.stop_calibration import StopScore, fit_stop
 from nodes.errors import InvalidInputError
 
 
@@ -168,17 +169,18 @@ def run_stop(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"{args.run} has no {method} lines at N = {args.n}; see its report.md")
     fit = fit_stop(lines, agreement=args.agreement)
     print(f"{fit.n_items} items of {args.run} ({method}, N = {fit.budget}); each stopping rule replayed:\n")
-    print(f"{'prior':>6} {'threshold':>9} {'drawn':>7} {'agrees':>7}")
-    for score in fit.ranking[: args.top]:
-        mark = "<- cheapest reaching the agreement" if score is fit.best else ""
-        rule = score.rule
-        print(
-            f"{rule.prior:>6g} {rule.threshold:>9g} {100 * score.drawn:>6.1f}% {100 * score.agreement:>6.1f}%  {mark}"
-        )
-    if fit.best not in fit.ranking[: args.top]:
-        rule = fit.best.rule
-        print(f"{rule.prior:>6g} {rule.threshold:>9g} {100 * fit.best.drawn:>6.1f}% {100 * fit.best.agreement:>6.1f}%"
-              "  <- cheapest reaching the agreement")  # fmt: skip
+    print(f"{'first':>5} {'expert':>6} {'prior':>6} {'threshold':>9} {'drawn':>7} {'agrees':>7}")
+
+    def row(score: StopScore) -> None:
+        rule, mark = score.rule, "  <- cheapest reaching the agreement" if score is fit.best else ""
+        print(f"{rule.first:>5} {rule.expert_weight:>6g} {rule.prior:>6g} {rule.threshold:>9g} "
+              f"{100 * score.drawn:>6.1f}% {100 * score.agreement:>6.1f}%{mark}")  # fmt: skip
+
+    shown = fit.ranking[: args.top]
+    for score in shown:
+        row(score)
+    if fit.best not in shown:
+        row(fit.best)
     if args.out is not None:
         args.out.write_text(json.dumps(fit.best.rule.model_dump(), indent=2) + "\n")
         print(f"\nwrote {args.out}: pass it as --stop-rule to catts run, eval or bench")

@@ -129,8 +129,9 @@ def add_gate_options(parser: argparse.ArgumentParser, *, share_help: str, confid
         "--stop-rule",
         type=Path,
         metavar="JSON",
-        help="the sequential policy's stopping rule (first round, prior, threshold) from `catts calibrate --stop "
-        "--out` (default: first 2, prior 1, threshold 0.95)",
+        help="the sequential policy's stopping rule (first round, the expert's weight, prior, threshold) from "
+        "`catts calibrate --stop --out` (default: first round 1, the expert's answer 1 vote, prior 1, threshold "
+        "0.85)",
     )
 
 

@@ -254,6 +254,8 @@ async def evaluate_item(
                 if config.routing.policy == "sequential":  # every draw it could have made, for `catts calibrate`
                     weights = map(usable_weight, sample_weights(records[:n_used], config.vote.weighting))
                     recorded["draws"] = [[r["answer"], w] for r, w in zip(records[:n_used], weights, strict=True)]
+                    asked = out.get("expert_answer")
+                    recorded["expert"] = None if asked is None else asked["answer"]  # the rule's expert vote
                 add(method, n, prediction, wall_s, recorded)
     if settings.judge is not None:
         await judge_lines(settings.judge, item, lines)

@@ -76,6 +76,7 @@ def build_catts_graph(
             routing=config.routing,
             steps=config.steps,
             image_text=relevance if isinstance(relevance, ImageTextModel) else None,
+            expert=the_expert,  # asked only when the sequential stopping rule counts its answer
         ),
         "vote": VoteNode(the_expert, config=config.vote),  # the Voter can be switched on or off per run
         "gate": GateNode(modules=modules, config=config),

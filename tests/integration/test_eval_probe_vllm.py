@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from catts_graph.evaluation.report import aggregate
+from catts_graph.evaluation.results import finite_json
 from catts_graph.serving.server import RunningServer
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
@@ -58,3 +60,28 @@ def test_probe_against_the_session_server(vllm_server: RunningServer, tmp_path: 
     assert set(probe["curves"]) == {"ddpm", "blur"} and len(probe["rows"]) == 3 * 2 * 2
     assert probe["curves"]["ddpm"][0]["n"] == 3 and "forced_probability" in probe["drop"]["blur"]
     assert (tmp_path / "probe.png").stat().st_size > 10_000
+
+
+def test_two_shards_merge_into_the_run_one_process_computes(vllm_server: RunningServer, tmp_path: Path) -> None:
+    """Two shards against the real server, each resumable on its own; the merge's metrics are what one process
+    computes from the same recorded samples (every line of both shards)."""
+    server = ["--base-url", vllm_server.base_url, "--model", vllm_server.model, "--expert-base-url",
+              vllm_server.base_url, "--expert-model", vllm_server.model]  # fmt: skip
+    common = ["eval", "--benchmark", "shapes", "--limit", "5", "--n", "1,2", "--max-tokens", "48",
+              "--methods", "greedy,majority,catts-sequential", *server]  # fmt: skip
+    shards = [tmp_path / "s0", tmp_path / "s1"]
+    for index, out in enumerate(shards):
+        result = catts(*common, "--shard", f"{index}/2", "--out", str(out))
+        assert result.returncode == 0, result.stderr[-3000:]
+    before = (shards[0] / "results.jsonl").read_text()
+    again = catts(*common, "--shard", "0/2", "--out", str(shards[0]), "--resume")  # nothing left to do
+    assert again.returncode == 0 and (shards[0] / "results.jsonl").read_text() == before
+    ids = [{json.loads(line)["id"] for line in (s / "results.jsonl").read_text().splitlines()} for s in shards]
+    assert [len(i) for i in ids] == [3, 2] and not ids[0] & ids[1]
+    merged = catts("eval", "merge", *map(str, shards), "--out", str(tmp_path / "all"))
+    assert merged.returncode == 0, merged.stderr[-3000:]
+    lines = [json.loads(line) for s in shards for line in (s / "results.jsonl").read_text().splitlines()]
+    expected = json.loads(json.dumps(finite_json(aggregate(lines))))
+    assert json.loads((tmp_path / "all" / "metrics.json").read_text()) == expected
+    info = json.loads((tmp_path / "all" / "run.json").read_text())
+    assert info["n_items"] == 5 and "shard" not in info and (tmp_path / "all" / "report.md").stat().st_size > 0

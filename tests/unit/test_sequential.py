@@ -20,7 +20,7 @@ from catts_graph.evaluation.stop_calibration import fit_stop, replay
 from catts_graph.graph.config import CATTSConfig
 from nodes.config import StopRule
 from nodes.errors import InvalidInputError
-from nodes.stopping import draw_rounds, leader_posterior, settled
+from nodes.stopping import draw_rounds, leader_posterior, settled, vote_counts
 from nodes.testing import ScriptedExpert, ScriptedModel
 
 
@@ -45,14 +45,20 @@ def test_rounds_double_what_was_drawn_and_sum_to_the_budget(n: int, first: int, 
 def test_the_posterior_is_the_beta_probability_that_the_leader_leads(
     shares: dict[str, float], parsed: int, prior: float, expected: float
 ) -> None:
-    assert leader_posterior(shares, parsed=parsed, prior=prior) == pytest.approx(expected, abs=1e-6)
+    counts = vote_counts(shares, parsed=parsed)
+    assert leader_posterior(counts, prior=prior) == pytest.approx(expected, abs=1e-6)
 
 
-def test_confidence_weights_move_the_posterior() -> None:
-    confident = leader_posterior({"2": 0.9, "3": 0.1}, parsed=4, prior=1.0)
-    even = leader_posterior({"2": 0.5, "3": 0.5}, parsed=4, prior=1.0)
+def test_confidence_weights_and_the_expert_move_the_posterior() -> None:
+    confident = leader_posterior(vote_counts({"2": 0.9, "3": 0.1}, parsed=4), prior=1.0)
+    even = leader_posterior(vote_counts({"2": 0.5, "3": 0.5}, parsed=4), prior=1.0)
     assert confident > 0.9 and even == 0.5
-    assert settled({"2": 1.0}, parsed=4, prior=1.0, threshold=0.95) == (True, "P(leader stays) 0.969 >= 0.95")
+    assert settled({"2": 4.0}, prior=1.0, threshold=0.95) == (True, "P(leader stays) 0.969 >= 0.95")
+    agrees = vote_counts({"2": 1.0}, parsed=1, expert="2", expert_weight=1.0)
+    differs = vote_counts({"2": 1.0}, parsed=1, expert="7", expert_weight=1.0)
+    assert agrees == {"2": 2.0} and differs == {"2": 1.0, "7": 1.0}
+    assert leader_posterior(agrees, prior=1.0) == 0.875 and leader_posterior(differs, prior=1.0) == 0.5
+    assert vote_counts({}, parsed=0, expert="7", expert_weight=1.0) == {"7": 1.0}  # the expert alone can lead
 
 
 def test_replay_stops_where_the_graph_would() -> None:
@@ -62,6 +68,9 @@ def test_replay_stops_where_the_graph_would() -> None:
     assert replay(agree, StopRule(threshold=0.8)) == ("2", 2)
     assert replay(split, StopRule(threshold=0.95)) == ("2", 8)  # never settled: the whole budget
     assert replay([[None, 0.0]] * 4 + [["5", 1.0]] * 4, StopRule(threshold=0.5)) == ("5", 8)
+    with_expert = StopRule(first=1, threshold=0.85, expert_weight=1.0)
+    assert replay(agree, with_expert, "2") == ("2", 1)  # one sample and the expert agree: settled
+    assert replay(agree, with_expert, "7") == ("2", 4)  # they differ: draw on until the samples outweigh it
 
 
 def test_the_fit_keeps_the_cheapest_rule_that_agrees_with_the_full_budget() -> None:
@@ -77,6 +86,8 @@ def test_the_fit_keeps_the_cheapest_rule_that_agrees_with_the_full_budget() -> N
         fit_stop([{"method": "catts-paper"}], agreement=0.9)
     with pytest.raises(InvalidInputError, match="no setting reaches"):
         fit_stop([{"draws": [["3", 1.0]] * 4 + [["2", 1.0]] * 12}], agreement=1.0, thresholds=(0.5,))
+    with_expert = fit_stop([{**easy, "expert": "2"}] * 3 + [{**early_wrong, "expert": "2"}], agreement=1.0)
+    assert with_expert.best.rule.expert_weight > 0 and with_expert.best.drawn < fit.best.drawn  # it helps here
 
 
 def catts(*args: str) -> subprocess.CompletedProcess[str]:

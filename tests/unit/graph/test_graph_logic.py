@@ -217,7 +217,8 @@ async def test_sequential_sampling_draws_doubling_rounds_until_the_leader_is_set
     image: str, script: list[str], draws: list[int], reason: str
 ) -> None:
     model = ScriptedModel(script)
-    cfg = config(sampling={"n": 16}, routing={"policy": "sequential"})
+    samples_only = {"first": 2, "threshold": 0.95, "expert_weight": 0.0}
+    cfg = config(sampling={"n": 16}, routing={"policy": "sequential", "stop": samples_only})
     out = await run(model, ScriptedExpert(), cfg, images=[image])
     sampling = [call.params.n for call in model.calls if call.params and call.params.temperature > 0]
     assert sampling == draws and len(out["samples"]) == sum(draws)
@@ -230,6 +231,34 @@ async def test_sequential_skips_modules_by_the_adaptive_gates(image: str) -> Non
     out = await run(model, ScriptedExpert(), config(routing={"policy": "sequential"}), images=[image])
     assert out["modules_run"] == ["self_consistency"] and out["answer"] == "2"
     assert out["routes"][-1]["skipped"] == ["critic", "self_check"]
+
+
+@pytest.mark.parametrize(
+    ("own", "draws", "voter_calls"),
+    [("\\boxed{2}", [1], 0), ("\\boxed{7}", [1, 1, 2], 0)],  # agrees: settled at once; differs: the samples decide
+)
+async def test_sequential_counts_the_experts_own_answer_and_the_voter_reuses_it(
+    image: str, own: str, draws: list[int], voter_calls: int
+) -> None:
+    model = ScriptedModel(["\\boxed{2}"])
+    expert = ScriptedExpert(answer=own)
+    stop = {"first": 1, "threshold": 0.85, "expert_weight": 1.0}
+    cfg = config(sampling={"n": 16}, vote={"voter_form": "answer"}, routing={"policy": "sequential", "stop": stop})
+    out = await run(model, expert, cfg, images=[image])
+    sampling = [call.params.n for call in model.calls if call.params and call.params.temperature > 0]
+    assert sampling == draws and out["answer"] == "2"
+    answer_calls = [c for c in expert.calls if expert.role_of(c) == "answer"]
+    assert len(answer_calls) == 1  # asked once, beside the first round; never again by the Voter
+    assert out["expert_answer"]["answer"] == own[-2] and out["usage"]["expert_calls"] >= 1
+
+
+async def test_a_failed_expert_leaves_the_stopping_rule_to_the_samples(image: str) -> None:
+    expert = ScriptedExpert(errors=[RuntimeError("down")])
+    stop = {"first": 2, "threshold": 0.95, "expert_weight": 1.0}
+    cfg = config(sampling={"n": 16}, routing={"policy": "sequential", "stop": stop})
+    out = await run(ScriptedModel(["\\boxed{2}"]), expert, cfg, images=[image])
+    assert any(f.startswith("stop rule: expert call failed") for f in out["fallbacks"])
+    assert out["expert_answer"] is None and out["answer"] == "2" and len(out["samples"]) == 4
 
 
 async def test_the_paper_policy_draws_all_n_in_one_request(image: str) -> None:
