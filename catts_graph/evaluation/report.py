@@ -88,20 +88,30 @@ def _mean(rows: Sequence[dict[str, Any]], field: str) -> float:
 
 
 def _comparisons(groups: dict[tuple[str, int], list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Accuracy difference of each method against majority vote at the same N and against one greedy answer
-    (paired over items, bootstrap 95% CI)."""
+    """Accuracy difference of each method against majority vote at the same N and against one greedy answer, and of
+    the routing policies (catts-adaptive, catts-sequential) against catts-paper at the same N with the ratio of their
+    completion tokens (paired over items, bootstrap 95% CI)."""
     out = []
-    for versus in ("majority", "greedy"):
+    for versus in ("majority", "greedy", "catts-paper"):
         for (method, n), rows in sorted(groups.items()):
-            baseline = groups.get((versus, n if versus == "majority" else 1))
-            if method in ("majority", "greedy") or not baseline:
+            baseline = groups.get((versus, 1 if versus == "greedy" else n))
+            routing = method.startswith(("catts-adaptive", "catts-sequential"))
+            if method in ("majority", "greedy") or not baseline or (versus == "catts-paper" and not routing):
                 continue
-            by_id = {r["id"]: float(r["correct"]) for r in baseline}
-            paired = [(float(r["correct"]), by_id[r["id"]]) for r in rows if r["id"] in by_id]
+            by_id = {r["id"]: r for r in baseline}
+            paired = [(r, by_id[r["id"]]) for r in rows if r["id"] in by_id]
             if not paired:
                 continue
-            diff, low, high = paired_bootstrap_ci([a for a, _ in paired], [b for _, b in paired])
-            out.append({"method": method, "n_samples": n, "versus": versus, "diff": diff, "ci95": [low, high]})
+            diff, low, high = paired_bootstrap_ci(
+                [float(a["correct"]) for a, _ in paired], [float(b["correct"]) for _, b in paired]
+            )
+            row = {"method": method, "n_samples": n, "versus": versus, "diff": diff, "ci95": [low, high]}
+            if versus == "catts-paper":
+                spent = sum(b["completion_tokens"] for _, b in paired)
+                row["completion_token_ratio"] = (
+                    sum(a["completion_tokens"] for a, _ in paired) / spent if spent else 0.0
+                )
+            out.append(row)
     return out
 
 
@@ -183,13 +193,17 @@ def markdown_report(metrics: dict[str, Any], run_info: dict[str, Any]) -> str:
         for m, s in metrics["slopes"].items()
         if math.isfinite(s)
     ]
-    out += ["", "Accuracy difference against majority vote at the same N and against greedy"]
+    out += ["", "Accuracy difference against majority vote at the same N and against greedy, and of the routing"]
+    out += ["policies against catts-paper at the same N with their share of its completion tokens"]
     out += ["(paired bootstrap, 95% CI):", ""]
     for c in metrics["comparisons"]:
         low, high = (100 * v for v in c["ci95"])
+        tokens = (
+            f" at {c['completion_token_ratio']:.2f} of its completion tokens" if "completion_token_ratio" in c else ""
+        )
         out.append(
             f"- {c['method']}@{c['n_samples']} vs {c['versus']}: {100 * c['diff']:+.1f} points "
-            f"[{low:+.1f}, {high:+.1f}]"
+            f"[{low:+.1f}, {high:+.1f}]{tokens}"
         )
     return "\n".join(out) + "\n"
 

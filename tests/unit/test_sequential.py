@@ -15,6 +15,7 @@ import pytest
 from catts_graph.benchmarks import load_benchmark
 from catts_graph.cli.options import routing_from
 from catts_graph.evaluation.harness import EvalSettings, run_evaluation
+from catts_graph.evaluation.report import aggregate
 from catts_graph.evaluation.results import ResultsFile
 from catts_graph.evaluation.stop_calibration import fit_stop, replay
 from catts_graph.graph.config import CATTSConfig
@@ -109,6 +110,9 @@ def test_eval_runs_the_sequential_policy_on_the_shared_samples_and_calibrate_fit
         sequential, paper = lines[(item.id, "catts-sequential")], lines[(item.id, "catts-paper")]
         assert len(sequential["draws"]) == 8 and sequential["drawn"] in (2, 4, 8)
         assert sequential["completion_tokens"] < paper["completion_tokens"]  # it paid for what it drew
+    versus = {(c["method"], c["versus"]): c for c in aggregate(list(lines.values()))["comparisons"]}
+    assert 0 < versus[("catts-sequential", "catts-paper")]["completion_token_ratio"] < 1
+    assert ("catts-paper", "catts-paper") not in versus and ("catts-sequential", "majority") in versus
     out = tmp_path / "stop.json"
     result = catts("calibrate", str(run), "--stop", "--agreement", "0.5", "--out", str(out))
     assert result.returncode == 0, result.stderr
