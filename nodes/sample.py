@@ -158,7 +158,10 @@ class SampleNode:
         records: list[SampleRecord] = []
         stop, why, checked = False, "", 0
         update: dict[str, Any] = {}
-        ask_expert = routing.policy == "sequential" and routing.stop.expert_weight > 0 and self.expert is not None
+        ask_expert = (  # only where a round is left to save
+            routing.policy == "sequential" and routing.stop.expert_weight > 0 and self.expert is not None
+            and len(rounds) > 1
+        )  # fmt: skip
         own: ExpertAnswer | None = None
         for size in rounds:
             draw = self.model.sample(messages, dataclasses.replace(params, n=size))
