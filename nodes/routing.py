@@ -5,9 +5,10 @@ assembly): ``START -> Prepare -> SampleNode -> VoteNode -> GateNode``, ``GateNod
 to each module present (which goes back to the gate) or to `finalize`.
 
 `GateNode` runs after the vote and after every module. It walks the plan (the Planner's order, else the default)
-and returns the first enabled module that has not run. Under the `adaptive` policy a module is skipped when the
-leading answer's vote share and confidence clear that module's `Gate`; every decision and its reason is recorded
-in `routes` and streamed as a custom event.
+and returns the first enabled module that has not run. Under the `adaptive` and `sequential` policies a module is
+skipped when the leading answer's vote share and confidence clear that module's `Gate` and the expert's own answer,
+when the stopping rule asked for it, does not differ from the leader; every decision and its reason is recorded in
+`routes` and streamed as a custom event.
 """
 
 from __future__ import annotations
@@ -110,6 +111,9 @@ class GateNode:
                     continue
                 if routing.policy in ("adaptive", "sequential"):
                     ok, why = getattr(routing, module).clears(summary["share"], confidence, weakest)
+                    dissent = expert_dissent(state, summary["leader"])
+                    if ok and dissent:  # evidence the vote does not hold: the module runs
+                        ok, why = False, f"{why}; {dissent}"
                     if ok:
                         skipped.append(module)
                         reasons.append(f"{module} skipped: decisive ({why})")
@@ -132,6 +136,15 @@ class GateNode:
             }
         )
         return {"next_module": nxt, "routes": [route]}
+
+
+def expert_dissent(state: CATTSState, leader_answer: str | None) -> str:
+    """Why the expert's own answer (asked by the sequential stopping rule) speaks against the leader, or "" when it
+    agrees, gave none, or was not asked."""
+    asked = state.get("expert_answer")
+    if asked is None or asked["answer"] is None or asked["answer"] == leader_answer:
+        return ""
+    return f"the expert's own answer {asked['answer']!r} differs"
 
 
 def next_module(state: CATTSState) -> str:

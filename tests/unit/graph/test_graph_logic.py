@@ -228,7 +228,8 @@ async def test_sequential_sampling_draws_doubling_rounds_until_the_leader_is_set
 
 async def test_sequential_skips_modules_by_the_adaptive_gates(image: str) -> None:
     model = ScriptedModel(["\\boxed{2}"])
-    out = await run(model, ScriptedExpert(), config(routing={"policy": "sequential"}), images=[image])
+    expert = ScriptedExpert(answer="\\boxed{2}")
+    out = await run(model, expert, config(routing={"policy": "sequential"}), images=[image])
     assert out["modules_run"] == ["self_consistency"] and out["answer"] == "2"
     assert out["routes"][-1]["skipped"] == ["critic", "self_check"]
 
@@ -250,6 +251,10 @@ async def test_sequential_counts_the_experts_own_answer_and_the_voter_reuses_it(
     answer_calls = [c for c in expert.calls if expert.role_of(c) == "answer"]
     assert len(answer_calls) == 1  # asked once, beside the first round; never again by the Voter
     assert out["expert_answer"]["answer"] == own[-2] and out["usage"]["expert_calls"] >= 1
+    modules = ["self_consistency"] if own == "\\boxed{2}" else ["self_consistency", "critic", "self_check"]
+    assert out["modules_run"] == modules  # a dissenting expert keeps the vote from counting as decisive
+    if len(modules) > 1:
+        assert "the expert's own answer '7' differs" in out["routes"][1]["reason"]
 
 
 async def test_a_failed_expert_leaves_the_stopping_rule_to_the_samples(image: str) -> None:
