@@ -1,5 +1,7 @@
 #!/bin/bash
 # The sequential policy's dev runs (docs/experiments/sequential.md), then the held-out run in docs/results.md.
+# With today's code the expert-weighted rule also runs the modules when the expert dissents (the notebook's
+# dev-expert run predates that; dev-expert-dissent is the rerun).
 set -e
 mkdir -p runs/seq/rules
 for rule in "2 1.0 0.95 0.0" "2 1.0 0.8 0.0" "2 2.0 0.8 0.0" "1 1.0 0.85 1.0"; do
