@@ -118,9 +118,9 @@ class SampleNode:
     Every sample carries its reasoning steps and their confidences (`steps`); with an `image_text` model each
     step's text is also scored against the image (the `visual` signal). Under the `adaptive` routing policy (N >= 4)
     it draws half of N first, and the rest only when their vote (weighted as the vote stage weighs it) does not
-    clear `routing.sampling`; under `sequential` it draws rounds of 2, 4, 8, ... up to N until `routing.stop` says
-    the leader is settled, counting the `expert`'s own answer (asked beside the first round) when the rule weighs
-    it. The decision is recorded in `routes`.
+    clear `routing.sampling`; under `sequential` it draws doubling rounds (totals `first`, 2 `first`, 4 `first`,
+    ... up to N) until `routing.stop` says the leader is settled, counting the `expert`'s own answer (asked beside
+    the first round) when the rule weighs it. The decision is recorded in `routes` and streamed as a route event.
     Writes `samples`, `modules_run`, `routes` and `usage`. Unparseable responses are kept with `answer=None`.
 
     Example:
@@ -183,6 +183,11 @@ class SampleNode:
             reason = f"drew {len(records)} of {config.n}: {verdict} after {checked} ({why})"
             route: RouteRecord = {"after": "sample", "next": "vote", "skipped": [], "reason": reason}
             update["routes"] = [route]
+            answer, share = leader(
+                self_consistency_votes([r["answer"] for r in records], sample_weights(records, vote.weighting))
+            )
+            emit({"event": "route", **route, "leader": answer, "share": share,
+                  "confidence": leader_confidence(records, answer)})  # fmt: skip
         usage: Usage = add_usage(
             update.pop("usage", empty_usage()),
             {

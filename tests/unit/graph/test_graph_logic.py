@@ -234,6 +234,18 @@ async def test_sequential_skips_modules_by_the_adaptive_gates(image: str) -> Non
     assert out["routes"][-1]["skipped"] == ["critic", "self_check"]
 
 
+async def test_sequential_streams_its_sampling_decision(image: str) -> None:
+    cfg = CATTSConfig.model_validate({"sampling": {"n": 16}, "routing": {"policy": "sequential"}})
+    graph = create_catts_graph(ScriptedModel(["\\boxed{2}"]), expert=ScriptedExpert(answer="\\boxed{2}"), config=cfg)
+    routes = [
+        chunk
+        async for chunk in graph.astream({"question": "q", "images": [image]}, stream_mode="custom")
+        if chunk["event"] == "route"
+    ]
+    assert routes[0]["after"] == "sample" and routes[0]["leader"] == "2" and routes[0]["share"] == 1.0
+    assert routes[0]["reason"] == "drew 1 of 16: decisive after 1 (P(leader stays) 0.875 >= 0.85)"
+
+
 @pytest.mark.parametrize(
     ("own", "draws", "voter_calls"),
     [("\\boxed{2}", [1], 0), ("\\boxed{7}", [1, 1, 2], 0)],  # agrees: settled at once; differs: the samples decide
