@@ -23,7 +23,7 @@ from catts_graph.serving.vllm_client import VLLMClient
 
 async def main(base: str, expert_url: str, n_items: int) -> None:
     items = load_benchmark("shapes", limit=n_items).items
-    config = CATTSConfig.model_validate({"sampling": {"n": 8, "max_tokens": 128}})
+    config = CATTSConfig.model_validate({"sampling": {"n": 16, "max_tokens": 128}})
     transport = RecordingTransport()
     async with httpx.AsyncClient(transport=transport, timeout=600) as http:
         model, expert = VLLMClient(base, None, http_client=http), VLLMClient(expert_url, None, http_client=http)
