@@ -210,6 +210,9 @@ class VLLMServerProcess:
         env = {**os.environ, **self._env}
         if self.build == "cpu":
             env.setdefault("VLLM_CPU_KVCACHE_SPACE", str(self.options.kv_cache_gib))
+            # OpenMP threads that spin after each forward pass take the cores the client (and the other server)
+            # need between requests; passive waiting measured faster on a 2-core machine (docs/performance.md).
+            env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             if self.options.cpu_cores:
                 env["VLLM_CPU_OMP_THREADS_BIND"] = self.options.cpu_cores
         with self.log_path.open("wb") as log:

