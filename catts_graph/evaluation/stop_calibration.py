@@ -108,6 +108,6 @@ def fit_stop(
         most = max(s.agreement for s in scores)
         raise InvalidInputError(
             f"no setting reaches agreement {agreement:g} (the best reaches {most:.3f}); ask for less with "
-            "--agreement, or add higher thresholds to the grid"
+            "--agreement (from Python: or pass higher `thresholds`)"
         )
     return StopFit(passing[0], ranking, len(runs), budget)
