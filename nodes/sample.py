@@ -19,7 +19,7 @@ from nodes.protocol import Sample, VisionLanguageModel
 from nodes.state import CATTSState, ExpertAnswer, RouteRecord, SampleRecord, Usage, add_usage, empty_usage
 from nodes.steps import ImageTextModel, split_steps, step_records, step_summary, weakest_step
 from nodes.stopping import draw_rounds, settled, vote_counts
-from nodes.vote import sample_weights
+from nodes.vote import ask_own_answer, sample_weights
 from nodes.voting import Weighting, leader, self_consistency_votes
 
 
@@ -207,18 +207,10 @@ class SampleNode:
         fallback when the call fails: the rule then counts the samples alone)."""
         assert self.expert is not None
         try:
-            reply = await self.expert.complete(question_messages(state), max_tokens=vote.voter_max_tokens)
+            own, usage = await ask_own_answer(self.expert, state, max_tokens=vote.voter_max_tokens)
         except Exception as e:  # noqa: BLE001 (the expert is optional: degrade, record, go on)
             fallback = f"stop rule: expert call failed ({type(e).__name__}: {e}); the samples decide alone"
             return None, {"fallbacks": [fallback], "usage": {**empty_usage(), "expert_calls": 1}}
-        answer = extract_answer(reply.text, answer_type=state.get("answer_type"), choices=state.get("choices"))
-        own: ExpertAnswer = {"text": reply.text, "answer": answer}
-        usage: Usage = {
-            "prompt_tokens": reply.prompt_tokens,
-            "completion_tokens": reply.completion_tokens,
-            "model_calls": 0,
-            "expert_calls": 1,
-        }
         return own, {"expert_answer": own, "usage": usage}
 
     async def _records(

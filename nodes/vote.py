@@ -10,12 +10,12 @@ from langgraph.runtime import Runtime
 from nodes.answers import extract_answer, normalize_answer
 from nodes.common import emit, question_messages, representative_text, vote_summary
 from nodes.config import VoteConfig, stage_from_context
-from nodes.expert import Expert, ScoringExpert
+from nodes.expert import Expert, ExpertReply, ScoringExpert
 from nodes.images import data_urls
 from nodes.parsing import parse_voter_reply
 from nodes.prompts import voter_prompt
 from nodes.protocol import Message
-from nodes.state import CATTSState, SampleRecord, Usage, VoteContribution, empty_usage
+from nodes.state import CATTSState, ExpertAnswer, SampleRecord, Usage, VoteContribution, empty_usage
 from nodes.voting import Weighting, self_consistency_votes
 
 _WEIGHT_FIELD: dict[Weighting, str] = {
@@ -34,6 +34,20 @@ def sample_weights(samples: list[SampleRecord], weighting: Weighting) -> list[fl
         return [1.0] * len(samples)
     field = _WEIGHT_FIELD[weighting]
     return [float(s[field]) for s in samples]  # type: ignore[literal-required]
+
+
+def reply_usage(reply: ExpertReply) -> Usage:
+    """The cost of one expert call."""
+    return {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens, "model_calls": 0,
+            "expert_calls": 1}  # fmt: skip
+
+
+async def ask_own_answer(expert: Expert, state: CATTSState, *, max_tokens: int) -> tuple[ExpertAnswer, Usage]:
+    """The expert's own answer to the plain question (the answer-form Voter's, and the sequential stopping rule's
+    vote) and the call's cost; the expert's errors propagate."""
+    reply = await expert.complete(question_messages(state), max_tokens=max_tokens)
+    answer = extract_answer(reply.text, answer_type=state.get("answer_type"), choices=state.get("choices"))
+    return {"text": reply.text, "answer": answer}, reply_usage(reply)
 
 
 class VoteNode:
@@ -82,26 +96,18 @@ class VoteNode:
         )
         asked = state.get("expert_answer")
         if config.voter_form == "answer" and asked is not None:  # the stopping rule asked already: no second call
-            return self._own_answer_votes(asked["answer"], candidates, {**empty_usage()})
-        if config.voter_form == "answer":  # the plain question: the expert's own answer gets probability 1
-            messages = question_messages(state)
-        else:
+            return self._own_answer_votes(asked["answer"], candidates, empty_usage())
+        try:
+            if config.voter_form == "answer":  # the plain question: the expert's own answer gets probability 1
+                own, usage = await ask_own_answer(self.expert, state, max_tokens=config.voter_max_tokens)
+                return self._own_answer_votes(own["answer"], candidates, usage)
             prompt = voter_prompt(state["question"], candidates, state.get("choices"))
             messages = [Message("user", prompt, data_urls(state.get("images") or []))]
-        try:
             reply = await self.expert.complete(messages, max_tokens=config.voter_max_tokens)
         except Exception as e:  # noqa: BLE001 (the expert is optional: degrade, record, go on)
             failed: Usage = {**empty_usage(), "expert_calls": 1}
             return None, failed, f"voter: expert call failed ({type(e).__name__}: {e}); no voter votes"
-        usage: Usage = {
-            "prompt_tokens": reply.prompt_tokens,
-            "completion_tokens": reply.completion_tokens,
-            "model_calls": 0,
-            "expert_calls": 1,
-        }
-        if config.voter_form == "answer":
-            own = extract_answer(reply.text, answer_type=state.get("answer_type"), choices=state.get("choices"))
-            return self._own_answer_votes(own, candidates, usage)
+        usage = reply_usage(reply)
 
         def normalize(text: str) -> str | None:
             return normalize_answer(text, state.get("answer_type"), state.get("choices"))

@@ -55,10 +55,6 @@ def _counts(draws: Sequence[Sequence[Any]], expert: str | None, expert_weight: f
     return vote_counts(table, parsed=parsed, expert=expert, expert_weight=expert_weight)
 
 
-def leader_of(counts: dict[str, float]) -> str | None:
-    return leader(counts)[0]
-
-
 def replay(draws: Sequence[Sequence[Any]], rule: StopRule, expert: str | None = None) -> tuple[str | None, int]:
     """The leader where `rule` stops over the recorded `draws` (answer, weight) and the expert's own answer, and
     how many samples it drew."""
@@ -66,7 +62,7 @@ def replay(draws: Sequence[Sequence[Any]], rule: StopRule, expert: str | None = 
     for size in draw_rounds(len(draws), first=rule.first):
         drawn += size
         counts = _counts(draws[:drawn], expert, rule.expert_weight)
-        answer = leader_of(counts)
+        answer = leader(counts)[0]
         if counts and settled(counts, prior=rule.prior, threshold=rule.threshold)[0]:
             break
     return answer, drawn
@@ -97,7 +93,7 @@ def fit_stop(
         first_rounds, expert_weights if asked else (0.0,), priors, thresholds
     ):
         rule = StopRule(first=first, threshold=threshold, prior=prior, expert_weight=weight)
-        full = [leader_of(_counts(d, expert, weight)) for d, expert in runs]  # every draw and the expert's vote
+        full = [leader(_counts(d, expert, weight))[0] for d, expert in runs]  # every draw and the expert's vote
         stops = [replay(d, rule, expert) for d, expert in runs]
         agree = sum(a == f for (a, _), f in zip(stops, full, strict=True)) / len(runs)
         drawn = sum(k / len(d) for (_, k), (d, _) in zip(stops, runs, strict=True)) / len(runs)
