@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from catts_graph.serving.errors import ScoringTemplateError
 from nodes.contrastive import contrastive_greedy
 from nodes.images import load_image
 from nodes.protocol import AnswerScore, Message, Sample, SamplingParams, TokenLogprob
@@ -55,10 +56,17 @@ class TransformersEngine:
             parts: list[dict[str, Any]] = [{"type": "image"} for _ in urls]
             chat.append({"role": message.role, "content": [*parts, {"type": "text", "text": message.text}]})
         prompt = self.processor.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
-        text = prompt + (answer or "")
+        if answer is None:
+            return self.processor(images=pil or None, text=[prompt], return_tensors="pt"), None
+        # The answer as the template renders an open assistant turn, as the vLLM server scores it (a template may
+        # put a space or a marker between the turn's opening and its text)
+        turn = {"role": "assistant", "content": [{"type": "text", "text": answer}]}
+        text = self.processor.apply_chat_template([*chat, turn], continue_final_message=True, tokenize=False)
         enc = self.processor(images=pil or None, text=[text], return_tensors="pt")
-        n_prompt = len(self.processor(images=pil or None, text=[prompt])["input_ids"][0]) if answer else None
-        return enc, n_prompt
+        prefix = self.processor(images=pil or None, text=[prompt])["input_ids"][0]
+        if enc["input_ids"][0][: len(prefix)].tolist() != list(prefix) or len(enc["input_ids"][0]) <= len(prefix):
+            raise ScoringTemplateError
+        return enc, len(prefix)
 
     def _logits(self, enc: Any) -> Any:
         import torch

@@ -14,6 +14,7 @@ __all__ = [
     "ModelNotFoundError",
     "RequestRejectedError",
     "RetriesExhaustedError",
+    "ScoringTemplateError",
     "ServerError",
     "ServerStartError",
     "ServerTimeoutError",
@@ -119,3 +120,13 @@ class ServerStartError(CattsError):
     def __init__(self, message: str, log_tail: str = "") -> None:
         self.log_tail = log_tail
         super().__init__(message + (f"\n--- last lines of the server log ---\n{log_tail}" if log_tail else ""))
+
+
+class ScoringTemplateError(ModelError):
+    """The model's chat template cannot score an answer on its own."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the prompt is not a prefix of prompt + answer under this model's chat template; scoring needs a "
+            "template that leaves the final assistant turn open when continue_final_message is set."
+        )

@@ -40,6 +40,7 @@ from catts_graph.serving.errors import (
     ModelNotFoundError,
     RequestRejectedError,
     RetriesExhaustedError,
+    ScoringTemplateError,
     ServerError,
     ServerTimeoutError,
     ServerUnreachableError,
@@ -236,10 +237,7 @@ class VLLMClient:
                 "prompt_logprobs support (0.8 or newer)."
             )
         if ids[: len(prefix)] != prefix or len(ids) <= len(prefix):
-            raise ModelError(
-                "the prompt is not a prefix of prompt + answer under this model's chat template; scoring needs a "
-                "template that leaves the final assistant turn open when continue_final_message is set."
-            )
+            raise ScoringTemplateError
         tokens, logprobs, tops = [], [], []
         for position in range(len(prefix), len(ids)):
             entry = entries[position] or {}

@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from catts_graph.families.text import CORPUS, fast_tokenizer, padded_vocab, role_template, train_bpe
+
 SPECIAL_TOKENS = (
     "<|endoftext|>",
     "<|im_start|>",
@@ -30,29 +32,14 @@ SPECIAL_TOKENS = (
 )
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
 
-# ChatML with Qwen2.5-VL image markers. Honours `continue_final_message` (no end tag after a prefilled answer) so
-# that an answer's tokens can be scored on their own, and renders OpenAI `image_url` parts and HF `image` parts alike.
-CHAT_TEMPLATE = (
-    "{% if messages[0]['role'] != 'system' %}<|im_start|>system\n" + DEFAULT_SYSTEM_PROMPT + "<|im_end|>\n{% endif %}"
-    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
-    "{% if message['content'] is string %}{{ message['content'] }}"
-    "{% else %}{% for part in message['content'] %}"
-    "{% if part['type'] in ['image', 'image_url'] %}<|vision_start|><|image_pad|><|vision_end|>"
-    "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
-    "{% endfor %}{% endif %}"
-    "{% if not (loop.last and continue_final_message) %}<|im_end|>\n{% endif %}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+# ChatML with Qwen2.5-VL image markers (see `catts_graph.families.text.role_template`).
+CHAT_TEMPLATE = role_template(
+    turn="<|im_start|>{role}\n",
+    end="<|im_end|>\n",
+    image="<|vision_start|><|image_pad|><|vision_end|>",
+    system=DEFAULT_SYSTEM_PROMPT,
 )
-
-# Text the smoke-test tokenizer learns from: the words of questions, rationales and boxed answers.
-DEFAULT_CORPUS = (
-    "What is in the image? How many red shapes are there? How many circles are there? How many shapes are there?",
-    "What colour is the largest shape? The answer is \\boxed{2}. red circle, blue square, green triangle.",
-    "none. \\boxed{0} yellow triangle. \\boxed{yellow} Answer with a letter: (A) (B) (C) (D) \\boxed{B}",
-    "0 1 2 3 4 5 6 7 8 9 10 12.5 -3 1/2 yes no The critique: the answer is wrong because the image shows",
-    "You are a helpful assistant. Look at the image and answer the question. Think step by step.",
-)
+DEFAULT_CORPUS = CORPUS
 
 
 @dataclass(frozen=True)
@@ -111,19 +98,7 @@ class TinyVLMSpec:
 
 def train_tokenizer(corpus: Iterable[str], vocab_size: int) -> Any:
     """Train a byte-level BPE on `corpus` and wrap it as a `PreTrainedTokenizerFast` with the chat template."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
-    tok = Tokenizer(models.BPE(unk_token=None))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=list(SPECIAL_TOKENS),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(list(corpus), trainer)
-    return _chat_tokenizer(tok)
+    return _chat_tokenizer(train_bpe(corpus, vocab_size, SPECIAL_TOKENS))
 
 
 def load_tokenizer(model_dir: str | Path) -> Any:
@@ -134,16 +109,7 @@ def load_tokenizer(model_dir: str | Path) -> Any:
 
 
 def _chat_tokenizer(tok: Any) -> Any:
-    from transformers import PreTrainedTokenizerFast
-
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        bos_token=None,
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        chat_template=CHAT_TEMPLATE,
-        model_max_length=4096,
-    )
+    return fast_tokenizer(tok, eos="<|im_end|>", pad="<|endoftext|>", template=CHAT_TEMPLATE)
 
 
 def build_processor(tokenizer: Any, image_size: int) -> Any:
@@ -166,7 +132,7 @@ def build_config(spec: TinyVLMSpec, tokenizer: Any) -> Any:
     from transformers import Qwen2_5_VLConfig
 
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
-    vocab = -(-len(tokenizer) // 64) * 64  # pad the embedding to a multiple of 64
+    vocab = padded_vocab(tokenizer)
     text_config = {
         "vocab_size": vocab,
         "hidden_size": spec.text_hidden,

@@ -17,26 +17,41 @@ import torch
 
 from catts_graph.evaluation.metrics import auroc, brier, ece
 
+# The processor fields a VLM's forward pass reads besides the tokens (the union over the families TRL and vLLM serve):
+IMAGE_FIELDS = ("pixel_values", "image_grid_thw", "pixel_attention_mask", "image_sizes")
+TOKEN_TYPE_FIELDS = ("mm_token_type_ids", "token_type_ids")  # one entry per token: image tokens marked 1
+
+
+def vision_inputs(vision: Any, prompt_length: int, completion_length: int) -> dict[str, Any]:
+    """The image fields of `vision` (a processor output or a TRL batch) that the model's forward needs, with the
+    per-token type fields extended over the completion with zeros when they cover the prompt only.
+
+    Qwen-VL models need ``mm_token_type_ids`` (without them transformers falls back to 1-D positions for the image
+    tokens: a different model from the one that generates and that vLLM serves); Gemma 3 reads ``token_type_ids``
+    (image tokens attend to each other both ways); Idefics3 ``pixel_attention_mask``; LLaVA-OneVision ``image_sizes``.
+    """
+    fields = {name: vision[name] for name in IMAGE_FIELDS if name in vision}
+    for name in TOKEN_TYPE_FIELDS:
+        if name in vision:
+            types = vision[name]  # (B, P) or (B, P + T)
+            if types.shape[1] == prompt_length:
+                types = torch.cat([types, types.new_zeros((types.shape[0], completion_length))], dim=1)  # (B, P + T)
+            fields[name] = types
+    return fields
+
 
 def forced_log_probs(
     model: Any, prompt_ids: Any, prompt_mask: Any, completion_ids: Any, completion_mask: Any, vision: Any
 ) -> torch.Tensor:
     """Log-probabilities over the vocabulary at each completion position, teacher-forced after the prompt.
 
-    `vision` holds the processor's image fields. Its ``mm_token_type_ids`` (image tokens marked 1; the prompt's, or
-    the whole sequence's as TRL passes them) must reach the model: without them transformers' Qwen2.5-VL falls back to
-    1-D positions for the image tokens, a different model from the one that generates and that vLLM serves.
+    `vision` holds the processor's image fields (see `vision_inputs`); they must all reach the model.
     """
     input_ids = torch.cat([prompt_ids, completion_ids], dim=1)  # (B, P + T)
-    token_types = vision["mm_token_type_ids"]  # (B, P) or (B, P + T)
-    if token_types.shape[1] == prompt_ids.shape[1]:
-        token_types = torch.cat([token_types, token_types.new_zeros(completion_ids.shape)], dim=1)  # (B, P + T)
     logits = model(
         input_ids=input_ids,
         attention_mask=torch.cat([prompt_mask, completion_mask], dim=1),
-        pixel_values=vision["pixel_values"],
-        image_grid_thw=vision["image_grid_thw"],
-        mm_token_type_ids=token_types,
+        **vision_inputs(vision, prompt_ids.shape[1], completion_ids.shape[1]),
     ).logits[:, prompt_ids.shape[1] - 1 : -1]  # (B, T, V): position t predicts completion token t
     return torch.log_softmax(logits.float(), dim=-1)  # (B, T, V)
 

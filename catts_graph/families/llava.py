@@ -1,0 +1,101 @@
+"""A small LLaVA-1.5: a CLIP vision tower, a two-layer projector and a Llama text model; ``USER: <image>\\n...
+ASSISTANT:`` turns, the BOS written by the template.
+
+Example:
+    >>> from catts_graph.families.llava import build_llava
+    >>> build_llava("/tmp/tiny-llava", seed=0)  # doctest: +SKIP
+    PosixPath('/tmp/tiny-llava')
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from catts_graph.families.saving import rename_weights, save_random_model
+from catts_graph.families.text import CORPUS, fast_tokenizer, padded_vocab, train_bpe
+
+SPECIAL_TOKENS = ("<unk>", "<s>", "</s>", "<image>", "<pad>")
+# The tokenizer adds no BOS (vLLM tokenizes chat prompts without special tokens, transformers' processor with them:
+# a BOS from the tokenizer would make the two disagree), so the template writes it.
+TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}"
+    "{% if message['role'] == 'system' %}"
+    "{{ message['content'] if message['content'] is string else message['content'][0]['text'] }}\n"
+    "{% else %}{{ message['role'].upper() + ': ' }}"
+    "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
+    "{% for part in message['content'] %}{% if part['type'] in ['image', 'image_url'] %}<image>\n{% endif %}"
+    "{% endfor %}{% for part in message['content'] %}{% if part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}"
+    "{% if message['role'] == 'assistant' and not (loop.last and continue_final_message) %}</s>{% endif %}"
+    "{% if not (loop.last and continue_final_message) %} {% endif %}"
+    "{% endif %}{% endfor %}{% if add_generation_prompt %}ASSISTANT:{% endif %}"
+)
+
+
+def build_llava(out_dir: str | Path, *, seed: int = 0) -> Path:
+    """A ~0.5M-parameter LLaVA-1.5: 56-pixel center crops, 16 image tokens (the CLS token dropped)."""
+    from transformers import (
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+    )
+    from transformers.models.clip import CLIPImageProcessor
+
+    tokenizer = fast_tokenizer(
+        train_bpe(CORPUS, 384, SPECIAL_TOKENS), eos="</s>", pad="<pad>", bos="<s>", template=TEMPLATE
+    )
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
+    processor = LlavaProcessor(
+        image_processor=CLIPImageProcessor(size={"shortest_edge": 56}, crop_size={"height": 56, "width": 56}),
+        tokenizer=tokenizer,
+        patch_size=14,
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,
+        chat_template=TEMPLATE,
+        image_token="<image>",
+    )
+    config = LlavaConfig(
+        vision_config=CLIPVisionConfig(  # head_dim 32 (vLLM-CPU attention needs >= 32)
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=56,
+            patch_size=14,
+            projection_dim=64,
+        ),
+        text_config=LlamaConfig(
+            vocab_size=padded_vocab(tokenizer),
+            hidden_size=128,
+            intermediate_size=256,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            max_position_embeddings=2048,
+            rms_norm_eps=1e-6,
+            tie_word_embeddings=False,
+            bos_token_id=ids["<s>"],
+            eos_token_id=ids["</s>"],
+            pad_token_id=ids["<pad>"],
+        ),
+        image_token_index=ids["<image>"],
+        image_seq_length=16,
+        vision_feature_layer=-1,
+        vision_feature_select_strategy="default",
+        projector_hidden_act="gelu",
+    )
+    out = save_random_model(
+        LlavaForConditionalGeneration, config, processor, Path(out_dir), seed=seed, eos=ids["</s>"],
+        pad=ids["<pad>"], bos=ids["<s>"],
+    )  # fmt: skip
+    # transformers saves the CLIP tower as `vision_tower.*`; vLLM's loader wants `vision_tower.vision_model.*`
+    rename_weights(out, _vllm_vision_name)
+    return out
+
+
+def _vllm_vision_name(key: str) -> str:
+    if key.startswith("vision_tower.") and not key.startswith("vision_tower.vision_model."):
+        return "vision_tower.vision_model." + key.removeprefix("vision_tower.")
+    return key
