@@ -25,6 +25,7 @@ from typing import Any
 from PIL import Image
 from tqdm import tqdm
 
+from catts_graph.serving.engine import answer_turn
 from nodes.protocol import Message
 
 
@@ -95,10 +96,10 @@ def _chat(example: SFTExample) -> list[dict[str, Any]]:
 
 def collate(processor: Any, batch: Sequence[SFTExample]) -> dict[str, Any]:
     """Token ids, pixels and labels for a batch; labels cover only the final answer and its end-of-turn token."""
-    prompts = [processor.apply_chat_template(_chat(ex), add_generation_prompt=True, tokenize=False) for ex in batch]
-    end = processor.tokenizer.eos_token  # "<|im_end|>"
-    texts = [p + ex.answer + end for p, ex in zip(prompts, batch, strict=True)]
-    images = [img for ex in batch for img in ex.images] or None
+    end = processor.tokenizer.eos_token  # "<|im_end|>" for ChatML
+    turns = [answer_turn(processor, _chat(ex), ex.answer) for ex in batch]  # (prompt, prompt + answer) as rendered
+    prompts, texts = [prompt for prompt, _ in turns], [text + end for _, text in turns]
+    images = [list(ex.images) for ex in batch] if any(ex.images for ex in batch) else None  # one list per text
     enc = processor(images=images, text=texts, padding=True, padding_side="right", return_tensors="pt")
     prompt_lengths = [
         len(processor(images=list(ex.images) or None, text=[p])["input_ids"][0])

@@ -6,7 +6,7 @@ what breaks between families; `tests/compat` runs each family against a real vLL
 
 Example:
     >>> sorted(FAMILIES)[:2]
-    ['idefics3', 'llava']
+    ['gemma3', 'idefics3']
     >>> make_family_model("qwen2-vl", "/tmp/tiny-qwen2-vl")  # doctest: +SKIP
     PosixPath('/tmp/tiny-qwen2-vl')
 """
@@ -40,6 +40,8 @@ FAMILIES: dict[str, Family] = {
     family.name: family
     for family in (
         Family("llava", "LlavaForConditionalGeneration", "catts_graph.families.llava:build_llava"),
+        Family("gemma3", "Gemma3ForConditionalGeneration", "catts_graph.families.gemma3:build_gemma3"),
+        Family("internvl", "InternVLForConditionalGeneration", "catts_graph.families.internvl:build_internvl"),
         Family("idefics3", "Idefics3ForConditionalGeneration", "catts_graph.families.idefics3:build_idefics3"),
         Family("qwen2-vl", "Qwen2VLForConditionalGeneration", "catts_graph.families.qwen:build_qwen2_vl"),
         Family("qwen2.5-vl", "Qwen2_5_VLForConditionalGeneration", "catts_graph.shapes.tiny_vlm:make_tiny_model"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from catts_graph.families.saving import rename_weights, save_random_model
+from catts_graph.families.saving import rename_weights, save_random_model, vllm_vision_tower_name
 from catts_graph.families.text import CORPUS, fast_tokenizer, padded_vocab, train_bpe
 
 SPECIAL_TOKENS = ("<unk>", "<s>", "</s>", "<image>", "<pad>")
@@ -90,12 +90,5 @@ def build_llava(out_dir: str | Path, *, seed: int = 0) -> Path:
         LlavaForConditionalGeneration, config, processor, Path(out_dir), seed=seed, eos=ids["</s>"],
         pad=ids["<pad>"], bos=ids["<s>"],
     )  # fmt: skip
-    # transformers saves the CLIP tower as `vision_tower.*`; vLLM's loader wants `vision_tower.vision_model.*`
-    rename_weights(out, _vllm_vision_name)
+    rename_weights(out, vllm_vision_tower_name)
     return out
-
-
-def _vllm_vision_name(key: str) -> str:
-    if key.startswith("vision_tower.") and not key.startswith("vision_tower.vision_model."):
-        return "vision_tower.vision_model." + key.removeprefix("vision_tower.")
-    return key

@@ -43,8 +43,11 @@ def train_bpe(corpus: Iterable[str], vocab_size: int, special_tokens: Sequence[s
     return tok
 
 
-def fast_tokenizer(tok: Any, *, eos: str, pad: str, template: str, bos: str | None = None) -> Any:
-    """`tok` wrapped as the `PreTrainedTokenizerFast` a processor holds, with its chat template."""
+def fast_tokenizer(
+    tok: Any, *, eos: str, pad: str, template: str, bos: str | None = None, named: dict[str, str] | None = None
+) -> Any:
+    """`tok` wrapped as the `PreTrainedTokenizerFast` a processor holds, with its chat template; `named` gives
+    special tokens the family's processor reads as tokenizer attributes (e.g. ``image_token``)."""
     from transformers import PreTrainedTokenizerFast
 
     return PreTrainedTokenizerFast(
@@ -54,6 +57,7 @@ def fast_tokenizer(tok: Any, *, eos: str, pad: str, template: str, bos: str | No
         pad_token=pad,
         chat_template=template,
         model_max_length=4096,
+        **({"extra_special_tokens": named} if named else {}),
     )
 
 

@@ -27,6 +27,18 @@ from nodes.images import load_image
 from nodes.protocol import AnswerScore, Message, Sample, SamplingParams, TokenLogprob
 
 
+def answer_turn(processor: Any, chat: list[dict[str, Any]], answer: str) -> tuple[str, str]:
+    """The generation prompt of `chat`, and `chat` with `answer` as an open assistant turn as the chat template
+    renders it (``continue_final_message``), which is what vLLM scores and what the model should learn to write:
+    a template may put a space or a marker between the turn's opening and its text."""
+    prompt = processor.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
+    turn = {"role": "assistant", "content": [{"type": "text", "text": answer}]}
+    text = processor.apply_chat_template([*chat, turn], continue_final_message=True, tokenize=False)
+    if not text.startswith(prompt):
+        raise ScoringTemplateError
+    return prompt, text
+
+
 class TransformersEngine:
     """A `VisionLanguageModel` (and contrastive decoder) running a saved model folder in this process."""
 
@@ -55,13 +67,10 @@ class TransformersEngine:
             pil.extend(load_image(u) for u in urls)
             parts: list[dict[str, Any]] = [{"type": "image"} for _ in urls]
             chat.append({"role": message.role, "content": [*parts, {"type": "text", "text": message.text}]})
-        prompt = self.processor.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
         if answer is None:
+            prompt = self.processor.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
             return self.processor(images=pil or None, text=[prompt], return_tensors="pt"), None
-        # The answer as the template renders an open assistant turn, as the vLLM server scores it (a template may
-        # put a space or a marker between the turn's opening and its text)
-        turn = {"role": "assistant", "content": [{"type": "text", "text": answer}]}
-        text = self.processor.apply_chat_template([*chat, turn], continue_final_message=True, tokenize=False)
+        prompt, text = answer_turn(self.processor, chat, answer)
         enc = self.processor(images=pil or None, text=[text], return_tensors="pt")
         prefix = self.processor(images=pil or None, text=[prompt])["input_ids"][0]
         if enc["input_ids"][0][: len(prefix)].tolist() != list(prefix) or len(enc["input_ids"][0]) <= len(prefix):

