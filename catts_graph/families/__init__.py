@@ -42,6 +42,11 @@ FAMILIES: dict[str, Family] = {
         Family("llava", "LlavaForConditionalGeneration", "catts_graph.families.llava:build_llava"),
         Family("gemma3", "Gemma3ForConditionalGeneration", "catts_graph.families.gemma3:build_gemma3"),
         Family("internvl", "InternVLForConditionalGeneration", "catts_graph.families.internvl:build_internvl"),
+        Family(
+            "llava-onevision",
+            "LlavaOnevisionForConditionalGeneration",
+            "catts_graph.families.llava:build_llava_onevision",
+        ),
         Family("idefics3", "Idefics3ForConditionalGeneration", "catts_graph.families.idefics3:build_idefics3"),
         Family("qwen2-vl", "Qwen2VLForConditionalGeneration", "catts_graph.families.qwen:build_qwen2_vl"),
         Family("qwen2.5-vl", "Qwen2_5_VLForConditionalGeneration", "catts_graph.shapes.tiny_vlm:make_tiny_model"),

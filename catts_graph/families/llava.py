@@ -1,5 +1,6 @@
-"""A small LLaVA-1.5: a CLIP vision tower, a two-layer projector and a Llama text model; ``USER: <image>\\n...
-ASSISTANT:`` turns, the BOS written by the template.
+"""Small LLaVA models: LLaVA-1.5 (a CLIP vision tower, a two-layer projector and a Llama text model; ``USER:
+<image>\\n... ASSISTANT:`` turns, the BOS written by the template) and LLaVA-OneVision (anyres tiles of a SigLIP
+tower, a Qwen2 text model, ChatML).
 
 Example:
     >>> from catts_graph.families.llava import build_llava
@@ -12,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from catts_graph.families.saving import rename_weights, save_random_model, vllm_vision_tower_name
-from catts_graph.families.text import CORPUS, fast_tokenizer, padded_vocab, train_bpe
+from catts_graph.families.text import CORPUS, fast_tokenizer, padded_vocab, role_template, train_bpe
 
 SPECIAL_TOKENS = ("<unk>", "<s>", "</s>", "<image>", "<pad>")
 # The tokenizer adds no BOS (vLLM tokenizes chat prompts without special tokens, transformers' processor with them:
@@ -90,5 +91,78 @@ def build_llava(out_dir: str | Path, *, seed: int = 0) -> Path:
         LlavaForConditionalGeneration, config, processor, Path(out_dir), seed=seed, eos=ids["</s>"],
         pad=ids["<pad>"], bos=ids["<s>"],
     )  # fmt: skip
+    rename_weights(out, vllm_vision_tower_name)
+    return out
+
+
+ONEVISION_SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<image>", "<video>")
+ONEVISION_TEMPLATE = role_template(turn="<|im_start|>{role}\n", end="<|im_end|>\n", image="<image>\n")
+
+
+def build_llava_onevision(out_dir: str | Path, *, seed: int = 0) -> Path:
+    """A ~0.5M-parameter LLaVA-OneVision (SigLIP tower, Qwen2 text model, ChatML): one 56-pixel anyres tile plus the
+    whole image, 36 image tokens (16 + 16 + 4 row ends)."""
+    from transformers import LlavaOnevisionConfig, LlavaOnevisionForConditionalGeneration, LlavaOnevisionProcessor
+    from transformers.models.llava_onevision import LlavaOnevisionImageProcessor, LlavaOnevisionVideoProcessor
+
+    tokenizer = fast_tokenizer(
+        train_bpe(CORPUS, 384, ONEVISION_SPECIAL_TOKENS), eos="<|im_end|>", pad="<|endoftext|>",
+        template=ONEVISION_TEMPLATE,
+    )  # fmt: skip
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in ONEVISION_SPECIAL_TOKENS}
+    size, pinpoints, normalise = (
+        {"height": 56, "width": 56},
+        [[56, 56]],
+        {"image_mean": [0.5] * 3, "image_std": [0.5] * 3},
+    )
+    processor = LlavaOnevisionProcessor(
+        image_processor=LlavaOnevisionImageProcessor(size=size, image_grid_pinpoints=pinpoints, **normalise),
+        video_processor=LlavaOnevisionVideoProcessor(size=size, **normalise),
+        tokenizer=tokenizer,
+        num_image_tokens=16,
+        vision_feature_select_strategy="full",
+        chat_template=ONEVISION_TEMPLATE,
+        image_token="<image>",
+        video_token="<video>",
+        vision_aspect_ratio="anyres_max_9",
+    )
+    eos, pad = ids["<|im_end|>"], ids["<|endoftext|>"]
+    config = LlavaOnevisionConfig(
+        vision_config={  # head_dim 32 (vLLM-CPU attention needs >= 32)
+            "model_type": "siglip_vision_model",
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "image_size": 56,
+            "patch_size": 14,
+            "vision_use_head": False,
+        },
+        text_config={
+            "model_type": "qwen2",
+            "vocab_size": padded_vocab(tokenizer),
+            "hidden_size": 128,
+            "intermediate_size": 256,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "num_key_value_heads": 1,
+            "max_position_embeddings": 2048,
+            "rms_norm_eps": 1e-6,
+            "tie_word_embeddings": True,
+            "bos_token_id": pad,
+            "eos_token_id": eos,
+            "pad_token_id": pad,
+        },
+        image_token_index=ids["<image>"],
+        video_token_index=ids["<video>"],
+        vision_feature_select_strategy="full",
+        vision_feature_layer=-1,
+        image_grid_pinpoints=pinpoints,
+        vision_aspect_ratio="anyres_max_9",
+        tie_word_embeddings=True,
+    )
+    out = save_random_model(
+        LlavaOnevisionForConditionalGeneration, config, processor, Path(out_dir), seed=seed, eos=eos, pad=pad
+    )
     rename_weights(out, vllm_vision_tower_name)
     return out

@@ -22,6 +22,7 @@ from catts_graph.families import FAMILIES
 from catts_graph.graph import create_catts_graph
 from catts_graph.graph.config import CATTSConfig
 from catts_graph.serving.engine import TransformersEngine
+from catts_graph.serving.errors import ServerStartError
 from catts_graph.serving.server import CPU_UNFAITHFUL, RunningServer, ServerOptions, VLLMServerProcess, free_port
 from nodes.protocol import Message, SamplingParams
 from trainers.cdrl.config import CDRLConfig
@@ -47,6 +48,12 @@ class Served:
     server: RunningServer
 
 
+SESSION_FAMILY = "qwen2.5-vl"  # the session's own server (tests/conftest.py) serves this family's smoke model
+# The engine in the API server's process: one process start instead of three, so the family servers come up side by
+# side in about the time of one (their start-up is mostly waiting). The served model is the same.
+IN_PROCESS = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0"}
+
+
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
     """Each family's model, built once: random weights fine-tuned for a few seconds on ShapesVQA so that it answers
@@ -60,17 +67,43 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
     return model
 
 
-@pytest.fixture(scope="module", params=SERVED)
-def served(request: pytest.FixtureRequest, models: Callable[[str], Path]) -> Iterator[Served]:
-    """One family's model served by its own vLLM-CPU server for the family's row."""
-    model_dir = models(request.param)
-    process = VLLMServerProcess(model_dir, ServerOptions(max_model_len=1024, port=free_port()))
+@pytest.fixture(scope="module")
+def servers(
+    models: Callable[[str], Path], tiny_model_dir: Path, vllm_server: RunningServer
+) -> Iterator[dict[str, Served | ServerStartError]]:
+    """A vLLM-CPU server per served family, all started together; a family whose server does not come up holds the
+    error, which its row's tests raise."""
+    processes: dict[str, VLLMServerProcess] = {}
+    own = [family for family in SERVED if family != SESSION_FAMILY]
+    for family in own:  # built first: training beside the servers' start-up would slow both
+        models(family)
     try:
-        process.start()
-        process.wait_healthy()
-        yield Served(request.param, model_dir, process.running_server())
+        for family in own:
+            options = ServerOptions(max_model_len=1024, port=free_port())
+            processes[family] = VLLMServerProcess(models(family), options, env=IN_PROCESS)
+            processes[family].start()
+        up: dict[str, Served | ServerStartError] = {
+            SESSION_FAMILY: Served(SESSION_FAMILY, tiny_model_dir, vllm_server)
+        }
+        for family, process in processes.items():
+            try:
+                process.wait_healthy()
+                up[family] = Served(family, models(family), process.running_server())
+            except ServerStartError as error:
+                up[family] = error
+        yield up
     finally:
-        process.stop()
+        for process in processes.values():
+            process.stop()
+
+
+@pytest.fixture(params=SERVED)
+def served(request: pytest.FixtureRequest, servers: dict[str, Served | ServerStartError]) -> Served:
+    """One family's server, for the family's row."""
+    server = servers[request.param]
+    if isinstance(server, ServerStartError):
+        raise server
+    return server
 
 
 @pytest.fixture(scope="module")
