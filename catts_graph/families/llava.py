@@ -13,7 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from catts_graph.families.saving import rename_weights, save_random_model, vllm_vision_tower_name
-from catts_graph.families.text import CORPUS, fast_tokenizer, padded_vocab, role_template, train_bpe
+from catts_graph.families.sizes import VISION, text_config
+from catts_graph.families.text import CORPUS, fast_tokenizer, role_template, train_bpe
 
 SPECIAL_TOKENS = ("<unk>", "<s>", "</s>", "<image>", "<pad>")
 # The tokenizer adds no BOS (vLLM tokenizes chat prompts without special tokens, transformers' processor with them:
@@ -58,28 +59,9 @@ def build_llava(out_dir: str | Path, *, seed: int = 0) -> Path:
         image_token="<image>",
     )
     config = LlavaConfig(
-        vision_config=CLIPVisionConfig(  # head_dim 32 (vLLM-CPU attention needs >= 32)
-            hidden_size=64,
-            intermediate_size=128,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            image_size=56,
-            patch_size=14,
-            projection_dim=64,
-        ),
+        vision_config=CLIPVisionConfig(**VISION, image_size=56, patch_size=14, projection_dim=64),
         text_config=LlamaConfig(
-            vocab_size=padded_vocab(tokenizer),
-            hidden_size=128,
-            intermediate_size=256,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            num_key_value_heads=1,
-            max_position_embeddings=2048,
-            rms_norm_eps=1e-6,
-            tie_word_embeddings=False,
-            bos_token_id=ids["<s>"],
-            eos_token_id=ids["</s>"],
-            pad_token_id=ids["<pad>"],
+            **text_config(tokenizer, eos=ids["</s>"], pad=ids["<pad>"], bos=ids["<s>"], tie=False)
         ),
         image_token_index=ids["<image>"],
         image_seq_length=16,
@@ -128,31 +110,14 @@ def build_llava_onevision(out_dir: str | Path, *, seed: int = 0) -> Path:
     )
     eos, pad = ids["<|im_end|>"], ids["<|endoftext|>"]
     config = LlavaOnevisionConfig(
-        vision_config={  # head_dim 32 (vLLM-CPU attention needs >= 32)
+        vision_config={
+            **VISION,
             "model_type": "siglip_vision_model",
-            "hidden_size": 64,
-            "intermediate_size": 128,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
             "image_size": 56,
             "patch_size": 14,
             "vision_use_head": False,
         },
-        text_config={
-            "model_type": "qwen2",
-            "vocab_size": padded_vocab(tokenizer),
-            "hidden_size": 128,
-            "intermediate_size": 256,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "num_key_value_heads": 1,
-            "max_position_embeddings": 2048,
-            "rms_norm_eps": 1e-6,
-            "tie_word_embeddings": True,
-            "bos_token_id": pad,
-            "eos_token_id": eos,
-            "pad_token_id": pad,
-        },
+        text_config=text_config(tokenizer, eos=eos, pad=pad, model_type="qwen2"),
         image_token_index=ids["<image>"],
         video_token_index=ids["<video>"],
         vision_feature_select_strategy="full",

@@ -13,33 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from catts_graph.families.saving import save_random_model
-from catts_graph.families.text import CORPUS, fast_tokenizer, padded_vocab, role_template, train_bpe
-
-SPECIAL_TOKENS = (
-    "<|endoftext|>",
-    "<|im_start|>",
-    "<|im_end|>",
-    "<|vision_start|>",
-    "<|vision_end|>",
-    "<|image_pad|>",
-    "<|video_pad|>",
-)
-TEMPLATE = role_template(
-    turn="<|im_start|>{role}\n",
-    end="<|im_end|>\n",
-    image="<|vision_start|><|image_pad|><|vision_end|>",
-    system="You are a helpful assistant.",
-)
-TEXT = {  # head_dim 64 (vLLM-CPU attention needs >= 32); M-RoPE sections sum to head_dim / 2
-    "hidden_size": 128,
-    "intermediate_size": 256,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 2,
-    "num_key_value_heads": 1,
-    "max_position_embeddings": 2048,
-    "rms_norm_eps": 1e-6,
-    "tie_word_embeddings": True,
-}
+from catts_graph.families.sizes import text_config
+from catts_graph.families.text import CORPUS, fast_tokenizer, train_bpe
+from catts_graph.shapes.tiny_vlm import CHAT_TEMPLATE as TEMPLATE
+from catts_graph.shapes.tiny_vlm import SPECIAL_TOKENS  # ChatML with the Qwen-VL image markers
 
 
 def _tokenizer() -> tuple[Any, dict[str, int]]:
@@ -50,14 +27,9 @@ def _tokenizer() -> tuple[Any, dict[str, int]]:
 
 
 def _text_config(tokenizer: Any, ids: dict[str, int], mrope: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **TEXT,
-        "vocab_size": padded_vocab(tokenizer),
-        "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, **mrope},
-        "bos_token_id": ids["<|endoftext|>"],
-        "eos_token_id": ids["<|im_end|>"],
-        "pad_token_id": ids["<|endoftext|>"],
-    }
+    """Qwen's text config; the M-RoPE sections sum to head_dim / 2."""
+    rope = {"rope_type": "default", "rope_theta": 10000.0, **mrope}
+    return text_config(tokenizer, eos=ids["<|im_end|>"], pad=ids["<|endoftext|>"], rope_parameters=rope)
 
 
 def _save(model_cls: Any, config: Any, processor: Any, ids: dict[str, int], out: Path, seed: int) -> Path:
