@@ -18,6 +18,14 @@ from catts_graph.serving.vllm_client import VLLMClient
 from trainers.shapes.smoke import make_smoke_model
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--all-families",
+        action="store_true",
+        help="the compatibility matrix (tests/compat) for every VLM family, not only those `make test` serves",
+    )
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:
     skipped = terminalreporter.stats.get("skipped", [])
     if os.environ.get("CI") == "true" and skipped:

@@ -39,6 +39,20 @@ ANSWER = "The answer is \\boxed{2}."
 
 SERVED = sorted(name for name, family in FAMILIES.items() if family.architecture not in CPU_UNFAITHFUL)
 REFUSED = sorted(name for name, family in FAMILIES.items() if family.architecture in CPU_UNFAITHFUL)
+# `make test` serves four families (each vLLM start-up costs the suite time); `pytest --all-families` serves all.
+IN_MAKE_TEST = ("qwen2.5-vl", "qwen3-vl", "llava", "internvl", *REFUSED)
+
+
+def chosen(config: pytest.Config) -> list[str]:
+    return sorted(FAMILIES) if config.getoption("all_families") else sorted(IN_MAKE_TEST)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    families = chosen(metafunc.config)
+    if "served" in metafunc.fixturenames:
+        metafunc.parametrize("served", [f for f in families if f in SERVED], indirect=True)
+    elif "family" in metafunc.fixturenames:
+        metafunc.parametrize("family", families)
 
 
 @dataclass
@@ -69,12 +83,12 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
 
 @pytest.fixture(scope="module")
 def servers(
-    models: Callable[[str], Path], tiny_model_dir: Path, vllm_server: RunningServer
+    request: pytest.FixtureRequest, models: Callable[[str], Path], tiny_model_dir: Path
 ) -> Iterator[dict[str, Served | ServerStartError]]:
-    """A vLLM-CPU server per served family, all started together; a family whose server does not come up holds the
-    error, which its row's tests raise."""
+    """A vLLM-CPU server per served family, all started together (and beside the session's own server, when this
+    module starts it); a family whose server does not come up holds the error, which its row's tests raise."""
     processes: dict[str, VLLMServerProcess] = {}
-    own = [family for family in SERVED if family != SESSION_FAMILY]
+    own = [family for family in chosen(request.config) if family in SERVED and family != SESSION_FAMILY]
     for family in own:  # built first: training beside the servers' start-up would slow both
         models(family)
     try:
@@ -82,9 +96,8 @@ def servers(
             options = ServerOptions(max_model_len=1024, port=free_port())
             processes[family] = VLLMServerProcess(models(family), options, env=IN_PROCESS)
             processes[family].start()
-        up: dict[str, Served | ServerStartError] = {
-            SESSION_FAMILY: Served(SESSION_FAMILY, tiny_model_dir, vllm_server)
-        }
+        session: RunningServer = request.getfixturevalue("vllm_server")
+        up: dict[str, Served | ServerStartError] = {SESSION_FAMILY: Served(SESSION_FAMILY, tiny_model_dir, session)}
         for family, process in processes.items():
             try:
                 process.wait_healthy()
@@ -97,7 +110,7 @@ def servers(
             process.stop()
 
 
-@pytest.fixture(params=SERVED)
+@pytest.fixture
 def served(request: pytest.FixtureRequest, servers: dict[str, Served | ServerStartError]) -> Served:
     """One family's server, for the family's row."""
     server = servers[request.param]
@@ -166,7 +179,6 @@ def test_catts_eval_on_a_few_shapes_items(served: Served, tmp_path: Path) -> Non
     assert len(lines) == 2 * 3
 
 
-@pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_cdrl_teacher_forced_log_probs_equal_generate_scores(
     family: str, models: Callable[[str], Path], shapes_image: Path
 ) -> None:
@@ -189,7 +201,6 @@ def test_cdrl_teacher_forced_log_probs_equal_generate_scores(
     assert (forced - scores).abs().max().item() < 1e-3
 
 
-@pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_a_two_step_cdrl_run_changes_the_weights(
     family: str, models: Callable[[str], Path], pairs: Path, tmp_path: Path
 ) -> None:
@@ -204,11 +215,11 @@ def test_a_two_step_cdrl_run_changes_the_weights(
     assert any("rewards/PerceptionReward/mean" in row for row in logged)
 
 
-@pytest.mark.parametrize("family", REFUSED)
+@pytest.mark.parametrize("refused", REFUSED)
 def test_catts_serve_refuses_a_family_vllm_cpu_would_not_serve_faithfully(
-    family: str, models: Callable[[str], Path]
+    refused: str, models: Callable[[str], Path]
 ) -> None:
-    command = [sys.executable, "-m", "catts_graph", "serve", str(models(family))]
+    command = [sys.executable, "-m", "catts_graph", "serve", str(models(refused))]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "cannot be served faithfully by vLLM-CPU" in result.stderr and "GPU build" in result.stderr
