@@ -14,9 +14,23 @@ from typing import Any
 
 from catts_graph.families.saving import save_random_model
 from catts_graph.families.sizes import text_config
-from catts_graph.families.text import CORPUS, fast_tokenizer, train_bpe
-from catts_graph.shapes.tiny_vlm import CHAT_TEMPLATE as TEMPLATE
-from catts_graph.shapes.tiny_vlm import SPECIAL_TOKENS  # ChatML with the Qwen-VL image markers
+from catts_graph.families.text import CORPUS, fast_tokenizer, role_template, train_bpe
+
+SPECIAL_TOKENS = (
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+)
+TEMPLATE = role_template(  # ChatML with the Qwen-VL image markers (Qwen2.5-VL's too: `catts_graph.shapes.tiny_vlm`)
+    turn="<|im_start|>{role}\n",
+    end="<|im_end|>\n",
+    image="<|vision_start|><|image_pad|><|vision_end|>",
+    system="You are a helpful assistant.",
+)
 
 
 def _tokenizer() -> tuple[Any, dict[str, int]]:

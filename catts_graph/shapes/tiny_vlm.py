@@ -19,26 +19,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from catts_graph.families.text import CORPUS, fast_tokenizer, padded_vocab, role_template, train_bpe
+from catts_graph.families.qwen import SPECIAL_TOKENS, TEMPLATE
+from catts_graph.families.text import CORPUS, fast_tokenizer, padded_vocab, train_bpe
 
-SPECIAL_TOKENS = (
-    "<|endoftext|>",
-    "<|im_start|>",
-    "<|im_end|>",
-    "<|vision_start|>",
-    "<|vision_end|>",
-    "<|image_pad|>",
-    "<|video_pad|>",
-)
-DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
-
-# ChatML with Qwen2.5-VL image markers (see `catts_graph.families.text.role_template`).
-CHAT_TEMPLATE = role_template(
-    turn="<|im_start|>{role}\n",
-    end="<|im_end|>\n",
-    image="<|vision_start|><|image_pad|><|vision_end|>",
-    system=DEFAULT_SYSTEM_PROMPT,
-)
+CHAT_TEMPLATE = TEMPLATE  # ChatML with the Qwen-VL image markers
 DEFAULT_CORPUS = CORPUS
 
 
