@@ -1,5 +1,9 @@
-"""Stated step confidence: a model trained the MMBoundary way follows each reasoning step with a short statement of
-how sure it is, ``(confidence: high)``, in five levels (docs/method.md section 9.4).
+"""Stated step confidence: a model trained the MMBoundary way states how sure it is of each reasoning step in one of
+five levels (docs/method.md section 9.4), in one of two placements:
+
+- ``inline`` (MMBoundary's): ``(confidence: high)`` after each step, so every later step is written after it;
+- ``end`` (ours): one ``(step confidence: high, low, ...)`` after the answer, a level per step in order, so the
+  reasoning and the answer are written exactly as without statements.
 
 `with_statements` writes them into a response (the SFT targets: each step's level from its internal score) and
 `strip_statements` removes them; `nodes.steps.split_steps` reads them back as each step's `stated` score.
@@ -12,6 +16,11 @@ Example:
     'red circle, (confidence: very high) blue square. (confidence: low) \\\\boxed{2} (confidence: high)'
     >>> [(step.text, step.stated) for step in split_steps(stated, "clauses")]
     [('red circle,', 0.9), ('blue square.', 0.3), ('2', 0.7)]
+    >>> at_end = with_statements(text, split_steps(text, "clauses"), [0.95, 0.35, 0.75], placement="end")
+    >>> at_end
+    'red circle, blue square. \\\\boxed{2} (step confidence: very high, low, high)'
+    >>> [step.stated for step in split_steps(at_end, "clauses")]
+    [0.9, 0.3, 0.7]
 """
 
 from __future__ import annotations
@@ -19,8 +28,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from typing import Literal
 
-from nodes.steps import LEVELS, STATEMENT, Step
+from nodes.steps import LEVELS, STATEMENT, SUMMARY, Step
+
+Placement = Literal["inline", "end"]
+PLACEMENTS: tuple[Placement, ...] = ("inline", "end")
 
 _ANSWER_CLOSE = re.compile(r"\}|</answer>")
 
@@ -32,8 +45,15 @@ def level(score: float) -> str:
     return LEVELS[min(len(LEVELS) - 1, max(0, int(score * len(LEVELS))))]
 
 
-def with_statements(text: str, steps: Sequence[Step], scores: Sequence[float]) -> str:
-    """`text` with ``(confidence: LEVEL)`` after each step (after the closing brace or tag of the answer step)."""
+def with_statements(
+    text: str, steps: Sequence[Step], scores: Sequence[float], *, placement: Placement = "inline"
+) -> str:
+    """`text` with the level of each step's score stated: after the step (``inline``; after the closing brace or tag
+    of the answer step) or all together after the response (``end``)."""
+    if placement == "end":
+        if len(scores) != len(steps):
+            raise ValueError(f"{len(scores)} scores for {len(steps)} steps")
+        return f"{text} (step confidence: {', '.join(level(score) for score in scores)})" if steps else text
     out, position = [], 0
     for step, score in zip(steps, scores, strict=True):
         end = step.end
@@ -46,5 +66,5 @@ def with_statements(text: str, steps: Sequence[Step], scores: Sequence[float]) -
 
 
 def strip_statements(text: str) -> str:
-    """`text` without its confidence statements."""
-    return STATEMENT.sub("", text)
+    """`text` without its confidence statements (either placement)."""
+    return STATEMENT.sub("", SUMMARY.sub("", text))

@@ -1,8 +1,9 @@
 """Reasoning steps of a response and the confidence of each (MMBoundary, arXiv 2505.23224; docs/method.md section 9).
 
 A response is cut into steps: sentences (the default) or clauses (sentences cut again at ``,``, ``;`` and ``:``);
-markup (``<tag>``, ``\\boxed{``, a stated confidence ``(confidence: high)``) separates steps and is not part of one,
-and the final answer is always a step of its own. Per step, from the log-probs the sampling call already returned:
+markup (``<tag>``, ``\\boxed{``, stated confidence ``(confidence: high)`` or ``(step confidence: high, low)``)
+separates steps and is not part of one, and the final answer is always a step of its own. Per step, from the
+log-probs the sampling call already returned:
 
 - `likelihood`: ``exp(mean_t log p(y_t))`` over the step's tokens, in [0, 1];
 - `certainty`: ``1 - mean_t H_t / log k``, with ``H_t`` the entropy of the top-k distribution renormalised over its
@@ -40,9 +41,11 @@ MISSING_SIGNAL = 0.5  # what an absent signal counts as in a fitted (logistic) c
 
 LEVELS = ("very low", "low", "medium", "high", "very high")  # stated confidence (`nodes.stated`)
 LEVEL_SCORES = (0.1, 0.3, 0.5, 0.7, 0.9)  # what a stated level reads as: the middle of its fifth of [0, 1]
-STATEMENT = re.compile(r"\s*\((?i:confidence: (very low|low|medium|high|very high))\)")
+_LEVEL = "|".join(LEVELS)
+STATEMENT = re.compile(rf"\s*\((?i:confidence: ({_LEVEL}))\)")  # one step's, written after it
+SUMMARY = re.compile(rf"\s*\((?i:step confidence: ((?:{_LEVEL})(?:, (?:{_LEVEL}))*))\)")  # every step's, in order
 
-_MARKUP = rf"<[^<>]*>|\\boxed\{{|\}}|\n+|{STATEMENT.pattern}"
+_MARKUP = rf"<[^<>]*>|\\boxed\{{|\}}|\n+|{SUMMARY.pattern}|{STATEMENT.pattern}"
 _SEPARATORS: dict[Splitter, re.Pattern[str]] = {
     "sentences": re.compile(rf"(?<=[.!?])\s+|{_MARKUP}"),
     "clauses": re.compile(rf"(?<=[.!?,;:])\s+|{_MARKUP}"),
@@ -94,7 +97,11 @@ def split_steps(text: str, splitter: Splitter = "sentences") -> list[Step]:
             position = separator.end()
     if span is not None:
         steps.append(Step(text[span[0] : span[1]], span[0], span[1], answer=True))
-    marks = [(m.start(), LEVEL_SCORES[LEVELS.index(m.group(1).lower())]) for m in STATEMENT.finditer(text)]
+    summaries = list(SUMMARY.finditer(text))
+    if summaries:  # one statement per step, in order, after the answer
+        said = [_score(word) for word in summaries[-1].group(1).split(", ")]
+        return [replace(step, stated=score) for step, score in zip(steps, said, strict=False)] + steps[len(said) :]
+    marks = [(m.start(), _score(m.group(1))) for m in STATEMENT.finditer(text)]
     if not marks:
         return steps
     out = []
@@ -103,6 +110,10 @@ def split_steps(text: str, splitter: Splitter = "sentences") -> list[Step]:
         said = [score for at, score in marks if step.end <= at <= limit]
         out.append(replace(step, stated=said[0]) if said else step)
     return out
+
+
+def _score(level: str) -> float:
+    return LEVEL_SCORES[LEVELS.index(level.lower())]
 
 
 def token_indices(tokens: Sequence[str], step: Step) -> list[int]:

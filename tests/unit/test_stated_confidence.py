@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from nodes.stated import level, strip_statements, with_statements
+from nodes.stated import PLACEMENTS, Placement, level, strip_statements, with_statements
 from nodes.steps import LEVEL_SCORES, LEVELS, split_steps
 from trainers.boundary.rewards import (
     internal_agreement_rewards,
@@ -34,10 +34,11 @@ def test_levels_are_fifths_of_the_unit_interval(score: float, said: str) -> None
         "no answer, at all",
     ],
 )
-def test_statements_round_trip(text: str) -> None:
+@pytest.mark.parametrize("placement", PLACEMENTS)
+def test_statements_round_trip(text: str, placement: Placement) -> None:
     steps = split_steps(text, "clauses")
     scores = [0.05 + 0.2 * (k % 5) for k in range(len(steps))]
-    stated = with_statements(text, steps, scores)
+    stated = with_statements(text, steps, scores, placement=placement)
     assert strip_statements(stated) == text
     read = split_steps(stated, "clauses")
     assert [s.text for s in read] == [s.text for s in steps]
@@ -49,6 +50,15 @@ def test_a_step_without_a_statement_reads_nan_and_case_does_not_matter() -> None
     read = split_steps("red circle, blue square. (Confidence: HIGH) \\boxed{2}", "clauses")
     assert [s.text for s in read] == ["red circle,", "blue square.", "2"]
     assert math.isnan(read[0].stated) and read[1].stated == 0.7 and math.isnan(read[2].stated)
+
+
+
+def test_a_summary_shorter_than_the_steps_leaves_the_rest_unstated() -> None:
+    read = split_steps("red circle, blue square. \\boxed{2} (step confidence: low, Very High)", "clauses")
+    assert [s.text for s in read] == ["red circle,", "blue square.", "2"]
+    assert read[0].stated == 0.3 and read[1].stated == 0.9 and math.isnan(read[2].stated)
+    with pytest.raises(ValueError, match="2 scores for 3 steps"):
+        with_statements("red circle, blue square. \\boxed{2}", read, [0.1, 0.2], placement="end")
 
 
 STATED = "red circle, (confidence: high) blue square. (confidence: low) \\boxed{1} (confidence: very low)"
