@@ -261,6 +261,9 @@ class StopRule(StageConfig):
     """Votes the expert's own answer to the plain question counts for (asked once, beside the first round; the
     Voter in the `answer` form reuses it; without an expert the base model answers greedily); 0 = not asked. With
     the defaults, one sample that agrees with the expert settles the vote."""
+    min_weakest_step: float | None = Field(default=None, ge=0.0, le=1.0)
+    """Also needed before stopping: the mean, over the leader's samples, of each one's weakest step confidence
+    (>= stops; see `steps`); None = not checked. A leader no sample gave, or whose steps are unsure, draws on."""
 
 
 class RoutingConfig(StageConfig):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -106,7 +107,12 @@ def enough_drawn(
         counts = vote_counts(table, parsed=parsed, expert=expert, expert_weight=rule.expert_weight)
         if not counts:
             return False, "no parseable answer yet"
-        return settled(counts, prior=rule.prior, threshold=rule.threshold)
+        ok, why = settled(counts, prior=rule.prior, threshold=rule.threshold)
+        if ok and rule.min_weakest_step is not None:  # the leader of the counts, the expert's answer included
+            weakest = leader_weakest_step(records, max(counts, key=lambda a: counts[a]))
+            ok = math.isfinite(weakest) and weakest >= rule.min_weakest_step
+            why += f", weakest step {weakest:.3f} {'>=' if ok else '<'} {rule.min_weakest_step:g}"
+        return ok, why
     if answer is None:
         return False, "no parseable answer yet"
     return routing.sampling.clears(share, leader_confidence(records, answer), leader_weakest_step(records, answer))

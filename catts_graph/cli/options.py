@@ -122,8 +122,8 @@ def add_gate_options(parser: argparse.ArgumentParser, *, share_help: str, confid
     parser.add_argument(
         "--min-weakest-step",
         type=float,
-        help="the adaptive gate also needs the leader's mean weakest-step confidence (0-1) to reach this (default: "
-        "not checked)",
+        help="the adaptive gate, and the sequential stopping rule, also need the leader's mean weakest-step "
+        "confidence (0-1) to reach this (default: not checked)",
     )
     parser.add_argument(
         "--stop-rule",
@@ -150,6 +150,8 @@ def routing_from(args: argparse.Namespace, policy: str = "paper") -> RoutingConf
     `--stop-rule` file (`InvalidInputError` naming the bad value)."""
     gate = gate_from(args)
     stop = StopRule() if args.stop_rule is None else load_stop_rule(args.stop_rule)
+    if args.min_weakest_step is not None:
+        stop = stop.model_copy(update={"min_weakest_step": args.min_weakest_step})
     return RoutingConfig.model_validate(
         {"policy": policy, "sampling": gate, "critic": gate, "self_check": gate, "stop": stop}
     )

@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -19,8 +20,10 @@ from catts_graph.evaluation.report import aggregate
 from catts_graph.evaluation.results import ResultsFile
 from catts_graph.evaluation.stop_calibration import fit_stop, replay
 from catts_graph.graph.config import CATTSConfig
-from nodes.config import StopRule
+from nodes.config import RoutingConfig, StopRule
 from nodes.errors import InvalidInputError
+from nodes.sample import enough_drawn
+from nodes.state import SampleRecord
 from nodes.stopping import draw_rounds, leader_posterior, settled, vote_counts
 from nodes.testing import ScriptedExpert, ScriptedModel
 
@@ -72,6 +75,22 @@ def test_replay_stops_where_the_graph_would() -> None:
     with_expert = StopRule(first=1, threshold=0.85, expert_weight=1.0)
     assert replay(agree, with_expert, "2") == ("2", 1)  # one sample and the expert agree: settled
     assert replay(agree, with_expert, "7") == ("2", 4)  # they differ: draw on until the samples outweigh it
+
+
+def test_the_rule_can_also_wait_for_the_leaders_weakest_step() -> None:
+    rule = StopRule(first=1, threshold=0.85, expert_weight=1.0)
+    sure = [cast(SampleRecord, {"answer": "2", "weakest_step": 0.8})]
+    unsure = [cast(SampleRecord, {"answer": "2", "weakest_step": 0.3})]
+    plain = RoutingConfig(policy="sequential", stop=rule)
+    stepwise = RoutingConfig(policy="sequential", stop=rule.model_copy(update={"min_weakest_step": 0.5}))
+    assert enough_drawn(plain, unsure, "majority", expert="2")[0]
+    assert enough_drawn(stepwise, sure, "majority", expert="2") == (
+        True,
+        "P(leader stays) 0.875 >= 0.85, weakest step 0.800 >= 0.5",
+    )
+    assert not enough_drawn(stepwise, unsure, "majority", expert="2")[0]
+    heavy = RoutingConfig(policy="sequential", stop=StopRule(first=1, expert_weight=5.0, min_weakest_step=0.5))
+    assert enough_drawn(heavy, sure, "majority", expert="7")[1].endswith("weakest step nan < 0.5")  # no sample gave it
 
 
 def test_the_fit_keeps_the_cheapest_rule_that_agrees_with_the_full_budget() -> None:
