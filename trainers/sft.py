@@ -195,10 +195,17 @@ def warm_up(
     batch_size: int,
     learning_rate: float,
     seed: int,
+    frozen: tuple[str, ...] = (),
 ) -> Path:
-    """A GRPO run's SFT warm-up (a short cosine schedule, 2% warm-up) into ``OUT-sft``; returns that folder."""
+    """A GRPO run's SFT warm-up (a short cosine schedule, 2% warm-up) into ``OUT-sft``, the parameters named by
+    `frozen` kept as loaded; returns that folder."""
     config = SFTConfig(
-        steps=steps, batch_size=batch_size, learning_rate=learning_rate, warmup_fraction=0.02, seed=seed
+        steps=steps,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        warmup_fraction=0.02,
+        seed=seed,
+        frozen=frozen,
     )
     out = Path(out_dir)
     return sft_train(model_dir, examples, out.with_name(out.name + "-sft"), config).out_dir

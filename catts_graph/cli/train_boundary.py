@@ -1,4 +1,4 @@
-"""`catts train boundary`: MMBoundary's step confidence, stated after each reasoning step, by SFT then GRPO."""
+"""`catts train boundary`: MMBoundary's step confidence, stated for each reasoning step, by SFT then GRPO."""
 
 from __future__ import annotations
 
@@ -16,20 +16,24 @@ examples:
   catts train boundary --model MODEL --data data/pairs --dev data/dev --out models/b   # warm-up, then GRPO
   catts train boundary --model models/b --data data/pairs --sft-steps 0 --out models/b2  # it states already
 
-The warm-up trains on the model's own greedy responses to the first --sft-items pairs, each step followed by a
-statement of its internal score, "(confidence: high)" (five levels; the targets are kept in OUT-sft/
-stated_targets.jsonl). GRPO then rewards right steps (against the pairs' reference steps: `steps` in the JSONL
-contract; ShapesVQA has them), stated confidence that matches each step's truth, and stated confidence that matches
-the internal score; each is logged as rewards/<name>/mean in OUT/boundary_log.jsonl, and with --dev the dev rows add
-eval_step_correctness and eval_stated_calibration. Method: docs/method.md section 9.
+The warm-up trains on the model's own greedy responses to the first --sft-items pairs with a statement of each
+step's internal score in five levels: by default all after the answer, "(step confidence: high, low, very high)",
+so the reasoning keeps the form it had, the whole target learned and the vision tower kept as loaded
+(--statements inline: "(confidence: high)" after each step, as MMBoundary). The internal score is fitted to those
+steps' truth first (OUT-sft/step_weights.json; the targets are kept in OUT-sft/stated_targets.jsonl). GRPO then
+rewards right steps (against the pairs' reference steps: `steps` in the JSONL contract; ShapesVQA has them), stated
+confidence that matches each step's truth, and stated confidence that matches the internal score; each is logged as
+rewards/<name>/mean in OUT/boundary_log.jsonl, and with --dev the dev rows add eval_step_correctness and
+eval_stated_calibration.
+Method: docs/method.md section 9.
 """
 
 
 def register(train_sub: Any) -> None:
     p = train_sub.add_parser(
         "boundary",
-        help="step confidence (MMBoundary): state a confidence after each step, SFT then GRPO",
-        description="Teach a model to state its confidence after each reasoning step and calibrate it against the "
+        help="step confidence (MMBoundary): state a confidence for each step, SFT then GRPO",
+        description="Teach a model to state its confidence in each reasoning step and calibrate it against the "
         "steps' truth and its internal score, by an SFT warm-up and GRPO (TRL) on the CDRL trainer's code path.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -43,10 +47,19 @@ def register(train_sub: Any) -> None:
         "--sft-items", type=int, default=256, help="pairs the warm-up's targets come from (default: %(default)s)"
     )
     p.add_argument(
+        "--sft-learning-rate", type=float, default=5e-4, help="the warm-up's peak learning rate (default: %(default)s)"
+    )
+    p.add_argument(
         "--step-splitter",
         choices=["sentences", "clauses"],
         default="clauses",
         help="how responses are cut into steps (default: %(default)s: one listed item a step)",
+    )
+    p.add_argument(
+        "--statements",
+        choices=["end", "inline"],
+        default="end",
+        help="where the model states confidence: after the answer or after each step (default: %(default)s)",
     )
     p.add_argument("--steps", type=int, default=150, help="GRPO optimizer steps (default: %(default)s)")
     p.add_argument("--generations", type=int, default=8, help="rollouts per prompt, G (default: %(default)s)")
@@ -70,8 +83,10 @@ def run_boundary(args: argparse.Namespace) -> int:
         config = BoundaryGRPOConfig(
             **grpo_arguments(args),
             step_splitter=args.step_splitter,
+            statement_placement=args.statements,
             sft_steps=args.sft_steps,
             sft_items=args.sft_items,
+            sft_learning_rate=args.sft_learning_rate,
             beta=0.0,
             scale_rewards="none",
             save_strategy="no",

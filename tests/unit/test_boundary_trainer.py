@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from catts_graph.benchmarks import load_benchmark
-from nodes.steps import STATEMENT
+from nodes.steps import STATEMENT, SUMMARY
 from trainers.boundary.config import BoundaryGRPOConfig
 from trainers.boundary.trainer import internal_scores, train_boundary
 from trainers.cdrl.data import PairNoise, build_pairs
@@ -51,9 +51,12 @@ def test_warm_up_then_grpo_trains_and_logs_every_reward(setup: tuple[Path, Path]
     out = train_boundary(model_dir, pairs, tmp_path / "out", run, dev_dir=pairs)
     assert (tmp_path / "out-sft" / "sft_log.jsonl").is_file()
     targets = [json.loads(line) for line in (tmp_path / "out-sft" / "stated_targets.jsonl").read_text().splitlines()]
-    assert len(targets) == 4 and any(STATEMENT.search(t["target"]) for t in targets)  # statements after the steps
+    assert len(targets) == 4 and all(SUMMARY.search(t["target"]) for t in targets)  # statements after the answer
+    assert not any(STATEMENT.search(t["target"]) for t in targets)
+    warmed = load_file(str(tmp_path / "out-sft" / "model.safetensors"))  # the warm-up keeps the vision tower
+    assert {k for k, v in before.items() if torch.equal(v, warmed[k])} == {k for k in before if "visual." in k}
     after = load_file(str(out / "model.safetensors"))
-    assert [k for k, v in before.items() if torch.equal(v, after[k])] == []
+    assert [k for k, v in before.items() if torch.equal(v, after[k]) and "visual." not in k] == []
     logged = [json.loads(line) for line in (out / "boundary_log.jsonl").read_text().splitlines()]
     for name in REWARDS:
         values = [row[f"rewards/{name}/mean"] for row in logged if f"rewards/{name}/mean" in row]
@@ -72,3 +75,7 @@ def test_config_checks_say_what_to_set() -> None:
         BoundaryGRPOConfig(**BASE, sft_steps=-1)
     with pytest.raises(ValueError, match="sft_items"):
         BoundaryGRPOConfig(**BASE, sft_items=0)
+    with pytest.raises(ValueError, match="statement_placement"):
+        BoundaryGRPOConfig(**BASE, statement_placement="middle")
+    with pytest.raises(ValueError, match="sft_learning_rate"):
+        BoundaryGRPOConfig(**BASE, sft_learning_rate=0.0)

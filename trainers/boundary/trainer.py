@@ -1,11 +1,16 @@
-"""MMBoundary's training: the model learns to state a confidence after each reasoning step (SFT), then GRPO rewards
+"""MMBoundary's training: the model learns to state a confidence for each reasoning step (SFT), then GRPO rewards
 right steps, stated confidence that matches each step's truth, and stated confidence that matches the internal score.
 
 The internal score of a step is `nodes.steps`' combination of its likelihood, top-k certainty and chain under the
-current model (**ours:** no visual signal in training; the paper adds CLIP). The warm-up trains on the model's own
-greedy responses to the pairs' questions with a statement of that internal score after each step (`nodes.stated`); GRPO
-runs on the CDRL trainer's code path (`train_grpo`) with `BoundaryTrainer`, which scores every rollout's steps under
-the current policy before the rewards read them. The paper trains with PPO; this is GRPO (the project's one RL path).
+current model (**ours:** no visual signal in training; the paper adds CLIP), fitted as `catts calibrate --steps` fits
+it, on the warm-up's own greedy steps judged against the pairs' reference steps (**ours**), so each stated level
+starts as a calibrated estimate; the fit is saved as ``step_weights.json`` with the warm-up model. The warm-up trains
+on the model's own greedy responses with a statement of each step's internal score (`nodes.stated`): by default all
+of them after the answer (**ours**: the reasoning keeps the form it had), or inline after each step as in the
+paper; the loss covers the whole target, since a loss on the statements alone lets the reasoning drift, and the
+vision tower stays as loaded (``sft_frozen``: the warm-up teaches stating, not perceiving). GRPO runs
+on the CDRL trainer's code path (`train_grpo`) with `BoundaryTrainer`, which scores every rollout's steps under the
+current policy before the rewards read them. The paper trains with PPO; this is GRPO (the project's one RL path).
 
 Example:
     >>> config = BoundaryGRPOConfig(output_dir="runs/b", num_generations=8, sft_steps=300)  # doctest: +SKIP
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -23,12 +29,17 @@ from pathlib import Path
 from typing import Any, cast
 
 import torch
+from tqdm import tqdm
 
+from catts_graph.evaluation.step_calibration import fit_steps
+from catts_graph.evaluation.steps import step_truth
+from nodes.answers import extract_answer, normalize_answer
+from nodes.errors import InvalidInputError
 from nodes.images import load_image
 from nodes.prompts import question_prompt
 from nodes.protocol import Message, SamplingParams
-from nodes.stated import with_statements
-from nodes.steps import Splitter, split_steps, step_records
+from nodes.stated import Placement, with_statements
+from nodes.steps import SIGNALS, Splitter, combine, split_steps, step_records
 from trainers.boundary.config import BoundaryGRPOConfig
 from trainers.boundary.rewards import (
     internal_agreement_rewards,
@@ -41,21 +52,43 @@ from trainers.cdrl.scoring import forced_log_probs
 from trainers.cdrl.trainer import CDRLTrainer, train_grpo
 from trainers.sft import SFTExample, warm_up
 
-INTERNAL_WEIGHTS = {"likelihood": 1.0, "certainty": 1.0, "chain": 1.0}  # no visual signal in training (ours)
+INTERNAL_WEIGHTS = {"likelihood": 1.0, "certainty": 1.0, "chain": 1.0}  # before a fit; no visual signal (ours)
+STEP_WEIGHTS = "step_weights.json"  # the fitted internal combination, beside the model it was fitted for
+
+
+@dataclass(frozen=True)
+class InternalCombination:
+    """How a step's signals combine into its internal score: `nodes.steps.combine`'s weights and bias."""
+
+    weights: dict[str, float]
+    bias: float | None = None
+
+    @classmethod
+    def load(cls, path: str | Path) -> InternalCombination:
+        """A step-weights file (``{"splitter", "weights", "bias"}``, as `catts calibrate --steps` writes)."""
+        data = json.loads(Path(path).read_text())
+        return cls({name: float(w) for name, w in data["weights"].items()}, float(data["bias"]))
 
 
 def internal_scores(
-    tokens: Sequence[str], logprobs: Sequence[float], top_logprobs: Sequence[Sequence[float]], splitter: Splitter
+    tokens: Sequence[str],
+    logprobs: Sequence[float],
+    top_logprobs: Sequence[Sequence[float]],
+    splitter: Splitter,
+    combination: InternalCombination = InternalCombination(INTERNAL_WEIGHTS),
 ) -> list[float]:
-    """Each step's internal score (weighted mean of likelihood and certainty) of a response given token by token."""
+    """Each step's internal score of a response given token by token."""
     steps = split_steps("".join(tokens), splitter)
-    records = step_records(tokens, logprobs, top_logprobs, steps, weights=INTERNAL_WEIGHTS)
+    records = step_records(tokens, logprobs, top_logprobs, steps, weights=combination.weights, bias=combination.bias)
     return [r["confidence"] for r in records]
 
 
-def stated_examples(model_dir: str | Path, pairs_dir: str | Path, config: BoundaryGRPOConfig) -> list[SFTExample]:
-    """The warm-up's examples: the model's greedy response to each of the first `config.sft_items` pairs, with the
-    statement of each step's internal score written after it."""
+def stated_examples(
+    model_dir: str | Path, pairs_dir: str | Path, config: BoundaryGRPOConfig
+) -> tuple[list[SFTExample], InternalCombination]:
+    """The warm-up's examples, the model's greedy response to each of the first `config.sft_items` pairs with the
+    level of each step's internal score stated, and the internal combination fitted on those steps (the
+    equal-weight mean where the pairs hold no reference steps to fit on)."""
     from catts_graph.serving.engine import TransformersEngine  # the in-process model: greedy text plus top-k
 
     folder = Path(pairs_dir)
@@ -65,19 +98,37 @@ def stated_examples(model_dir: str | Path, pairs_dir: str | Path, config: Bounda
         n=1, temperature=0.0, max_tokens=config.max_completion_length, top_logprobs=config.confidence_top_k
     )
     splitter = cast(Splitter, config.step_splitter)
-    examples = []
-    for r in records[: config.sft_items]:
+    responses, rows = [], []
+    for r in tqdm(records[: config.sft_items], desc="greedy responses", unit="pair"):
         messages = [Message.user(question_prompt(r["question"], r.get("choices")), [str(folder / r["image"])])]
         sample = asyncio.run(engine.sample(messages, params))[0]
-        scores = internal_scores(
+        steps = split_steps(sample.text, splitter)
+        signals = step_records(
             [t.token for t in sample.tokens],
             [t.logprob for t in sample.tokens],
             [t.top_logprobs for t in sample.tokens],
-            splitter,
+            steps,
+            weights=INTERNAL_WEIGHTS,
         )
-        target = with_statements(sample.text, split_steps(sample.text, splitter), scores)
-        examples.append(SFTExample([load_image(str(folder / r["image"]))], [Message.user(messages[0].text)], target))
-    return examples
+        predicted = extract_answer(sample.text, answer_type=r.get("answer_type"))
+        right = predicted is not None and predicted == normalize_answer(r["answer"], r.get("answer_type"))
+        truth = step_truth([s.text for s in steps], [s.answer for s in steps], r.get("steps"), right)
+        rows += [[s["answer"], *(s[name] for name in SIGNALS), s["confidence"], math.nan, known]  # type: ignore[literal-required]
+                 for s, known in zip(signals, truth, strict=True)]  # fmt: skip
+        responses.append((r, messages[0], sample.text, steps, signals))
+    try:
+        fit = fit_steps(rows)
+        combination = InternalCombination(fit.weights, fit.bias)
+    except InvalidInputError:  # no reference steps, or every judged step right (or wrong): nothing to fit
+        combination = InternalCombination(INTERNAL_WEIGHTS)
+    placement = cast(Placement, config.statement_placement)
+    examples = []
+    for r, message, text, steps, signals in responses:
+        scores = [combine({n: s[n] for n in SIGNALS}, combination.weights, combination.bias) for s in signals]  # type: ignore[literal-required]
+        target = with_statements(text, steps, scores, placement=placement)
+        image = load_image(str(folder / r["image"]))
+        examples.append(SFTExample([image], [Message.user(message.text)], target))
+    return examples, combination
 
 
 def _stream(examples: list[SFTExample]) -> Any:
@@ -90,6 +141,11 @@ def _stream(examples: list[SFTExample]) -> Any:
 
 class BoundaryTrainer(CDRLTrainer):
     """`CDRLTrainer` that scores every rollout's steps under the current policy (``internal_step_scores``) first."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        path = self.args.internal_weights
+        self.combination = InternalCombination(INTERNAL_WEIGHTS) if path is None else InternalCombination.load(path)
 
     def _calculate_rewards(self, inputs: Any, prompts: Any, completions: Any, completion_ids_list: Any) -> Any:
         splitter = cast(Splitter, self.args.step_splitter)
@@ -109,7 +165,9 @@ class BoundaryTrainer(CDRLTrainer):
                 chosen = log_probs[torch.arange(len(ids)), row[0]]  # (T,)
                 top = log_probs.topk(self.args.confidence_top_k, dim=-1).values  # (T, k)
                 tokens = [tokenizer.decode([i]) for i in ids]
-                example["internal_step_scores"] = internal_scores(tokens, chosen.tolist(), top.tolist(), splitter)
+                example["internal_step_scores"] = internal_scores(
+                    tokens, chosen.tolist(), top.tolist(), splitter, self.combination
+                )
         return super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
 
 
@@ -166,13 +224,15 @@ def train_boundary(
     *,
     dev_dir: str | Path | None = None,
 ) -> Path:
-    """The warm-up (``config.sft_steps`` on stated greedy responses, kept in ``OUT-sft/stated_targets.jsonl``) into
-    ``OUT-sft``, then GRPO into `out_dir` (log ``boundary_log.jsonl``); returns `out_dir`."""
+    """The warm-up (``config.sft_steps`` on stated greedy responses, kept in ``OUT-sft/stated_targets.jsonl``, and
+    the internal combination fitted for them in ``OUT-sft/step_weights.json``) into ``OUT-sft``, then GRPO into
+    `out_dir` (log ``boundary_log.jsonl``; the internal scores: ``config.internal_weights``, else the start
+    model's ``step_weights.json``, else the equal-weight mean); returns `out_dir`."""
     splitter = cast(Splitter, config.step_splitter)  # checked by the config
     train = pairs_dataset(pairs_dir, steps=True)
     start = Path(model_dir)
     if config.sft_steps > 0:
-        examples = stated_examples(model_dir, pairs_dir, config)
+        examples, combination = stated_examples(model_dir, pairs_dir, config)
         start = warm_up(
             model_dir,
             _stream(examples),
@@ -181,9 +241,15 @@ def train_boundary(
             batch_size=max(config.per_device_train_batch_size, 8),
             learning_rate=config.sft_learning_rate,
             seed=config.seed,
+            frozen=config.sft_frozen,
         )
         targets = "".join(json.dumps({"prompt": e.messages[0].text, "target": e.answer}) + "\n" for e in examples)
         (start / "stated_targets.jsonl").write_text(targets)  # what the warm-up taught, to inspect
+        if combination.bias is not None:  # fitted
+            weights = {"splitter": splitter, "weights": combination.weights, "bias": combination.bias}
+            (start / STEP_WEIGHTS).write_text(json.dumps(weights, indent=2) + "\n")
+    if config.internal_weights is None and (start / STEP_WEIGHTS).is_file():
+        config.internal_weights = str(start / STEP_WEIGHTS)
     dev = None if dev_dir is None else pairs_dataset(dev_dir, steps=True)
     return train_grpo(
         start,
