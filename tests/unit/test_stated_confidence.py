@@ -52,7 +52,6 @@ def test_a_step_without_a_statement_reads_nan_and_case_does_not_matter() -> None
     assert math.isnan(read[0].stated) and read[1].stated == 0.7 and math.isnan(read[2].stated)
 
 
-
 def test_a_summary_shorter_than_the_steps_leaves_the_rest_unstated() -> None:
     read = split_steps("red circle, blue square. \\boxed{2} (step confidence: low, Very High)", "clauses")
     assert [s.text for s in read] == ["red circle,", "blue square.", "2"]
