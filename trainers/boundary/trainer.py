@@ -1,16 +1,18 @@
 """MMBoundary's training: the model learns to state a confidence for each reasoning step (SFT), then GRPO rewards
 right steps, stated confidence that matches each step's truth, and stated confidence that matches the internal score.
 
-The internal score of a step is `nodes.steps`' combination of its likelihood, top-k certainty and chain under the
-current model (**ours:** no visual signal in training; the paper adds CLIP), fitted as `catts calibrate --steps` fits
-it, on the warm-up's own greedy steps judged against the pairs' reference steps (**ours**), so each stated level
-starts as a calibrated estimate; the fit is saved as ``step_weights.json`` with the warm-up model. The warm-up trains
-on the model's own greedy responses with a statement of each step's internal score (`nodes.stated`): by default all
-of them after the answer (**ours**: the reasoning keeps the form it had), or inline after each step as in the
-paper; the loss covers the whole target, since a loss on the statements alone lets the reasoning drift, and the
-vision tower stays as loaded (``sft_frozen``: the warm-up teaches stating, not perceiving). GRPO runs
-on the CDRL trainer's code path (`train_grpo`) with `BoundaryTrainer`, which scores every rollout's steps under the
-current policy before the rewards read them. The paper trains with PPO; this is GRPO (the project's one RL path).
+The internal score of a step is `nodes.steps`' combination of its likelihood, top-k certainty and chain under a
+model (**ours:** no visual signal in training; the paper adds CLIP), fitted as `catts calibrate --steps` fits it on
+that model's own greedy steps judged against the pairs' reference steps (**ours**): the start model's fit sets the
+warm-up's stated levels, so each starts as a calibrated estimate, and the warm-up model's own fit (on the dev pairs
+when given) scores GRPO's rollouts, saved as ``step_weights.json`` with it (a fit does not carry over from one
+model to another). The warm-up trains on the model's own greedy responses with a statement of each step's internal
+score (`nodes.stated`): by default all of them after the answer (**ours**: the reasoning keeps the form it had), or
+inline after each step as in the paper; the loss covers the whole target, since a loss on the statements alone lets
+the reasoning drift, and the vision tower stays as loaded (``sft_frozen``: the warm-up teaches stating, not
+perceiving). GRPO runs on the CDRL trainer's code path (`train_grpo`) with `BoundaryTrainer`, which scores every
+rollout's steps under the current policy before the rewards read them. The paper trains with PPO; this is GRPO (the
+project's one RL path).
 
 Example:
     >>> config = BoundaryGRPOConfig(output_dir="runs/b", num_generations=8, sft_steps=300)  # doctest: +SKIP
@@ -54,6 +56,7 @@ from trainers.sft import SFTExample, warm_up
 
 INTERNAL_WEIGHTS = {"likelihood": 1.0, "certainty": 1.0, "chain": 1.0}  # before a fit; no visual signal (ours)
 STEP_WEIGHTS = "step_weights.json"  # the fitted internal combination, beside the model it was fitted for
+DEV_FIT_ITEMS = 400  # dev pairs the warm-up model's internal combination is fitted on
 
 
 @dataclass(frozen=True)
@@ -83,12 +86,11 @@ def internal_scores(
     return [r["confidence"] for r in records]
 
 
-def stated_examples(
-    model_dir: str | Path, pairs_dir: str | Path, config: BoundaryGRPOConfig
-) -> tuple[list[SFTExample], InternalCombination]:
-    """The warm-up's examples, the model's greedy response to each of the first `config.sft_items` pairs with the
-    level of each step's internal score stated, and the internal combination fitted on those steps (the
-    equal-weight mean where the pairs hold no reference steps to fit on)."""
+def greedy_steps(
+    model_dir: str | Path, pairs_dir: str | Path, limit: int, config: BoundaryGRPOConfig
+) -> tuple[list[tuple[dict[str, Any], Message, str, list[Any], list[Any]]], list[list[Any]]]:
+    """The model's greedy response to each of the first `limit` pairs, as ``(pair, message, text, steps, step
+    signals)``, and the step rows (`fit_steps`' form) judged against the pairs' reference steps."""
     from catts_graph.serving.engine import TransformersEngine  # the in-process model: greedy text plus top-k
 
     folder = Path(pairs_dir)
@@ -99,7 +101,7 @@ def stated_examples(
     )
     splitter = cast(Splitter, config.step_splitter)
     responses, rows = [], []
-    for r in tqdm(records[: config.sft_items], desc="greedy responses", unit="pair"):
+    for r in tqdm(records[:limit], desc=f"greedy responses of {Path(model_dir).name}", unit="pair"):
         messages = [Message.user(question_prompt(r["question"], r.get("choices")), [str(folder / r["image"])])]
         sample = asyncio.run(engine.sample(messages, params))[0]
         steps = split_steps(sample.text, splitter)
@@ -116,19 +118,43 @@ def stated_examples(
         rows += [[s["answer"], *(s[name] for name in SIGNALS), s["confidence"], math.nan, known]  # type: ignore[literal-required]
                  for s, known in zip(signals, truth, strict=True)]  # fmt: skip
         responses.append((r, messages[0], sample.text, steps, signals))
+    return responses, rows
+
+
+def fitted_combination(rows: Sequence[Sequence[Any]]) -> InternalCombination:
+    """The internal combination fitted on step rows; the equal-weight mean where no steps were judged (no reference
+    steps) or all were right (or wrong)."""
     try:
         fit = fit_steps(rows)
-        combination = InternalCombination(fit.weights, fit.bias)
-    except InvalidInputError:  # no reference steps, or every judged step right (or wrong): nothing to fit
-        combination = InternalCombination(INTERNAL_WEIGHTS)
+    except InvalidInputError:
+        return InternalCombination(INTERNAL_WEIGHTS)
+    return InternalCombination(fit.weights, fit.bias)
+
+
+def stated_examples(
+    model_dir: str | Path, pairs_dir: str | Path, config: BoundaryGRPOConfig
+) -> tuple[list[SFTExample], InternalCombination]:
+    """The warm-up's examples, the model's greedy response to each of the first `config.sft_items` pairs with the
+    level of each step's internal score stated, and the internal combination fitted on those steps."""
+    responses, rows = greedy_steps(model_dir, pairs_dir, config.sft_items, config)
+    combination = fitted_combination(rows)
     placement = cast(Placement, config.statement_placement)
     examples = []
     for r, message, text, steps, signals in responses:
-        scores = [combine({n: s[n] for n in SIGNALS}, combination.weights, combination.bias) for s in signals]  # type: ignore[literal-required]
+        scores = [combine({n: s[n] for n in SIGNALS}, combination.weights, combination.bias) for s in signals]
         target = with_statements(text, steps, scores, placement=placement)
-        image = load_image(str(folder / r["image"]))
+        image = load_image(str(Path(pairs_dir) / r["image"]))
         examples.append(SFTExample([image], [Message.user(message.text)], target))
     return examples, combination
+
+
+def save_combination(combination: InternalCombination, splitter: str, path: Path) -> None:
+    """`combination` as a step-weights file (the form `catts calibrate --steps` writes and `--step-weights` reads);
+    nothing for the unfitted equal-weight mean."""
+    if combination.bias is None:
+        return
+    weights = {"splitter": splitter, "weights": combination.weights, "bias": combination.bias}
+    path.write_text(json.dumps(weights, indent=2) + "\n")
 
 
 def _stream(examples: list[SFTExample]) -> Any:
@@ -224,10 +250,11 @@ def train_boundary(
     *,
     dev_dir: str | Path | None = None,
 ) -> Path:
-    """The warm-up (``config.sft_steps`` on stated greedy responses, kept in ``OUT-sft/stated_targets.jsonl``, and
-    the internal combination fitted for them in ``OUT-sft/step_weights.json``) into ``OUT-sft``, then GRPO into
-    `out_dir` (log ``boundary_log.jsonl``; the internal scores: ``config.internal_weights``, else the start
-    model's ``step_weights.json``, else the equal-weight mean); returns `out_dir`."""
+    """The warm-up (``config.sft_steps`` on stated greedy responses, kept in ``OUT-sft/stated_targets.jsonl`` with
+    the start model's fit that set their levels, ``targets_step_weights.json``) into ``OUT-sft`` with its own fit
+    (``step_weights.json``, on `dev_dir`'s pairs when given), then GRPO into `out_dir` (log ``boundary_log.jsonl``;
+    the internal scores: ``config.internal_weights``, else the start model's ``step_weights.json``, else the
+    equal-weight mean); returns `out_dir`."""
     splitter = cast(Splitter, config.step_splitter)  # checked by the config
     train = pairs_dataset(pairs_dir, steps=True)
     start = Path(model_dir)
@@ -245,9 +272,10 @@ def train_boundary(
         )
         targets = "".join(json.dumps({"prompt": e.messages[0].text, "target": e.answer}) + "\n" for e in examples)
         (start / "stated_targets.jsonl").write_text(targets)  # what the warm-up taught, to inspect
-        if combination.bias is not None:  # fitted
-            weights = {"splitter": splitter, "weights": combination.weights, "bias": combination.bias}
-            (start / STEP_WEIGHTS).write_text(json.dumps(weights, indent=2) + "\n")
+        save_combination(combination, splitter, start / "targets_step_weights.json")  # the start model's fit
+        refit_on = (dev_dir, DEV_FIT_ITEMS) if dev_dir is not None else (pairs_dir, config.sft_items)
+        _, rows = greedy_steps(start, *refit_on, config)  # the warm-up model's own signals, for GRPO's scores
+        save_combination(fitted_combination(rows), splitter, start / STEP_WEIGHTS)
     if config.internal_weights is None and (start / STEP_WEIGHTS).is_file():
         config.internal_weights = str(start / STEP_WEIGHTS)
     dev = None if dev_dir is None else pairs_dataset(dev_dir, steps=True)
