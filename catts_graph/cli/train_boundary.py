@@ -42,12 +42,12 @@ def register(train_sub: Any) -> None:
     p.add_argument("--data", type=Path, required=True, help="a `catts data pairs` folder whose items have steps")
     p.add_argument("--out", type=Path, required=True, help="output model folder")
     p.add_argument("--dev", type=Path, help="dev pairs folder: greedy accuracy and step reads every --dev-every steps")
-    p.add_argument("--sft-steps", type=int, default=300, help="SFT warm-up steps (0: none) (default: %(default)s)")
+    p.add_argument("--sft-steps", type=int, default=200, help="SFT warm-up steps (0: none) (default: %(default)s)")
     p.add_argument(
-        "--sft-items", type=int, default=256, help="pairs the warm-up's targets come from (default: %(default)s)"
+        "--sft-items", type=int, default=1200, help="pairs the warm-up's targets come from (default: %(default)s)"
     )
     p.add_argument(
-        "--sft-learning-rate", type=float, default=5e-4, help="the warm-up's peak learning rate (default: %(default)s)"
+        "--sft-learning-rate", type=float, default=3e-4, help="the warm-up's peak learning rate (default: %(default)s)"
     )
     p.add_argument(
         "--step-splitter",
@@ -61,11 +61,18 @@ def register(train_sub: Any) -> None:
         default="end",
         help="where the model states confidence: after the answer or after each step (default: %(default)s)",
     )
-    p.add_argument("--steps", type=int, default=150, help="GRPO optimizer steps (default: %(default)s)")
+    p.add_argument("--steps", type=int, default=60, help="GRPO optimizer steps (default: %(default)s)")
     p.add_argument("--generations", type=int, default=8, help="rollouts per prompt, G (default: %(default)s)")
-    p.add_argument("--batch", type=int, default=32, help="rollouts per step (default: %(default)s)")
+    p.add_argument("--batch", type=int, default=16, help="rollouts per step (default: %(default)s)")
     p.add_argument("--learning-rate", type=float, default=5e-5, help="(default: %(default)s)")
-    p.add_argument("--max-completion-length", type=int, default=96, help="(default: %(default)s)")
+    p.add_argument("--max-completion-length", type=int, default=128, help="(default: %(default)s)")
+    p.add_argument(
+        "--temperature",
+        type=float,
+        default=0.6,
+        help="the rollouts' sampling temperature: hotter, a small model garbles its statements and the calibration "
+        "rewards see none (default: %(default)s)",
+    )
     p.add_argument("--dev-every", type=int, default=50, help="steps between dev evaluations (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
     p.set_defaults(handler=run_boundary)
@@ -87,6 +94,7 @@ def run_boundary(args: argparse.Namespace) -> int:
             sft_steps=args.sft_steps,
             sft_items=args.sft_items,
             sft_learning_rate=args.sft_learning_rate,
+            temperature=args.temperature,
             beta=0.0,
             scale_rewards="none",
             save_strategy="no",

@@ -87,3 +87,13 @@ def test_internal_agreement() -> None:
     assert internal_agreement_rewards([STATED], [[0.7, 0.3, 0.1]]) == [pytest.approx(1.0)]
     assert internal_agreement_rewards([STATED], [[0.9, 0.3, 0.1]]) == [pytest.approx(1 - 0.2 / 3)]
     assert internal_agreement_rewards([STATED], [[0.7]]) == [pytest.approx(1 - 1.0 / 3)]  # missing: a gap of 0.5
+
+
+def test_stating_nothing_never_pays_better_than_stating() -> None:
+    plain, garbled = "red circle. \\boxed{1}", "red circle. \\boxed{1} (step confidence: vry hgh)"
+    worst = "red circle. \\boxed{1} (step confidence: very low, very low)"  # both steps right, stated as wrong
+    for text in (plain, garbled):
+        assert stated_calibration_rewards([text], [("red circle",)], ["1"], ["integer"]) == [0.0]
+        assert internal_agreement_rewards([text], [[0.9, 0.9]]) == [0.0]
+    assert stated_calibration_rewards([worst], [("red circle",)], ["1"], ["integer"]) == [pytest.approx(1 - 0.9**2)]
+    assert internal_agreement_rewards([worst], [[0.9, 0.9]]) == [pytest.approx(0.2)]

@@ -29,13 +29,13 @@ class BoundaryGRPOConfig(CDRLConfig):
                   "one the warm-up fits, or the start model's step_weights.json, or the equal-weight mean)"},
     )  # fmt: skip
     sft_steps: int = field(
-        default=300,
+        default=200,
         metadata={"help": "steps of the SFT warm-up on the model's own responses with statements (0 = none)"},
     )
     sft_items: int = field(
-        default=256, metadata={"help": "pairs whose greedy response, with statements, the warm-up trains on"}
+        default=1200, metadata={"help": "pairs whose greedy response, with statements, the warm-up trains on"}
     )
-    sft_learning_rate: float = field(default=5e-4, metadata={"help": "peak learning rate of the SFT warm-up"})
+    sft_learning_rate: float = field(default=3e-4, metadata={"help": "peak learning rate of the SFT warm-up"})
     sft_frozen: tuple[str, ...] = field(
         default=("visual.", "vision_tower.", "vision_model.", "multi_modal_projector."),
         metadata={"help": "parameter-name parts the warm-up keeps as loaded (the common families' vision towers)"},

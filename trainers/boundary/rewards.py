@@ -3,10 +3,13 @@ pure functions (docs/method.md section 9.4).
 
 - `step_correctness_rewards`: the share of a response's steps that are right against the item's reference steps
   (`catts_graph.evaluation.steps.step_truth`; the answer step by the project's matcher); 0 without steps.
-- `stated_calibration_rewards`: 1 - the mean squared gap between each step's stated confidence and its truth (a
-  step with no statement states 0.5); 0 without steps.
+- `stated_calibration_rewards`: 1 - the mean squared gap between each step's stated confidence and its truth; 0
+  without steps.
 - `internal_agreement_rewards`: 1 - the mean absolute gap between each step's stated confidence and the internal
-  score of the same step (a step with no statement, or no internal score, counts a gap of 0.5).
+  score of the same step (a step with no internal score counts a gap of 0.5).
+
+A step with no statement (none written, or garbled past reading) counts the largest gap, 1: stating nothing must
+never pay better than stating, or the policy learns to stop stating.
 
 Example:
     >>> text = "red circle, (confidence: high) blue square. (confidence: low) \\\\boxed{1} (confidence: very low)"
@@ -26,7 +29,8 @@ from nodes.answers import AnswerType, extract_answer, normalize_answer
 from nodes.stated import strip_statements
 from nodes.steps import Splitter, Step, split_steps
 
-MISSING_STATEMENT = 0.5  # what a step without a statement states
+UNSTATED_GAP = 1.0  # the gap of a step without a statement: the largest there is
+UNSCORED_GAP = 0.5  # the agreement gap of a stated step without an internal score
 
 
 def judged_steps(
@@ -66,7 +70,7 @@ def stated_calibration_rewards(
     out = []
     for text, reference, answer, kind in zip(completions, references, answers, answer_types, strict=True):
         gaps = [
-            ((score if math.isfinite(score) else MISSING_STATEMENT) - float(truth)) ** 2
+            (score - float(truth)) ** 2 if math.isfinite(score) else UNSTATED_GAP
             for _, score, truth in judged_steps(text, reference, answer, kind, splitter)
             if truth is not None
         ]
@@ -85,7 +89,7 @@ def internal_agreement_rewards(
             out.append(0.0)
             continue
         gaps = [
-            abs(said - inner) if math.isfinite(said) and math.isfinite(inner) else MISSING_STATEMENT
+            UNSTATED_GAP if not math.isfinite(said) else abs(said - inner) if math.isfinite(inner) else UNSCORED_GAP
             for said, inner in zip(stated, [*scores, *[math.nan] * len(stated)][: len(stated)], strict=True)
         ]
         out.append(1.0 - sum(gaps) / len(gaps))
