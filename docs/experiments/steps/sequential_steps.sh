@@ -7,16 +7,11 @@
 cd "$(dirname "$0")/../../.."
 SEED=$1; LIMIT=$2; N=$3; STEP=$4
 OUT=runs/steps; mkdir -p $OUT/logs
-M=catts_graph/shapes/models
-uv run --no-sync catts serve $M/shapes-base --port 8201 --max-model-len 1024 --served-model-name base > $OUT/logs/serve-base.log 2>&1 &
-BASE=$!
-uv run --no-sync catts serve $M/shapes-expert --port 8202 --max-model-len 1024 --served-model-name expert > $OUT/logs/serve-expert.log 2>&1 &
-EXPERT=$!
-until curl -sf http://127.0.0.1:8201/health >/dev/null && curl -sf http://127.0.0.1:8202/health >/dev/null; do sleep 3; done
+source docs/experiments/steps/serve_pair.sh
 date
 uv run --no-sync catts eval --base-url http://127.0.0.1:8201/v1 --model base --expert-base-url http://127.0.0.1:8202/v1 \
   --expert-model expert --voter-form answer --clip $M/shapes-clip --step-weights $M/shapes-base/step_weights.json \
-  --benchmark shapes:$SEED --limit $LIMIT --methods majority,catts-paper,catts-sequential --n $N --concurrency 8 \
+  --benchmark shapes:$SEED --limit $LIMIT --methods majority,catts-paper,catts-sequential --n $N --concurrency 8 --resume \
   --min-weakest-step $STEP --out $OUT/sequential-$SEED-n$N-step$STEP > $OUT/logs/sequential-$SEED-n$N-step$STEP.log 2>&1
 date
 kill -TERM $BASE $EXPERT
