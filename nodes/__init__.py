@@ -3,7 +3,7 @@ typed stream events, the model protocol and the pure maths.
 
 Everything CA-TTS needs to run in your own `StateGraph` is here (`catts_graph.create_catts_graph` is one assembly):
 
-    builder = StateGraph(CATTSState, context_schema=CATTSConfig, input_schema=CATTSInput, output_schema=CATTSOutput)
+    builder = StateGraph(CATTSState, context_schema=CATTSContext, input_schema=CATTSInput, output_schema=CATTSOutput)
     builder.add_node("prepare", Prepare(modules=["critic"], config=config))
     builder.add_node("sample", SampleNode(model, sampling=config.sampling, vote=config.vote, routing=config.routing))
     builder.add_node("vote", VoteNode(expert, config=config.vote))
@@ -39,8 +39,6 @@ from nodes.config import (
     SamplingConfig,
     SelfCheckConfig,
     VoteConfig,
-    stage_from_context,
-    with_overrides,
 )
 from nodes.critic import CriticNode
 from nodes.errors import (
@@ -57,7 +55,8 @@ from nodes.images import ImageInput, load_image, to_data_url
 from nodes.inputs import validate_input
 from nodes.planner import PlannerNode
 from nodes.protocol import AnswerScore, Message, Sample, SamplingParams, TokenLogprob, VisionLanguageModel
-from nodes.routing import FINALIZE, OPTIONAL_STAGES, GateNode, Prepare, finalize, next_module, run_settings
+from nodes.routing import FINALIZE, OPTIONAL_STAGES, GateNode, Prepare, finalize, next_module
+from nodes.run_context import CATTSContext, catts_overrides, run_settings, stage_from_context, with_overrides
 from nodes.sample import SampleNode
 from nodes.self_check import SelfCheckNode
 from nodes.state import CATTSInput, CATTSOutput, CATTSState, RouteRecord, SampleRecord, Usage, VoteContribution
@@ -70,6 +69,7 @@ __all__ = [
     "AnswerType",
     "BaseModelExpert",
     "CATTSConfig",
+    "CATTSContext",
     "CATTSInput",
     "CATTSOutput",
     "CATTSState",
@@ -116,6 +116,7 @@ __all__ = [
     "VotesEvent",
     "as_expert",
     "bottom_percent_confidence",
+    "catts_overrides",
     "emit",
     "extract_answer",
     "extract_boxed",

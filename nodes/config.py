@@ -6,7 +6,8 @@ what to set instead. `CATTSConfig` bundles these under the names `sampling`, `vo
 given there.
 
 Pass a `CATTSConfig` to `catts_graph.create_catts_graph(config=...)` for the graph's defaults, or as a run's
-LangGraph context (`graph.invoke(inputs, context=CATTSConfig(...))`) to override them for that run only.
+LangGraph context (`graph.invoke(inputs, context=CATTSConfig(...))`) to override them for that run only (which
+contexts carry overrides, and how they merge: `nodes.run_context`).
 
 Example:
     >>> config = CATTSConfig(sampling=SamplingConfig(n=16), routing=RoutingConfig(policy="adaptive"))
@@ -17,8 +18,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any, Literal, TypeVar
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -313,51 +313,3 @@ class CATTSConfig(StageConfig):
                 "(grounding.enabled=True, with the model's box frame) or pick another region"
             )
         return self
-
-
-StageT = TypeVar("StageT", bound=StageConfig)
-
-
-def set_fields(overrides: Any) -> dict[str, Any]:
-    """The fields a caller set: a mapping's items, or a config's `model_fields_set` (defaults it did not set are
-    not overrides). Anything else sets nothing."""
-    if isinstance(overrides, Mapping):
-        return dict(overrides)
-    if isinstance(overrides, BaseModel):
-        return {name: getattr(overrides, name) for name in overrides.model_fields_set}
-    return {}
-
-
-def with_overrides(base: StageT, overrides: Any) -> StageT:
-    """`base` with only the fields `overrides` sets replaced, nested stage by stage.
-
-    `overrides` is a partial mapping (``{"sampling": {"n": 4}}``) or a config whose set fields count
-    (``CATTSConfig(sampling=SamplingConfig(n=4))`` changes `n` and nothing else). The result is validated again, so
-    a combination no config allows raises pydantic's `ValidationError` naming the field.
-
-    Example:
-        >>> with_overrides(SamplingConfig(n=4, temperature=0.7), {"n": 16})
-        SamplingConfig(n=16, temperature=0.7, top_k=40, top_p=1.0, max_tokens=256, top_logprobs=20)
-    """
-    update = set_fields(overrides)
-    if not update:
-        return base
-    fields = type(base).model_fields
-    unknown = sorted(set(update) - set(fields))
-    if unknown:
-        raise ValueError(f"{type(base).__name__} has no field(s) {unknown}; valid: {sorted(fields)}")
-    merged = {name: getattr(base, name) for name in fields}
-    for name, value in update.items():
-        current = merged[name]
-        nested = isinstance(current, StageConfig) and isinstance(value, Mapping | StageConfig)
-        merged[name] = with_overrides(current, value) if nested else value
-    return type(base).model_validate(merged)
-
-
-def stage_from_context(context: Any, field: str, default: StageT) -> StageT:
-    """The stage `field` for this run: `default` (the node's own config) with what the run's context sets for it.
-
-    `context` is a run's LangGraph context: a `CATTSConfig` or any config with stage fields, or a mapping
-    (``{"sampling": {"n": 4}}``); only the fields it sets override `default`.
-    """
-    return with_overrides(default, set_fields(context).get(field))

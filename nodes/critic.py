@@ -17,11 +17,12 @@ from nodes.common import (
     representative_text,
     vote_summary,
 )
-from nodes.config import CriticConfig, stage_from_context
+from nodes.config import CriticConfig
 from nodes.expert import Expert
 from nodes.images import data_urls
 from nodes.prompts import critic_prompt, reanswer_prompt
 from nodes.protocol import Message, SamplingParams, VisionLanguageModel
+from nodes.run_context import stage_from_context
 from nodes.state import CATTSState, Usage, VoteContribution
 from nodes.steps import weakest_step_text
 

@@ -21,6 +21,7 @@ from langgraph.types import RetryPolicy
 from langsmith import tracing_context
 
 from nodes.errors import ExpertUnavailableError, is_transient
+from nodes.fanout import gather_or_cancel
 from nodes.parsing import MAX_REPLY_CHARS
 from nodes.protocol import Message, SamplingParams, VisionLanguageModel
 from nodes.tracing import to_langchain, traced_call
@@ -69,7 +70,7 @@ class BaseModelExpert:
         return ExpertReply(sample.text[:MAX_REPLY_CHARS], sample.prompt_tokens, sample.completion_tokens)
 
     async def score_responses(self, messages: Sequence[Message], responses: Sequence[str]) -> list[float]:
-        scores = await asyncio.gather(*(self.model.score(messages, r) for r in responses))
+        scores = await gather_or_cancel(*(self.model.score(messages, r) for r in responses))
         return [s.mean for s in scores]
 
 

@@ -7,12 +7,13 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from nodes.config import PlannerConfig, stage_from_context
+from nodes.config import PlannerConfig
 from nodes.expert import Expert
 from nodes.images import data_urls
 from nodes.parsing import parse_plan
 from nodes.prompts import planner_prompt
 from nodes.protocol import Message
+from nodes.run_context import stage_from_context
 from nodes.state import CATTSState, Usage
 
 

@@ -20,9 +20,9 @@ from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 
 from nodes.common import emit, leader_confidence, leader_weakest_step, vote_summary, vote_table
-from nodes.config import CATTSConfig, with_overrides
-from nodes.errors import InvalidInputError
+from nodes.config import CATTSConfig
 from nodes.inputs import validate_input
+from nodes.run_context import run_settings
 from nodes.state import CATTSState, RouteRecord, empty_usage
 from nodes.voting import leader
 
@@ -69,15 +69,6 @@ class Prepare:
             "next_module": "",
             "settings": settings.model_dump(mode="json"),
         }
-
-
-def run_settings(config: CATTSConfig, context: Any) -> CATTSConfig:
-    """The settings a run uses: `config` (the graph's) with only what the run's `context` sets; a bad override
-    raises `InvalidInputError` naming the field."""
-    try:
-        return with_overrides(config, context)
-    except ValueError as e:  # pydantic's ValidationError included
-        raise InvalidInputError(f"the run's context does not fit CATTSConfig: {e}") from None
 
 
 class GateNode:

@@ -6,17 +6,19 @@ import asyncio
 import dataclasses
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from langgraph.runtime import Runtime
 
 from nodes.answers import AnswerType, extract_answer
 from nodes.common import emit, is_grounded, leader_confidence, leader_weakest_step, question_messages
 from nodes.confidence import bottom_percent_confidence, lowest_group_confidence, tail_confidence, token_confidences
-from nodes.config import RoutingConfig, SamplingConfig, StepConfig, VoteConfig, stage_from_context
+from nodes.config import RoutingConfig, SamplingConfig, StepConfig, VoteConfig
 from nodes.expert import Expert
+from nodes.fanout import gather_or_cancel
 from nodes.images import load_image
 from nodes.protocol import Sample, VisionLanguageModel
+from nodes.run_context import stage_from_context
 from nodes.state import CATTSState, ExpertAnswer, RouteRecord, SampleRecord, Usage, add_usage, empty_usage
 from nodes.steps import ImageTextModel, split_steps, step_records, step_summary, weakest_step
 from nodes.stopping import draw_rounds, settled, vote_counts
@@ -172,8 +174,9 @@ class SampleNode:
         for size in rounds:
             draw = self.model.sample(messages, dataclasses.replace(params, n=size))
             if ask_expert and not calls:  # the expert answers the plain question while the first round is drawn
-                first, (own, expert_update) = await asyncio.gather(draw, self._ask_expert(state, vote))
-                calls.append(first)
+                first, asked = await gather_or_cancel(draw, self._ask_expert(state, vote))
+                own, expert_update = cast(tuple[ExpertAnswer | None, dict[str, Any]], asked)
+                calls.append(cast(list[Sample], first))
                 update |= expert_update
             else:
                 calls.append(await draw)

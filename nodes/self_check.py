@@ -28,13 +28,16 @@ from langgraph.runtime import Runtime
 from nodes.answers import extract_answer, extract_raw_answer
 from nodes.common import emit, is_grounded, question_messages, representative_text, vote_summary
 from nodes.confidence import answer_span, span_log_prob
-from nodes.config import GroundingConfig, NoiseConfig, Scored, SelfCheckConfig, stage_from_context
+from nodes.config import GroundingConfig, NoiseConfig, Scored, SelfCheckConfig
+from nodes.fanout import gather_or_cancel
 from nodes.grounding import named_boxes
 from nodes.images import load_image, png_data_url
 from nodes.perturb import box_mask, perturb, pixel_box_mask
 from nodes.protocol import AnswerScore, Message, Sample, VisionLanguageModel
 from nodes.relevance import RelevanceModel, question_mask
+from nodes.run_context import stage_from_context
 from nodes.state import CATTSState, Usage, VoteContribution
+from nodes.voting import ranked
 
 
 def noised_data_url(
@@ -132,7 +135,7 @@ class SelfCheckNode:
 
     async def __call__(self, state: CATTSState, runtime: Runtime[Any]) -> dict[str, Any]:
         config = stage_from_context(runtime.context, "self_check", self.config)
-        candidates = list(vote_summary(state)["shares"])[: config.max_candidates]
+        candidates = ranked(vote_summary(state)["shares"])[: config.max_candidates]
         if not candidates:
             return {"self_check": None, "fallbacks": ["self_check: no candidate answers; skipped"]}
         clean_messages = question_messages(state, grounded=is_grounded(state))
@@ -225,7 +228,7 @@ class SelfCheckNode:
         noised_messages = {a: [Message("user", clean_messages[0].text, twins[a])] for a in candidates}
         grounded = is_grounded(state)
         replies = {a: scored_reply(representative_text(state, a), a, config.scored, grounded) for a in candidates}
-        scores = await asyncio.gather(
+        scores = await gather_or_cancel(
             *(self.model.score(clean_messages, replies[a][0]) for a in candidates),
             *(self.model.score(noised_messages[a], replies[a][0]) for a in candidates),
         )

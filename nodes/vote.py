@@ -9,12 +9,13 @@ from langgraph.runtime import Runtime
 
 from nodes.answers import extract_answer, normalize_answer
 from nodes.common import emit, question_messages, representative_text, vote_summary
-from nodes.config import VoteConfig, stage_from_context
+from nodes.config import VoteConfig
 from nodes.expert import Expert, ExpertReply, ScoringExpert
 from nodes.images import data_urls
 from nodes.parsing import parse_voter_reply
 from nodes.prompts import voter_prompt
 from nodes.protocol import Message
+from nodes.run_context import stage_from_context
 from nodes.state import CATTSState, ExpertAnswer, SampleRecord, Usage, VoteContribution, empty_usage
 from nodes.voting import Weighting, self_consistency_votes
 

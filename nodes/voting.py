@@ -70,6 +70,11 @@ def leader(table: Mapping[str, float]) -> tuple[str | None, float]:
     return best, table[best] / total
 
 
+def ranked(table: Mapping[str, float]) -> list[str]:
+    """The table's answers, most weight first (equal weights keep the table's order)."""
+    return sorted(table, key=lambda a: -table[a])
+
+
 def shares(table: Mapping[str, float]) -> dict[str, float]:
     """The table normalised to sum 1 (empty stays empty)."""
     total = sum(max(w, 0.0) for w in table.values())

@@ -24,8 +24,9 @@ from catts_graph.evaluation.job import ChatEndpoint
 from catts_graph.graph.config import CATTSConfig, Gate
 from catts_graph.serving.chat import API_KEY_ENV, EXPERT_KEY_ENV, JUDGE_KEY_ENV
 from catts_graph.shapes.bundled import BUNDLED_BOX_FRAME, BUNDLED_STEP_WEIGHTS, BUNDLED_VOTER_FORM
-from nodes.config import RoutingConfig, StepConfig, StopRule, with_overrides
+from nodes.config import RoutingConfig, StepConfig, StopRule
 from nodes.errors import InvalidInputError
+from nodes.run_context import with_overrides
 
 SELF_CHECK_CLIP = "the self-check's question-guided noise"
 GROUNDED_MAX_TOKENS = 192  # a grounded response: caption, up to six boxes, answer

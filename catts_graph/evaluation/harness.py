@@ -33,12 +33,12 @@ from catts_graph.graph.builder import create_catts_graph
 from catts_graph.graph.config import CATTSConfig, GroundingConfig
 from nodes.common import question_messages
 from nodes.confidence import token_confidences
-from nodes.config import with_overrides
 from nodes.errors import InvalidInputError
 from nodes.grounding import grounding_scores
 from nodes.images import load_image
 from nodes.protocol import AnswerScore, Message, Sample, SamplingParams, VisionLanguageModel
 from nodes.relevance import RelevanceModel
+from nodes.run_context import with_overrides
 from nodes.sample import sample_record, visual_agreement
 from nodes.state import SampleRecord
 from nodes.steps import ImageTextModel, split_steps

@@ -20,7 +20,8 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import merge_configs
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Checkpointer, RetryPolicy
+from langgraph.store.base import BaseStore
+from langgraph.types import All, Checkpointer, RetryPolicy
 
 from catts_graph.graph.sync_bridge import sync_node
 from nodes.config import CATTSConfig
@@ -30,7 +31,8 @@ from nodes.expert import Expert, as_expert, with_retries
 from nodes.planner import PlannerNode
 from nodes.protocol import VisionLanguageModel
 from nodes.relevance import RelevanceModel
-from nodes.routing import FINALIZE, OPTIONAL_STAGES, GateNode, Prepare, finalize, next_module, run_settings
+from nodes.routing import FINALIZE, OPTIONAL_STAGES, GateNode, Prepare, finalize, next_module
+from nodes.run_context import CATTSContext, run_settings
 from nodes.sample import SampleNode
 from nodes.self_check import SelfCheckNode
 from nodes.state import CATTSInput, CATTSOutput, CATTSState
@@ -51,7 +53,7 @@ def build_catts_graph(
     relevance: RelevanceModel | None = None,
     trace_images: bool = False,
     retry: RetryPolicy = MODEL_RETRY,
-) -> StateGraph[CATTSState, CATTSConfig, CATTSInput, CATTSOutput]:
+) -> StateGraph[CATTSState, CATTSContext, CATTSInput, CATTSOutput]:
     """The uncompiled CA-TTS `StateGraph` (add nodes or edges before compiling). See `create_catts_graph`."""
     if not isinstance(model, VisionLanguageModel):
         raise TypeError(
@@ -66,7 +68,7 @@ def build_catts_graph(
     modules = [m for m in ("critic", "self_check") if getattr(config, m).enabled]
     built = [m for m in OPTIONAL_STAGES if getattr(config, m).enabled]
 
-    builder = StateGraph(CATTSState, context_schema=CATTSConfig, input_schema=CATTSInput, output_schema=CATTSOutput)
+    builder = StateGraph(CATTSState, context_schema=CATTSContext, input_schema=CATTSInput, output_schema=CATTSOutput)
     builder.add_node("prepare", Prepare(modules=built, config=config))
     stages: dict[str, Any] = {
         "sample": SampleNode(
@@ -114,8 +116,12 @@ def create_catts_graph(
     trace_images: bool = False,
     retry: RetryPolicy = MODEL_RETRY,
     checkpointer: Checkpointer = None,
+    store: BaseStore | None = None,
+    interrupt_before: All | list[str] | None = None,
+    interrupt_after: All | list[str] | None = None,
+    debug: bool = False,
     name: str = "catts",
-) -> CompiledStateGraph[CATTSState, CATTSConfig, CATTSInput, CATTSOutput]:
+) -> CATTSGraph:
     """CA-TTS for one vision-language question, as a compiled LangGraph graph.
 
     Args:
@@ -131,7 +137,16 @@ def create_catts_graph(
         retry: LangGraph retry policy of the model-calling nodes (on `TransientModelError`) and of every expert
             call (on any transient fault); an expert fault that outlives it is recorded in `fallbacks`.
         checkpointer: any LangGraph checkpointer (then pass a `thread_id` in the run config).
-        name: the graph's name in traces.
+        store: a LangGraph store, readable by nodes through the run's `Runtime`.
+        interrupt_before: node names (or ``"*"``) to pause before; resume with the same `thread_id` (needs a
+            checkpointer), as in LangGraph's prebuilt agents.
+        interrupt_after: node names (or ``"*"``) to pause after.
+        debug: LangGraph's debug mode (every step printed).
+        name: the graph's name in traces and as a subgraph.
+
+    A run's `context` overrides the config for that run: a partial dict (``{"sampling": {"n": 4}}``), a
+    `CATTSConfig`, or, from a parent graph or agent, a ``catts`` key or attribute of the parent's own context;
+    any other context is ignored (`nodes.run_context`).
 
     Input ``{question, images, choices?, answer_type?}``; output ``{answer, confidence, votes, contributions,
     modules_run, routes, fallbacks, usage, samples, critique, self_check, settings}``.
@@ -149,15 +164,27 @@ def create_catts_graph(
     graph = build_catts_graph(
         model, expert=expert, config=config, relevance=relevance, trace_images=trace_images, retry=retry
     )
-    compiled = graph.compile(checkpointer=checkpointer, name=name).with_config(tags=["catts"])
+    known = set(graph.nodes)
+    for option, names in (("interrupt_before", interrupt_before), ("interrupt_after", interrupt_after)):
+        unknown = sorted(set(names) - known) if isinstance(names, list) else []
+        if unknown:
+            raise ValueError(f"{option} names no node of this graph: {unknown}; nodes: {sorted(known)}")
+    compiled = graph.compile(
+        checkpointer=checkpointer,
+        store=store,
+        interrupt_before=interrupt_before,
+        interrupt_after=interrupt_after,
+        debug=debug,
+        name=name,
+    ).with_config(tags=["catts"])
     attrs = {k: v for k, v in compiled.__dict__.items() if k != "__orig_class__"}
     return CATTSGraph(**attrs, catts_config=config)
 
 
-class CATTSGraph(CompiledStateGraph[CATTSState, CATTSConfig, CATTSInput, CATTSOutput]):
+class CATTSGraph(CompiledStateGraph[CATTSState, CATTSContext, CATTSInput, CATTSOutput]):
     """The compiled CA-TTS graph. Each run's trace carries the settings that run uses (the graph's config with what
     its `context` sets) as metadata: `catts_policy`, `catts_n`, `catts_modules`, and the tag ``policy:<name>``; a
-    context that does not fit `CATTSConfig` raises `InvalidInputError` before any node runs."""
+    context given to it that does not fit `CATTSConfig` raises `InvalidInputError` before any node runs."""
 
     def __init__(self, *args: Any, catts_config: CATTSConfig, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -14,8 +14,8 @@ import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-# LangGraph builds the same object from a plain function; we give it both forms (documented in langgraph.graph).
-from langgraph._internal._runnable import RunnableCallable
+from langchain_core.runnables import Runnable, RunnableConfig
+from langgraph.runtime import get_runtime
 
 T = TypeVar("T")
 _lock = threading.Lock()
@@ -52,13 +52,27 @@ def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
     return tasks[0].result()  # raises the node's exception in the caller's thread
 
 
-def sync_node(node: Callable[..., Awaitable[Any]], name: str) -> RunnableCallable:
-    """A LangGraph node that runs `node` natively under `ainvoke` and through the bridge under `invoke`."""
+class BridgedNode(Runnable[Any, Any]):
+    """A LangGraph node that runs an async node natively under `ainvoke` and through the bridge under `invoke`.
 
-    def call(state: Any, runtime: Any) -> Any:
-        return run_sync(node(state, runtime))  # type: ignore[arg-type]
+    It opens no trace run of its own (the node's run is LangGraph's) and reads the run's `Runtime` (context, stream
+    writer, store) through LangGraph's public `get_runtime`.
+    """
 
-    async def acall(state: Any, runtime: Any) -> Any:
-        return await node(state, runtime)
+    def __init__(self, node: Callable[[Any, Any], Awaitable[Any]], name: str) -> None:
+        self.node = node
+        self.name = name
 
-    return RunnableCallable(call, acall, name=name, trace=False)  # the node run is LangGraph's; no inner duplicate
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        return run_sync(self._call(input))
+
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        return await self._call(input)
+
+    async def _call(self, state: Any) -> Any:
+        return await self.node(state, get_runtime())
+
+
+def sync_node(node: Callable[[Any, Any], Awaitable[Any]], name: str) -> BridgedNode:
+    """`node` (an async ``(state, runtime)`` callable) as a LangGraph node that works under `invoke` and `ainvoke`."""
+    return BridgedNode(node, name)

@@ -8,8 +8,8 @@ import pytest
 
 from catts_graph.graph import create_catts_graph
 from catts_graph.graph.config import CATTSConfig, NoiseConfig, RoutingConfig, SamplingConfig, SelfCheckConfig
-from nodes.config import stage_from_context, with_overrides
 from nodes.errors import InvalidInputError
+from nodes.run_context import stage_from_context, with_overrides
 from nodes.testing import ScriptedExpert, ScriptedModel
 from tests.unit.graph.test_sync_and_tracing import Recorder
 
