@@ -41,7 +41,7 @@ from catts_graph.serving.errors import (
     ServerUnreachableError,
     TransientModelError,
 )
-from catts_graph.serving.server import RunningServer, ServerOptions, VLLMServerProcess, serve_vllm
+from catts_graph.serving.server import RunningServer, ServerOptions, VLLMServerProcess
 from catts_graph.serving.vllm_client import VLLMClient
 from nodes.errors import ExpertUnavailableError
 
@@ -79,5 +79,4 @@ __all__ = [
     "as_tool",
     "build_catts_graph",
     "create_catts_graph",
-    "serve_vllm",
 ]

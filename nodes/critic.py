@@ -18,6 +18,7 @@ from nodes.common import (
     vote_summary,
 )
 from nodes.config import CriticConfig
+from nodes.errors import is_service_fault
 from nodes.expert import Expert
 from nodes.images import data_urls
 from nodes.prompts import critic_prompt, reanswer_prompt
@@ -115,7 +116,9 @@ class CriticNode:
             critique = reply.text.strip()[: CHARS_PER_TOKEN * config.critique_max_tokens]  # bounds the re-ask
             usage["prompt_tokens"] += reply.prompt_tokens
             usage["completion_tokens"] += reply.completion_tokens
-        except Exception as e:  # noqa: BLE001 (the expert is optional: degrade, record, go on)
+        except Exception as e:  # the expert is optional: a service fault degrades, recorded
+            if not is_service_fault(e):
+                raise  # a bug in the expert's code: not a fault to degrade around
             critique = ""
             fallbacks.append(f"critic: expert call failed ({type(e).__name__}: {e}); re-answered without a critique")
         if not critique:

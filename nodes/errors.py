@@ -51,3 +51,17 @@ def is_transient(error: BaseException) -> bool:
         return True
     status = getattr(error, "status_code", None)
     return isinstance(status, int) and (status in (408, 429) or status >= 500)
+
+
+_SERVICE_NAMES = _TRANSIENT_NAMES | {"APIError", "APIStatusError", "OpenAIError", "HTTPError"}
+
+
+def is_service_fault(error: BaseException) -> bool:
+    """Whether a failed model call failed as a service (a typed model error, a transport or HTTP error of any
+    client, a status code), as opposed to a bug in the calling code (`TypeError`, `KeyError`, ...), which must
+    surface rather than be degraded around."""
+    if is_transient(error) or isinstance(error, ModelError | OSError):
+        return True
+    if any(cls.__name__ in _SERVICE_NAMES for cls in type(error).__mro__):
+        return True
+    return isinstance(getattr(error, "status_code", None), int)

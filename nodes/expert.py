@@ -20,7 +20,7 @@ from langchain_core.messages import BaseMessage
 from langgraph.types import RetryPolicy
 from langsmith import tracing_context
 
-from nodes.errors import ExpertUnavailableError, is_transient
+from nodes.errors import ExpertUnavailableError, is_service_fault, is_transient
 from nodes.fanout import gather_or_cancel
 from nodes.parsing import MAX_REPLY_CHARS
 from nodes.protocol import Message, SamplingParams, VisionLanguageModel
@@ -149,7 +149,8 @@ T = TypeVar("T")
 class RetryingExpert:
     """`expert` with its transient faults (`nodes.errors.is_transient`) retried under `retry` (LangGraph's
     `RetryPolicy`: attempts, first interval, backoff factor, cap; its `retry_on` is not used). The last fault, or
-    the first that is not transient, raises `ExpertUnavailableError`."""
+    the first service fault that is not transient, raises `ExpertUnavailableError`; an error that is no service
+    fault (`nodes.errors.is_service_fault`: a bug in the expert's code) is raised as it is."""
 
     def __init__(self, expert: Expert, retry: RetryPolicy) -> None:
         self.expert = expert
@@ -168,6 +169,8 @@ class RetryingExpert:
             try:
                 return await call()
             except Exception as e:
+                if not is_service_fault(e):
+                    raise  # a bug in the expert's code surfaces as it is
                 if attempt == self.retry.max_attempts or not is_transient(e):
                     raise ExpertUnavailableError(self.name, attempt, e) from e
             await asyncio.sleep(interval)

@@ -143,11 +143,3 @@ def perturb(image: Image.Image, kind: Kind, level: float, *, mask: Mask | None =
     if mask is not None:
         y = np.where(mask[..., None], y, x)  # (H, W, 3): perturbed inside the mask only
     return _to_image(y)
-
-
-def ddpm_noise(image: Image.Image, step: int, seed: int = 0, box: Box | None = None) -> Image.Image:
-    """The image after `step` DDPM forward steps (0 <= step < 1000), inside `box` only when one is given."""
-    if not 0 <= step < DDPM_STEPS:
-        raise InvalidInputError(f"DDPM step must be in [0, {DDPM_STEPS}), got {step}.")
-    mask = None if box is None else box_mask(image.width, image.height, [box])
-    return perturb(image, "ddpm", step / (DDPM_STEPS - 1), mask=mask, seed=seed)

@@ -8,6 +8,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from nodes.config import PlannerConfig
+from nodes.errors import is_service_fault
 from nodes.expert import Expert
 from nodes.images import data_urls
 from nodes.parsing import parse_plan
@@ -34,7 +35,9 @@ class PlannerNode:
         usage: Usage = {"prompt_tokens": 0, "completion_tokens": 0, "model_calls": 0, "expert_calls": 1}
         try:
             reply = await self.expert.complete(messages, max_tokens=config.max_tokens)
-        except Exception as e:  # noqa: BLE001 (the expert is optional: degrade, record, go on)
+        except Exception as e:  # the expert is optional: a service fault degrades, recorded
+            if not is_service_fault(e):
+                raise  # a bug in the expert's code: not a fault to degrade around
             reason = f"planner: expert call failed ({type(e).__name__}: {e}); default order {default}"
             return {"plan": default, "usage": usage, "fallbacks": [reason], "modules_run": ["planner"]}
         usage["prompt_tokens"], usage["completion_tokens"] = reply.prompt_tokens, reply.completion_tokens

@@ -14,6 +14,7 @@ from nodes.answers import AnswerType, extract_answer
 from nodes.common import emit, is_grounded, leader_confidence, leader_weakest_step, question_messages
 from nodes.confidence import bottom_percent_confidence, lowest_group_confidence, tail_confidence, token_confidences
 from nodes.config import RoutingConfig, SamplingConfig, StepConfig, VoteConfig
+from nodes.errors import is_service_fault
 from nodes.expert import Expert
 from nodes.fanout import gather_or_cancel
 from nodes.images import load_image
@@ -217,7 +218,9 @@ class SampleNode:
         assert self.expert is not None
         try:
             own, usage = await ask_own_answer(self.expert, state, max_tokens=vote.voter_max_tokens)
-        except Exception as e:  # noqa: BLE001 (the expert is optional: degrade, record, go on)
+        except Exception as e:  # the expert is optional: a service fault degrades, recorded
+            if not is_service_fault(e):
+                raise  # a bug in the expert's code: not a fault to degrade around
             fallback = f"stop rule: expert call failed ({type(e).__name__}: {e}); the samples decide alone"
             return None, {"fallbacks": [fallback], "usage": {**empty_usage(), "expert_calls": 1}}
         return own, {"expert_answer": own, "usage": usage}

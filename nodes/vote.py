@@ -10,6 +10,7 @@ from langgraph.runtime import Runtime
 from nodes.answers import extract_answer, normalize_answer
 from nodes.common import emit, question_messages, representative_text, vote_summary
 from nodes.config import VoteConfig
+from nodes.errors import is_service_fault
 from nodes.expert import Expert, ExpertReply, ScoringExpert
 from nodes.images import data_urls
 from nodes.parsing import parse_voter_reply
@@ -105,7 +106,9 @@ class VoteNode:
             prompt = voter_prompt(state["question"], candidates, state.get("choices"))
             messages = [Message("user", prompt, data_urls(state.get("images") or []))]
             reply = await self.expert.complete(messages, max_tokens=config.voter_max_tokens)
-        except Exception as e:  # noqa: BLE001 (the expert is optional: degrade, record, go on)
+        except Exception as e:  # the expert is optional: a service fault degrades, recorded
+            if not is_service_fault(e):
+                raise  # a bug in the expert's code: not a fault to degrade around
             failed: Usage = {**empty_usage(), "expert_calls": 1}
             return None, failed, f"voter: expert call failed ({type(e).__name__}: {e}); no voter votes"
         usage = reply_usage(reply)
@@ -136,7 +139,9 @@ class VoteNode:
         responses = [representative_text(state, a) for a in candidates]
         try:
             means = await self.expert.score_responses(question_messages(state), responses)
-        except Exception as e:  # noqa: BLE001 (the expert is optional: degrade, record, go on)
+        except Exception as e:  # the expert is optional: a service fault degrades, recorded
+            if not is_service_fault(e):
+                raise  # a bug in the expert's code: not a fault to degrade around
             failed: Usage = {**empty_usage(), "expert_calls": len(candidates)}
             return None, failed, f"voter: expert scoring failed ({type(e).__name__}: {e}); no voter votes"
         usage: Usage = {**empty_usage(), "expert_calls": len(candidates)}

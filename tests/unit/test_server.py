@@ -152,3 +152,64 @@ def test_cpu_servers_wait_passively_unless_told_otherwise(
     with pytest.raises(ServerStartError) as info:
         process.wait_healthy()
     assert f"omp={expected}" in str(info.value)
+
+
+def test_free_ports_are_never_handed_out_twice() -> None:
+    ports = [free_port() for _ in range(40)]
+    assert len(set(ports)) == len(ports)
+
+
+STAND_IN = """
+import http.server, sys
+port, lost = int(sys.argv[sys.argv.index("--port") + 1]), sys.argv[1]
+if str(port) == lost:  # as vLLM does when another process bound its port first
+    print("OSError: [Errno 98] Address already in use", flush=True)
+    sys.exit(1)
+class Health(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+http.server.HTTPServer(("127.0.0.1", port), Health).serve_forever()
+"""
+
+
+def stand_in(model_dir: Path, lost: int | None = None) -> VLLMServerProcess:
+    process = VLLMServerProcess(model_dir, ServerOptions(startup_timeout_s=30.0))
+    process.command = [sys.executable, "-c", STAND_IN, str(lost), "--port", str(process.port)]
+    return process
+
+
+def test_a_picked_port_taken_before_the_start_is_picked_again(model_dir: Path) -> None:
+    process = stand_in(model_dir)
+    first = process.port
+    try:
+        with socket.socket() as squatter:
+            squatter.bind(("127.0.0.1", first))
+            squatter.listen()
+            process.start()
+        process.wait_healthy()
+        assert process.port != first and process.base_url.endswith(f":{process.port}")
+    finally:
+        process.stop()
+    assert not process.log_path.parent.exists()  # a clean stop leaves no log folder behind
+
+
+def test_a_picked_port_lost_before_the_server_binds_is_picked_again(model_dir: Path) -> None:
+    process = stand_in(model_dir, lost=free_port())
+    process._use_port(int(process.command[3]))
+    first = process.port
+    try:
+        process.start()
+        process.wait_healthy()
+        assert process.port != first and process.running()
+    finally:
+        process.stop()
+
+
+def test_a_failed_start_keeps_its_log_and_a_clean_stop_removes_it(model_dir: Path) -> None:
+    process = fake_server(model_dir, "import sys; print('boom'); sys.exit(3)")
+    process.start()
+    with pytest.raises(ServerStartError, match="full log"):
+        process.wait_healthy()
+    process.stop()
+    assert process.log_path.exists()  # the error message points there

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 from collections.abc import Callable
 
 import httpx
@@ -20,6 +22,7 @@ from catts_graph.serving.errors import (
 from catts_graph.serving.vllm_client import VLLMClient, normalize_base_url
 from nodes.errors import InvalidInputError, TransientModelError
 from nodes.protocol import Message, SamplingParams
+from tests.reliability.fault_stubs import Reply, StubServer
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -113,3 +116,34 @@ def test_base_url_forms() -> None:
 
 def test_api_key_never_appears_in_repr() -> None:
     assert "secret" not in repr(VLLMClient("http://h:1", "m", api_key="secret-key"))
+
+
+def test_one_client_works_on_several_event_loops() -> None:
+    """`graph.invoke` runs nodes on the sync bridge's loop, `ainvoke` on the caller's: each loop gets its own
+    connections and concurrency limit (a limit shared across loops fails once requests queue on it)."""
+    stub = StubServer(lambda method, path: Reply(body=b'{"data": [{"id": "tiny"}]}', delay_s=0.05))
+    client = VLLMClient(stub.base_url, max_concurrency=1, max_retries=0)
+
+    async def queued() -> list[list[str]]:  # three requests queue on the one slot
+        return list(await asyncio.gather(*(client.list_models() for _ in range(3))))
+
+    try:
+        for _ in range(2):
+            assert asyncio.run(queued()) == [["tiny"]] * 3
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:  # two loops at once, in two threads
+            results = list(pool.map(lambda _: asyncio.run(queued()), range(2)))
+        assert results == [[["tiny"]] * 3] * 2
+    finally:
+        stub.close()
+
+
+async def test_a_callers_http_client_serves_one_loop_only() -> None:
+    stub = StubServer(lambda method, path: Reply(body=b'{"data": [{"id": "tiny"}]}'))
+    async with httpx.AsyncClient() as http:
+        client = VLLMClient(stub.base_url, http_client=http)
+        try:
+            assert await client.list_models() == ["tiny"]
+            with pytest.raises(InvalidInputError, match="serves the event loop it first ran on"):
+                await asyncio.to_thread(asyncio.run, client.list_models())
+        finally:
+            stub.close()

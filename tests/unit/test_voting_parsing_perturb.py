@@ -10,7 +10,7 @@ from PIL import Image
 
 from nodes.errors import InvalidInputError
 from nodes.parsing import parse_plan, parse_voter_reply
-from nodes.perturb import ddpm_alpha_bars, ddpm_noise
+from nodes.perturb import box_mask, ddpm_alpha_bars, perturb
 from nodes.voting import add_tables, leader, self_consistency_votes, shares
 
 
@@ -84,25 +84,27 @@ def test_ddpm_schedule_and_determinism() -> None:
     abar = ddpm_alpha_bars()
     assert abar.shape == (1000,) and np.all(np.diff(abar) < 0) and 0 < abar[-1] < abar[0] < 1
     img = Image.new("RGB", (16, 12), (200, 50, 50))
-    a, b, c = ddpm_noise(img, 500, seed=1), ddpm_noise(img, 500, seed=1), ddpm_noise(img, 500, seed=2)
+    a, b, c = (perturb(img, "ddpm", 0.5, seed=seed) for seed in (1, 1, 2))
     assert a.tobytes() == b.tobytes() != c.tobytes()
-    weak, strong = (np.asarray(ddpm_noise(img, t, seed=0), dtype=float) for t in (10, 990))
+    weak, strong = (np.asarray(perturb(img, "ddpm", level, seed=0), dtype=float) for level in (0.01, 0.99))
     base = np.asarray(img, dtype=float)
     assert np.abs(weak - base).mean() < np.abs(strong - base).mean()
 
 
 def test_box_noise_leaves_pixels_outside_untouched() -> None:
     img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (20, 40, 3), dtype=np.uint8))
-    out = np.asarray(ddpm_noise(img, 900, seed=0, box=(0.5, 0.0, 1.0, 0.5)))
+    out = np.asarray(perturb(img, "ddpm", 0.9, seed=0, mask=box_mask(40, 20, [(0.5, 0.0, 1.0, 0.5)])))
     base = np.asarray(img)
     assert np.array_equal(out[:, :20], base[:, :20]) and np.array_equal(out[10:], base[10:])
     assert not np.array_equal(out[:10, 20:], base[:10, 20:])
 
 
-@pytest.mark.parametrize(("step", "box"), [(1000, None), (-1, None), (10, (0.5, 0.5, 0.4, 1.0)), (10, (0, 0, 1.5, 1))])
-def test_noise_arguments_are_checked(step: int, box: tuple[float, float, float, float] | None) -> None:
+@pytest.mark.parametrize(
+    ("level", "box"), [(1.1, None), (-0.1, None), (0.1, (0.5, 0.5, 0.4, 1.0)), (0.1, (0, 0, 1.5, 1))]
+)
+def test_noise_arguments_are_checked(level: float, box: tuple[float, float, float, float] | None) -> None:
     with pytest.raises(InvalidInputError):
-        ddpm_noise(Image.new("RGB", (4, 4)), step, box=box)
+        perturb(Image.new("RGB", (4, 4)), "ddpm", level, mask=None if box is None else box_mask(4, 4, [box]))
 
 
 IMAGE = Image.fromarray(np.random.default_rng(3).integers(0, 255, (24, 32, 3), dtype=np.uint8))

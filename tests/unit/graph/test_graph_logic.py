@@ -11,7 +11,7 @@ from langgraph.types import RetryPolicy
 
 from catts_graph.graph import create_catts_graph
 from catts_graph.graph.config import CATTSConfig
-from nodes.errors import InvalidImageError, InvalidInputError, ModelError, TransientModelError
+from nodes.errors import InvalidImageError, InvalidInputError, ModelError, TransientModelError, is_service_fault
 from nodes.protocol import Message
 from nodes.testing import ScriptedExpert, ScriptedModel
 
@@ -134,13 +134,21 @@ async def test_expert_garbage_falls_back_and_is_recorded(image: str) -> None:
 
 async def test_a_failing_expert_degrades_instead_of_failing_the_run(image: str) -> None:
     model = ScriptedModel([("\\boxed{2}", 5.0), ("\\boxed{3}", 4.0)], greedy="\\boxed{2}")
-    expert = ScriptedExpert(errors=[RuntimeError("expert down"), RuntimeError("expert down")])  # not transient
+    expert = ScriptedExpert(errors=[ModelError("expert down"), ModelError("expert down")])  # not transient
     out = await run(model, expert, images=[image])
     assert out["answer"] == "2"
     assert any(
-        f.startswith("voter: expert call failed") and "last RuntimeError: expert down" in f for f in out["fallbacks"]
+        f.startswith("voter: expert call failed") and "last ModelError: expert down" in f for f in out["fallbacks"]
     )
     assert any("critic: expert call failed" in f for f in out["fallbacks"])
+
+
+@pytest.mark.parametrize("bug", [TypeError("complete() got an unexpected keyword"), KeyError("choices")])
+async def test_a_bug_in_a_custom_expert_surfaces_instead_of_becoming_a_fallback(image: str, bug: Exception) -> None:
+    model = ScriptedModel([("\\boxed{2}", 5.0), ("\\boxed{3}", 4.0)], greedy="\\boxed{2}")
+    with pytest.raises(type(bug)):
+        await run(model, ScriptedExpert(errors=[bug]), images=[image])
+    assert not is_service_fault(bug) and is_service_fault(ModelError("x")) and is_service_fault(ConnectionError())
 
 
 async def test_the_planner_order_is_followed(image: str) -> None:
@@ -270,7 +278,7 @@ async def test_sequential_counts_the_experts_own_answer_and_the_voter_reuses_it(
 
 
 async def test_a_failed_expert_leaves_the_stopping_rule_to_the_samples(image: str) -> None:
-    expert = ScriptedExpert(errors=[RuntimeError("down")])
+    expert = ScriptedExpert(errors=[ModelError("down")])
     stop = {"first": 2, "threshold": 0.95, "expert_weight": 1.0}
     cfg = config(sampling={"n": 16}, routing={"policy": "sequential", "stop": stop})
     out = await run(ScriptedModel(["\\boxed{2}"]), expert, cfg, images=[image])
@@ -430,7 +438,10 @@ async def test_a_transient_expert_fault_is_retried_before_it_falls_back(image: s
 
 @pytest.mark.parametrize(
     ("errors", "attempts"),
-    [([ConnectionError("down")] * 3, "3 attempts, last ConnectionError: down"), ([ValueError("bad")], "1 attempt")],
+    [
+        ([ConnectionError("down")] * 3, "3 attempts, last ConnectionError: down"),
+        ([ModelError("400: bad request")], "1 attempt"),
+    ],
     ids=["outlives-the-retries", "not-transient"],
 )
 async def test_an_expert_fault_that_survives_becomes_a_fallback(
