@@ -6,20 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import warnings
-from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, ToolMessage
 from langgraph.graph import END, START, StateGraph
-from pydantic import BaseModel
 
 from catts_graph.graph import create_catts_graph
 from catts_graph.graph.config import CATTSConfig
 from catts_graph.graph.tool import as_tool
 from catts_graph.serving.server import RunningServer
 from catts_graph.serving.vllm_client import VLLMClient
+from tests.unit.graph.test_parent_context import DataclassContext, DictContext, PydanticContext
 
 pytestmark = pytest.mark.vllm
 
@@ -36,22 +35,6 @@ class Shared(TypedDict, total=False):
     answer: str | None
     samples: list[dict[str, Any]]
     settings: dict[str, Any]
-
-
-class DictContext(TypedDict, total=False):
-    user_id: str
-    catts: dict[str, Any]
-
-
-class PydanticContext(BaseModel):
-    user_id: str = "u1"
-    catts: dict[str, Any] | None = None
-
-
-@dataclass
-class DataclassContext:
-    user_id: str = "u1"
-    catts: dict[str, Any] | None = field(default=None)
 
 
 CONTEXTS = [
