@@ -281,6 +281,11 @@ class RoutingConfig(StageConfig):
     """Skip the critic when the vote clears this gate (adaptive and sequential)."""
     self_check: Gate = Gate()
     """Skip the self-check when the vote clears this gate (adaptive and sequential)."""
+    skip_futile: bool = False
+    """Under every policy, skip the modules left when even their largest votes (``tau2``, ``tau3``) all given to one
+    other answer could not overturn the leader: the answer is the same, the calls are saved (the confidence, the
+    leader's share of the table, is then read without their votes). False (the default) runs them, as the paper
+    does."""
 
 
 class CATTSConfig(StageConfig):

@@ -24,7 +24,7 @@ from nodes.config import CATTSConfig
 from nodes.inputs import validate_input
 from nodes.run_context import run_settings
 from nodes.state import CATTSState, RouteRecord, empty_usage
-from nodes.voting import leader
+from nodes.voting import cannot_overturn, leader
 
 FINALIZE = "finalize"
 OPTIONAL_STAGES = ("planner", "critic", "self_check")
@@ -90,8 +90,15 @@ class GateNode:
         skipped: list[str] = []
         reasons: list[str] = []
         nxt = FINALIZE
+        futile = self._futile(state, config, ran)
         if summary["leader"] is None:
             reasons.append("no parseable answer: nothing to check")
+        elif futile:
+            skipped = futile
+            reasons.append(
+                f"{', '.join(futile)} skipped: cannot change the answer (the leader's lead exceeds the "
+                f"{sum(module_weight(config, m) for m in futile):g} their votes could add to another answer)"
+            )
         else:
             for module in state.get("plan") or self.modules:
                 if module in ran or module not in self.modules:
@@ -127,6 +134,19 @@ class GateNode:
             }
         )
         return {"next_module": nxt, "routes": [route]}
+
+    def _futile(self, state: CATTSState, config: CATTSConfig, ran: Sequence[str]) -> list[str]:
+        """The modules left to run, when even all their votes could not overturn the leader; else []."""
+        left = [m for m in self.modules if m not in ran and getattr(config, m).enabled]
+        weights = [module_weight(config, m) for m in state.get("plan") or self.modules if m in left]
+        if not config.routing.skip_futile or not left or not cannot_overturn(vote_table(state), weights):
+            return []
+        return left
+
+
+def module_weight(config: CATTSConfig, module: str) -> float:
+    """The most a verification module adds to one answer: the critic's ``tau2``, the self-check's ``tau3``."""
+    return config.critic.tau2 if module == "critic" else config.self_check.tau3
 
 
 def expert_dissent(state: CATTSState, leader_answer: str | None) -> str:

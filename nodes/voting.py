@@ -70,6 +70,33 @@ def leader(table: Mapping[str, float]) -> tuple[str | None, float]:
     return best, table[best] / total
 
 
+def cannot_overturn(table: Mapping[str, float], additions: Sequence[float]) -> bool:
+    """Whether the table's leader stays the leader whatever answers `additions` go to (each addition, in order, to
+    one answer: a candidate, or a new one, which enters the table last and so loses ties). Exact, ties included:
+    `leader` of the table after any such additions is the leader now.
+
+    Example:
+        >>> cannot_overturn({"2": 1.0}, [0.5, 0.5])  # one sample: a new answer can at most tie, and loses the tie
+        True
+        >>> cannot_overturn({"2": 0.6, "3": 0.4}, [0.5])
+        False
+    """
+    best, _ = leader(table)
+    if best is None:
+        return False
+    order = list(table)
+    for answer in [*order, None]:  # None: an answer not in the table yet
+        if answer == best:
+            continue
+        reach = table[answer] if answer is not None else 0.0
+        for addition in additions:  # summed in the order the modules would add them, as the table would
+            reach += addition
+        wins_ties = answer is not None and order.index(answer) < order.index(best)
+        if reach > table[best] or (reach == table[best] and wins_ties):
+            return False
+    return True
+
+
 def ranked(table: Mapping[str, float]) -> list[str]:
     """The table's answers, most weight first (equal weights keep the table's order)."""
     return sorted(table, key=lambda a: -table[a])
