@@ -21,6 +21,7 @@ from catts_graph.cli.endpoints import load_relevance
 from catts_graph.cli.options import GROUNDED_MAX_TOKENS, add_graph_options, apply_graph_options
 from catts_graph.evaluation.methods import vote_prediction
 from catts_graph.evaluation.metrics import auroc, ece
+from catts_graph.cli.values import positive_int, validated_config
 from catts_graph.evaluation.plots import method_comparison, plots_unavailable
 from catts_graph.evaluation.results import finite_json
 from catts_graph.graph.builder import create_catts_graph
@@ -45,10 +46,10 @@ def register(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--out", type=Path, default=Path("catts-demo-out"), help="output folder (default: %(default)s)")
-    p.add_argument("--items", type=int, default=50, help="held-out items to answer (default: %(default)s)")
+    p.add_argument("--items", type=positive_int, default=50, help="held-out items to answer (default: %(default)s)")
     p.add_argument("--seed", type=int, default=HELD_OUT_SEED, help="world seed of the items (default: %(default)s)")
-    p.add_argument("--n", type=int, default=8, help="samples per question (default: %(default)s)")
-    p.add_argument("--concurrency", type=int, default=8, help="items in flight (default: %(default)s)")
+    p.add_argument("--n", type=positive_int, default=8, help="samples per question (default: %(default)s)")
+    p.add_argument("--concurrency", type=positive_int, default=8, help="items in flight (default: %(default)s)")
     add_graph_options(p)
     p.set_defaults(handler=run)
 
@@ -57,8 +58,9 @@ def demo_config(args: argparse.Namespace) -> CATTSConfig:
     """The paper's policy at N = `--n`, short answers, the bundled expert's Voter form, any `--voter-form` /
     `--weights`."""
     tokens = GROUNDED_MAX_TOKENS if args.grounded else MAX_TOKENS
-    config = CATTSConfig.model_validate(
-        {"sampling": {"n": args.n, "max_tokens": tokens}, "critic": {"reanswer_max_tokens": tokens}}
+    config = validated_config(
+        {"sampling": {"n": args.n, "max_tokens": tokens}, "critic": {"reanswer_max_tokens": tokens}},
+        {"sampling.n": "--n"},
     )
     return apply_graph_options(config, args, bundled=True)
 
