@@ -1,6 +1,6 @@
 """What a new user tripped on, each pinned: bad values end in one line and exit 2, a box outside its image is refused
-with its line, and `--bundled-settings` gives a served bundled model the bundled run's settings, and every run says
-which settings are in force."""
+with its line, `--bundled-settings` gives a served bundled model the bundled run's settings and every run says which
+settings are in force, and the demo's summary says what 50 items can show."""
 
 from __future__ import annotations
 
@@ -122,3 +122,16 @@ def test_every_eval_prints_its_settings_before_it_calls_the_server(
     err = capsys.readouterr().err
     assert code == 2 and "cannot reach the model server" in err
     assert err.index("settings: ") < err.index("cannot reach")
+
+
+def test_the_demo_summary_carries_paired_intervals_and_says_what_50_items_show() -> None:
+    from catts_graph.cli.demo import verdict
+
+    rows = [
+        {"gold": "1", "greedy": "1" if i % 7 else "2", "majority": "1" if i % 5 else "2", "catts": "1"}
+        for i in range(50)
+    ]
+    text = verdict(rows)
+    assert "95% CI" in text and text.count("points") >= 2
+    assert "catts eval --benchmark shapes --limit 500" in text and "docs/results.md" in text
+    assert "50 items" in text and "2 points" in text
