@@ -117,3 +117,27 @@ def _sampling_body() -> bytes:
     params = SamplingParams(n=1, max_tokens=8, temperature=1.0, top_logprobs=1)
     body = sampling_request("m", [Message.user("How many?")], params)
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--backend", "replay"], "needs --recording FILE"),
+        (["--backend", "replay", "--recording", "NOT_A_RECORDING"], "not a readable recording"),
+        (["--backend", "replay", "--recording", "NO_SETTINGS"], "the recording's settings lack items"),
+        (["--recording", "NO_SETTINGS"], "--recording is for --backend replay"),
+    ],
+)
+def test_bench_replay_option_errors_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    from catts_graph.cli import main
+
+    (tmp_path / "plain.txt").write_text("no recording")
+    named = {
+        "NOT_A_RECORDING": str(tmp_path / "plain.txt"),
+        "NO_SETTINGS": str(write_recording(tmp_path / "r.gz", [])),
+    }
+    code = main(["bench", "--base-url", "http://127.0.0.1:9", *[named.get(a, a) for a in args]])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
