@@ -2,9 +2,9 @@
 
 UTF-8, one item per line: `id`, `image` (a path relative to the file, or a data URL), `question`, `answer`, optional
 `choices` (option texts; the answer is then a letter), `answer_type` (`integer|float|text|choice`), and grounding
-truth: `boxes` (``[[x1, y1, x2, y2], ...]``, the evidence in pixels of the image) and `caption`; step truth: `steps`
-(the reference rationale's steps, a list of texts). Unknown fields are kept in `meta`. A bad line is reported with
-its file and line number, before any model call.
+truth: `boxes` (``[[x1, y1, x2, y2], ...]``, the evidence in pixels of the image; a box outside the image is refused
+with its line, not clipped) and `caption`; step truth: `steps` (the reference rationale's steps, a list of texts).
+Unknown fields are kept in `meta`. A bad line is reported with its file and line number, before any model call.
 """
 
 from __future__ import annotations
@@ -16,12 +16,14 @@ from typing import Any
 from catts_graph.benchmarks.items import BenchmarkError, BenchmarkItem, read_boxes
 from nodes.answers import ANSWER_TYPES, normalize_answer
 from nodes.errors import InvalidImageError, InvalidInputError
+from nodes.grounding import Box
 from nodes.images import fetch_image, load_image
 from nodes.inputs import MAX_QUESTION_CHARS, check_choices
 
 
-def _resolve_image(value: Any, root: Path, where: str, allow_remote: bool = False) -> str:
-    """The item's image as a data URL or an absolute path inside `root`, checked to decode (before any output)."""
+def _resolve_image(value: Any, root: Path, where: str, allow_remote: bool = False) -> tuple[str, tuple[int, int]]:
+    """The item's image as a data URL or an absolute path inside `root`, checked to decode (before any output), and
+    its size in pixels (width, height)."""
     if not isinstance(value, str) or not value:
         raise BenchmarkError(f"{where}: `image` must be a path or a data URL string.")
     image = value
@@ -32,19 +34,34 @@ def _resolve_image(value: Any, root: Path, where: str, allow_remote: bool = Fals
                 "or pass --allow-remote-images."
             )
         try:
-            return fetch_image(value)  # a validated data URL
+            image = fetch_image(value)  # a validated data URL
         except InvalidImageError as e:
             raise BenchmarkError(f"{where}: {e}") from None
-    if not value.startswith("data:"):
+    elif not value.startswith("data:"):
         path = (root / value).resolve()
         if not path.is_relative_to(root.resolve()):
             raise BenchmarkError(f"{where}: image path {value!r} leaves the benchmark's folder; refused.")
         image = str(path)
     try:
-        load_image(image)  # corrupt, truncated, oversized, zero-size: refused here, not mid-run
+        size = load_image(image).size  # corrupt, truncated, oversized, zero-size: refused here, not mid-run
     except InvalidImageError as e:
         raise BenchmarkError(f"{where}: {e}") from None
-    return image
+    return image, size
+
+
+def _boxes_on(boxes: tuple[Box, ...], size: tuple[int, int], where: str) -> tuple[Box, ...]:
+    """`boxes` when each lies on the image (edges included); a box outside it is refused with the line, not clipped:
+    such a box is usually in another frame (a 0-1000 grid, the resized input) and clipping would hide that."""
+    width, height = size
+    for box in boxes:
+        x1, y1, x2, y2 = box
+        if min(x1, y1) < 0 or x2 > width or y2 > height:
+            shown = "[" + ", ".join(f"{v:g}" for v in box) + "]"
+            raise BenchmarkError(
+                f"{where}: box {shown} lies outside the {width} x {height} image; boxes are [x1, y1, x2, y2] in "
+                "pixels of the image itself (a box in a 0-1000 grid or a resized frame must be converted first)."
+            )
+    return boxes
 
 
 def _question(value: Any, where: str) -> str:
@@ -81,12 +98,15 @@ def parse_item(record: Any, root: Path, where: str, *, allow_remote_images: bool
         raise BenchmarkError(
             f"{where}: the answer {record['answer']!r} cannot be read as {answer_type or 'an answer'}."
         )
+    image, size = _resolve_image(record["image"], root, where, allow_remote_images)
     known = ("id", "image", "question", "answer", "choices", "answer_type", "boxes", "caption", "steps")
     meta = {k: v for k, v in record.items() if k not in known}
     try:
         boxes = None if record.get("boxes") is None else read_boxes(record["boxes"])
     except InvalidInputError as e:
         raise BenchmarkError(f"{where}: {e}") from None
+    if boxes:
+        boxes = _boxes_on(boxes, size, where)
     caption = record.get("caption")
     if caption is not None and not isinstance(caption, str):
         raise BenchmarkError(f"{where}: `caption` must be text, got {type(caption).__name__}.")
@@ -96,7 +116,7 @@ def parse_item(record: Any, root: Path, where: str, *, allow_remote_images: bool
     return BenchmarkItem(
         id=str(record["id"]),
         question=_question(record["question"], where),
-        image=_resolve_image(record["image"], root, where, allow_remote_images),
+        image=image,
         answer=answer,
         answer_type=answer_type,
         choices=tuple(choices) if choices else None,

@@ -1,7 +1,7 @@
 """The `catts` command line. Each subcommand lives in its own module; this one dispatches and reports errors.
 
-User errors (bad input, unreachable server, failed server start) print one clear line to stderr and exit
-non-zero without a traceback; `--debug` shows the traceback too.
+User errors (a bad option value, bad input, unreachable server, failed server start) print one clear line to stderr
+and exit 2 without a traceback (`cli.values`); `--debug` shows the traceback too.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from catts_graph.cli import bench, calibrate, data, demo, evaluate, make_model, probe, run, serve, shapes, train
+from catts_graph.cli.values import CommandParser
 from nodes.errors import CattsError
 
 EXIT_USER_ERROR = 2
@@ -22,7 +23,7 @@ _COMMANDS = (run, evaluate, calibrate, probe, bench, serve, shapes, data, train,
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="catts",
         description=(
             "Confidence-Aware Test-Time Scaling for vision-language models, on a local vLLM server.\n\n"

@@ -14,11 +14,12 @@ import httpx
 from tqdm import tqdm
 
 from catts_graph.benchmarks import load_benchmark
-from catts_graph.cli.endpoints import model_endpoints
+from catts_graph.cli.bench_backends import bench_settings, load_recording, recorded, replay_endpoints
+from catts_graph.cli.endpoints import Endpoints, model_endpoints
 from catts_graph.cli.options import add_server_options, csv_list, load_stop_rule, servers_from
 from catts_graph.evaluation import bench
 from catts_graph.evaluation.results import finite_json
-from catts_graph.graph.config import CATTSConfig
+from catts_graph.serving.replay_process import replaying
 from catts_graph.serving.vllm_client import VLLMClient
 from nodes.config import StopRule
 from nodes.errors import InvalidInputError
@@ -36,6 +37,13 @@ examples:
   catts bench                               serve the bundled models; a table
   catts bench --json > bench.json           one JSON object (overhead_ratio, concurrency_speedup, ...)
   catts bench --base-url http://127.0.0.1:8000 --items 32 --concurrency 1,8,32
+  catts bench --record runs/bench.replay.gz                 the same, every request and reply recorded
+  catts bench --backend replay --recording runs/bench.replay.gz   the graph's own cost, the servers replayed
+
+Backends: vllm (default) measures against real servers; on a small machine they share the client's cores, so the
+overhead and throughput ratios also measure that contention. replay answers the recorded requests of a real run
+(--record FILE) from a loopback server with their recorded replies and latencies, for next to no CPU: the graph's
+own cost as beside a GPU server. It takes its settings from the recording; client CPU per item is reported in both.
 
 Parts: overhead (graph runs vs the same HTTP requests sent directly; the graph's base model is its own expert
 unless the bundled expert is served), concurrency (items per minute of majority + catts-paper at N, at each level;
@@ -76,6 +84,19 @@ def register(sub: Any) -> None:
         "expert's answer 1 vote, prior 1, threshold 0.85)",
     )
     add_server_options(p, expert=False, default="serve the bundled models")
+    p.add_argument(
+        "--backend",
+        choices=["vllm", "replay"],
+        default="vllm",
+        help="vllm: real servers (--base-url, or the bundled models); replay: answer from --recording on loopback "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--record", type=Path, metavar="FILE", help="with --backend vllm: record every request and reply to FILE"
+    )
+    p.add_argument(
+        "--recording", type=Path, metavar="FILE", help="with --backend replay: the recording of `catts bench --record`"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.set_defaults(handler=run)
 
@@ -90,20 +111,53 @@ def run(args: argparse.Namespace) -> int:
     if args.items < 2 or args.n < 2 or args.early_stop_n <= 16:
         raise InvalidInputError("--items and --n must be at least 2, --early-stop-n above 16 (the warm-up).")
     stop = StopRule() if args.stop_rule is None else load_stop_rule(args.stop_rule)
-    config = CATTSConfig.model_validate(
-        {"sampling": {"n": args.n, "max_tokens": args.max_tokens}, "routing": {"stop": stop.model_dump()}}
-    )
-    settings = bench.BenchSettings(args.items, args.n, args.early_stop_n, levels, config)
-    items = load_benchmark("shapes", limit=args.items).items
+    settings = bench_settings(
+        {"items": args.items, "n": args.n, "early_stop_n": args.early_stop_n, "concurrency": list(levels),
+         "max_tokens": args.max_tokens, "stop_rule": stop.model_dump()}
+    )  # fmt: skip
     started = time.perf_counter()
-    with model_endpoints(servers_from(args), want_expert=True, timeout=600) as endpoints:
-        result = asyncio.run(_measure(endpoints, items, settings))
+    if args.backend == "replay":
+        result = _replayed(args)
+    else:
+        if args.recording is not None:
+            raise InvalidInputError("--recording is for --backend replay; --record FILE makes one.")
+        with model_endpoints(servers_from(args), want_expert=True, timeout=600) as endpoints:
+            if args.record is None:
+                result = _run(endpoints, settings)
+            else:
+                with recorded(endpoints, args.record, settings) as proxied:
+                    result = _run(proxied, settings)
+                result["backend"]["recording"] = str(args.record)
     result["wall_s"] = time.perf_counter() - started
     if args.json:
         print(json.dumps(finite_json(result), indent=2))
     else:
         print(table(result))
     return 0
+
+
+def _run(endpoints: Endpoints, settings: bench.BenchSettings) -> dict[str, Any]:
+    items = load_benchmark("shapes", limit=settings.items).items
+    result = asyncio.run(_measure(endpoints, items, settings))
+    result["backend"] = {"kind": "vllm"}
+    return result
+
+
+def _replayed(args: argparse.Namespace) -> dict[str, Any]:
+    """`--backend replay`: the recording's settings, measured against the replay server."""
+    if args.recording is None or args.record is not None:
+        raise InvalidInputError("--backend replay needs --recording FILE (from `catts bench --record FILE`).")
+    meta, exchanges = load_recording(args.recording)
+    settings = bench_settings(meta.get("settings") or {})
+    with replaying(args.recording) as backend:
+        result = _run(replay_endpoints(backend, meta), settings)
+        stats = backend.stats()
+    result["backend"] = {"kind": "replay", "recording": str(args.recording), "recorded_exchanges": len(exchanges),
+                         "server_cpu_s": backend.cpu_s, **stats}  # fmt: skip
+    if stats["misses"]:
+        print(f"warning: {stats['misses']} of {stats['requests']} requests were never recorded; they got a reply "
+              "recorded for the same path, so this run is not quite the recorded one", file=sys.stderr)  # fmt: skip
+    return result
 
 
 async def _measure(endpoints: Any, items: list[Any], settings: bench.BenchSettings) -> dict[str, Any]:
@@ -161,8 +215,20 @@ async def _measure(endpoints: Any, items: list[Any], settings: bench.BenchSettin
             "n": settings.n,
             "early_stop_n": settings.early_stop_n,
             "stop_rule": settings.config.routing.stop.model_dump(),
+            "concurrency": list(settings.concurrency),
+            "max_tokens": settings.config.sampling.max_tokens,
         },
     }
+
+
+def _backend_line(backend: dict[str, Any]) -> str:
+    if backend["kind"] == "vllm":
+        recording = backend.get("recording")
+        return "backend: real servers" + (f", every exchange recorded to {recording}" if recording else "")
+    return (
+        f"backend: replay of {backend['recording']} ({backend['requests']} requests, {backend['misses']} never "
+        f"recorded; the replay server used {backend['server_cpu_s']:.1f} s of CPU)"
+    )
 
 
 def _holds(value: float, op: str, bound: float) -> bool:
@@ -177,12 +243,13 @@ def table(result: dict[str, Any]) -> str:
             f"orchestration overhead: {o['overhead_ratio']:.3f}x ({o['items']} graph runs, {o['requests']} requests: "
             f"graph {o['graph_s']:.1f} s, same requests sent directly {o['direct_s']:.1f} s; completion tokens "
             f"{o['graph_completion_tokens']} vs {o['direct_completion_tokens']}; graph / its own time in calls "
-            f"{o['in_call_ratio']:.3f}x)"
+            f"{o['in_call_ratio']:.3f}x; client CPU {1000 * o['client_cpu_per_item_s']:.0f} ms per graph run)"
         ),
         "",
-        f"{'concurrency':>11} {'items':>6} {'items/min':>10} {'speedup':>8}",
+        f"{'concurrency':>11} {'items':>6} {'items/min':>10} {'speedup':>8} {'CPU/item':>9}",
         *(
-            f"{r['concurrency']:>11} {r['items']:>6} {r['items_per_min']:>10.1f} {r['speedup']:>7.2f}x"
+            f"{r['concurrency']:>11} {r['items']:>6} {r['items_per_min']:>10.1f} {r['speedup']:>7.2f}x "
+            f"{1000 * r['client_cpu_per_item_s']:>7.0f}ms"
             + (
                 f"   same {r['requests']} requests sent directly: {r['direct_s']:.1f} s vs {r['wall_s']:.1f} s "
                 f"({r['throughput_ratio']:.3f} of this machine's limit)"
@@ -228,6 +295,7 @@ def table(result: dict[str, Any]) -> str:
             f"  {name:<26} {t['value']:.3f} (target {t['target']}): {'met' if t['met'] else 'NOT met'}"
             for name, t in result["targets"].items()
         ),
+        _backend_line(result["backend"]),
         f"wall time {result['wall_s']:.0f} s",
     ]
     return "\n".join(lines)

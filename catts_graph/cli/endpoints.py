@@ -88,7 +88,7 @@ def model_endpoints(servers: Servers, *, want_expert: bool, timeout: float) -> I
     expert = chat_expert(servers, timeout=timeout) if want_expert else None
     expert_name = (servers.expert_model if expert is not None else None) or "base model"
     if servers.base_url is not None:
-        relevance = load_relevance(servers.clip, bundled=False)
+        relevance = load_relevance(servers.clip, bundled=servers.bundled_settings)
         yield Endpoints(servers.base_url, servers.model, expert, expert_name, relevance, servers.api_key)
         return
     relevance = load_relevance(servers.clip, bundled=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,15 +29,16 @@ from catts_graph.cli.options import (
     routing_from,
     servers_from,
 )
+from catts_graph.cli.settings import bundled_hint, settings_line
+from catts_graph.cli.values import CommandParser, positive_int, validated_config
 from catts_graph.evaluation.harness import EvalSettings, catts_config
 from catts_graph.evaluation.job import EvalJob, EvalModels, EvalRun, open_run
 from catts_graph.evaluation.merge import merge_runs
 from catts_graph.evaluation.methods import expand_methods
 from catts_graph.evaluation.report import table
-from catts_graph.graph.config import CATTSConfig
 from catts_graph.serving.chat import API_KEY_ENV, EXPERT_KEY_ENV, JUDGE_KEY_ENV
 from catts_graph.serving.vllm_client import VLLMClient
-from nodes.errors import InvalidInputError
+from nodes.errors import InvalidInputError, ModelError
 
 EPILOG = f"""\
 examples:
@@ -61,6 +63,13 @@ Across machines: run `--shard I/K` on each (every K-th item from the I-th, 0-bas
 RH-AUC: catts eval --rh-auc --budgets 16,32,64,128 --out DIR writes DIR/rh_results.jsonl, DIR/rh_auc.json and
 DIR/rh_auc.png (items split into perception and reasoning: meta.category, or ShapesVQA question types).
 """
+
+EVAL_OPTIONS = {
+    "sampling.temperature": "--temperature",
+    "sampling.max_tokens": "--max-tokens",
+    "critic.reanswer_max_tokens": "--max-tokens",
+    "vote.window": "--window",
+}
 
 
 def register(sub: Any) -> None:
@@ -113,7 +122,7 @@ def register(sub: Any) -> None:
         metavar="MODEL_DIR",
         help="run the base model in this process with transformers instead of a vLLM server (research; slow)",
     )
-    p.add_argument("--concurrency", type=int, default=4, help="items in flight (default: %(default)s)")
+    p.add_argument("--concurrency", type=positive_int, default=4, help="items in flight (default: %(default)s)")
     p.add_argument("--skip-bad-lines", action="store_true", help="evaluate the rest of a JSONL file with bad lines")
     p.add_argument(
         "--allow-remote-images", action="store_true", help="download http(s) images named in a JSONL file (refused)"
@@ -164,17 +173,19 @@ def job_from(args: argparse.Namespace) -> EvalJob:
         if not ns or ns[0] < 1:
             raise InvalidInputError("--n needs positive integers, e.g. --n 1,2,4,8")
     routing = routing_from(args).model_dump()
-    max_tokens = args.max_tokens or (GROUNDED_MAX_TOKENS if args.grounded else 128)
-    config = CATTSConfig.model_validate(
+    max_tokens = args.max_tokens if args.max_tokens is not None else GROUNDED_MAX_TOKENS if args.grounded else 128
+    config = validated_config(
         {
             "sampling": {"temperature": args.temperature, "max_tokens": max_tokens},
             "vote": {"window": args.window},
             "critic": {"reanswer_max_tokens": max_tokens},
             "routing": routing,
             "self_check": {"form": args.self_check_form},
-        }
+        },
+        EVAL_OPTIONS,
     )
-    config = apply_graph_options(config, args, bundled=args.base_url is None and args.engine is None)
+    bundled = (args.base_url is None and args.engine is None) or args.bundled_settings
+    config = apply_graph_options(config, args, bundled=bundled)
     for method in methods:
         try:
             catts_config(method, 1, config)  # a region no config allows (model without --grounded) fails here
@@ -183,7 +194,7 @@ def job_from(args: argparse.Namespace) -> EvalJob:
     return EvalJob(
         benchmark=args.benchmark,
         out=args.out,
-        settings=EvalSettings(tuple(methods), tuple(ns), config, max(1, args.concurrency)),
+        settings=EvalSettings(tuple(methods), tuple(ns), config, args.concurrency),
         limit=args.limit,
         resume=args.resume,
         skip_bad_lines=args.skip_bad_lines,
@@ -209,9 +220,12 @@ def run(args: argparse.Namespace) -> int:
     if job.rh_budgets:
         return _rh(eval_run, servers)
     if args.engine is not None:
-        asyncio.run(_evaluate(eval_run, _in_process_models(args.engine, servers)))
+        models = _in_process_models(args.engine, servers)
+        print(_settings(job, models.relevance is not None, True), file=sys.stderr)
+        asyncio.run(_evaluate(eval_run, models))
     else:
         with model_endpoints(servers, want_expert=job.needs_expert, timeout=600) as endpoints:
+            print(_settings(job, endpoints.relevance is not None, servers.settings_bundled), file=sys.stderr)
             models = EvalModels(
                 endpoints.client(timeout_s=600),
                 endpoints.model or endpoints.base_url,
@@ -219,7 +233,7 @@ def run(args: argparse.Namespace) -> int:
                 endpoints.expert_name,
                 endpoints.relevance,
             )
-            asyncio.run(_evaluate(eval_run, models))
+            asyncio.run(_evaluate(eval_run, models, hint=not servers.settings_bundled))
     outputs = eval_run.write_outputs()
     print(table(outputs.metrics))
     written = outputs.written
@@ -245,7 +259,17 @@ def _in_process_models(engine: Path, servers: Servers) -> EvalModels:
     return EvalModels(TransformersEngine(engine), name, expert, expert_name, relevance)
 
 
-async def _evaluate(run: EvalRun, models: EvalModels) -> None:
+def _settings(job: EvalJob, relevance: bool, bundled: bool) -> str:
+    return settings_line(job.settings.config, relevance=relevance, bundled_settings=bundled, ns=job.settings.ns)
+
+
+async def _evaluate(run: EvalRun, models: EvalModels, *, hint: bool = False) -> None:
+    """Evaluate with a progress bar; with `hint`, first warn when the server serves a bundled model by name."""
+    if hint and isinstance(models.model, VLLMClient):
+        with contextlib.suppress(ModelError):  # an unreachable server is reported by the evaluation itself
+            warning = bundled_hint(await models.model.list_models())
+            if warning:
+                print(warning, file=sys.stderr)
     try:
         with tqdm(total=len(run.remaining()), desc="eval", unit="item", file=sys.stderr) as bar:
             await run.evaluate(models, on_item=bar.update)
@@ -291,7 +315,7 @@ Every shard must be complete (finish one with --resume) and come from the same c
 
 def merge_parser() -> argparse.ArgumentParser:
     """`catts eval merge`'s own parser (`catts eval` itself takes no positional arguments)."""
-    p = argparse.ArgumentParser(
+    p = CommandParser(
         prog="catts eval merge", description=MERGE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("shards", type=Path, nargs="+", metavar="DIR", help="the shard folders, one per --shard I/K")

@@ -49,6 +49,7 @@ class Servers:
     expert_model: str | None = None
     clip: str | None = None  # `--clip`: a CLIP folder or open_clip:ARCH[:TAG]
     grounded: bool = False  # `--grounded`: with the bundled models, the grounded model is the base model
+    bundled_settings: bool = False  # `--bundled-settings`: the bundled run's settings for the servers named
     api_key: str | None = field(default=None, repr=False)  # CATTS_API_KEY, for base_url
     expert_api_key: str = field(default="EMPTY", repr=False)  # CATTS_EXPERT_API_KEY
 
@@ -56,6 +57,11 @@ class Servers:
     def bundled(self) -> bool:
         """No `--base-url`: the bundled models are served."""
         return self.base_url is None
+
+    @property
+    def settings_bundled(self) -> bool:
+        """The bundled run's settings are in force: the bundled models are served, or `--bundled-settings`."""
+        return self.bundled or self.bundled_settings
 
 
 def add_server_options(
@@ -71,6 +77,14 @@ def add_server_options(
             "bundled models, else the base model)",
         )
         parser.add_argument("--expert-model", help="expert model name (required with --expert-base-url)")
+        parser.add_argument(
+            "--bundled-settings",
+            action="store_true",
+            help="with --base-url: the settings the bundled run uses (the bundled expert's Voter form, the bundled "
+            "base model's step weights and box frame, question-guided noise from the bundled ShapesVQA CLIP), for a "
+            "served copy of a bundled model; without it a server gets the paper's defaults (text Voter, "
+            "whole-image noise unless --clip)",
+        )
 
 
 def servers_from(args: argparse.Namespace) -> Servers:
@@ -82,6 +96,7 @@ def servers_from(args: argparse.Namespace) -> Servers:
         expert_model=getattr(args, "expert_model", None),
         clip=getattr(args, "clip", None),
         grounded=getattr(args, "grounded", False),
+        bundled_settings=getattr(args, "bundled_settings", False),
         api_key=os.environ.get(API_KEY_ENV),
         expert_api_key=os.environ.get(EXPERT_KEY_ENV, "EMPTY"),
     )

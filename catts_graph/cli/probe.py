@@ -22,6 +22,7 @@ from catts_graph.cli.options import (
     grounding_from,
     servers_from,
 )
+from catts_graph.cli.values import positive_int
 from catts_graph.evaluation.plots import plots_unavailable, probe_curves
 from catts_graph.evaluation.probe import ProbeSettings, run_probe, summarize
 from catts_graph.evaluation.results import finite_json
@@ -71,7 +72,7 @@ def register(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="perturbation seed (default: %(default)s)")
     add_server_options(p, expert=False, default="serve the bundled base model")
     add_grounding_options(p, self_check=False)
-    p.add_argument("--concurrency", type=int, default=8, help="items in flight (default: %(default)s)")
+    p.add_argument("--concurrency", type=positive_int, default=8, help="items in flight (default: %(default)s)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.set_defaults(handler=run)
 

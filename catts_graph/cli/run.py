@@ -19,6 +19,8 @@ from catts_graph.cli.options import (
     routing_from,
     servers_from,
 )
+from catts_graph.cli.settings import settings_line
+from catts_graph.cli.values import validated_config
 from catts_graph.evaluation.results import finite_json
 from catts_graph.graph.builder import create_catts_graph
 from catts_graph.graph.config import CATTSConfig
@@ -85,7 +87,7 @@ def register(sub: Any) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> CATTSConfig:
-    config = CATTSConfig.model_validate(
+    config = validated_config(
         {
             "sampling": {"n": args.n, "temperature": args.temperature, "max_tokens": args.max_tokens},
             "vote": {"voter": not args.no_voter},
@@ -93,9 +95,10 @@ def config_from_args(args: argparse.Namespace) -> CATTSConfig:
             "self_check": {"enabled": not args.no_self_check},
             "planner": {"enabled": args.planner},
             "routing": routing_from(args, args.policy),
-        }
+        },
+        {"sampling.n": "--n", "sampling.temperature": "--temperature", "sampling.max_tokens": "--max-tokens"},
     )
-    return apply_graph_options(config, args, bundled=args.base_url is None)
+    return apply_graph_options(config, args, bundled=args.base_url is None or args.bundled_settings)
 
 
 def result_json(out: dict[str, Any], wall_s: float) -> dict[str, Any]:
@@ -135,8 +138,7 @@ def result_json(out: dict[str, Any], wall_s: float) -> dict[str, Any]:
     return result
 
 
-async def answer(args: argparse.Namespace, inputs: Any, endpoints: Endpoints) -> dict[str, Any]:
-    config = config_from_args(args)
+async def answer(args: argparse.Namespace, inputs: Any, endpoints: Endpoints, config: CATTSConfig) -> dict[str, Any]:
     async with endpoints.client(timeout_s=args.timeout) as model:
         graph = create_catts_graph(model, expert=endpoints.expert, config=config, relevance=endpoints.relevance)
         started = time.perf_counter()
@@ -188,13 +190,19 @@ def print_report(result: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    config = config_from_args(args)  # a bad option value is refused before anything is read
     remote = ("http://", "https://")
     images = [fetch_image(i) if args.allow_remote_images and i.startswith(remote) else i for i in args.image]
     inputs = validate_input(
         {"question": args.question, "images": images, "choices": args.choices, "answer_type": args.answer_type}
     )
-    with model_endpoints(servers_from(args), want_expert=True, timeout=args.timeout) as endpoints:
-        result = asyncio.run(answer(args, inputs, endpoints))
+    servers = servers_from(args)
+    with model_endpoints(servers, want_expert=True, timeout=args.timeout) as endpoints:
+        in_force = settings_line(
+            config, relevance=endpoints.relevance is not None, bundled_settings=servers.settings_bundled
+        )
+        print(in_force, file=sys.stderr)
+        result = asyncio.run(answer(args, inputs, endpoints, config))
     if args.json:
         json.dump(result, sys.stdout)
         sys.stdout.write("\n")

