@@ -42,8 +42,9 @@ examples:
 
 Backends: vllm (default) measures against real servers; on a small machine they share the client's cores, so the
 overhead and throughput ratios also measure that contention. replay answers the recorded requests of a real run
-(--record FILE) from a loopback server with their recorded replies and latencies, for next to no CPU: the graph's
-own cost as beside a GPU server. It takes its settings from the recording; client CPU per item is reported in both.
+(--record FILE; its own numbers include the recording proxy) from a loopback server with their recorded replies,
+each after the shortest latency recorded for it, for next to no CPU: the graph's own cost as beside a GPU server.
+It takes its settings from the recording; client CPU per item is reported by both backends.
 
 Parts: overhead (graph runs vs the same HTTP requests sent directly; the graph's base model is its own expert
 unless the bundled expert is served), concurrency (items per minute of majority + catts-paper at N, at each level;
