@@ -128,7 +128,19 @@ def token_indices(tokens: Sequence[str], step: Step) -> list[int]:
 
 
 def token_certainties(top_logprobs: Sequence[Sequence[float]]) -> list[float]:
-    """Per token, ``1 - H / log k`` of its top-k distribution renormalised over the k (NaN for k < 2 or NaN input)."""
+    """Per token, ``1 - H / log k`` of its top-k distribution renormalised over the k (NaN for k < 2 or NaN input).
+
+    Rows of one length (a server's top-k) are computed as one (T, k) array; ragged rows one by one.
+    """
+    k = len(top_logprobs[0]) if top_logprobs else 0
+    if k >= 2 and all(len(row) == k for row in top_logprobs):
+        lp = np.asarray(top_logprobs, dtype=np.float64)  # (T, k)
+        finite = np.asarray(np.isfinite(lp).all(axis=1))  # (T,)
+        lp = np.where(finite[:, None], lp, 0.0)  # (T, k) rows with a NaN or inf become NaN below
+        q = np.exp(lp - lp.max(axis=1, keepdims=True))  # (T, k) unnormalised, stable
+        q /= q.sum(axis=1, keepdims=True)  # (T, k) renormalised over the top k
+        entropy = -(q * np.log(np.clip(q, 1e-300, None))).sum(axis=1)  # (T,)
+        return np.where(finite, 1.0 - entropy / math.log(k), math.nan).tolist()  # type: ignore[no-any-return]
     out = []
     for row in top_logprobs:
         lp = np.asarray(row, dtype=np.float64)  # (k,)

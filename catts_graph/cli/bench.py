@@ -14,7 +14,7 @@ import httpx
 from tqdm import tqdm
 
 from catts_graph.benchmarks import load_benchmark
-from catts_graph.cli.bench_backends import bench_settings, load_recording, recorded, replay_endpoints
+from catts_graph.cli.bench_backends import bench_settings, recorded, recording_meta, replay_endpoints
 from catts_graph.cli.endpoints import Endpoints, model_endpoints
 from catts_graph.cli.options import add_server_options, csv_list, load_stop_rule, servers_from
 from catts_graph.evaluation import bench
@@ -42,8 +42,9 @@ examples:
 
 Backends: vllm (default) measures against real servers; on a small machine they share the client's cores, so the
 overhead and throughput ratios also measure that contention. replay answers the recorded requests of a real run
-(--record FILE) from a loopback server with their recorded replies and latencies, for next to no CPU: the graph's
-own cost as beside a GPU server. It takes its settings from the recording; client CPU per item is reported in both.
+(--record FILE; its own numbers include the recording proxy) from a loopback server with their recorded replies,
+each after the shortest latency recorded for it, for next to no CPU: the graph's own cost as beside a GPU server.
+It takes its settings from the recording; client CPU per item is reported by both backends.
 
 Parts: overhead (graph runs vs the same HTTP requests sent directly; the graph's base model is its own expert
 unless the bundled expert is served), concurrency (items per minute of majority + catts-paper at N, at each level;
@@ -147,12 +148,12 @@ def _replayed(args: argparse.Namespace) -> dict[str, Any]:
     """`--backend replay`: the recording's settings, measured against the replay server."""
     if args.recording is None or args.record is not None:
         raise InvalidInputError("--backend replay needs --recording FILE (from `catts bench --record FILE`).")
-    meta, exchanges = load_recording(args.recording)
+    meta = recording_meta(args.recording)
     settings = bench_settings(meta.get("settings") or {})
     with replaying(args.recording) as backend:
         result = _run(replay_endpoints(backend, meta), settings)
         stats = backend.stats()
-    result["backend"] = {"kind": "replay", "recording": str(args.recording), "recorded_exchanges": len(exchanges),
+    result["backend"] = {"kind": "replay", "recording": str(args.recording),
                          "server_cpu_s": backend.cpu_s, **stats}  # fmt: skip
     if stats["misses"]:
         print(f"warning: {stats['misses']} of {stats['requests']} requests were never recorded; they got a reply "

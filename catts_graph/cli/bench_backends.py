@@ -12,7 +12,7 @@ from typing import Any
 from catts_graph.cli.endpoints import Endpoints
 from catts_graph.evaluation.bench import BenchSettings
 from catts_graph.graph.config import CATTSConfig
-from catts_graph.serving.replay import Exchange, RecordingError, read_recording
+from catts_graph.serving.replay import RecordingError, read_meta
 from catts_graph.serving.replay_process import LoopbackBackend, recording
 from catts_graph.serving.vllm_client import VLLMClient
 from nodes.errors import InvalidInputError
@@ -33,10 +33,10 @@ def bench_settings(values: Mapping[str, Any]) -> BenchSettings:
     return BenchSettings(int(values["items"]), int(values["n"]), int(values["early_stop_n"]), levels, config)
 
 
-def load_recording(path: Path) -> tuple[dict[str, Any], list[Exchange]]:
-    """`read_recording`, its `RecordingError` raised as the `InvalidInputError` the CLI reports in one line."""
+def recording_meta(path: Path) -> dict[str, Any]:
+    """`read_meta`, its `RecordingError` raised as the `InvalidInputError` the CLI reports in one line."""
     try:
-        return read_recording(path)
+        return read_meta(path)
     except RecordingError as e:
         raise InvalidInputError(f"--recording {e}") from None
 

@@ -10,11 +10,11 @@ latency, for next to no CPU (a dictionary look-up, a sleep and a write of bytes)
   byte of the reply), never a header. The first line is a header with the caller's `meta` (the run's settings).
 - **replay** (`replay_app`): the k-th request of a body recorded for that upstream and path gets the k-th response
   recorded for it (so a run that sends what was recorded, in the same order of parts, gets the recorded run's replies
-  and then sends exactly the recorded follow-up requests), after the mean latency recorded for that body, scaled by
-  `latency_scale`: the same for a graph's request and the same body sent directly, whatever the load on the recorded
-  server was at either time. Past its recorded count a body starts again at its first response; a request never
-  recorded gets the next response recorded for the same upstream and path (a miss in ``GET /replay/stats``: the run
-  then differs from the recording).
+  and then sends exactly the recorded follow-up requests), after the shortest latency recorded for that body (its
+  service time with the least queueing and contention), scaled by `latency_scale`: the same for a graph's request
+  and the same body sent directly, whatever the load on the recorded server was at either time. Past its recorded
+  count a body starts again at its first response; a request never recorded gets the next response recorded for the
+  same upstream and path (a miss in ``GET /replay/stats``: the run then differs from the recording).
 
 `catts_graph.serving.replay_process` runs this file as a script (``python .../replay.py record|replay ...``): it
 imports neither `catts_graph` nor `nodes`, so the server starts in about a second and its process holds nothing else.
@@ -73,18 +73,27 @@ def key(upstream: str, method: str, path: str, body: bytes) -> bytes:
     return hashlib.sha256(b"\0".join((upstream.encode(), method.encode(), path.encode(), body))).digest()
 
 
+def read_meta(path: str | Path) -> dict[str, Any]:
+    """The `meta` of a recording's header (its first line only); `RecordingError` names what is wrong."""
+    return _read(path, header_only=True)[0]
+
+
 def read_recording(path: str | Path) -> tuple[dict[str, Any], list[Exchange]]:
     """The header's `meta` and the exchanges of a recording; `RecordingError` names what is wrong."""
+    return _read(path, header_only=False)
+
+
+def _read(path: str | Path, *, header_only: bool) -> tuple[dict[str, Any], list[Exchange]]:
     try:
         with gzip.open(path, "rt", encoding="utf-8") as f:
-            lines = f.read().splitlines()
+            lines = [f.readline()] if header_only else f.read().splitlines()
     except (OSError, EOFError, UnicodeDecodeError) as e:
         raise RecordingError(f"{path}: not a readable recording ({e})") from None
     try:
         header = json.loads(lines[0]) if lines else {}
     except ValueError:
         header = {}
-    if header.get("format") != FORMAT:
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise RecordingError(f"{path}: not a {FORMAT} recording; make one with `catts bench --record FILE`")
     exchanges = []
     for number, line in enumerate(lines[1:], start=2):
@@ -101,8 +110,8 @@ def read_recording(path: str | Path) -> tuple[dict[str, Any], list[Exchange]]:
 
 @dataclass
 class Replay:
-    """The recorded answers, found by `key`: each body's responses in recorded order with their mean latency, and a
-    pool per upstream and path for requests never recorded."""
+    """The recorded answers, found by `key`: each body's responses in recorded order with its shortest latency, and
+    a pool per upstream and path for requests never recorded."""
 
     answers: dict[bytes, tuple[list[tuple[int, bytes]], float]] = field(default_factory=dict)
     pools: Mapping[tuple[str, str, str], Iterator[tuple[int, bytes, float]]] = field(default_factory=dict)
@@ -120,7 +129,7 @@ class Replay:
             replies[k].append((x.status, x.response))
             latencies[k].append(x.latency_s)
             by_path[(x.upstream, x.method, x.path)].append(x)
-        answers = {k: (rs, latency_scale * sum(latencies[k]) / len(latencies[k])) for k, rs in replies.items()}
+        answers = {k: (rs, latency_scale * min(latencies[k])) for k, rs in replies.items()}
         pools = {
             where: itertools.cycle([(x.status, x.response, latency_scale * x.latency_s) for x in xs])
             for where, xs in by_path.items()
@@ -146,8 +155,10 @@ def replay_app(exchanges: list[Exchange], *, latency_scale: float = 1.0) -> Star
     """The replay server (see the module docstring)."""
     replay = Replay.of(exchanges, latency_scale)
 
+    recorded = len(exchanges)
+
     async def stats(request: Request) -> Response:
-        return JSONResponse({"requests": replay.requests, "misses": replay.misses})
+        return JSONResponse({"recorded": recorded, "requests": replay.requests, "misses": replay.misses})
 
     async def answer(request: Request) -> Response:
         upstream, path = request.path_params["upstream"], request.path_params["path"]

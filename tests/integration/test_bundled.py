@@ -54,8 +54,11 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "CA-TTS" in result.stdout and "both servers were stopped" in result.stdout
+    assert "95% CI" in result.stdout and "catts eval --benchmark shapes --limit 500" in result.stdout
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["n_items"] == 50 and summary["tokens"] > 0
+    for low_high in summary["paired_ci95"].values():  # CA-TTS minus greedy and minus majority, with the interval
+        assert low_high[1] <= low_high[0] <= low_high[2]
     for key in ("greedy_accuracy", "majority_accuracy", "catts_accuracy", "expert_greedy_accuracy"):
         assert summary[key] > BLIND_BASELINE + 0.1, (key, summary[key])
     assert summary["config"]["vote"]["voter_form"] == "answer"  # the bundled expert votes with its own answer

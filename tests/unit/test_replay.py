@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from catts_graph.serving.replay import FORMAT, Exchange, RecordingError, read_recording, replay_app
+from catts_graph.serving.replay import FORMAT, Exchange, RecordingError, read_meta, read_recording, replay_app
 from catts_graph.serving.replay_process import recording, replaying
 from catts_graph.serving.vllm_client import VLLMClient
 from nodes.protocol import Message, SamplingParams
@@ -45,17 +45,17 @@ def write_recording(path: Path, exchanges: list[Exchange], meta: dict[str, objec
     return path
 
 
-async def test_a_recorded_body_gets_its_replies_in_recorded_order_after_its_mean_latency() -> None:
+async def test_a_recorded_body_gets_its_replies_in_recorded_order_after_its_shortest_latency() -> None:
     first, second = reply("4"), reply("5")
-    app = replay_app([exchange(b'{"q":1}', first, 0.10), exchange(b'{"q":1}', second, 0.30)], latency_scale=1.0)
+    app = replay_app([exchange(b'{"q":1}', first, 0.20), exchange(b'{"q":1}', second, 0.60)], latency_scale=1.0)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://replay") as http:
         started = time.perf_counter()
         answers = [await http.post(f"/base/{CHAT}", content=b'{"q":1}') for _ in range(3)]
         took = (time.perf_counter() - started) / 3
         assert [a.content for a in answers] == [first, second, first]  # in order, then from the start again
-        assert 0.18 <= took < 0.6  # each after the mean of 0.1 and 0.3
+        assert 0.19 <= took < 0.55  # each after the shorter of 0.2 and 0.6
         stats = (await http.get("/replay/stats")).json()
-    assert stats == {"requests": 3, "misses": 0}
+    assert stats == {"recorded": 2, "requests": 3, "misses": 0}
 
 
 async def test_a_body_never_recorded_gets_a_reply_of_its_path_and_is_counted() -> None:
@@ -66,7 +66,7 @@ async def test_a_body_never_recorded_gets_a_reply_of_its_path_and_is_counted() -
         stats = (await http.get("/replay/stats")).json()
     assert cycled == [reply("4"), reply("5"), reply("4")]
     assert unknown.status_code == 404 and "nothing recorded" in unknown.text
-    assert stats == {"requests": 4, "misses": 4}
+    assert stats == {"recorded": 2, "requests": 4, "misses": 4}
 
 
 def test_a_file_that_is_no_recording_is_refused_with_what_to_do(tmp_path: Path) -> None:
@@ -98,14 +98,14 @@ async def test_the_proxy_records_what_the_replay_answers_and_the_client_reads_it
         with recording({"base": upstream.url("base")}, out, {"settings": {"n": 1}}) as proxy:
             async with VLLMClient(proxy.url("base")) as client:
                 recorded = await client.sample(messages, params)
-        assert upstream.stats() == {"requests": 2, "misses": 0}  # GET v1/models, then the sampling request
+        assert upstream.stats() == {"recorded": 2, "requests": 2, "misses": 0}  # GET v1/models, then sampling
     meta, exchanges = read_recording(out)
-    assert meta == {"settings": {"n": 1}} and [x.path for x in exchanges] == ["v1/models", CHAT]
+    assert meta == read_meta(out) == {"settings": {"n": 1}} and [x.path for x in exchanges] == ["v1/models", CHAT]
     assert exchanges[1].latency_s >= 0.05 and exchanges[1].response == reply("7", 3)
     with replaying(out) as backend:
         async with VLLMClient(backend.url("base")) as client:
             replayed = await client.sample(messages, params)
-        assert backend.stats() == {"requests": 2, "misses": 0}
+        assert backend.stats() == {"recorded": 2, "requests": 2, "misses": 0}
     assert backend.cpu_s is not None and backend.cpu_s > 0
     assert [s.text for s in replayed] == [s.text for s in recorded] == ["7"]
 

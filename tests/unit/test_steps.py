@@ -7,6 +7,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -58,6 +59,17 @@ def test_token_certainty_is_one_minus_normalised_top_k_entropy() -> None:
     assert values[0] == pytest.approx(0.0, abs=1e-9)
     assert values[1] == pytest.approx(1.0, abs=1e-9)
     assert math.isnan(values[2]) and math.isnan(values[3])
+
+
+def test_token_certainty_of_a_servers_equal_rows_matches_the_row_by_row_formula() -> None:
+    rng = np.random.default_rng(0)
+    rows = np.sort(np.log(rng.dirichlet(np.ones(20), size=64)), axis=1)[:, ::-1].tolist()  # (64, 20) top-k rows
+    rows[5][3], rows[9][0] = math.nan, -math.inf
+    values = token_certainties(rows)
+    ragged = token_certainties([*rows, [0.0, -1.0]])  # one shorter row: every row is taken on its own
+    assert math.isnan(values[5]) and math.isnan(values[9]) and math.isnan(ragged[5])
+    kept = [i for i in range(64) if i not in (5, 9)]
+    assert np.allclose([values[i] for i in kept], [ragged[i] for i in kept], rtol=0, atol=1e-12)
 
 
 def test_combine_weighted_mean_and_fitted_logistic() -> None:
