@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from langgraph.config import get_stream_writer
 
 from nodes.confidence import finite_mean
+from nodes.declared import ConfidenceSource, declared_confidences
 from nodes.events import StreamEvent, VoteSummary
 from nodes.images import data_urls
 from nodes.prompts import grounded_prompt, question_prompt
@@ -33,9 +34,10 @@ def vote_table(state: CATTSState) -> dict[str, float]:
     return sum_contributions(c["votes"] for c in state.get("contributions") or [])
 
 
-def leader_confidence(samples: Sequence[SampleRecord], answer: str | None) -> float:
-    """Mean NMLP confidence of the samples that gave `answer` (NaN if none did)."""
-    return finite_mean(s["confidence"] for s in samples if s["answer"] == answer)
+def leader_confidence(samples: Sequence[SampleRecord], answer: str | None, source: ConfidenceSource = "nmlp") -> float:
+    """Mean declared confidence (`nodes.declared`, of `source`) of the samples that gave `answer` (NaN if none did)."""
+    declared = declared_confidences(samples, source)
+    return finite_mean(c for s, c in zip(samples, declared, strict=True) if s["answer"] == answer)
 
 
 def leader_weakest_step(samples: Sequence[SampleRecord], answer: str | None) -> float:

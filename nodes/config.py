@@ -2,8 +2,8 @@
 
 Every field is documented where it is declared; invalid values fail at construction with a message that says
 what to set instead. `CATTSConfig` bundles these under the names `sampling`, `vote`, `critic`, `self_check`,
-`planner`, `routing`, `grounding` and `steps`; a node reads its stage from a run's LangGraph context when one is
-given there.
+`planner`, `routing`, `grounding`, `steps` and `confidence`; a node reads its stage from a run's LangGraph context
+when one is given there.
 
 Pass a `CATTSConfig` to `catts_graph.create_catts_graph(config=...)` for the graph's defaults, or as a run's
 LangGraph context (`graph.invoke(inputs, context=CATTSConfig(...))`) to override them for that run only (which
@@ -22,6 +22,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from nodes.declared import ConfidenceSource
 from nodes.grounding import BoxFrame
 from nodes.perturb import Kind
 from nodes.protocol import SamplingParams
@@ -40,7 +41,8 @@ class Gate(StageConfig):
     min_share: float = Field(default=0.75, ge=0.0, le=1.0)
     """The leading answer's share of the vote table (>= clears)."""
     min_confidence: float | None = None
-    """The mean NMLP confidence of the leader's samples (>= clears); None = not checked. Calibrate on a dev set."""
+    """The mean declared confidence of the leader's samples (>= clears; NMLP or stated: see `confidence`); None = not
+    checked. Calibrate on a dev set."""
     min_weakest_step: float | None = Field(default=None, ge=0.0, le=1.0)
     """The mean, over the leader's samples, of each one's weakest step confidence (>= clears; see `steps`); None =
     not checked."""
@@ -288,6 +290,16 @@ class RoutingConfig(StageConfig):
     does."""
 
 
+class ConfidenceConfig(StageConfig):
+    """Which confidence the graph reads as each sample's declared one (`nodes.declared`): in the `confidence`
+    weighting of the vote, the gates' `min_confidence` and the self-check's plausibility cut-off."""
+
+    source: ConfidenceSource = "auto"
+    """`nmlp` (the paper's, for a model that states nothing), `stated` (the confidence a calibrated model declares
+    after its answer, ``(answer confidence: 7/10)``) or `auto`: `stated` when at least half of the run's samples
+    declare one, else `nmlp`. A run's output `settings` record the source in force."""
+
+
 class CATTSConfig(StageConfig):
     """Every stage of CA-TTS, with the paper's defaults (N = 8, T = 1.0, top-k 40, tau1 = tau2 = tau3 = 0.5,
     alpha = 0.5, beta = 0.1, every module run once)."""
@@ -309,6 +321,8 @@ class CATTSConfig(StageConfig):
     """Grounded responses (caption, evidence boxes, answer); off by default."""
     steps: StepConfig = StepConfig()
     """Reasoning steps and their confidence, recorded for every sample."""
+    confidence: ConfidenceConfig = ConfidenceConfig()
+    """The declared confidence the graph reads: NMLP, stated, or detected from the samples (the default)."""
 
     @model_validator(mode="after")
     def _model_region_needs_grounding(self) -> CATTSConfig:

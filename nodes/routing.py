@@ -6,9 +6,9 @@ to each module present (which goes back to the gate) or to `finalize`.
 
 `GateNode` runs after the vote and after every module. It walks the plan (the Planner's order, else the default)
 and returns the first enabled module that has not run. Under the `adaptive` and `sequential` policies a module is
-skipped when the leading answer's vote share and confidence clear that module's `Gate` and the expert's own answer,
-when the stopping rule asked for it, does not differ from the leader; every decision and its reason is recorded in
-`routes` and streamed as a custom event.
+skipped when the leading answer's vote share and declared confidence (`nodes.declared`) clear that module's `Gate`
+and the expert's own answer, when the stopping rule asked for it, does not differ from the leader; every decision and
+its reason is recorded in `routes` and streamed as a custom event.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from langgraph.types import Overwrite
 
 from nodes.common import emit, leader_confidence, leader_weakest_step, vote_summary, vote_table
 from nodes.config import CATTSConfig
+from nodes.declared import run_source
 from nodes.inputs import validate_input
 from nodes.run_context import run_settings
 from nodes.state import CATTSState, RouteRecord, empty_usage
@@ -85,7 +86,7 @@ class GateNode:
         ran = state.get("modules_run") or []
         after = ran[-1] if ran else "start"
         summary = vote_summary(state)
-        confidence = leader_confidence(state.get("samples") or [], summary["leader"])
+        confidence = leader_confidence(state.get("samples") or [], summary["leader"], run_source(state))
         weakest = leader_weakest_step(state.get("samples") or [], summary["leader"])
         skipped: list[str] = []
         reasons: list[str] = []

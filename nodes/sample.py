@@ -14,6 +14,7 @@ from nodes.answers import AnswerType, extract_answer
 from nodes.common import emit, is_grounded, leader_confidence, leader_weakest_step, question_messages
 from nodes.confidence import bottom_percent_confidence, lowest_group_confidence, tail_confidence, token_confidences
 from nodes.config import RoutingConfig, SamplingConfig, StepConfig, VoteConfig
+from nodes.declared import ConfidenceSource, run_source
 from nodes.errors import is_service_fault
 from nodes.expert import Expert
 from nodes.fanout import gather_or_cancel
@@ -21,6 +22,7 @@ from nodes.images import load_image
 from nodes.protocol import Sample, VisionLanguageModel
 from nodes.run_context import stage_from_context
 from nodes.state import CATTSState, ExpertAnswer, RouteRecord, SampleRecord, Usage, add_usage, empty_usage
+from nodes.stated import stated_answer_confidence
 from nodes.steps import ImageTextModel, split_steps, step_records, step_summary, weakest_step
 from nodes.stopping import draw_rounds, settled, vote_counts
 from nodes.vote import ask_own_answer, sample_weights
@@ -62,6 +64,7 @@ def sample_record(
         "finish_reason": sample.finish_reason,
         "steps": step_list,
         "weakest_step": weakest_step(step_list),
+        "stated_confidence": stated_answer_confidence(sample.text),
     }
 
 
@@ -97,12 +100,16 @@ def sampling_rounds(routing: RoutingConfig, n: int) -> list[int]:
 
 
 def enough_drawn(
-    routing: RoutingConfig, records: Sequence[SampleRecord], weighting: Weighting, expert: str | None = None
+    routing: RoutingConfig,
+    records: Sequence[SampleRecord],
+    weighting: Weighting,
+    expert: str | None = None,
+    source: ConfidenceSource = "auto",
 ) -> tuple[bool, str]:
     """Whether the samples drawn so far (weighted as the vote stage weighs them) and, under `sequential`, the
     expert's own answer settle the vote, and why."""
     answers = [r["answer"] for r in records]
-    table = self_consistency_votes(answers, sample_weights(list(records), weighting))
+    table = self_consistency_votes(answers, sample_weights(list(records), weighting, source))
     answer, share = leader(table)
     if routing.policy == "sequential":
         rule = routing.stop
@@ -118,7 +125,8 @@ def enough_drawn(
         return ok, why
     if answer is None:
         return False, "no parseable answer yet"
-    return routing.sampling.clears(share, leader_confidence(records, answer), leader_weakest_step(records, answer))
+    confidence = leader_confidence(records, answer, source)
+    return routing.sampling.clears(share, confidence, leader_weakest_step(records, answer))
 
 
 class SampleNode:
@@ -185,7 +193,8 @@ class SampleNode:
             if len(calls) == len(rounds):
                 break
             expert = None if own is None else own["answer"]
-            (stop, why), checked = enough_drawn(routing, records, vote.weighting, expert), len(records)
+            source = run_source(state)  # the declared confidence, detected on the samples drawn so far under auto
+            (stop, why), checked = enough_drawn(routing, records, vote.weighting, expert, source), len(records)
             if stop:
                 break
         if len(rounds) > 1:
@@ -194,10 +203,12 @@ class SampleNode:
             route: RouteRecord = {"after": "sample", "next": "vote", "skipped": [], "reason": reason}
             update["routes"] = [route]
             answer, share = leader(
-                self_consistency_votes([r["answer"] for r in records], sample_weights(records, vote.weighting))
+                self_consistency_votes(
+                    [r["answer"] for r in records], sample_weights(records, vote.weighting, run_source(state))
+                )
             )
             emit({"event": "route", **route, "leader": answer, "share": share,
-                  "confidence": leader_confidence(records, answer)})  # fmt: skip
+                  "confidence": leader_confidence(records, answer, run_source(state))})  # fmt: skip
         usage: Usage = add_usage(
             update.pop("usage", empty_usage()),
             {

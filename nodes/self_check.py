@@ -29,6 +29,7 @@ from nodes.answers import extract_answer, extract_raw_answer
 from nodes.common import emit, is_grounded, question_messages, representative_text, vote_summary
 from nodes.confidence import answer_span, span_log_prob
 from nodes.config import GroundingConfig, NoiseConfig, Scored, SelfCheckConfig
+from nodes.declared import declared_log_confidences, run_source
 from nodes.fanout import gather_or_cancel
 from nodes.grounding import named_boxes
 from nodes.images import load_image, png_data_url
@@ -237,6 +238,9 @@ class SelfCheckNode:
         for a, c, n in zip(candidates, clean_scores, noised_scores, strict=True):
             clean[a], sequence[a] = candidate_log_probs(c, replies[a][1])
             noised[a], _ = candidate_log_probs(n, replies[a][1])
+        if run_source(state) == "stated":  # the cut-off reads the declared confidence (nodes.declared)
+            texts = {a: representative_text(state, a) for a in candidates}
+            sequence = declared_log_confidences(state.get("samples") or [], texts)
         pick, contrast, plausible = contrastive_pick(
             clean, noised, alpha=config.alpha, beta=config.beta, sequence=sequence
         )

@@ -32,6 +32,7 @@ class SampleRecord(TypedDict):
     finish_reason: str | None
     steps: list[StepRecord]  # the response's reasoning steps and each one's confidence (nodes.steps)
     weakest_step: float  # the lowest step confidence, in [0, 1]; NaN without steps
+    stated_confidence: float  # the confidence it declares for its answer, in [0, 1] (nodes.stated); NaN: none
 
 
 class VoteContribution(TypedDict):

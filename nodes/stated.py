@@ -8,6 +8,12 @@ five levels (docs/method.md section 9.4), in one of two placements:
 `with_statements` writes them into a response (the SFT targets: each step's level from its internal score) and
 `strip_statements` removes them; `nodes.steps.split_steps` reads them back as each step's `stated` score.
 
+The declared answer confidence (ours, docs/method.md section 9.5): a calibrated model states how sure it is of its
+final answer once, after the whole response, in tenths: ``(answer confidence: 7/10)``. `with_answer_statement`
+writes it, `stated_answer_confidence` reads it back (the middle of its tenth, 0.75 for ``7/10``; NaN without one),
+and `strip_statements` removes it too. One digit a level: the small models' tokenizers spell it as one token, so
+a trainer can read the model's expected statement from that token's distribution (`ANSWER_DIGITS`).
+
 Example:
     >>> from nodes.steps import split_steps
     >>> text = "red circle, blue square. \\\\boxed{2}"
@@ -21,6 +27,9 @@ Example:
     'red circle, blue square. \\\\boxed{2} (step confidence: very high, low, high)'
     >>> [step.stated for step in split_steps(at_end, "clauses")]
     [0.9, 0.3, 0.7]
+    >>> declared = with_answer_statement(text, 0.72)
+    >>> declared, stated_answer_confidence(declared), strip_statements(declared) == text
+    ('red circle, blue square. \\\\boxed{2} (answer confidence: 7/10)', 0.75, True)
 """
 
 from __future__ import annotations
@@ -36,6 +45,39 @@ Placement = Literal["inline", "end"]
 PLACEMENTS: tuple[Placement, ...] = ("inline", "end")
 
 _ANSWER_CLOSE = re.compile(r"\}|</answer>")
+
+ANSWER_DIGITS = tuple(str(d) for d in range(10))  # the declared answer confidence's levels, in tenths
+ANSWER_PREFIX = "(answer confidence: "
+ANSWER_STATEMENT = re.compile(r"\s*\((?i:answer confidence): ([0-9])/10\)")  # after the answer
+
+
+def answer_level(score: float) -> str:
+    """The tenth of [0, 1] a score falls in, as the digit a declared answer confidence states (NaN states 5)."""
+    if not math.isfinite(score):
+        return "5"
+    return ANSWER_DIGITS[min(9, max(0, int(score * 10)))]
+
+
+def digit_score(digit: int) -> float:
+    """What a stated digit reads as: the middle of its tenth of [0, 1]."""
+    return (digit + 0.5) / 10
+
+
+def with_answer_statement(text: str, score: float) -> str:
+    """`text` with its declared answer confidence stated after it."""
+    return f"{text} {ANSWER_PREFIX}{answer_level(score)}/10)"
+
+
+def answer_statement(text: str) -> re.Match[str] | None:
+    """The last declared answer confidence in `text` (None without one)."""
+    found = list(ANSWER_STATEMENT.finditer(text))
+    return found[-1] if found else None
+
+
+def stated_answer_confidence(text: str) -> float:
+    """The confidence a response declares for its answer, in [0, 1]; NaN when it states none."""
+    found = answer_statement(text)
+    return digit_score(int(found.group(1))) if found else math.nan
 
 
 def level(score: float) -> str:
@@ -66,5 +108,5 @@ def with_statements(
 
 
 def strip_statements(text: str) -> str:
-    """`text` without its confidence statements (either placement)."""
-    return STATEMENT.sub("", SUMMARY.sub("", text))
+    """`text` without its confidence statements (either step placement, and the declared answer confidence)."""
+    return STATEMENT.sub("", SUMMARY.sub("", ANSWER_STATEMENT.sub("", text)))

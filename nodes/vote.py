@@ -10,6 +10,7 @@ from langgraph.runtime import Runtime
 from nodes.answers import extract_answer, normalize_answer
 from nodes.common import emit, question_messages, representative_text, vote_summary
 from nodes.config import VoteConfig
+from nodes.declared import ConfidenceSource, declared_confidences, resolve_source, run_source
 from nodes.errors import is_service_fault
 from nodes.expert import Expert, ExpertReply, ScoringExpert
 from nodes.images import data_urls
@@ -30,10 +31,15 @@ _WEIGHT_FIELD: dict[Weighting, str] = {
 }
 
 
-def sample_weights(samples: list[SampleRecord], weighting: Weighting) -> list[float]:
-    """Each sample's vote weight under `weighting` (NaN where the confidence is undefined)."""
+def sample_weights(
+    samples: list[SampleRecord], weighting: Weighting, source: ConfidenceSource = "nmlp"
+) -> list[float]:
+    """Each sample's vote weight under `weighting` (NaN where the confidence is undefined); the `confidence`
+    weighting reads the declared confidence of `source` (`nodes.declared`)."""
     if weighting == "majority":
         return [1.0] * len(samples)
+    if weighting == "confidence":
+        return declared_confidences(samples, source)
     field = _WEIGHT_FIELD[weighting]
     return [float(s[field]) for s in samples]  # type: ignore[literal-required]
 
@@ -55,6 +61,9 @@ async def ask_own_answer(expert: Expert, state: CATTSState, *, max_tokens: int) 
 class VoteNode:
     """Adds the self-consistency vote ``V_int`` and, when enabled, the Voter's ``tau1 * p_a`` to the vote table.
 
+    It resolves the run's declared confidence (`nodes.declared`: ``auto`` becomes ``stated`` or ``nmlp`` by what the
+    samples show) and records the source in force in the run's `settings`, where the gate and the self-check read it.
+
     An unparseable or failed Voter reply contributes nothing; the fallback is recorded in `fallbacks`.
     """
 
@@ -65,10 +74,14 @@ class VoteNode:
     async def __call__(self, state: CATTSState, runtime: Runtime[Any]) -> dict[str, Any]:
         config = stage_from_context(runtime.context, "vote", self.config)
         samples = state.get("samples") or []
-        weights = sample_weights(samples, config.weighting)
+        source = resolve_source(samples, run_source(state))  # resolved once per run, here; the later nodes read it
+        weights = sample_weights(samples, config.weighting, source)
         internal = self_consistency_votes([s["answer"] for s in samples], weights)
         contributions: list[VoteContribution] = [{"module": "self_consistency", "votes": internal}]
         update: dict[str, Any] = {"contributions": contributions}
+        settings = state.get("settings")
+        if settings is not None and (settings.get("confidence") or {}).get("source") != source:
+            update["settings"] = {**settings, "confidence": {**(settings.get("confidence") or {}), "source": source}}
         if any(
             a is not None and not math.isfinite(w)
             for a, w in zip((s["answer"] for s in samples), weights, strict=True)

@@ -189,7 +189,8 @@ def load_stop_rule(path: Path) -> StopRule:
 
 
 def add_graph_options(parser: argparse.ArgumentParser) -> None:
-    """`--voter-form`, `--weights` and the grounding options, shared by `catts run`, `catts eval` and `catts demo`."""
+    """`--voter-form`, `--weights`, the step and grounding options and `--confidence`, shared by `catts run`,
+    `catts eval` and `catts demo`."""
     parser.add_argument(
         "--voter-form",
         choices=["text", "answer", "score"],
@@ -211,6 +212,12 @@ def add_graph_options(parser: argparse.ArgumentParser) -> None:
         metavar="JSON",
         help="how step signals combine into a step's confidence, from `catts calibrate --steps --out` (its splitter "
         "included; default: the bundled base model's own with the bundled models, else a weighted mean)",
+    )
+    parser.add_argument(
+        "--confidence",
+        choices=["auto", "nmlp", "stated"],
+        help="the declared confidence the votes, gates and self-check read: NMLP, the confidence the model states "
+        "after its answer, or auto (default): stated when the samples state one, else NMLP",
     )
     add_grounding_options(parser)
 
@@ -290,6 +297,8 @@ def apply_graph_options(config: CATTSConfig, args: argparse.Namespace, *, bundle
     if splitter is not None:
         steps["splitter"] = splitter
     overrides = {"vote": vote, "critic": critic, "self_check": check, "grounding": grounding, "steps": steps}
+    if getattr(args, "confidence", None) is not None:
+        overrides["confidence"] = {"source": args.confidence}
     try:
         return with_overrides(config, overrides)
     except ValueError as e:

@@ -123,7 +123,8 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{kind:10} clean -> level {drop['level']:g}: accuracy {-drop['accuracy']:+.2f}, confidence "
             f"{-drop['probability']:+.3f} (own answer), {-drop['forced_probability']:+.3f} (clean answer, "
-            f"teacher-forced), NMLP {-drop['nmlp']:+.2f}"
+            f"teacher-forced), NMLP {-drop['nmlp']:+.2f}, declared ({summary['confidence_source']}) "
+            f"{-drop['declared']:+.3f} ({-100 * drop['declared_relative']:+.1f}% of clean)"
         )
     clean = next(iter(summary["curves"].values()))[0]
     if "iou" in clean:

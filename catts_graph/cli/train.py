@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from catts_graph.cli import train_boundary, train_grounding
+from catts_graph.cli import train_boundary, train_declared, train_grounding
 from catts_graph.cli.options import check_grpo_inputs, grpo_arguments, needs_train_extra
 from nodes.errors import InvalidInputError
 
@@ -124,6 +124,7 @@ def register(sub: Any) -> None:
     )
     cdrl.add_argument("--lora-r", type=int, default=0, help="LoRA rank; 0 = full fine-tuning (default)")
     cdrl.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
+    train_declared.add_declared_options(cdrl)
     cdrl.set_defaults(handler=run_cdrl)
 
 
@@ -210,6 +211,10 @@ def run_cdrl(args: argparse.Namespace) -> int:
     check_grpo_inputs(args)
     if args.keep_best is not None and args.dev is None:
         raise InvalidInputError("--keep-best chooses among dev checkpoints; give --dev too.")
+    if args.confidence == "stated":
+        if args.keep_best is not None or args.lora_r:
+            raise InvalidInputError("--confidence stated trains fully, to the last step: drop --keep-best, --lora-r.")
+        return train_declared.run_declared(args)
     with needs_train_extra():
         from trainers.cdrl.config import CDRLConfig
         from trainers.cdrl.trainer import train_cdrl

@@ -33,6 +33,7 @@ from catts_graph.graph.builder import create_catts_graph
 from catts_graph.graph.config import CATTSConfig, GroundingConfig
 from nodes.common import question_messages
 from nodes.confidence import token_confidences
+from nodes.declared import resolve_source
 from nodes.errors import InvalidInputError
 from nodes.grounding import grounding_scores
 from nodes.images import load_image
@@ -191,8 +192,12 @@ async def evaluate_item(
         greedy_params = SamplingParams(n=1, temperature=0.0, max_tokens=sampling.max_tokens)
         greedy = (await model.sample(messages, greedy_params))[0]
         greedy_record = (await records_of([greedy]))[0]
-        prediction = greedy_prediction(greedy_record, greedy.prompt_tokens)
+        source = settings.config.confidence.source
+        prediction = greedy_prediction(greedy_record, greedy.prompt_tokens, source)
         extra: dict[str, Any] = {
+            "confidence_source": resolve_source([greedy_record], source),  # which one `confidence` is
+            "probability": greedy_record["probability"],
+            "stated_confidence": greedy_record["stated_confidence"],
             "answer_probability": greedy_record["answer_probability"],  # the second declared form
             "steps": steps_of([greedy_record]),
         }
@@ -250,9 +255,11 @@ async def evaluate_item(
                         {a for c in out["contributions"] for a in c["votes"] if matches(a, item)}
                     ),
                     "drawn": len(out["samples"]),
+                    "confidence_source": out["settings"]["confidence"]["source"],  # what the votes weighed
                 }
                 if config.routing.policy == "sequential":  # every draw it could have made, for `catts calibrate`
-                    weights = map(usable_weight, sample_weights(records[:n_used], config.vote.weighting))
+                    source = out["settings"]["confidence"]["source"]
+                    weights = map(usable_weight, sample_weights(records[:n_used], config.vote.weighting, source))
                     recorded["draws"] = [[r["answer"], w] for r, w in zip(records[:n_used], weights, strict=True)]
                     asked = out.get("expert_answer")
                     recorded["expert"] = None if asked is None else asked["answer"]  # the rule's expert vote

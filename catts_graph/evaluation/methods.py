@@ -18,8 +18,8 @@ Methods (docs/method.md section 5):
   ``check``. A preset with ``/REGION`` (``catts-paper/model``, ``catts-paper/question``, ``catts-paper/global``)
   overrides where the self-check noises the image, so regions are compared on the same samples.
 
-Every method returns a `Prediction`: the answer, a confidence in [0, 1] (its vote share; for greedy, exp mean
-log-prob) and its cost.
+Every method returns a `Prediction`: the answer, a confidence in [0, 1] (its vote share; for greedy, its declared
+confidence: the one it states, or exp mean log-prob for a model that states none, `nodes.declared`) and its cost.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nodes.confidence import group_confidences
+from nodes.declared import ConfidenceSource, resolve_source
 from nodes.state import SampleRecord
 from nodes.vote import sample_weights
 from nodes.voting import Weighting, leader, self_consistency_votes
@@ -166,6 +167,10 @@ def _first_stop(token_conf: Sequence[float], window: int, threshold: float) -> i
     return int(below[0]) + window if below.size else None
 
 
-def greedy_prediction(sample: SampleRecord, prompt_tokens: int) -> Prediction:
-    confidence = sample["probability"] if math.isfinite(sample["probability"]) else 0.0
+def greedy_prediction(sample: SampleRecord, prompt_tokens: int, source: ConfidenceSource = "auto") -> Prediction:
+    """The greedy answer with its declared confidence: the one it states (`source` ``stated``, or ``auto`` and it
+    states one), else exp mean log-prob (the probability scale of the paper's NMLP); 0 where undefined."""
+    stated = resolve_source([sample], source) == "stated"
+    value = sample.get("stated_confidence", math.nan) if stated else sample["probability"]
+    confidence = value if math.isfinite(value) else 0.0
     return Prediction(sample["answer"], confidence, prompt_tokens, sample["completion_tokens"], 1)

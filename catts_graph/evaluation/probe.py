@@ -6,6 +6,10 @@ records whether it was right (graded by `benchmarks.matches`, as `catts eval` gr
 `probability` (exp mean log-prob of its own answer) and `nmlp` (mean token confidence). It also scores the *clean*
 greedy response, unchanged, under the perturbed image (teacher forcing: the C' of CDRL), whose drop isolates what
 the image contributes. A blunt model's accuracy collapses while its confidence stays flat; a calibrated one loses both.
+A model that declares a confidence after its answer (`nodes.stated`) has it recorded too (`stated_confidence`), and
+the summary's `declared` is the declared confidence in force (`nodes.declared`: the statement when the model
+declares one, else NMLP), with each drop also relative to its clean value (``*_relative``), so models that declare
+different kinds of confidence compare in the same units.
 
 Regions: `global` (the whole image), `objects` (the objects the question is about; ShapesVQA items carry them),
 `question` (the patches a CLIP relevance model finds most relevant to the question: any benchmark), or `model` (the
@@ -27,6 +31,7 @@ from catts_graph.perception.regions import Region, region_mask
 from nodes.answers import extract_answer
 from nodes.confidence import finite_mean, response_confidence
 from nodes.config import GroundingConfig
+from nodes.declared import ConfidenceSource, resolve_source
 from nodes.errors import InvalidInputError
 from nodes.grounding import grounding_scores, named_boxes
 from nodes.images import load_image, png_data_url
@@ -34,8 +39,10 @@ from nodes.perturb import Kind, perturb, pixel_box_mask
 from nodes.prompts import grounded_prompt, question_prompt
 from nodes.protocol import Message, SamplingParams, VisionLanguageModel
 from nodes.relevance import RelevanceModel
+from nodes.stated import stated_answer_confidence
 
-MAX_TOKENS = 64
+MAX_TOKENS = 96  # a short answer and a declared confidence after it
+PROBE_FIELDS = {"nmlp": "nmlp", "stated": "stated_confidence"}  # a row's declared confidence, by source
 
 
 GROUNDED_MAX_TOKENS = 192  # caption, up to six boxes, answer
@@ -52,6 +59,7 @@ class ProbeSettings:
     relevance: RelevanceModel | None = None  # for region `question`
     top_fraction: float = 0.25  # for region `question`: the share of patches perturbed
     grounding: GroundingConfig | None = None  # ask for grounded responses (needed by region `model`)
+    confidence: ConfidenceSource = "auto"  # the declared confidence the summary's `declared` reads
 
     def __post_init__(self) -> None:
         if self.region == "model" and self.grounding is None:
@@ -106,6 +114,7 @@ async def probe_item(model: VisionLanguageModel, item: BenchmarkItem, settings: 
                     "correct": float(matches(predicted, item)),
                     "probability": sample.probability,
                     "nmlp": sample.confidence,
+                    "stated_confidence": stated_answer_confidence(sample.text),
                     "forced_probability": math.exp(forced.mean) if forced and forced.logprobs else math.nan,
                     "forced_nmlp": response_confidence(list(forced.top_logprobs)) if forced else math.nan,
                     **extra,
@@ -137,7 +146,10 @@ def summarize(rows: Sequence[dict[str, Any]], settings: ProbeSettings) -> dict[s
     """Per kind and level: accuracy and mean confidences; per kind: the drop from clean to the strongest level."""
     curves: dict[str, list[dict[str, float]]] = {}
     drops: dict[str, dict[str, float]] = {}
-    metrics = ("correct", "probability", "nmlp", "forced_probability", "forced_nmlp")
+    source = resolve_source(rows, settings.confidence)
+    declared = [{**r, "declared": r[PROBE_FIELDS[source]]} for r in rows]
+    rows = declared
+    metrics = ("correct", "probability", "nmlp", "forced_probability", "forced_nmlp", "declared")
     for kind in settings.kinds:
         curve = []
         for level in settings.levels:
@@ -158,5 +170,8 @@ def summarize(rows: Sequence[dict[str, Any]], settings: ProbeSettings) -> dict[s
             "nmlp": first["nmlp"] - last["nmlp"],
             "forced_probability": first["forced_probability"] - last["forced_probability"],
             "forced_nmlp": first["forced_nmlp"] - last["forced_nmlp"],
+            "declared": first["declared"] - last["declared"],
+            "nmlp_relative": (first["nmlp"] - last["nmlp"]) / first["nmlp"],
+            "declared_relative": (first["declared"] - last["declared"]) / first["declared"],
         }
-    return {"curves": curves, "drop": drops}
+    return {"curves": curves, "drop": drops, "confidence_source": source}

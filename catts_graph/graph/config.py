@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from nodes.config import (
     CATTSConfig,
+    ConfidenceConfig,
     CriticConfig,
     Gate,
     GroundingConfig,
@@ -21,6 +22,7 @@ from nodes.config import (
 
 __all__ = [
     "CATTSConfig",
+    "ConfidenceConfig",
     "CriticConfig",
     "Gate",
     "GroundingConfig",

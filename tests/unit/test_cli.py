@@ -216,6 +216,17 @@ def _example_commands(text: str) -> Iterator[tuple[list[str], str]]:
             yield words[1:], comment
 
 
+def test_the_confidence_option_sets_the_declared_confidence() -> None:
+    from catts_graph.cli import build_parser, parse
+    from catts_graph.cli.evaluate import job_from
+
+    parser = build_parser()
+    plain = job_from(parse(parser, ["eval", "--base-url", "http://x", "--out", "o"])).settings.config
+    assert plain.confidence.source == "auto"
+    args = parse(parser, ["eval", "--base-url", "http://x", "--confidence", "nmlp", "--out", "o"])
+    assert job_from(args).settings.config.confidence.source == "nmlp"
+
+
 def test_every_example_in_the_help_is_a_command_that_parses() -> None:
     from catts_graph.cli import build_parser, parse
 

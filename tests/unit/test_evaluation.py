@@ -166,6 +166,20 @@ def test_a_failing_expert_is_recorded_and_warned_about(tmp_path: Path) -> None:
     assert degraded_warnings([{**line, "fallbacks": []} for line in lines]) == []
 
 
+def test_eval_reads_the_declared_confidence_of_a_model_that_states_one(tmp_path: Path) -> None:
+    items = load_benchmark("shapes", limit=2).items
+    stated = "\\boxed{1} (answer confidence: 3/10)"
+    model = ScriptedModel([(stated, 6.0)], greedy=stated, score_fn=lambda m, a: -1.0)
+    results = ResultsFile(tmp_path / "results.jsonl")
+    settings = EvalSettings(("greedy", "catts[sc]"), (2,), CATTSConfig())
+    asyncio.run(run_evaluation(model, ScriptedExpert(), items, settings, results))
+    lines = results.read()
+    greedy = [line for line in lines if line["method"] == "greedy"]
+    assert all(g["confidence"] == 0.35 and g["confidence_source"] == "stated" for g in greedy)
+    assert all(0 < g["probability"] <= 1 for g in greedy)
+    assert all(line["confidence_source"] == "stated" for line in lines if line["method"] == "catts[sc]")
+
+
 class _ServedModel(ScriptedModel):
     """A scripted model standing in for a `VLLMClient` behind `catts_graph.cli.endpoints.model_endpoints`."""
 

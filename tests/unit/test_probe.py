@@ -15,6 +15,7 @@ import pytest
 from catts_graph.benchmarks import load_benchmark
 from catts_graph.evaluation.probe import ProbeSettings, run_probe, summarize
 from catts_graph.shapes.world import ShapeObject, evidence_mask, make_item, relevant_objects
+from nodes.images import load_image, png_data_url
 from nodes.testing import ScriptedModel
 
 
@@ -118,3 +119,20 @@ async def test_probe_noises_the_boxes_the_model_names() -> None:
     assert changed.any() and xs.min() >= 7 and xs.max() <= 21 and ys.min() >= 15 and ys.max() <= 29
     with pytest.raises(InvalidInputError, match="grounding"):
         ProbeSettings(region="model")
+
+
+async def test_the_probe_reports_the_declared_drop_of_a_model_that_states_one() -> None:
+    items = load_benchmark("shapes", limit=2).items
+    clean = {png_data_url(load_image(item.image)) for item in items}
+
+    def answer(messages: list) -> str:  # sure on the clean image, unsure on a noised one
+        return f"\\boxed{{1}} (answer confidence: {9 if messages[0].images[0] in clean else 2}/10)"
+
+    settings = ProbeSettings(kinds=("occlusion",), levels=(0.0, 1.0), concurrency=1)
+    summary = summarize(await run_probe(ScriptedModel(greedy=answer), items, settings), settings)
+    drop = summary["drop"]["occlusion"]
+    assert summary["confidence_source"] == "stated"
+    assert drop["declared"] == pytest.approx(0.95 - 0.25) and drop["declared_relative"] == pytest.approx(0.7 / 0.95)
+    plain = summarize(await run_probe(ScriptedModel(greedy="\\boxed{1}"), items, settings), settings)
+    assert plain["confidence_source"] == "nmlp"
+    assert plain["drop"]["occlusion"]["declared"] == plain["drop"]["occlusion"]["nmlp"]

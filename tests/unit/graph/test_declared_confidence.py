@@ -1,0 +1,85 @@
+"""The declared confidence in the graph: a model that states one after its answer is detected, its statements weigh
+the votes, clear the gate and set the self-check's cut-off, and the run's settings name the source in force; a
+model that states nothing keeps the paper's NMLP."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from catts_graph.graph import create_catts_graph
+from catts_graph.graph.config import (
+    CATTSConfig,
+    ConfidenceConfig,
+    CriticConfig,
+    Gate,
+    RoutingConfig,
+    SamplingConfig,
+    SelfCheckConfig,
+)
+from nodes.declared import declared_confidences, declared_log_confidences, resolve_source
+from nodes.testing import ScriptedModel
+
+SURE, UNSURE = "\\boxed{2} (answer confidence: 9/10)", "\\boxed{3} (answer confidence: 1/10)"
+ONLY_VOTES = {"critic": CriticConfig(enabled=False), "self_check": SelfCheckConfig(enabled=False)}
+
+
+def graph(samples: list, **config: object) -> object:
+    # NMLP 1.0 for the "2" sample, 9.0 for the "3" ones: NMLP and the statements disagree
+    model = ScriptedModel(samples)
+    built = CATTSConfig(sampling=SamplingConfig(n=3), **{**ONLY_VOTES, **config})  # type: ignore[arg-type]
+    return create_catts_graph(model, config=built)
+
+
+async def test_a_stating_model_is_detected_and_its_statements_weigh_the_vote(image: str) -> None:
+    out = await graph([(SURE, 1.0), (UNSURE, 9.0), (UNSURE, 9.0)]).ainvoke({"question": "q", "images": [image]})
+    assert out["settings"]["confidence"]["source"] == "stated"
+    assert [s["stated_confidence"] for s in out["samples"]] == [0.95, 0.15, 0.15]
+    assert out["answer"] == "2"  # 0.95 outweighs 0.15 + 0.15; by NMLP "3" would win 18 to 1
+    assert out["confidence"] == pytest.approx(0.95 / 1.25)
+
+
+async def test_nmlp_is_kept_for_a_model_that_states_nothing_or_when_asked(image: str) -> None:
+    plain = [("\\boxed{2}", 1.0), ("\\boxed{3}", 9.0), ("\\boxed{3}", 9.0)]
+    out = await graph(plain).ainvoke({"question": "q", "images": [image]})
+    assert out["settings"]["confidence"]["source"] == "nmlp" and out["answer"] == "3"
+    assert all(math.isnan(s["stated_confidence"]) for s in out["samples"])
+    forced = graph([(SURE, 1.0), (UNSURE, 9.0), (UNSURE, 9.0)], confidence=ConfidenceConfig(source="nmlp"))
+    out = await forced.ainvoke({"question": "q", "images": [image]})
+    assert out["settings"]["confidence"]["source"] == "nmlp" and out["answer"] == "3"
+
+
+async def test_the_gate_reads_the_declared_confidence(image: str) -> None:
+    gate = Gate(min_share=0.0, min_confidence=0.9)  # in the statements' units
+    routing = RoutingConfig(policy="adaptive", critic=gate, self_check=gate)
+    built = CATTSConfig(sampling=SamplingConfig(n=2), routing=routing)
+    model = ScriptedModel([(SURE, 1.0)])
+    out = await create_catts_graph(model, config=built).ainvoke({"question": "q", "images": [image]})
+    skipped = [m for r in out["routes"] for m in r["skipped"]]
+    assert skipped == ["critic", "self_check"] and "confidence 0.950 >= 0.9" in out["routes"][-1]["reason"]
+
+
+def test_resolution_and_the_cut_off_values() -> None:
+    samples = [{"answer": "2", "confidence": 3.0, "stated_confidence": 0.95},
+               {"answer": "3", "confidence": 3.0, "stated_confidence": math.nan}]  # fmt: skip
+    assert resolve_source(samples, "auto") == "stated"  # half of them state one
+    assert resolve_source(samples[1:], "auto") == "nmlp"
+    assert declared_confidences(samples, "nmlp") == [3.0, 3.0]
+    logs = declared_log_confidences(samples, {"2": "", "3": "\\boxed{3}", "4": "\\boxed{4} (answer confidence: 4/10)"})
+    assert logs == {"2": pytest.approx(math.log(0.95)), "3": -math.inf, "4": pytest.approx(math.log(0.45))}
+
+
+@pytest.mark.parametrize(("source", "plausible"), [("stated", ["2"]), ("nmlp", ["3"])])
+async def test_the_self_check_cut_off_reads_the_declared_confidence(image: str, source: str, plausible: list) -> None:
+    doubtful = "\\boxed{3} (answer confidence: 0/10)"  # the image favours "3", the model declares it unsure
+    model = ScriptedModel(
+        [(SURE, 5.0), (doubtful, 5.0)], score_fn=lambda messages, answer: -1.0 if "3" in answer else -9.0
+    )
+    config = CATTSConfig(
+        sampling=SamplingConfig(n=2), critic=CriticConfig(enabled=False), confidence=ConfidenceConfig(source=source)
+    )
+    out = await create_catts_graph(model, config=config).ainvoke({"question": "q", "images": [image]})
+    check = out["self_check"]
+    assert sorted(c["answer"] for c in check["candidates"] if c["plausible"]) == plausible
+    assert check["picked"] == plausible[0]
