@@ -23,7 +23,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
 from langgraph.types import All, Checkpointer, RetryPolicy
 
-from catts_graph.graph.sync_bridge import sync_node
+from catts_graph.graph.sync_bridge import BridgedNode
 from nodes.config import CATTSConfig
 from nodes.critic import CriticNode
 from nodes.errors import TransientModelError
@@ -90,7 +90,7 @@ def build_catts_graph(
     if config.self_check.enabled:
         stages["self_check"] = SelfCheckNode(model, config=config.self_check, relevance=relevance)
     for name, node in stages.items():  # each works under invoke and ainvoke (see catts_graph.graph.sync_bridge)
-        builder.add_node(name, sync_node(node, name), retry_policy=None if name == "gate" else retry)
+        builder.add_node(name, BridgedNode(node, name), retry_policy=None if name == "gate" else retry)
     builder.add_node(FINALIZE, finalize)
     builder.add_edge(START, "prepare")
     builder.add_edge("prepare", "sample")

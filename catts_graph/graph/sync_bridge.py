@@ -1,6 +1,6 @@
 """Sync invocation of the async nodes: `graph.invoke` and `graph.stream` work as well as `ainvoke`/`astream`.
 
-The nodes are async (model calls run concurrently). For sync callers, `sync_node` pairs each node with a sync
+The nodes are async (model calls run concurrently). For sync callers, `BridgedNode` pairs each node with a sync
 function that runs the coroutine on one long-lived background event loop (the bridge), in the caller's context
 (so LangGraph's stream writer and LangChain's callbacks still see the run). One loop for every sync call keeps
 async HTTP clients (the expert's `ChatOpenAI`, `VLLMClient`) on a single loop across runs.
@@ -71,8 +71,3 @@ class BridgedNode(Runnable[Any, Any]):
 
     async def _call(self, state: Any) -> Any:
         return await self.node(state, get_runtime())
-
-
-def sync_node(node: Callable[[Any, Any], Awaitable[Any]], name: str) -> BridgedNode:
-    """`node` (an async ``(state, runtime)`` callable) as a LangGraph node that works under `invoke` and `ainvoke`."""
-    return BridgedNode(node, name)
