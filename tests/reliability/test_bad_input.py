@@ -47,8 +47,10 @@ def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
 
 
 def assert_one_clear_line(err: str, command: str) -> None:
+    """The error is one line; only the settings line that every run prints at its start may come before it."""
     assert "Traceback" not in err
-    assert err.strip().startswith(f"catts {command}: error: ")
+    lines = [line for line in err.strip().splitlines() if not line.startswith("settings: ")]
+    assert len(lines) == 1 and lines[0].startswith(f"catts {command}: error: "), err
 
 
 @pytest.mark.parametrize("kind", list(BAD_IMAGES))
