@@ -17,6 +17,11 @@ from catts_graph.serving.server import RunningServer, ServerOptions, VLLMServerP
 from catts_graph.serving.vllm_client import VLLMClient
 from trainers.shapes.smoke import make_smoke_model
 
+# Every vLLM server the suite starts (its own, the compatibility rows' and those the CLI starts in subprocesses, which
+# inherit this environment) runs its model in the engine's process: two process start-ups instead of three, each
+# mostly importing torch and vLLM. The served model and its outputs are the same.
+os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(

@@ -257,6 +257,9 @@ class VLLMServerProcess:
             # OpenMP threads that spin after each forward pass take the cores the client (and the other server)
             # need between requests; passive waiting measured faster on a 2-core machine (docs/performance.md).
             env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+            # vLLM-CPU wraps its sampler and log-prob ops in torch.compile even under --enforce-eager, so a fresh
+            # machine's first request waits for a g++ build of them; eager ops give the same outputs without it.
+            env.setdefault("TORCHDYNAMO_DISABLE", "1")
             if self.options.cpu_cores:
                 env["VLLM_CPU_OMP_THREADS_BIND"] = self.options.cpu_cores
         self.log_path.parent.mkdir(parents=True, exist_ok=True)  # again after a stop removed it

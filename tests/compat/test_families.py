@@ -63,9 +63,6 @@ class Served:
 
 
 SESSION_FAMILY = "qwen2.5-vl"  # the session's own server (tests/conftest.py) serves this family's smoke model
-# The engine in the API server's process: one process start instead of three, so the family servers come up side by
-# side in about the time of one (their start-up is mostly waiting). The served model is the same.
-IN_PROCESS = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0"}
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +91,7 @@ def servers(
     try:
         for family in own:
             options = ServerOptions(max_model_len=1024, port=free_port())
-            processes[family] = VLLMServerProcess(models(family), options, env=IN_PROCESS)
+            processes[family] = VLLMServerProcess(models(family), options)
             processes[family].start()
         session: RunningServer = request.getfixturevalue("vllm_server")
         up: dict[str, Served | ServerStartError] = {SESSION_FAMILY: Served(SESSION_FAMILY, tiny_model_dir, session)}
