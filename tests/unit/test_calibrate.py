@@ -6,13 +6,12 @@ import argparse
 import asyncio
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from in_process import catts
 
 from catts_graph.benchmarks import load_benchmark
 from catts_graph.cli.options import apply_graph_options
@@ -91,12 +90,6 @@ def test_recorded_weights_reproduce_every_recorded_answer(recorded_run: Path) ->
         assert (line["prediction"] in line["correct_candidates"]) == line["correct"]
     result = calibrate(lines, PAPER)
     assert result.recorded.accuracy == sum(line["correct"] for line in lines) / len(lines)
-
-
-def catts(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "catts_graph", *args], capture_output=True, text=True, timeout=120, check=False
-    )
 
 
 def test_cli_writes_weights_that_the_other_commands_read(recorded_run: Path, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from in_process import catts
 from safetensors.torch import load_file
 
 from catts_graph.benchmarks import load_benchmark
@@ -303,17 +304,14 @@ def test_config_checks_say_what_to_set(tmp_path: Path, overrides: dict, message:
 
 
 def test_catts_train_cdrl_end_to_end(setup: tuple[Path, Path], tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
     model_dir, pairs = setup
     out = tmp_path / "cdrl-model"
-    command = [sys.executable, "-m", "catts_graph", "train", "cdrl", "--model", str(model_dir), "--data", str(pairs),
+    command = ["train", "cdrl", "--model", str(model_dir), "--data", str(pairs),
                "--out", str(out), "--steps", "2", "--generations", "2", "--batch", "2",
                "--max-completion-length", "16", "--learning-rate", "1e-3", "--scale-rewards", "none",
                "--perception-loss-weight", "0.5", "--calibration-loss-weight", "0.5", "--kl", "0.1",
                "--dev", str(pairs), "--dev-every", "1", "--keep-best", "brier"]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    result = catts(*command)
     assert result.returncode == 0, result.stderr[-2000:]
     assert (out / "model.safetensors").is_file() and (out / "cdrl.png").is_file()
     table = [
@@ -321,6 +319,6 @@ def test_catts_train_cdrl_end_to_end(setup: tuple[Path, Path], tmp_path: Path) -
     ]
     assert [step.split()[0] for step in table] == ["0", "1", "2"]  # the dev set at the start and every step
     assert sum("(exported)" in step for step in table) == 1 and "(exported)" not in table[0]
-    no_pairs = [*command[:7], "--data", str(tmp_path), "--out", str(tmp_path / "x")]  # a folder without pairs.jsonl
-    bad = subprocess.run(no_pairs, capture_output=True, text=True, timeout=120, check=False)
+    no_pairs = [*command[:4], "--data", str(tmp_path), "--out", str(tmp_path / "x")]  # a folder without pairs.jsonl
+    bad = catts(*no_pairs)
     assert bad.returncode == 2 and "catts data pairs" in bad.stderr and "Traceback" not in bad.stderr

@@ -11,18 +11,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from in_process import catts
 
 from nodes.errors import InvalidInputError
 
 
-def catts(*args: str) -> subprocess.CompletedProcess[str]:
+def catts_process(*args: str) -> subprocess.CompletedProcess[str]:
+    """The real entry point, in its own interpreter (the other cases run `main` in this process: `in_process`)."""
     return subprocess.run(
         [sys.executable, "-m", "catts_graph", *args], capture_output=True, text=True, timeout=120, check=False
     )
 
 
 def test_help_teaches() -> None:
-    result = catts("--help")
+    result = catts_process("--help")
     assert result.returncode == 0
     for command in ("serve", "make-tiny-model", "demo"):
         assert command in result.stdout

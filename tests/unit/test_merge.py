@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from in_process import catts
 
 from catts_graph.cli.evaluate import shard_from
 from catts_graph.evaluation.harness import EvalSettings
@@ -82,7 +81,6 @@ def test_bad_shards_say_what_to_give(text: str) -> None:
 
 
 def test_cli_merge_errors_exit_2_without_traceback(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "catts_graph", "eval", "merge", str(tmp_path), "--out", str(tmp_path / "m")]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    result = catts("eval", "merge", str(tmp_path), "--out", str(tmp_path / "m"))
     assert result.returncode == 2 and "catts eval merge: error:" in result.stderr
     assert "Traceback" not in result.stderr

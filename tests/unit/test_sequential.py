@@ -6,12 +6,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import cast
 
 import pytest
+from in_process import catts
 
 from catts_graph.benchmarks import load_benchmark
 from catts_graph.cli.options import routing_from
@@ -108,12 +107,6 @@ def test_the_fit_keeps_the_cheapest_rule_that_agrees_with_the_full_budget() -> N
         fit_stop([{"draws": [["3", 1.0]] * 4 + [["2", 1.0]] * 12}], agreement=1.0, thresholds=(0.5,))
     with_expert = fit_stop([{**easy, "expert": "2"}] * 3 + [{**early_wrong, "expert": "2"}], agreement=1.0)
     assert with_expert.best.rule.expert_weight > 0 and with_expert.best.drawn < fit.best.drawn  # it helps here
-
-
-def catts(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "catts_graph", *args], capture_output=True, text=True, timeout=120, check=False
-    )
 
 
 def test_eval_runs_the_sequential_policy_on_the_shared_samples_and_calibrate_fits_its_rule(tmp_path: Path) -> None:
