@@ -27,8 +27,9 @@ langgraph-dev: .venv-server/.catts-synced
 demo: setup
 	$(RUN) catts demo
 
+# Two workers: the tests that share the session's vLLM server run on one, the rest spread over both.
 test: setup .venv-server/.catts-synced
-	$(RUN) pytest
+	$(RUN) pytest -n 2 --dist loadgroup
 
 lint: setup
 	$(RUN) ruff check .

@@ -44,6 +44,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under `make test`'s two workers (pytest-xdist, ``--dist loadgroup``) every test that uses the session's smoke
+    model or server runs on one worker, so the session trains one model and starts one server; the rest spread."""
+    for item in items:
+        if "tiny_model_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("session-server"))
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_smoke_model(tmp_path_factory.mktemp("models") / "smoke", steps=200).out_dir
