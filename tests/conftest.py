@@ -46,9 +46,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under `make test`'s two workers (pytest-xdist, ``--dist loadgroup``) every test that uses the session's smoke
-    model or server runs on one worker, so the session trains one model and starts one server; the rest spread."""
+    model or server (the compatibility rows reach it from their module's fixture) runs on one worker, so the session
+    trains one model and starts one server; the rest spread over both."""
     for item in items:
-        if "tiny_model_dir" in getattr(item, "fixturenames", ()):
+        if "tiny_model_dir" in getattr(item, "fixturenames", ()) or item.get_closest_marker("compat"):
             item.add_marker(pytest.mark.xdist_group("session-server"))
 
 
