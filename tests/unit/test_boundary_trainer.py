@@ -16,15 +16,13 @@ from nodes.steps import STATEMENT, SUMMARY
 from trainers.boundary.config import BoundaryGRPOConfig
 from trainers.boundary.trainer import internal_scores, train_boundary
 from trainers.cdrl.data import PairNoise, build_pairs
-from trainers.shapes.smoke import make_smoke_model
 
 REWARDS = ("StepCorrectnessReward", "StatedCalibrationReward", "InternalAgreementReward")
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("boundary")
-    model = make_smoke_model(root / "smoke", steps=20).out_dir
+def setup(tmp_path_factory: pytest.TempPathFactory, quick_smoke_model: Path) -> tuple[Path, Path]:
+    root, model = tmp_path_factory.mktemp("boundary"), quick_smoke_model
     build_pairs(load_benchmark("shapes:100", limit=4).items, root / "pairs", PairNoise(level=1.0, region="objects"))
     return model, root / "pairs"
 

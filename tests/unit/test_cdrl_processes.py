@@ -17,7 +17,6 @@ import pytest
 
 from catts_graph.benchmarks import load_benchmark
 from trainers.cdrl.data import PairNoise, build_pairs
-from trainers.shapes.smoke import make_smoke_model
 
 SCRIPT = Path(__file__).with_name("cdrl_fixed_rollouts.py")
 LAUNCH_TWO = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--num_machines", "1",
@@ -45,8 +44,8 @@ def run(launcher: list[str], record: Path, model: Path, pairs: Path, dev: Path, 
 
 
 @pytest.mark.slow
-def test_two_processes_reward_and_log_as_one(tmp_path: Path) -> None:
-    model = make_smoke_model(tmp_path / "smoke", steps=20).out_dir
+def test_two_processes_reward_and_log_as_one(quick_smoke_model: Path, tmp_path: Path) -> None:
+    model = quick_smoke_model
     items = load_benchmark("shapes:100", limit=7).items
     noise = PairNoise(level=1.0, region="objects")
     pairs, dev = (

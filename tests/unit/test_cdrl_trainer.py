@@ -18,13 +18,11 @@ from trainers.cdrl.data import PairNoise, build_pairs, pairs_dataset
 from trainers.cdrl.rewards import cdrl_reward_funcs
 from trainers.cdrl.scoring import completion_mask, dev_metrics, forced_log_probs, nmlp
 from trainers.cdrl.trainer import CDRLTrainer, train_cdrl
-from trainers.shapes.smoke import make_smoke_model
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("cdrl")
-    model = make_smoke_model(root / "smoke", steps=20).out_dir
+def setup(tmp_path_factory: pytest.TempPathFactory, quick_smoke_model: Path) -> tuple[Path, Path]:
+    root, model = tmp_path_factory.mktemp("cdrl"), quick_smoke_model
     build_pairs(load_benchmark("shapes:100", limit=4).items, root / "pairs", PairNoise(level=1.0, region="objects"))
     return model, root / "pairs"
 

@@ -17,15 +17,13 @@ from nodes.stated import ANSWER_STATEMENT, stated_answer_confidence
 from trainers.cdrl.data import PairNoise, build_pairs
 from trainers.declared.config import DeclaredCDRLConfig
 from trainers.declared.trainer import digit_position, expected_declared, train_declared, views_dataset
-from trainers.shapes.smoke import make_smoke_model
 
 REWARDS = ("declared_accuracy", "DeclaredCalibration", "DeclaredPerception")
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("declared")
-    model = make_smoke_model(root / "smoke", steps=20).out_dir
+def setup(tmp_path_factory: pytest.TempPathFactory, quick_smoke_model: Path) -> tuple[Path, Path]:
+    root, model = tmp_path_factory.mktemp("declared"), quick_smoke_model
     build_pairs(load_benchmark("shapes:100", limit=4).items, root / "pairs", PairNoise(level=1.0, region="objects"))
     return model, root / "pairs"
 

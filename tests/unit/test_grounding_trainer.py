@@ -17,15 +17,13 @@ from nodes.errors import InvalidInputError
 from trainers.cdrl.data import PairNoise, build_pairs
 from trainers.grounding.config import GroundingGRPOConfig
 from trainers.grounding.trainer import processor_frame, train_grounding
-from trainers.shapes.smoke import make_smoke_model
 
 REWARDS = ("grounded_format_reward", "caption_reward", "BoxReward", "accuracy_reward")
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("grounding")
-    model = make_smoke_model(root / "smoke", steps=20).out_dir
+def setup(tmp_path_factory: pytest.TempPathFactory, quick_smoke_model: Path) -> tuple[Path, Path]:
+    root, model = tmp_path_factory.mktemp("grounding"), quick_smoke_model
     build_pairs(load_benchmark("shapes:100", limit=4).items, root / "pairs", PairNoise(level=1.0, region="objects"))
     return model, root / "pairs"
 
