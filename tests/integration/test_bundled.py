@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from catts_graph.serving.parameters import count_parameters
 from catts_graph.shapes.bundled import BASE_MODEL, EXPERT_MODEL, GROUNDED_MODEL, bundled_model
-from catts_graph.shapes.tiny_vlm import count_parameters
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
