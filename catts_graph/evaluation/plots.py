@@ -25,9 +25,16 @@ def plots_unavailable() -> str | None:
 
 
 def method_comparison(
-    accuracy: Mapping[str, float], tokens: Mapping[str, float], path: str | Path, *, title: str, n_items: int
+    accuracy: Mapping[str, float],
+    cost: Mapping[str, float],
+    path: str | Path,
+    *,
+    title: str,
+    n_items: int,
+    cost_label: str = "tokens per item (prompt + completion)",
 ) -> Path:
-    """Accuracy and mean tokens per item, one bar per method, side by side; saved as PNG."""
+    """Accuracy and mean cost per item (tokens, or compute with its `cost_label`), one bar per method, side by side;
+    saved as PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -35,14 +42,13 @@ def method_comparison(
 
     methods = list(accuracy)
     fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.4))
-    bars = left.bar(
-        methods, [100 * accuracy[m] for m in methods], color=["#9aa5b1", "#6b8fb5", "#d9822b"][: len(methods)]
-    )
+    colors = ["#9aa5b1", "#6b8fb5", "#d9822b", "#5f9e6e"]
+    bars = left.bar(methods, [100 * accuracy[m] for m in methods], color=[colors[i % 4] for i in range(len(methods))])
     left.bar_label(bars, fmt="%.0f%%")
     left.set_ylim(0, 100)
     left.set_ylabel(f"accuracy (%) on {n_items} items")
-    right.bar(methods, [tokens[m] for m in methods], color="#bfc5cc")
-    right.set_ylabel("tokens per item (prompt + completion)")
+    right.bar(methods, [cost[m] for m in methods], color="#bfc5cc")
+    right.set_ylabel(cost_label)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -182,3 +182,23 @@ def test_a_run_recorded_before_parameter_counts_still_resumes(tmp_path: Path) ->
     other = {"base": {"count": 2_000, "source": "another model"}, "expert": None}
     with pytest.raises(InvalidInputError, match="other settings"):  # once recorded, other counts are another run
         check_resume(tmp_path, {**old, "parameters": other}, resume=True)
+
+
+def test_the_demo_summary_gives_each_methods_compute_from_each_models_tokens() -> None:
+    from catts_graph.cli.demo import compute_line, compute_per_item
+
+    rows = [
+        {"greedy_tokens": 40, "majority_tokens": 300, "catts_base_tokens": 500, "catts_expert_tokens": 90,
+         "expert_greedy_tokens": 45},
+        {"greedy_tokens": 60, "majority_tokens": 340, "catts_base_tokens": 700, "catts_expert_tokens": 110,
+         "expert_greedy_tokens": 55},
+    ]  # fmt: skip
+    compute = compute_per_item(rows, PARAMETERS)
+    assert compute == {"greedy": 1_000 * 50, "majority": 1_000 * 320, "catts": 1_000 * 600 + 7_000 * 100,
+                       "expert_greedy": 7_000 * 50}  # fmt: skip
+    line = compute_line(compute, PARAMETERS)
+    assert "base model 1,000, expert 7,000 parameters" in line and "expert 3.50e+05" in line
+    unknown = {"base": PARAMETERS["base"], "expert": {"count": None, "source": "no folder here"}}
+    assert "unknown" in compute_line(compute_per_item(rows, unknown), unknown) and "expert: no folder here" in (
+        compute_line(compute_per_item(rows, unknown), unknown)
+    )
