@@ -69,12 +69,22 @@ def check_resume(out_dir: Path, run_info: dict[str, Any], resume: bool) -> None:
         previous = json.loads(info.read_text())
         refuse_unless_resuming(out_dir, resume)
         absent = [k for k in RECORDED_LATER if k not in previous]
-        if previous != {k: v for k, v in run_info.items() if k not in absent}:
+        if comparable(previous) != comparable({k: v for k, v in run_info.items() if k not in absent}):
             raise InvalidInputError(
                 f"{out_dir} holds a run with other settings; use the same settings or a new --out."
             )
     out_dir.mkdir(parents=True, exist_ok=True)
     info.write_text(json.dumps(run_info, indent=2) + "\n")
+
+
+def comparable(run_info: dict[str, Any]) -> dict[str, Any]:
+    """A run record as runs are compared (resuming, merging shards): the models' parameter counts, not the folders
+    they were read from (a shard on another machine, or a moved folder, serves the same model from elsewhere)."""
+    parameters = run_info.get("parameters")
+    if not isinstance(parameters, dict):
+        return run_info
+    counts = {role: None if entry is None else entry.get("count") for role, entry in parameters.items()}
+    return {**run_info, "parameters": counts}
 
 
 def finite_json(value: Any) -> Any:

@@ -179,6 +179,8 @@ def test_a_run_recorded_before_parameter_counts_still_resumes(tmp_path: Path) ->
     check_resume(tmp_path, old, resume=False)
     check_resume(tmp_path, {**old, "parameters": PARAMETERS}, resume=True)  # the old record had none: it resumes
     assert json.loads((tmp_path / "run.json").read_text())["parameters"] == PARAMETERS  # and records them now
+    moved = {**PARAMETERS, "base": {"count": 1_000, "source": "the same model, moved"}}
+    check_resume(tmp_path, {**old, "parameters": moved}, resume=True)  # counts, not folders, tell runs apart
     other = {"base": {"count": 2_000, "source": "another model"}, "expert": None}
     with pytest.raises(InvalidInputError, match="other settings"):  # once recorded, other counts are another run
         check_resume(tmp_path, {**old, "parameters": other}, resume=True)
