@@ -89,8 +89,8 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--methods",
         type=csv_list,
-        default=["greedy", "majority", "catts-paper"],
-        help="comma-separated, see below (default: greedy,majority,catts-paper)",
+        help="comma-separated, see below (default: greedy,majority,catts-paper, and expert when an expert is served "
+        "or named)",
     )
     p.add_argument("--n", type=csv_list, default=["8"], help="comma-separated N sweep, e.g. 1,2,4,8 (default: 8)")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: %(default)s)")
@@ -170,7 +170,8 @@ def job_from(args: argparse.Namespace) -> EvalJob:
             raise InvalidInputError("--budgets needs at least two positive token budgets.")
     else:
         try:
-            methods = expand_methods(args.methods)
+            expert = bool(args.expert_base_url) or (args.base_url is None and args.engine is None)  # one to ask
+            methods = expand_methods(args.methods or ["greedy", "majority", *(["expert"] * expert), "catts-paper"])
             ns = sorted({int(n) for n in args.n})
         except ValueError as e:
             raise InvalidInputError(str(e)) from None

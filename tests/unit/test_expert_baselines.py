@@ -204,3 +204,21 @@ def test_the_demo_summary_gives_each_methods_compute_from_each_models_tokens() -
     assert "unknown" in compute_line(compute_per_item(rows, unknown), unknown) and "expert: no folder here" in (
         compute_line(compute_per_item(rows, unknown), unknown)
     )
+
+
+@pytest.mark.parametrize(
+    ("servers", "methods"),
+    [
+        ([], ("greedy", "majority", "expert", "catts-paper")),  # the bundled models: the bundled expert is served
+        (["--base-url", "http://x"], ("greedy", "majority", "catts-paper")),  # the base model is its own expert
+        (["--base-url", "http://x", "--expert-base-url", "http://y", "--expert-model", "big"],
+         ("greedy", "majority", "expert", "catts-paper")),
+    ],
+)  # fmt: skip
+def test_the_default_methods_put_the_expert_beside_ca_tts_whenever_there_is_one(
+    servers: list[str], methods: tuple[str, ...]
+) -> None:
+    from catts_graph.cli import build_parser, parse
+    from catts_graph.cli.evaluate import job_from
+
+    assert job_from(parse(build_parser(), ["eval", *servers, "--out", "o"])).settings.methods == methods
