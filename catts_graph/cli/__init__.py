@@ -13,7 +13,20 @@ import traceback
 from collections.abc import Sequence
 from types import FrameType
 
-from catts_graph.cli import bench, calibrate, data, demo, evaluate, make_model, probe, run, serve, shapes, train
+from catts_graph.cli import (
+    bench,
+    calibrate,
+    data,
+    demo,
+    eval_merge,
+    evaluate,
+    make_model,
+    probe,
+    run,
+    serve,
+    shapes,
+    train,
+)
 from catts_graph.cli.values import CommandParser
 from nodes.errors import CattsError
 
@@ -55,7 +68,7 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Name
     words = list(argv)
     debug = words[:1] == ["--debug"]
     if words[debug : debug + 2] == ["eval", "merge"]:  # `catts eval merge DIR...`: its own parser
-        args = evaluate.merge_parser().parse_args(words[debug + 2 :])
+        args = eval_merge.merge_parser().parse_args(words[debug + 2 :])
         args.debug = args.debug or debug
         return args
     if "--" not in words:

@@ -18,6 +18,7 @@ from catts_graph.cli.bench_backends import bench_settings, recorded, recording_m
 from catts_graph.cli.endpoints import Endpoints, model_endpoints
 from catts_graph.cli.options import add_server_options, csv_list, load_stop_rule, servers_from
 from catts_graph.evaluation import bench
+from catts_graph.evaluation.compute import format_compute
 from catts_graph.evaluation.results import finite_json
 from catts_graph.serving.replay_process import replaying
 from catts_graph.serving.vllm_client import VLLMClient
@@ -267,12 +268,16 @@ def table(result: dict[str, Any]) -> str:
         ),
         f"(the graph uses top_logprobs {result['logprob_cost']['graph_top_logprobs']})",
         "",
-        f"{'method':<16} {'N':>3} {'accuracy':>9} {'completion tok':>15} {'tokens':>8} {'calls':>6} {'expert':>7}",
+        (
+            f"{'method':<16} {'N':>3} {'accuracy':>9} {'completion tok':>15} {'tokens':>8} {'compute':>9} "
+            f"{'calls':>6} {'expert':>7}"
+        ),
         *(
             f"{r['method']:<16} {r['n']:>3} {100 * r['accuracy']:>8.1f}% {r['completion_tokens']:>15.1f} "
-            f"{r['tokens']:>8.1f} {r['calls']:>6.1f} {r['expert_calls']:>7.1f}"
+            f"{r['tokens']:>8.1f} {format_compute(r['compute']):>9} {r['calls']:>6.1f} {r['expert_calls']:>7.1f}"
             for r in [*s["at_n"], *s["early_stop"]]
         ),
+        *([] if s["cost"]["note"] is None else [f"compute (parameters x tokens) unknown: {s['cost']['note']}"]),
         (
             f"catts-adaptive / catts-paper completion tokens: {s['adaptive_token_ratio']:.3f} "
             f"(accuracy {100 * s['adaptive_accuracy_delta']:+.1f} points)"

@@ -1,10 +1,11 @@
 """`catts demo`: the main job on the embedded default, end to end on this machine.
 
 Serves the bundled ShapesVQA base model and expert with vLLM on loopback, answers held-out ShapesVQA items with
-greedy decoding, majority vote and CA-TTS (paper policy, N = 8; the three share the same samples), prints a table
-and a summary (with CA-TTS's paired 95% intervals against greedy and majority: 50 items show the pipeline, not a
-ranking; the summary names the 500-item command that ranks), saves a figure and `summary.json`, and stops both
-servers.
+greedy decoding, majority vote and CA-TTS (paper policy, N = 8; majority votes on CA-TTS's own samples) and asks
+the expert alone for its greedy answer, prints a table and a summary (each method's accuracy and compute per item,
+parameters x tokens of each model it called, and CA-TTS's paired 95% intervals against the other three: 50 items
+show the pipeline, not a ranking; the summary names the 500-item command that ranks), saves a figure and
+`summary.json`, and stops both servers.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -22,12 +24,15 @@ from tqdm import tqdm
 from catts_graph.cli.endpoints import load_relevance
 from catts_graph.cli.options import GROUNDED_MAX_TOKENS, add_graph_options, apply_graph_options
 from catts_graph.cli.values import positive_int, validated_config
+from catts_graph.evaluation.compute import COMPUTE_LABEL, TOKENS_LABEL, format_compute, mean_compute
+from catts_graph.evaluation.counting import CountingModel, TokenCounter, counting_expert
 from catts_graph.evaluation.methods import vote_prediction
 from catts_graph.evaluation.metrics import auroc, ece, paired_bootstrap_ci
 from catts_graph.evaluation.plots import method_comparison, plots_unavailable
 from catts_graph.evaluation.results import finite_json
 from catts_graph.graph.builder import create_catts_graph
 from catts_graph.graph.config import CATTSConfig
+from catts_graph.serving.parameters import served_parameters
 from catts_graph.serving.vllm_client import VLLMClient
 from catts_graph.shapes.bundled import BASE_MODEL, GROUNDED_MODEL, EmbeddedServers, serve_bundled
 from catts_graph.shapes.world import ShapesItem, make_item
@@ -69,18 +74,16 @@ def demo_config(args: argparse.Namespace) -> CATTSConfig:
 
 async def answer_items(
     servers: EmbeddedServers, items: list[ShapesItem], image_dir: Path, config: CATTSConfig, concurrency: int
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """One row per item (answers and each model's tokens), and both models' parameter counts."""
     expert_server = servers.expert or servers.base
     async with (
         VLLMClient(servers.base.base_url, servers.base.model, timeout_s=300) as model,
         VLLMClient(expert_server.base_url, expert_server.model, timeout_s=300) as expert_model,
     ):
-        graph = create_catts_graph(
-            model,
-            expert=expert_model if servers.expert else None,
-            config=config,
-            relevance=load_relevance(None, bundled=True),
-        )
+        parameters = {"base": (await served_parameters(model)).to_json(),
+                      "expert": (await served_parameters(expert_model)).to_json()}  # fmt: skip
+        relevance = load_relevance(None, bundled=True)
         gate = asyncio.Semaphore(concurrency)
         bar = tqdm(total=len(items), desc="items", unit="item", file=sys.stderr)
 
@@ -96,6 +99,13 @@ async def answer_items(
                     expert_model.sample(question_messages(inputs), greedy_params),
                 )
                 greedy, expert_greedy = greedy_samples[0], expert_samples[0]
+                base_tokens, expert_tokens = TokenCounter(), TokenCounter()  # each model's, for compute
+                graph = create_catts_graph(
+                    CountingModel(model, base_tokens),
+                    expert=counting_expert(expert_model if servers.expert else None, expert_tokens),
+                    config=config,
+                    relevance=relevance,
+                )
                 out = await graph.ainvoke(inputs)
             bar.update()
             usage = out["usage"]
@@ -112,12 +122,15 @@ async def answer_items(
                 "confidence": out["confidence"],
                 "modules_run": out["modules_run"],
                 "catts_tokens": usage["prompt_tokens"] + usage["completion_tokens"],
+                "catts_base_tokens": base_tokens.tokens,
+                "catts_expert_tokens": expert_tokens.tokens,
                 "majority_tokens": majority.tokens,
                 "greedy_tokens": greedy.prompt_tokens + greedy.completion_tokens,
+                "expert_greedy_tokens": expert_greedy.prompt_tokens + expert_greedy.completion_tokens,
             }
 
         try:
-            return list(await asyncio.gather(*(one(item) for item in items)))
+            return list(await asyncio.gather(*(one(item) for item in items))), parameters
         finally:
             bar.close()
 
@@ -132,6 +145,30 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         greedy, catts = r["greedy"] or "-", r["catts"] or "-"
         mark = "" if r["catts"] == r["gold"] else " x"
         print(f"{r['question'][:36]:36} {r['gold']:>6} {greedy:>7} {catts:>7} {r['confidence']:5.2f}  {mods}{mark}")
+
+
+METHODS = {"greedy": "greedy", "majority": "majority", "CA-TTS": "catts", "expert": "expert_greedy"}
+"""The summary's methods (as printed, as keyed in the rows and summary.json)."""
+
+
+TOKENS_OF = {  # the (base model's, expert's) token fields of each method in a row; None: that model is not called
+    "greedy": ("greedy_tokens", None),
+    "majority": ("majority_tokens", None),
+    "catts": ("catts_base_tokens", "catts_expert_tokens"),
+    "expert_greedy": (None, "expert_greedy_tokens"),
+}
+
+
+def compute_per_item(rows: list[dict[str, Any]], parameters: dict[str, Any]) -> dict[str, float]:
+    """Each method's mean compute per item, parameters x tokens of each model it called (NaN without a count)."""
+
+    def tokens(row: dict[str, Any], field: str | None) -> int:
+        return 0 if field is None else int(row[field])
+
+    return {
+        key: mean_compute([{"base_tokens": tokens(r, b), "expert_tokens": tokens(r, e)} for r in rows], parameters)
+        for key, (b, e) in TOKENS_OF.items()
+    }
 
 
 def summarize(rows: list[dict[str, Any]], wall_s: float) -> dict[str, Any]:
@@ -155,6 +192,7 @@ def summarize(rows: list[dict[str, Any]], wall_s: float) -> dict[str, Any]:
         "tokens": tokens("catts_tokens"),
         "greedy_tokens": tokens("greedy_tokens"),
         "majority_tokens": tokens("majority_tokens"),
+        "expert_greedy_tokens": tokens("expert_greedy_tokens"),
         **calibration("greedy", "greedy_confidence"),  # exp(mean log-prob) of the greedy answer
         **calibration("catts", "confidence"),  # the CA-TTS answer's share of the vote table
         "wall_s": round(wall_s, 1),
@@ -168,11 +206,12 @@ TABLE_COMMAND = (
 
 
 def paired(rows: list[dict[str, Any]]) -> dict[str, tuple[float, float, float]]:
-    """CA-TTS's accuracy minus greedy's and majority's over the same items, with paired bootstrap 95% intervals."""
+    """CA-TTS's accuracy minus greedy's, majority's and the expert's alone over the same items, with paired bootstrap
+    95% intervals."""
     catts = [float(r["catts"] == r["gold"]) for r in rows]
     return {
         other: paired_bootstrap_ci(catts, [float(r[other] == r["gold"]) for r in rows])
-        for other in ("greedy", "majority")
+        for other in ("greedy", "majority", "expert_greedy")
     }
 
 
@@ -181,7 +220,8 @@ def verdict(rows: list[dict[str, Any]]) -> str:
     items can and cannot show, and the command of the table that can rank the methods."""
     n = len(rows)
     differences = ", ".join(
-        f"against {other} {100 * d:+.0f} points (95% CI {100 * lo:+.0f} to {100 * hi:+.0f})"
+        f"against {other.replace('expert_greedy', 'the expert alone')} {100 * d:+.0f} points "
+        f"(95% CI {100 * lo:+.0f} to {100 * hi:+.0f})"
         for other, (d, lo, hi) in paired(rows).items()
     )
     return (
@@ -202,42 +242,51 @@ def run(args: argparse.Namespace) -> int:
     print("serving the bundled ShapesVQA base model and expert with vLLM on loopback (1-2 minutes) ...")
     with serve_bundled(expert=True, base=GROUNDED_MODEL if args.grounded else BASE_MODEL) as servers:
         print(f"base at {servers.base.base_url}, expert at {servers.expert.base_url if servers.expert else '-'}")
-        rows = asyncio.run(answer_items(servers, items, image_dir, config, args.concurrency))
+        rows, parameters = asyncio.run(answer_items(servers, items, image_dir, config, args.concurrency))
     print()
     print_table(rows)
     summary = {**summarize(rows, time.perf_counter() - started), "config": config.model_dump(mode="json")}
     summary["paired_ci95"] = {f"catts_minus_{other}": list(ci) for other, ci in paired(rows).items()}
+    compute = compute_per_item(rows, parameters)
+    summary["parameters"], summary["compute_per_item"] = parameters, compute
     n = summary["n_items"]
+    accuracy = {m: summary[f"{k}_accuracy"] for m, k in METHODS.items()}
+    tokens = {m: summary[f"{'' if k == 'catts' else k + '_'}tokens"] / n for m, k in METHODS.items()}
     print(
-        f"\n{n} held-out items (seed {args.seed}): greedy {summary['greedy_accuracy']:.0%}, "
-        f"majority of {args.n} {summary['majority_accuracy']:.0%}, CA-TTS {summary['catts_accuracy']:.0%} "
-        f"(the expert alone, greedy: {summary['expert_greedy_accuracy']:.0%})"
+        f"\n{n} held-out items (seed {args.seed}): greedy {accuracy['greedy']:.0%}, majority of {args.n} "
+        f"{accuracy['majority']:.0%}, CA-TTS {accuracy['CA-TTS']:.0%}, "
+        f"the expert alone (greedy) {accuracy['expert']:.0%}"
     )
     print(
         f"calibration (AUROC / ECE): greedy exp(mean log-prob) {summary['greedy_auroc']:.2f} / "
         f"{summary['greedy_ece']:.2f}; CA-TTS vote share {summary['catts_auroc']:.2f} / {summary['catts_ece']:.2f}"
     )
-    print(
-        f"tokens per item: greedy {summary['greedy_tokens'] / n:.0f}, majority {summary['majority_tokens'] / n:.0f}, "
-        f"CA-TTS {summary['tokens'] / n:.0f}; wall time {summary['wall_s']:.0f} s"
-    )
+    per_item = ", ".join(f"{m} {t:.0f}" for m, t in tokens.items())
+    print(f"tokens per item: {per_item}; wall time {summary['wall_s']:.0f} s")
+    known = all(math.isfinite(v) for v in compute.values())
+    print(compute_line(compute, parameters))
     print(verdict(rows))
-    accuracy = {
-        m: summary[f"{k}_accuracy"] for m, k in (("greedy", "greedy"), ("majority", "majority"), ("CA-TTS", "catts"))
-    }
-    tokens = {
-        "greedy": summary["greedy_tokens"] / n,
-        "majority": summary["majority_tokens"] / n,
-        "CA-TTS": summary["tokens"] / n,
-    }
     (out / "summary.json").write_text(json.dumps(finite_json(summary), indent=2) + "\n")
     missing = plots_unavailable()
     if missing:
         print(missing, file=sys.stderr)
         print(f"wrote {out / 'summary.json'}; both servers were stopped.")
         return 0
+    cost = {m: compute[k] for m, k in METHODS.items()} if known else tokens
     figure = method_comparison(
-        accuracy, tokens, out / "summary.png", title="ShapesVQA held-out, bundled models", n_items=n
-    )
+        accuracy, cost, out / "summary.png", title="ShapesVQA held-out, bundled models", n_items=n,
+        cost_label=COMPUTE_LABEL if known else TOKENS_LABEL,
+    )  # fmt: skip
     print(f"wrote {out / 'summary.json'} and {figure}; both servers were stopped.")
     return 0
+
+
+def compute_line(compute: dict[str, float], parameters: dict[str, Any]) -> str:
+    """The summary's compute line: each method's compute per item and the two parameter counts behind it, or why
+    they are unknown."""
+    missing = [f"{role}: {p['source']}" for role, p in parameters.items() if p["count"] is None]
+    if missing:
+        return f"compute per item unknown, a parameter count could not be read ({'; '.join(missing)})"
+    counts = f"base model {parameters['base']['count']:,}, expert {parameters['expert']['count']:,} parameters"
+    methods = ", ".join(f"{m} {format_compute(compute[k])}" for m, k in METHODS.items())
+    return f"compute per item (parameters x tokens; {counts}): {methods}"

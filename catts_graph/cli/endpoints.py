@@ -25,6 +25,7 @@ class Endpoints:
     expert_name: str
     relevance: RelevanceModel | None = None  # for question-guided self-check noise
     api_key: str | None = field(default=None, repr=False)  # the base server's key (CATTS_API_KEY)
+    expert_model: VLLMClient | None = None  # the expert's server as a model (expert baselines, parameter count)
 
     def client(self, *, timeout_s: float) -> VLLMClient:
         """A client of the base model's server."""
@@ -72,6 +73,13 @@ def _load_clip(spec: str | None) -> RelevanceModel:
     return ClipRelevance.load(spec)
 
 
+def expert_client(servers: Servers, *, timeout: float) -> VLLMClient | None:
+    """The `--expert-base-url` server as a model that samples with log-probs (None without one)."""
+    if not servers.expert_base_url:
+        return None
+    return VLLMClient(servers.expert_base_url, servers.expert_model, timeout_s=timeout, api_key=servers.expert_api_key)
+
+
 def chat_expert(servers: Servers, *, timeout: float) -> Any:
     """The `--expert-base-url` expert as a LangChain chat model (None without one)."""
     if not servers.expert_base_url:
@@ -87,15 +95,16 @@ def model_endpoints(servers: Servers, *, want_expert: bool, timeout: float) -> I
     block ends (the bundled expert too when `want_expert` and no expert server is named)."""
     expert = chat_expert(servers, timeout=timeout) if want_expert else None
     expert_name = (servers.expert_model if expert is not None else None) or "base model"
+    expert_model = expert_client(servers, timeout=timeout) if want_expert else None
     if servers.base_url is not None:
         relevance = load_relevance(servers.clip, bundled=servers.bundled_settings)
-        yield Endpoints(servers.base_url, servers.model, expert, expert_name, relevance, servers.api_key)
+        yield Endpoints(servers.base_url, servers.model, expert, expert_name, relevance, servers.api_key, expert_model)
         return
     relevance = load_relevance(servers.clip, bundled=True)
     print("serving the bundled ShapesVQA models on loopback (1-2 minutes) ...", file=sys.stderr)
     base = GROUNDED_MODEL if servers.grounded else BASE_MODEL
     with serve_bundled(expert=want_expert and not servers.expert_base_url, base=base) as bundled:
         if bundled.expert is not None:  # a model we serve: it can also score, so the Voter reads its likelihoods
-            expert = VLLMClient(bundled.expert.base_url, bundled.expert.model, timeout_s=timeout)
+            expert = expert_model = VLLMClient(bundled.expert.base_url, bundled.expert.model, timeout_s=timeout)
             expert_name = bundled.expert.model
-        yield Endpoints(bundled.base.base_url, bundled.base.model, expert, expert_name, relevance)
+        yield Endpoints(bundled.base.base_url, bundled.base.model, expert, expert_name, relevance, None, expert_model)

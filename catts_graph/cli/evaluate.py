@@ -14,7 +14,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from catts_graph.cli.endpoints import chat_expert, load_relevance, model_endpoints
+from catts_graph.cli.endpoints import chat_expert, expert_client, load_relevance, model_endpoints
 from catts_graph.cli.options import (
     GROUNDED_MAX_TOKENS,
     Servers,
@@ -30,10 +30,11 @@ from catts_graph.cli.options import (
     servers_from,
 )
 from catts_graph.cli.settings import bundled_hint, settings_line
-from catts_graph.cli.values import CommandParser, positive_int, validated_config
-from catts_graph.evaluation.harness import EvalSettings, catts_config
+from catts_graph.cli.values import positive_int, validated_config
+from catts_graph.evaluation.catts_runs import catts_config
+from catts_graph.evaluation.expert_baselines import require_expert
+from catts_graph.evaluation.harness import EvalSettings
 from catts_graph.evaluation.job import EvalJob, EvalModels, EvalRun, open_run
-from catts_graph.evaluation.merge import merge_runs
 from catts_graph.evaluation.methods import expand_methods
 from catts_graph.evaluation.report import table
 from catts_graph.serving.chat import API_KEY_ENV, EXPERT_KEY_ENV, JUDGE_KEY_ENV
@@ -47,15 +48,18 @@ examples:
   catts eval --benchmark jsonl:data/items.jsonl --methods majority,catts[sc+critic] --n 8 --out DIR --resume
   catts eval --base-url http://127.0.0.1:8000 --expert-base-url http://127.0.0.1:8001 --expert-model big --out DIR
 
-Methods: greedy, majority, deepconf (all DeepConf variants, or one: deepconf-mean, -tail, -bottom, -lowest, -top10,
--top90, -online), step-vote (each sample weighs by its weakest reasoning step), catts-paper, catts-adaptive,
-catts-sequential (draws rounds of 2, 4, 8, ... up to N until the leader is settled; --stop-rule), and ablations
-catts[MODULES] with MODULES from sc, voter, critic, check joined by +. Methods at the same N share the same
-samples. Step confidence (ECE and AUROC of each step signal) is reported from the greedy and majority lines, judged
-against the items' reference steps. Outputs: DIR/results.jsonl (one line per item,
-method and N), DIR/metrics.json, DIR/report.md, DIR/scaling.png, DIR/cost.png, DIR/reliability.png. An interrupted
-run continues with --resume and the same settings. Without --base-url the bundled ShapesVQA models are served;
-API keys are read from ${API_KEY_ENV} (base server), ${EXPERT_KEY_ENV} (expert) and ${JUDGE_KEY_ENV} (judge).
+Methods: greedy, majority, expert and expert-majority (the expert alone: its greedy answer, and a majority over
+N of its samples; they need an expert), deepconf (all DeepConf variants, or one: deepconf-mean, -tail, -bottom,
+-lowest, -top10, -top90, -online), step-vote (each sample weighs by its weakest reasoning step), catts-paper,
+catts-adaptive, catts-sequential (draws rounds of 2, 4, 8, ... up to N until the leader is settled; --stop-rule),
+and ablations catts[MODULES] with MODULES from sc, voter, critic, check joined by +. Methods at the same N share the
+same samples. Step confidence (ECE and AUROC of each step signal) is reported from the greedy and majority lines,
+judged against the items' reference steps. Cost is compute per item, parameters x tokens of each model called
+(counted in the served models' folders; tokens where a count cannot be read). Outputs: DIR/results.jsonl (one line
+per item, method and N), DIR/metrics.json, DIR/report.md, DIR/scaling.png, DIR/cost.png, DIR/reliability.png.
+An interrupted run continues with --resume and the same settings. Without --base-url the bundled ShapesVQA models
+are served; API keys are read from ${API_KEY_ENV} (base server), ${EXPERT_KEY_ENV} (expert) and ${JUDGE_KEY_ENV}
+(judge).
 
 Across machines: run `--shard I/K` on each (every K-th item from the I-th, 0-based; resume works per shard), then
 `catts eval merge DIR... --out DIR` joins the shard folders into one run with the same metrics, report and plots.
@@ -85,8 +89,8 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--methods",
         type=csv_list,
-        default=["greedy", "majority", "catts-paper"],
-        help="comma-separated, see below (default: greedy,majority,catts-paper)",
+        help="comma-separated, see below (default: greedy,majority,catts-paper, and expert when an expert is served "
+        "or named)",
     )
     p.add_argument("--n", type=csv_list, default=["8"], help="comma-separated N sweep, e.g. 1,2,4,8 (default: 8)")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: %(default)s)")
@@ -166,7 +170,8 @@ def job_from(args: argparse.Namespace) -> EvalJob:
             raise InvalidInputError("--budgets needs at least two positive token budgets.")
     else:
         try:
-            methods = expand_methods(args.methods)
+            expert = bool(args.expert_base_url) or (args.base_url is None and args.engine is None)  # one to ask
+            methods = expand_methods(args.methods or ["greedy", "majority", *(["expert"] * expert), "catts-paper"])
             ns = sorted({int(n) for n in args.n})
         except ValueError as e:
             raise InvalidInputError(str(e)) from None
@@ -214,6 +219,8 @@ def _shard_of(args: argparse.Namespace) -> tuple[int, int] | None:
 
 def run(args: argparse.Namespace) -> int:
     job, servers = job_from(args), servers_from(args)
+    if not (servers.expert_base_url or (servers.bundled and args.engine is None)):  # no expert will be there
+        require_expert(job.settings.methods, None)
     eval_run = open_run(job)
     for problem in eval_run.bench.skipped:
         print(f"skipped: {problem}", file=sys.stderr)
@@ -232,6 +239,7 @@ def run(args: argparse.Namespace) -> int:
                 endpoints.expert,
                 endpoints.expert_name,
                 endpoints.relevance,
+                endpoints.expert_model,
             )
             asyncio.run(_evaluate(eval_run, models, hint=not servers.settings_bundled))
     outputs = eval_run.write_outputs()
@@ -253,10 +261,10 @@ def _in_process_models(engine: Path, servers: Servers) -> EvalModels:
         from catts_graph.serving.engine import TransformersEngine
     except ImportError as e:
         raise InvalidInputError(f"--engine needs the `cpu` extra ({e}).") from None
-    expert = chat_expert(servers, timeout=600)
+    expert, expert_model = chat_expert(servers, timeout=600), expert_client(servers, timeout=600)
     relevance = load_relevance(servers.clip, bundled=True)
     name, expert_name = f"in-process {engine}", servers.expert_model or "base model"
-    return EvalModels(TransformersEngine(engine), name, expert, expert_name, relevance)
+    return EvalModels(TransformersEngine(engine), name, expert, expert_name, relevance, expert_model, engine)
 
 
 def _settings(job: EvalJob, relevance: bool, bundled: bool) -> str:
@@ -274,8 +282,8 @@ async def _evaluate(run: EvalRun, models: EvalModels, *, hint: bool = False) -> 
         with tqdm(total=len(run.remaining()), desc="eval", unit="item", file=sys.stderr) as bar:
             await run.evaluate(models, on_item=bar.update)
     finally:
-        if isinstance(models.model, VLLMClient):
-            await models.model.aclose()
+        for client in {id(m): m for m in (models.model, models.expert_model) if isinstance(m, VLLMClient)}.values():
+            await client.aclose()
 
 
 def _rh(run: EvalRun, servers: Servers) -> int:
@@ -299,38 +307,3 @@ async def _sweep(run: EvalRun, client: VLLMClient) -> None:
     async with client as model:
         with tqdm(total=len(run.remaining()), desc="rh-auc", unit="item", file=sys.stderr) as bar:
             await run.sweep_rh(model, on_item=bar.update)
-
-
-MERGE_HELP = """\
-Join the shard folders of one run (`catts eval ... --shard I/K --out DIR` for I = 0..K-1) into one run folder:
-results.jsonl, run.json, metrics.json, report.md and plots, computed as a single run computes them.
-
-  catts eval --benchmark shapes --limit 300 --methods majority,catts-paper --n 16 --shard 0/2 --out runs/s0
-  catts eval --benchmark shapes --limit 300 --methods majority,catts-paper --n 16 --shard 1/2 --out runs/s1
-  catts eval merge runs/s0 runs/s1 --out runs/all
-
-Every shard must be complete (finish one with --resume) and come from the same command but for --shard.
-"""
-
-
-def merge_parser() -> argparse.ArgumentParser:
-    """`catts eval merge`'s own parser (`catts eval` itself takes no positional arguments)."""
-    p = CommandParser(
-        prog="catts eval merge", description=MERGE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    p.add_argument("shards", type=Path, nargs="+", metavar="DIR", help="the shard folders, one per --shard I/K")
-    p.add_argument("--out", type=Path, required=True, help="the merged run's folder (must not hold a run)")
-    p.add_argument("--debug", action="store_true", help="show tracebacks for errors")
-    p.set_defaults(handler=run_merge, command="eval merge")
-    return p
-
-
-def run_merge(args: argparse.Namespace) -> int:
-    merged = merge_runs(args.shards, args.out)
-    print(table(merged.outputs.metrics))
-    written = merged.outputs.written
-    print(f"\nmerged {len(args.shards)} shards ({merged.info['n_items']} items) into {args.out}: results.jsonl, "
-          f"run.json, {', '.join(written)}")  # fmt: skip
-    for warning in merged.outputs.warnings:
-        print(f"{warning} (each line's `fallbacks` in results.jsonl)", file=sys.stderr)
-    return 0

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from catts_graph.families import FAMILIES, make_family_model
+from catts_graph.serving.parameters import count_parameters
 from nodes.errors import InvalidInputError
 
 
@@ -42,8 +43,6 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not args.force)):
         raise InvalidInputError(f"{out} exists and is not empty; pass --force to overwrite it or pick another DIR.")
     try:
-        from catts_graph.shapes.tiny_vlm import count_parameters
-
         path = make_family_model(args.family, out, seed=args.seed)
     except ImportError as e:
         raise InvalidInputError(

@@ -15,7 +15,7 @@
 - `savings`: majority, catts-paper, catts-adaptive and catts-sequential at N = 1, 2, 4, ... up to N on the same
   samples (the routing policies' token ratios against the paper policy at N; each method's slope of accuracy
   against log2 of its completion tokens), and DeepConf online against majority at a larger N (its 16 warm-up
-  traces need N > 16 before it can stop early), with accuracy, tokens and calls per item.
+  traces need N > 16 before it can stop early), with accuracy, tokens, compute and calls per item.
 
 Example:
     >>> settings = BenchSettings(items=4, concurrency=(1, 4))
@@ -39,6 +39,7 @@ from typing import Any
 import httpx
 
 from catts_graph.benchmarks import BenchmarkItem
+from catts_graph.evaluation.compute import parameter_counts
 from catts_graph.evaluation.harness import EvalSettings, run_evaluation
 from catts_graph.evaluation.report import aggregate, key
 from catts_graph.evaluation.results import ResultsFile
@@ -163,15 +164,15 @@ async def overhead(
 
 
 async def evaluate(
-    model: VLLMClient, expert: Any, items: Sequence[BenchmarkItem], settings: EvalSettings
+    model: VLLMClient, expert: Any, items: Sequence[BenchmarkItem], settings: EvalSettings, parameters: Any = None
 ) -> tuple[dict[str, Any], float]:
-    """`catts eval`'s loop on `items` (a throw-away results file); the metrics and the wall time."""
+    """`catts eval`'s loop on `items` (a throw-away results file); the metrics (with `parameters`) and wall time."""
     with tempfile.TemporaryDirectory() as folder:
         results = ResultsFile(Path(folder) / "results.jsonl")
         started = time.perf_counter()
         await run_evaluation(model, expert, items, settings, results)
         wall = time.perf_counter() - started
-        return aggregate(results.read()), wall
+        return aggregate(results.read(), parameters), wall
 
 
 async def send_directly(records: Sequence[Recorded], level: int) -> tuple[float, float]:
@@ -267,18 +268,20 @@ async def savings(
 ) -> dict[str, Any]:
     """The N sweep up to N of majority, catts-paper, catts-adaptive and catts-sequential on the same samples:
     adaptive and sequential routing against the paper policy at N, and the slope of accuracy against log2 of the
-    completion tokens spent (CA-TTS against majority); DeepConf online against majority at a larger N."""
+    completion tokens spent (CA-TTS against majority); DeepConf online against majority at a larger N. Each row
+    carries its compute per item (parameters x tokens; NaN where a count cannot be read: ``cost`` says why)."""
     methods = ("majority", "catts-paper", "catts-adaptive", "catts-sequential")
     sweep = EvalSettings(methods=methods, ns=budgets(settings.n), config=settings.config, concurrency=8)
-    metrics, _ = await evaluate(model, expert, items, sweep)
+    parameters = await parameter_counts(model, expert, expert if isinstance(expert, VLLMClient) else None)
+    metrics, _ = await evaluate(model, expert, items, sweep, parameters)
     online = EvalSettings(
         methods=("majority", "deepconf-online"), ns=(settings.early_stop_n,), config=settings.config, concurrency=8
     )
-    early, _ = await evaluate(model, expert, items, online)
+    early, _ = await evaluate(model, expert, items, online, parameters)
 
     def row(m: dict[str, Any], method: str, n: int) -> dict[str, Any]:
         r = m["methods"][key(method, n)]
-        fields = ("accuracy", "completion_tokens", "tokens", "calls", "expert_calls")
+        fields = ("accuracy", "completion_tokens", "tokens", "compute", "calls", "expert_calls")
         return {"method": method, "n": n, **{f: r[f] for f in fields}}
 
     at_n = [row(metrics, m, settings.n) for m in methods]
@@ -297,4 +300,5 @@ async def savings(
         "early_stop": stop,
         "early_stop_token_ratio": stop[1]["completion_tokens"] / stop[0]["completion_tokens"],
         "early_stop_accuracy_delta": stop[1]["accuracy"] - stop[0]["accuracy"],
+        "cost": {k: metrics["cost"][k] for k in ("field", "note", "parameters")},  # compute, or why not
     }

@@ -1,7 +1,10 @@
 """The evaluation loop behind `catts eval`: shared samples per item, every method at every N, resumable results.
 
 Per item: one greedy answer (if asked for), then max(N) samples in one request; each method at each N is computed
-on the first N of those samples (the graph through `PresampledModel`), so comparisons are paired. All lines of an
+on the first N of those samples (the graph through `catts_runs.PresampledModel`), so comparisons are paired; the
+expert-alone baselines (`expert_baselines`) follow the same conventions with the expert's answers and samples. Each
+line records the tokens the base model and the expert processed (``base_tokens``, ``expert_tokens``), what compute
+(`catts_graph.evaluation.compute`) multiplies by their parameter counts. All lines of an
 item are appended to `results.jsonl` in one write and synced to disk, so an interrupted run loses at most the items
 in flight; a resumed run skips the items already there and drops a half-written last line.
 """
@@ -15,36 +18,31 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from catts_graph.benchmarks import BenchmarkItem, matches
+from catts_graph.evaluation.catts_runs import run_catts
+from catts_graph.evaluation.expert_baselines import expert_baselines, require_expert
 from catts_graph.evaluation.judge import JUDGE_PROMPT_VERSION, AnswerJudge
 from catts_graph.evaluation.methods import (
-    CATTS_PRESETS,
     DEEPCONF_ONLINE,
+    EXPERT_BASELINES,
     WEIGHTED_VOTES,
     Prediction,
-    ablation_modules,
     deepconf_online,
     greedy_prediction,
-    region_override,
     vote_prediction,
 )
 from catts_graph.evaluation.results import ResultsFile
 from catts_graph.evaluation.steps import step_rows
-from catts_graph.graph.builder import create_catts_graph
 from catts_graph.graph.config import CATTSConfig, GroundingConfig
 from nodes.common import question_messages
 from nodes.confidence import token_confidences
 from nodes.declared import resolve_source
-from nodes.errors import InvalidInputError
 from nodes.grounding import grounding_scores
 from nodes.images import load_image
-from nodes.protocol import AnswerScore, Message, Sample, SamplingParams, VisionLanguageModel
+from nodes.protocol import Sample, SamplingParams, VisionLanguageModel
 from nodes.relevance import RelevanceModel
-from nodes.run_context import with_overrides
 from nodes.sample import sample_record, visual_agreement
 from nodes.state import SampleRecord
 from nodes.steps import ImageTextModel, split_steps
-from nodes.vote import sample_weights
-from nodes.voting import usable_weight
 
 
 @dataclass(frozen=True)
@@ -68,57 +66,6 @@ class EvalSettings:
         }
 
 
-class PresampledModel:
-    """The base model, except that sampling calls (temperature > 0) return pre-drawn samples: the graph then votes
-    on exactly the samples every other method saw."""
-
-    def __init__(self, model: VisionLanguageModel, samples: Sequence[Sample]):
-        self.model = model
-        self.samples = list(samples)
-        self._drawn = 0  # successive sampling calls (adaptive sampling draws in two steps) get the next samples
-
-    @property
-    def name(self) -> str:
-        return self.model.name
-
-    async def sample(self, messages: Sequence[Message], params: SamplingParams) -> list[Sample]:
-        if params.temperature > 0:  # the graph's self-consistency draw; greedy calls (critic, expert) pass through
-            end = self._drawn + params.n
-            if end > len(self.samples):
-                raise InvalidInputError(f"asked for {end} samples in all, {len(self.samples)} were drawn")
-            taken, self._drawn = self.samples[self._drawn : end], end
-            return taken
-        return await self.model.sample(messages, params)
-
-    async def score(self, messages: Sequence[Message], answer: str, *, top_logprobs: int = 0) -> AnswerScore:
-        return await self.model.score(messages, answer, top_logprobs=top_logprobs)
-
-
-def catts_config(method: str, n: int, base: CATTSConfig) -> tuple[CATTSConfig, int]:
-    """The graph configuration of a catts method at N, and how many pre-drawn samples it votes on."""
-    preset, region = region_override(method)
-    if preset in CATTS_PRESETS:
-        policy = preset.removeprefix("catts-")
-        update: dict[str, Any] = {"sampling": {"n": n}, "routing": {"policy": policy}}
-        if region is not None:  # `catts-paper/REGION`: the self-check noises this region
-            update["self_check"] = {"noise": {"region": region}}
-        return with_overrides(base, update), n
-    modules = ablation_modules(method) or set()
-    n_used = n if "sc" in modules else 1
-    return (
-        base.model_copy(
-            update={
-                "sampling": base.sampling.model_copy(update={"n": n_used}),
-                "vote": base.vote.model_copy(update={"voter": "voter" in modules}),
-                "critic": base.critic.model_copy(update={"enabled": "critic" in modules}),
-                "self_check": base.self_check.model_copy(update={"enabled": "check" in modules}),
-                "routing": base.routing.model_copy(update={"policy": "paper"}),
-            }
-        ),
-        n_used,
-    )
-
-
 def grounding_reader(
     item: BenchmarkItem, grounding: GroundingConfig
 ) -> Callable[[Sequence[str]], dict[str, float]] | None:
@@ -137,9 +84,13 @@ def grounding_reader(
 
 
 async def evaluate_item(
-    model: VisionLanguageModel, expert: Any, item: BenchmarkItem, settings: EvalSettings
+    model: VisionLanguageModel,
+    expert: Any,
+    item: BenchmarkItem,
+    settings: EvalSettings,
+    expert_model: VisionLanguageModel | None = None,
 ) -> list[dict[str, Any]]:
-    """Every (method, N) result line for one item."""
+    """Every (method, N) result line for one item; `expert_model` answers the expert-alone baselines."""
     sampling = settings.config.sampling
     window = settings.config.vote.window
     inputs = item.graph_input()
@@ -180,6 +131,8 @@ async def evaluate_item(
                 "prompt_tokens": prediction.prompt_tokens,
                 "completion_tokens": prediction.completion_tokens,
                 "tokens": prediction.tokens,
+                "base_tokens": prediction.tokens_by_model[0],
+                "expert_tokens": prediction.tokens_by_model[1],
                 "calls": prediction.model_calls,
                 "expert_calls": prediction.expert_calls,
                 "wall_s": round(wall_s, 4),
@@ -204,6 +157,10 @@ async def evaluate_item(
         if grounded is not None:
             extra["grounding"] = grounded([greedy.text])
         add("greedy", 1, prediction, time.perf_counter() - started, extra)
+    for result in await expert_baselines(expert_model, item, settings.methods, settings.ns, settings.config):
+        add(result.method, result.n, result.prediction, result.wall_s, result.extra)
+    if all(m in ("greedy", *EXPERT_BASELINES) for m in settings.methods):  # no method votes on the base samples
+        return await _judged(settings, item, lines)
     max_n = max(settings.ns)
     started = time.perf_counter()
     samples = await model.sample(messages, sampling.model_copy(update={"n": max_n}).params())
@@ -213,7 +170,7 @@ async def evaluate_item(
     for n in settings.ns:
         share = sampling_wall * n / max_n  # the sampling time is shared out in proportion to N
         for method in settings.methods:
-            if method == "greedy":
+            if method in ("greedy", *EXPERT_BASELINES):
                 continue
             if method == "majority":
                 read: dict[str, Any] = (
@@ -229,41 +186,13 @@ async def evaluate_item(
                 confs = [list(token_confidences([t.top_logprobs for t in s.tokens])) for s in samples[:n]]
                 add(method, n, deepconf_online(records[:n], confs, prompt_tokens, window=window), share)
             else:
-                config, n_used = catts_config(method, n, settings.config)
-                graph = create_catts_graph(
-                    PresampledModel(model, samples[:n_used]),
-                    expert=expert,
-                    config=config,
-                    relevance=settings.relevance,
-                )
-                started = time.perf_counter()
-                out = await graph.ainvoke(inputs)
-                usage = out["usage"]
-                prediction = Prediction(
-                    out["answer"],
-                    out["confidence"],
-                    usage["prompt_tokens"],
-                    usage["completion_tokens"],
-                    usage["model_calls"],
-                    usage["expert_calls"],
-                )
-                wall_s = time.perf_counter() - started + sampling_wall * n_used / max_n
-                recorded = {
-                    "fallbacks": out.get("fallbacks", []),  # e.g. a failed expert call: the method ran degraded
-                    "contributions": out["contributions"],  # each module's votes, for `catts calibrate`
-                    "correct_candidates": sorted(
-                        {a for c in out["contributions"] for a in c["votes"] if matches(a, item)}
-                    ),
-                    "drawn": len(out["samples"]),
-                    "confidence_source": out["settings"]["confidence"]["source"],  # what the votes weighed
-                }
-                if config.routing.policy == "sequential":  # every draw it could have made, for `catts calibrate`
-                    source = out["settings"]["confidence"]["source"]
-                    weights = map(usable_weight, sample_weights(records[:n_used], config.vote.weighting, source))
-                    recorded["draws"] = [[r["answer"], w] for r, w in zip(records[:n_used], weights, strict=True)]
-                    asked = out.get("expert_answer")
-                    recorded["expert"] = None if asked is None else asked["answer"]  # the rule's expert vote
-                add(method, n, prediction, wall_s, recorded)
+                drawn, models = (samples, records), (model, expert)
+                run = await run_catts(method, n, item, drawn, models, settings.config, settings.relevance)
+                add(method, n, run.prediction, run.wall_s + sampling_wall * run.n_used / max_n, run.recorded)
+    return await _judged(settings, item, lines)
+
+
+async def _judged(settings: EvalSettings, item: BenchmarkItem, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     if settings.judge is not None:
         await judge_lines(settings.judge, item, lines)
     return lines
@@ -306,15 +235,20 @@ async def run_evaluation(
     settings: EvalSettings,
     results: ResultsFile,
     on_item: Callable[[], None] = lambda: None,
+    *,
+    expert_model: VisionLanguageModel | None = None,
 ) -> list[str]:
-    """Evaluate the items not yet in `results`; returns the ids evaluated now."""
+    """Evaluate the items not yet in `results`; returns the ids evaluated now. `expert_model` (the expert's server as
+    a model that samples with log-probs) answers the ``expert`` and ``expert-majority`` methods; asking for them
+    without one raises `ExpertRequiredError` before any item is evaluated."""
+    require_expert(settings.methods, expert_model)
     done = results.completed_ids()
     todo = [item for item in items if item.id not in done]
     gate = asyncio.Semaphore(settings.concurrency)
 
     async def one(item: BenchmarkItem) -> str:
         async with gate:
-            lines = await evaluate_item(model, expert, item, settings)
+            lines = await evaluate_item(model, expert, item, settings, expert_model)
             await results.append(lines)
         on_item()
         return item.id

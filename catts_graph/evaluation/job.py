@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from catts_graph.benchmarks import Benchmark, load_benchmark
+from catts_graph.evaluation.compute import parameter_counts
+from catts_graph.evaluation.expert_baselines import require_expert
 from catts_graph.evaluation.harness import EvalSettings, degraded_warnings, run_evaluation
 from catts_graph.evaluation.judge import AnswerJudge
-from catts_graph.evaluation.plots import plots_unavailable, rh_curve
-from catts_graph.evaluation.report import aggregate, markdown_report, plots
+from catts_graph.evaluation.plots import eval_plots, plots_unavailable, rh_curve
+from catts_graph.evaluation.report import aggregate, markdown_report
 from catts_graph.evaluation.results import ResultsFile, check_resume, finite_json, refuse_unless_resuming
 from catts_graph.evaluation.rh_auc import category, run_rh_sweep, summarize_rh
 from catts_graph.serving.chat import chat_model
@@ -58,8 +60,8 @@ class EvalJob:
 
     @property
     def needs_expert(self) -> bool:
-        """Whether a method calls the expert (the catts methods do)."""
-        return not self.rh_budgets and any(m.startswith("catts") for m in self.settings.methods)
+        """Whether a method calls the expert (the catts methods and the expert-alone baselines do)."""
+        return not self.rh_budgets and any(m.startswith(("catts", "expert")) for m in self.settings.methods)
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ class EvalModels:
     expert: Any = None  # a LangChain chat model, a VisionLanguageModel, or None for the base model itself
     expert_name: str = "base model"
     relevance: RelevanceModel | None = None  # question-guided self-check noise
+    expert_model: VisionLanguageModel | None = None  # the expert's server as a model: expert baselines, its parameters
+    base_folder: Path | None = None  # an in-process base model's folder, where its parameters are counted
 
 
 @dataclass(frozen=True)
@@ -98,9 +102,10 @@ class EvalRun:
         return [item for item in self.bench.items if item.id not in done]
 
     async def evaluate(self, models: EvalModels, *, on_item: Callable[[], None] = lambda: None) -> None:
-        """Record the run's settings (a resumed run must match them) and evaluate every item not yet done. A model
-        error says how many items are saved and how to finish."""
+        """Record the run's settings and the models' parameter counts (a resumed run must match them) and evaluate
+        every item not yet done. A model error says how many items are saved and how to finish."""
         job, items = self.job, self.bench.items
+        require_expert(job.settings.methods, models.expert_model)
         judge = None if job.judge is None else AnswerJudge(_chat(job.judge, timeout=120))
         settings = dataclasses.replace(job.settings, relevance=models.relevance, judge=judge)
         self.info = {
@@ -109,12 +114,16 @@ class EvalRun:
             "model": models.name,
             "expert": models.expert_name,
             "settings": settings.to_json(),
+            "parameters": await parameter_counts(
+                models.model, models.expert, models.expert_model, base_folder=models.base_folder
+            ),
         }
         if job.shard is not None:
             self.info["shard"] = {"index": job.shard[0], "count": job.shard[1]}
         check_resume(job.out, self.info, job.resume)
         try:
-            await run_evaluation(models.model, models.expert, items, settings, self.results, on_item=on_item)
+            await run_evaluation(models.model, models.expert, items, settings, self.results, on_item=on_item,
+                                 expert_model=models.expert_model)  # fmt: skip
         except ModelError as e:  # every finished item is on disk: say so, and how to finish
             saved = len(self.results.completed_ids() & {i.id for i in items})
             raise ModelError(
@@ -151,11 +160,11 @@ class EvalRun:
 def write_outputs(out: Path, lines: list[dict[str, Any]], info: dict[str, Any]) -> EvalOutputs:
     """A run folder's ``metrics.json``, ``report.md`` and (with matplotlib) plots, from its result lines and the
     run's record (``run.json``'s content)."""
-    metrics = aggregate(lines)
+    metrics = aggregate(lines, info.get("parameters"))
     (out / "metrics.json").write_text(json.dumps(finite_json(metrics), indent=2) + "\n")
     (out / "report.md").write_text(markdown_report(metrics, info))
     missing = plots_unavailable()
-    figures = [] if missing else plots(metrics, out)
+    figures = [] if missing else eval_plots(metrics, out)
     written = ["metrics.json", "report.md", *(f.name for f in figures)]
     return EvalOutputs(metrics, written, missing, degraded_warnings(lines))
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from catts_graph.evaluation.job import EvalOutputs, write_outputs
-from catts_graph.evaluation.results import ResultsFile, refuse_unless_resuming
+from catts_graph.evaluation.results import ResultsFile, comparable, refuse_unless_resuming
 from nodes.errors import InvalidInputError
 
 
@@ -77,9 +77,10 @@ def merge_runs(folders: Sequence[Path], out: Path) -> MergedRun:
         found = ", ".join(f"{s.index}/{s.count} ({s.folder})" for s in shards)
         raise InvalidInputError(f"need shards 0/{count} to {count - 1}/{count}, each once; got {found}")
     common = [{k: v for k, v in s.info.items() if k not in ("shard", "n_items")} for s in shards]
-    for shard, settings in zip(shards[1:], common[1:], strict=True):
-        if settings != common[0]:
-            differ = sorted(k for k in settings.keys() | common[0].keys() if settings.get(k) != common[0].get(k))
+    first = comparable(common[0])
+    for shard, settings in zip(shards[1:], map(comparable, common[1:]), strict=True):
+        if settings != first:
+            differ = sorted(k for k in settings.keys() | first.keys() if settings.get(k) != first.get(k))
             raise InvalidInputError(
                 f"{shard.folder} ran with other settings than {shards[0].folder} ({', '.join(differ)}); shards "
                 "of one run differ only in --shard"

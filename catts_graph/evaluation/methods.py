@@ -17,6 +17,8 @@ Methods (docs/method.md section 5):
   ``catts[MODULES]`` with MODULES joined by ``+`` from ``sc`` (N samples; without it, one), ``voter``, ``critic``,
   ``check``. A preset with ``/REGION`` (``catts-paper/model``, ``catts-paper/question``, ``catts-paper/global``)
   overrides where the self-check noises the image, so regions are compared on the same samples.
+- The expert alone: ``expert`` (its greedy answer) and ``expert-majority`` (a majority over N of its own samples),
+  in `catts_graph.evaluation.expert_baselines`.
 
 Every method returns a `Prediction`: the answer, a confidence in [0, 1] (its vote share; for greedy, its declared
 confidence: the one it states, or exp mean log-prob for a model that states none, `nodes.declared`) and its cost.
@@ -50,6 +52,7 @@ WEIGHTED_VOTES: dict[str, tuple[Weighting, float | None]] = {
     "step-vote": ("weakest_step", None),  # MMBoundary: each sample weighs by its weakest step's confidence
 }
 DEEPCONF_ONLINE = "deepconf-online"
+EXPERT_BASELINES = ("expert", "expert-majority")  # the expert alone (`catts_graph.evaluation.expert_baselines`)
 CATTS_PRESETS = ("catts-paper", "catts-adaptive", "catts-sequential")
 _REGION = re.compile(r"^(catts-paper|catts-adaptive|catts-sequential)/(question|global|model)$")
 _ABLATION = re.compile(r"^catts\[((?:sc|voter|critic|check)(?:\+(?:sc|voter|critic|check))*)\]$")
@@ -66,10 +69,17 @@ class Prediction:
     completion_tokens: int
     model_calls: int
     expert_calls: int = 0
+    base_tokens: int | None = None  # tokens the base model processed (None: all of `tokens`)
+    expert_tokens: int = 0  # tokens the expert processed
 
     @property
     def tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def tokens_by_model(self) -> tuple[int, int]:
+        """(base model's, expert's) tokens: what compute (parameters x tokens) counts."""
+        return (self.tokens if self.base_tokens is None else self.base_tokens), self.expert_tokens
 
 
 def expand_methods(names: Sequence[str]) -> list[str]:
@@ -79,13 +89,14 @@ def expand_methods(names: Sequence[str]) -> list[str]:
         expanded = [*DEEPCONF_OFFLINE, DEEPCONF_ONLINE] if name == "deepconf" else [name]
         for method in expanded:
             if not (
-                method in ("greedy", "majority", DEEPCONF_ONLINE, *WEIGHTED_VOTES, *CATTS_PRESETS)
+                method in ("greedy", "majority", *EXPERT_BASELINES, DEEPCONF_ONLINE, *WEIGHTED_VOTES, *CATTS_PRESETS)
                 or _ABLATION.match(method)
                 or _REGION.match(method)
             ):
                 raise ValueError(
-                    f"unknown method {method!r}; use greedy, majority, deepconf (or one variant: "
-                    f"{', '.join([*DEEPCONF_OFFLINE, DEEPCONF_ONLINE])}), step-vote, catts-paper, catts-adaptive, "
+                    f"unknown method {method!r}; use greedy, majority, expert, expert-majority, deepconf (or one "
+                    f"variant: {', '.join([*DEEPCONF_OFFLINE, DEEPCONF_ONLINE])}), step-vote, catts-paper, "
+                    "catts-adaptive, "
                     "catts-sequential "
                     "(optionally /question, /global or /model: the self-check's noise region) or "
                     "catts[sc+voter+critic+check] "

@@ -6,8 +6,10 @@ matplotlib comes with the `train` extra; without it commands write everything el
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 
 def plots_unavailable() -> str | None:
@@ -23,9 +25,16 @@ def plots_unavailable() -> str | None:
 
 
 def method_comparison(
-    accuracy: Mapping[str, float], tokens: Mapping[str, float], path: str | Path, *, title: str, n_items: int
+    accuracy: Mapping[str, float],
+    cost: Mapping[str, float],
+    path: str | Path,
+    *,
+    title: str,
+    n_items: int,
+    cost_label: str = "tokens per item (prompt + completion)",
 ) -> Path:
-    """Accuracy and mean tokens per item, one bar per method, side by side; saved as PNG."""
+    """Accuracy and mean cost per item (tokens, or compute with its `cost_label`), one bar per method, side by side;
+    saved as PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -33,14 +42,13 @@ def method_comparison(
 
     methods = list(accuracy)
     fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.4))
-    bars = left.bar(
-        methods, [100 * accuracy[m] for m in methods], color=["#9aa5b1", "#6b8fb5", "#d9822b"][: len(methods)]
-    )
+    colors = ["#9aa5b1", "#6b8fb5", "#d9822b", "#5f9e6e"]
+    bars = left.bar(methods, [100 * accuracy[m] for m in methods], color=[colors[i % 4] for i in range(len(methods))])
     left.bar_label(bars, fmt="%.0f%%")
     left.set_ylim(0, 100)
     left.set_ylabel(f"accuracy (%) on {n_items} items")
-    right.bar(methods, [tokens[m] for m in methods], color="#bfc5cc")
-    right.set_ylabel("tokens per item (prompt + completion)")
+    right.bar(methods, [cost[m] for m in methods], color="#bfc5cc")
+    right.set_ylabel(cost_label)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -97,3 +105,56 @@ def rh_curve(rows: list[dict[str, float]], path: str | Path, *, title: str) -> P
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return Path(path)
+
+
+def eval_plots(metrics: dict[str, Any], out_dir: Path) -> list[Path]:
+    """`catts eval`'s figures: scaling.png (accuracy vs N), cost.png (accuracy vs cost per item: compute, or tokens
+    where the run has no parameter counts, `metrics["cost"]`), reliability.png (largest N)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = list(metrics["methods"].values())
+    by_method: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_method[row["method"]].append(row)
+    methods = sorted(by_method)
+    palette = plt.get_cmap("tab20")  # one colour and marker per method, stable across the three plots
+    style = {m: {"color": palette(i % 20), "marker": "osD^v<>p*h"[i % 10]} for i, m in enumerate(methods)}
+    paths = []
+    cost = metrics["cost"]
+    for name, x_field, x_label, log_x in (
+        ("scaling.png", "n_samples", "samples per question N", True),
+        ("cost.png", cost["field"], cost["label"], True),
+    ):
+        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        for method in methods:
+            points = sorted(by_method[method], key=lambda r: r[x_field])
+            xs, ys = [p[x_field] for p in points], [100 * p["accuracy"] for p in points]
+            ax.plot(xs, ys, "-", label=method, **style[method])
+        if log_x:
+            ax.set_xscale("log", base=2)
+        ax.set_xlabel(x_label)
+        ax.set_ylabel("accuracy (%)")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out_dir / name, dpi=120)
+        plt.close(fig)
+        paths.append(out_dir / name)
+    top_n = max(r["n_samples"] for r in rows)
+    fig, ax = plt.subplots(figsize=(5.2, 5))
+    ax.plot([0, 1], [0, 1], color="#999", lw=1, ls="--")
+    for row in rows:
+        if row["n_samples"] == top_n or row["method"] == "greedy":
+            bins = row["reliability"]
+            xs, ys = [b["confidence"] for b in bins], [b["accuracy"] for b in bins]
+            ax.plot(xs, ys, "-", label=row["method"], **style[row["method"]])
+    ax.set_xlabel("stated confidence")
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"reliability (N = {top_n}; greedy at N = 1)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out_dir / "reliability.png", dpi=120)
+    plt.close(fig)
+    return [*paths, out_dir / "reliability.png"]

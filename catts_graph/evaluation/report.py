@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from catts_graph.evaluation.compute import cost_basis, describe, format_compute, line_compute, mean_compute
 from catts_graph.evaluation.metrics import auroc, brier, ece, paired_bootstrap_ci, reliability, scaling_slope
 from catts_graph.evaluation.steps import COLUMNS, step_metrics
 
@@ -23,10 +23,13 @@ def key(method: str, n: int) -> str:
     return f"{method}@{n}"
 
 
-def aggregate(lines: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Per method@N metrics, per method scaling slopes, and paired CIs of accuracy differences. Lines are read in
-    item-id order, so the metrics do not depend on the order items finished in (concurrency, shards)."""
+def aggregate(lines: Sequence[dict[str, Any]], parameters: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Per method@N metrics, per method scaling slopes, and paired CIs of accuracy differences, with compute from
+    the run's parameter counts (`parameters`, as ``run.json`` records them; cost falls back to tokens without them,
+    `catts_graph.evaluation.compute`). Lines are read in item-id order, so the metrics do not depend on the order
+    items finished in (concurrency, shards)."""
     lines = sorted(lines, key=lambda line: str(line["id"]))
+    basis = cost_basis(lines, parameters)
     groups: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
     for line in lines:
         groups[(line["method"], line["n"])].append(line)
@@ -44,6 +47,7 @@ def aggregate(lines: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "auroc": auroc(confidence, correct),
             "brier": brier(confidence, correct),
             "tokens": _mean(rows, "tokens"),
+            "compute": mean_compute(rows, parameters),  # parameter-tokens per item; NaN when a count is missing
             "prompt_tokens": _mean(rows, "prompt_tokens"),
             "completion_tokens": _mean(rows, "completion_tokens"),
             "calls": _mean(rows, "calls"),
@@ -63,19 +67,28 @@ def aggregate(lines: Sequence[dict[str, Any]]) -> dict[str, Any]:
                 field: sum(r["grounding"][field] for r in rows) / len(rows) for field in ("iou", "boxes_named")
             }
     methods = sorted({m for m, _ in groups})
-    slopes, token_slopes = {}, {}
+    slopes, token_slopes, cost_slopes = {}, {}, {}
     for method in methods:
         rows = [per[key(method, n)] for m, n in sorted(groups) if m == method]
         accuracy = [100 * r["accuracy"] for r in rows]
         slopes[method] = scaling_slope([r["n_samples"] for r in rows], accuracy)
         token_slopes[method] = scaling_slope([r["completion_tokens"] for r in rows], accuracy)
+        cost_slopes[method] = scaling_slope([r[basis["field"]] for r in rows], accuracy)
     return {
         "methods": per,
+        "cost": basis,  # what cost comparisons use: compute, or tokens and why
         "slopes": slopes,  # accuracy points per doubling of N
         "token_slopes": token_slopes,  # accuracy points per doubling of the completion tokens spent
-        "comparisons": _comparisons(groups),
+        "cost_slopes": cost_slopes,  # accuracy points per doubling of the cost (compute, or tokens without it)
+        "comparisons": _comparisons(groups, lambda line: _line_cost(line, basis)),
         "steps": step_metrics(lines),
     }
+
+
+def _line_cost(line: Mapping[str, Any], basis: Mapping[str, Any]) -> float:
+    if basis["field"] == "compute":
+        return line_compute(line, basis["parameters"]) or 0.0
+    return float(line["tokens"])
 
 
 def _finite_or_zero(value: float | None) -> float:
@@ -87,16 +100,22 @@ def _mean(rows: Sequence[dict[str, Any]], field: str) -> float:
     return sum(float(r[field]) for r in rows) / len(rows)
 
 
-def _comparisons(groups: dict[tuple[str, int], list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Accuracy difference of each method against majority vote at the same N and against one greedy answer, and of
-    the routing policies (catts-adaptive, catts-sequential) against catts-paper at the same N with the ratio of their
-    completion tokens (paired over items, bootstrap 95% CI)."""
+def _comparisons(
+    groups: dict[tuple[str, int], list[dict[str, Any]]], cost: Callable[[Mapping[str, Any]], float]
+) -> list[dict[str, Any]]:
+    """Accuracy difference of each method against majority vote at the same N and against one greedy answer, of
+    every CA-TTS method against the expert alone (its greedy answer), and of the routing policies (catts-adaptive,
+    catts-sequential) against catts-paper at the same N (paired over items, bootstrap 95% CI), each with the ratio of
+    their costs (`cost` of a line: compute, or tokens without it) and, against catts-paper, of their completion
+    tokens."""
     out = []
-    for versus in ("majority", "greedy", "catts-paper"):
+    for versus in ("majority", "greedy", "expert", "catts-paper"):
         for (method, n), rows in sorted(groups.items()):
-            baseline = groups.get((versus, 1 if versus == "greedy" else n))
+            baseline = groups.get((versus, 1 if versus in ("greedy", "expert") else n))
             routing = method.startswith(("catts-adaptive", "catts-sequential"))
-            if method in ("majority", "greedy") or not baseline or (versus == "catts-paper" and not routing):
+            if method in ("majority", "greedy", "expert") or not baseline:
+                continue
+            if (versus == "catts-paper" and not routing) or (versus == "expert" and not method.startswith("catts")):
                 continue
             by_id = {r["id"]: r for r in baseline}
             paired = [(r, by_id[r["id"]]) for r in rows if r["id"] in by_id]
@@ -106,6 +125,8 @@ def _comparisons(groups: dict[tuple[str, int], list[dict[str, Any]]]) -> list[di
                 [float(a["correct"]) for a, _ in paired], [float(b["correct"]) for _, b in paired]
             )
             row = {"method": method, "n_samples": n, "versus": versus, "diff": diff, "ci95": [low, high]}
+            spent = sum(cost(b) for _, b in paired)
+            row["cost_ratio"] = sum(cost(a) for a, _ in paired) / spent if spent else math.nan
             if versus == "catts-paper":
                 spent = sum(b["completion_tokens"] for _, b in paired)
                 row["completion_token_ratio"] = (
@@ -118,19 +139,25 @@ def _comparisons(groups: dict[tuple[str, int], list[dict[str, Any]]]) -> list[di
 def table(metrics: dict[str, Any]) -> str:
     """A fixed-width comparison table for the terminal."""
     header = (
-        f"{'method':22} {'N':>3} {'acc':>6} {'ECE':>6} {'AUROC':>6} {'Brier':>6} {'tokens':>8} {'calls':>6} "
-        f"{'s/item':>7}"
+        f"{'method':22} {'N':>3} {'acc':>6} {'ECE':>6} {'AUROC':>6} {'Brier':>6} {'tokens':>8} {'compute':>9} "
+        f"{'calls':>6} {'s/item':>7}"
     )
     lines = [header, "-" * len(header)]
     for row in metrics["methods"].values():
         lines.append(
             f"{row['method'][:22]:22} {row['n_samples']:>3} {100 * row['accuracy']:5.1f}% {_f(row['ece'])} "
-            f"{_f(row['auroc'])} {_f(row['brier'])} {row['tokens']:8.0f} {row['calls']:6.1f} {row['wall_s']:7.2f}"
+            f"{_f(row['auroc'])} {_f(row['brier'])} {row['tokens']:8.0f} {format_compute(_compute(row)):>9} "
+            f"{row['calls']:6.1f} {row['wall_s']:7.2f}"
         )
     slopes = ", ".join(f"{m} {s:+.2f}" for m, s in metrics["slopes"].items() if math.isfinite(s))
     if slopes:
         lines.append(f"slope of accuracy (points) per doubling of N: {slopes}")
     return "\n".join(lines)
+
+
+def _compute(row: Mapping[str, Any]) -> float:
+    value = row.get("compute")  # None in metrics read back from JSON, absent in those written before compute
+    return math.nan if value is None else float(value)
 
 
 def _f(value: float) -> str:
@@ -148,16 +175,25 @@ def markdown_report(metrics: dict[str, Any], run_info: dict[str, Any]) -> str:
             f"expert: {run_info.get('expert')}."
         ),
         "",
-        "Confidence: vote share of the chosen answer (greedy: exp mean log-prob). ECE: 10 equal-width bins.",
+        (
+            "Confidence: vote share of the chosen answer (greedy and expert: exp mean log-prob). ECE: 10 equal-width "
+            "bins. expert, expert-majority: the expert alone (its greedy answer; a majority over N of its samples)."
+        ),
         "",
-        "| method | N | accuracy | ECE | ECE (equal mass) | AUROC | Brier | tokens/item | calls/item | s/item |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        describe(metrics["cost"]),
+        "",
+        (
+            "| method | N | accuracy | ECE | ECE (equal mass) | AUROC | Brier | tokens/item | compute/item | "
+            "calls/item | expert calls/item | s/item |"
+        ),
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in metrics["methods"].values():
         out.append(
             f"| {row['method']} | {row['n_samples']} | {100 * row['accuracy']:.1f}% | {_f(row['ece']).strip()} | "
             f"{_f(row['ece_equal_mass']).strip()} | {_f(row['auroc']).strip()} | {_f(row['brier']).strip()} | "
-            f"{row['tokens']:.0f} | {row['calls']:.1f} | {row['wall_s']:.2f} |"
+            f"{row['tokens']:.0f} | {format_compute(_compute(row))} | {row['calls']:.1f} | "
+            f"{row['expert_calls']:.1f} | {row['wall_s']:.2f} |"
         )
     spans = [row for row in metrics["methods"].values() if "answer_probability" in row]
     if spans:
@@ -187,73 +223,22 @@ def markdown_report(metrics: dict[str, Any], run_info: dict[str, Any]) -> str:
         for row in metrics["steps"]:
             cells = [f"{_f(row[n]['ece']).strip()} / {_f(row[n]['auroc']).strip()}" for n in COLUMNS]
             out.append(f"| {row['method']} | {row['steps']} | {100 * row['wrong']:.1f}% | {' | '.join(cells)} |")
-    out += ["", "Slope of accuracy (points) against log2 N, and against log2 of the completion tokens spent:", ""]
+    cost = metrics["cost"]["field"]  # compute, or tokens where a parameter count is missing
+    out += ["", f"Slope of accuracy (points) against log2 N, and against log2 of the {cost} spent:", ""]
     out += [
-        f"- {m}: {s:+.2f} per doubling of N, {metrics['token_slopes'].get(m, math.nan):+.2f} per doubling of tokens"
+        f"- {m}: {s:+.2f} per doubling of N, {metrics['cost_slopes'].get(m, math.nan):+.2f} per doubling of {cost}"
         for m, s in metrics["slopes"].items()
         if math.isfinite(s)
     ]
-    out += ["", "Accuracy difference against majority vote at the same N and against greedy, and of the routing"]
-    out += ["policies against catts-paper at the same N with their share of its completion tokens"]
-    out += ["(paired bootstrap, 95% CI):", ""]
+    out += ["", "Accuracy difference against majority vote at the same N, against greedy, of each CA-TTS method"]
+    out += ["against the expert alone (its greedy answer), and of the routing policies against catts-paper at the"]
+    out += [f"same N, each with its {cost} as a multiple of the other's (paired bootstrap, 95% CI):", ""]
     for c in metrics["comparisons"]:
         low, high = (100 * v for v in c["ci95"])
-        tokens = (
-            f" at {c['completion_token_ratio']:.2f} of its completion tokens" if "completion_token_ratio" in c else ""
-        )
+        ratio = c.get("cost_ratio")
+        spent = f" at {ratio:.2f}x its {cost}" if ratio is not None and math.isfinite(ratio) else ""
         out.append(
             f"- {c['method']}@{c['n_samples']} vs {c['versus']}: {100 * c['diff']:+.1f} points "
-            f"[{low:+.1f}, {high:+.1f}]{tokens}"
+            f"[{low:+.1f}, {high:+.1f}]{spent}"
         )
     return "\n".join(out) + "\n"
-
-
-def plots(metrics: dict[str, Any], out_dir: Path) -> list[Path]:
-    """scaling.png (accuracy vs N), cost.png (accuracy vs tokens per item), reliability.png (largest N)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = list(metrics["methods"].values())
-    by_method: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        by_method[row["method"]].append(row)
-    methods = sorted(by_method)
-    palette = plt.get_cmap("tab20")  # one colour and marker per method, stable across the three plots
-    style = {m: {"color": palette(i % 20), "marker": "osD^v<>p*h"[i % 10]} for i, m in enumerate(methods)}
-    paths = []
-    for name, x_field, x_label, log_x in (
-        ("scaling.png", "n_samples", "samples per question N", True),
-        ("cost.png", "tokens", "tokens per item (prompt + completion)", True),
-    ):
-        fig, ax = plt.subplots(figsize=(6.4, 4.2))
-        for method in methods:
-            points = sorted(by_method[method], key=lambda r: r[x_field])
-            xs, ys = [p[x_field] for p in points], [100 * p["accuracy"] for p in points]
-            ax.plot(xs, ys, "-", label=method, **style[method])
-        if log_x:
-            ax.set_xscale("log", base=2)
-        ax.set_xlabel(x_label)
-        ax.set_ylabel("accuracy (%)")
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(out_dir / name, dpi=120)
-        plt.close(fig)
-        paths.append(out_dir / name)
-    top_n = max(r["n_samples"] for r in rows)
-    fig, ax = plt.subplots(figsize=(5.2, 5))
-    ax.plot([0, 1], [0, 1], color="#999", lw=1, ls="--")
-    for row in rows:
-        if row["n_samples"] == top_n or row["method"] == "greedy":
-            bins = row["reliability"]
-            xs, ys = [b["confidence"] for b in bins], [b["accuracy"] for b in bins]
-            ax.plot(xs, ys, "-", label=row["method"], **style[row["method"]])
-    ax.set_xlabel("stated confidence")
-    ax.set_ylabel("accuracy")
-    ax.set_title(f"reliability (N = {top_n}; greedy at N = 1)")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out_dir / "reliability.png", dpi=120)
-    plt.close(fig)
-    return [*paths, out_dir / "reliability.png"]

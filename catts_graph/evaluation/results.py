@@ -56,18 +56,35 @@ def refuse_unless_resuming(out_dir: Path, resume: bool) -> None:
         raise InvalidInputError(f"{out_dir} already holds a run; pass --resume to continue it, or pick a new --out.")
 
 
+RECORDED_LATER = ("parameters",)
+"""Keys ``run.json`` gained after runs were already recorded without them: a resumed run recorded before a key
+existed is compared without it and records it from then on (its earlier lines lack what the key serves, and the
+report says so: for ``parameters``, cost falls back to tokens)."""
+
+
 def check_resume(out_dir: Path, run_info: dict[str, Any], resume: bool) -> None:
     """Refuse to mix runs: an existing folder must hold the same settings, and needs --resume to continue."""
     info = out_dir / "run.json"
     if info.exists():
         previous = json.loads(info.read_text())
         refuse_unless_resuming(out_dir, resume)
-        if previous != run_info:
+        absent = [k for k in RECORDED_LATER if k not in previous]
+        if comparable(previous) != comparable({k: v for k, v in run_info.items() if k not in absent}):
             raise InvalidInputError(
                 f"{out_dir} holds a run with other settings; use the same settings or a new --out."
             )
     out_dir.mkdir(parents=True, exist_ok=True)
     info.write_text(json.dumps(run_info, indent=2) + "\n")
+
+
+def comparable(run_info: dict[str, Any]) -> dict[str, Any]:
+    """A run record as runs are compared (resuming, merging shards): the models' parameter counts, not the folders
+    they were read from (a shard on another machine, or a moved folder, serves the same model from elsewhere)."""
+    parameters = run_info.get("parameters")
+    if not isinstance(parameters, dict):
+        return run_info
+    counts = {role: None if entry is None else entry.get("count") for role, entry in parameters.items()}
+    return {**run_info, "parameters": counts}
 
 
 def finite_json(value: Any) -> Any:

@@ -1,2 +1,3 @@
 """Serving: the vLLM client and its wire formats, the managed vLLM server process, OpenAI-compatible chat models
-for the expert and the judge, and the in-process transformers engine (imports torch when used)."""
+for the expert and the judge, parameter counts of served models, and the in-process transformers engine (imports torch
+when used)."""

@@ -246,6 +246,14 @@ class VLLMClient:
         response = await self._request("GET", "/v1/models")
         return [card.id for card in self._parse(ModelList, response).data]
 
+    async def model_root(self) -> str | None:
+        """Where the server loaded this client's model from, as ``/v1/models`` lists it (vLLM: the model's folder or
+        hub id); None when the server lists no root for it."""
+        name = await self._model_name()
+        response = await self._request("GET", "/v1/models")
+        cards = self._parse(ModelList, response).data
+        return next((card.root for card in cards if card.id == name), None)
+
     async def sample(self, messages: Sequence[Message], params: SamplingParams) -> list[Sample]:
         """`params.n` completions with per-token log-probs, from one request."""
         body = sampling_request(await self._model_name(), messages, params)

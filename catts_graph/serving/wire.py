@@ -80,6 +80,7 @@ class TokenizeResponse(_Wire):
 
 class ModelCard(_Wire):
     id: str
+    root: str | None = None  # vLLM: the folder (or hub id) the model was loaded from
 
 
 class ModelList(_Wire):

@@ -190,19 +190,3 @@ def make_tiny_model(
     processor.save_pretrained(out)
     (out / "catts_spec.json").write_text(json.dumps({"spec": asdict(spec), "seed": seed}, indent=2) + "\n")
     return out
-
-
-def count_parameters(model_dir: str | Path) -> int:
-    """Number of parameters stored in a saved model folder (reads tensor headers only)."""
-    from safetensors import safe_open
-
-    total = 0
-    for file in sorted(Path(model_dir).glob("*.safetensors")):
-        with safe_open(str(file), framework="numpy") as f:
-            for name in f.keys():  # noqa: SIM118 (safe_open is not a mapping)
-                shape = f.get_slice(name).get_shape()
-                n = 1
-                for d in shape:
-                    n *= d
-                total += n
-    return total

@@ -67,8 +67,9 @@ def _long_listings_stream(mix, share: float, block: int):  # type: ignore[no-unt
 def train(args: argparse.Namespace) -> None:
     import torch
 
+    from catts_graph.serving.parameters import count_parameters
     from catts_graph.shapes.bundled import BASE_MODEL, bundled_model
-    from catts_graph.shapes.tiny_vlm import count_parameters, make_tiny_model
+    from catts_graph.shapes.tiny_vlm import make_tiny_model
     from trainers.sft import SFTConfig, sft_train
     from trainers.shapes.models import BATCH_SIZE, SHAPES_SPEC, VISION_FROZEN
     from trainers.shapes.roles import BASE_MIX, EXPERT_MIX, role_stream

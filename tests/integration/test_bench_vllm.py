@@ -57,3 +57,7 @@ def check_every_part(result: dict[str, Any]) -> None:
     }
     assert set(result["savings"]["token_slopes"]) == {"majority", "catts-paper"}
     assert [row["n"] for row in result["savings"]["early_stop"]] == [18, 18]
+    cost = result["savings"]["cost"]  # the session server's model is a local folder: its parameters are counted
+    assert cost["field"] == "compute" and cost["parameters"]["base"]["count"] > 0
+    for row in [*result["savings"]["at_n"], *result["savings"]["early_stop"]]:
+        assert row["compute"] == pytest.approx(cost["parameters"]["base"]["count"] * row["tokens"], rel=1e-9)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from catts_graph.serving.parameters import count_parameters
 from catts_graph.shapes.bundled import BASE_MODEL, EXPERT_MODEL, GROUNDED_MODEL, bundled_model
-from catts_graph.shapes.tiny_vlm import count_parameters
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
@@ -61,6 +61,16 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
         assert low_high[1] <= low_high[0] <= low_high[2]
     for key in ("greedy_accuracy", "majority_accuracy", "catts_accuracy", "expert_greedy_accuracy"):
         assert summary[key] > BLIND_BASELINE + 0.1, (key, summary[key])
+    assert "the expert alone (greedy)" in result.stdout and "compute per item (parameters x tokens" in result.stdout
+    parameters = summary["parameters"]  # read from the folders the two servers list
+    assert parameters["base"]["count"] == count_parameters(bundled_model(BASE_MODEL))
+    assert parameters["expert"]["count"] == count_parameters(bundled_model(EXPERT_MODEL))
+    base, expert, rows = parameters["base"]["count"], parameters["expert"]["count"], summary["items"]
+    compute = summary["compute_per_item"]
+    assert compute["greedy"] == pytest.approx(base * summary["greedy_tokens"] / 50, rel=1e-9)
+    assert compute["expert_greedy"] == pytest.approx(expert * summary["expert_greedy_tokens"] / 50, rel=1e-9)
+    catts = sum(base * r["catts_base_tokens"] + expert * r["catts_expert_tokens"] for r in rows) / 50
+    assert compute["catts"] == pytest.approx(catts, rel=1e-9) and all(r["catts_expert_tokens"] > 0 for r in rows)
     assert summary["config"]["vote"]["voter_form"] == "answer"  # the bundled expert votes with its own answer
     assert sum("voter" in r["modules_run"] for r in summary["items"]) >= 10  # and does so on real disagreements
     assert (tmp_path / "summary.png").stat().st_size > 10_000

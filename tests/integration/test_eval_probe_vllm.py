@@ -81,7 +81,7 @@ def test_two_shards_merge_into_the_run_one_process_computes(vllm_server: Running
     merged = catts("eval", "merge", *map(str, shards), "--out", str(tmp_path / "all"))
     assert merged.returncode == 0, merged.stderr[-3000:]
     lines = [json.loads(line) for s in shards for line in (s / "results.jsonl").read_text().splitlines()]
-    expected = json.loads(json.dumps(finite_json(aggregate(lines))))
-    assert json.loads((tmp_path / "all" / "metrics.json").read_text()) == expected
     info = json.loads((tmp_path / "all" / "run.json").read_text())
+    expected = json.loads(json.dumps(finite_json(aggregate(lines, info["parameters"]))))
+    assert json.loads((tmp_path / "all" / "metrics.json").read_text()) == expected
     assert info["n_items"] == 5 and "shard" not in info and (tmp_path / "all" / "report.md").stat().st_size > 0

@@ -316,7 +316,7 @@ def test_data_pairs_by_question_without_the_train_extra_says_what_to_install(
 def test_catts_methods_can_name_the_self_check_region() -> None:
     from catts_graph.cli import build_parser, parse
     from catts_graph.cli.evaluate import job_from
-    from catts_graph.evaluation.harness import catts_config
+    from catts_graph.evaluation.catts_runs import catts_config
 
     parser = build_parser()
     args = parse(parser, ["eval", "--grounded", "--methods", "catts-paper/model,catts-paper/question", "--out", "o"])

@@ -139,7 +139,7 @@ def test_bench_replays_requests_that_overlapped_together() -> None:
 
 
 async def test_presampled_model_hands_out_consecutive_samples_then_refuses() -> None:
-    from catts_graph.evaluation.harness import PresampledModel
+    from catts_graph.evaluation.catts_runs import PresampledModel
     from nodes.protocol import SamplingParams
     from nodes.testing import ScriptedModel, scripted_sample
 
@@ -195,7 +195,7 @@ def served_by(model: ScriptedModel) -> Callable[..., Any]:
     def endpoints(args: object, *, want_expert: bool, timeout: float) -> Iterator[SimpleNamespace]:
         yield SimpleNamespace(
             client=lambda timeout_s: model, expert=None, expert_name="base model", model=model.name,
-            base_url="http://stub", relevance=None,
+            base_url="http://stub", relevance=None, expert_model=None,
         )  # fmt: skip
 
     return endpoints

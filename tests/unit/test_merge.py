@@ -84,3 +84,19 @@ def test_cli_merge_errors_exit_2_without_traceback(tmp_path: Path) -> None:
     result = catts("eval", "merge", str(tmp_path), "--out", str(tmp_path / "m"))
     assert result.returncode == 2 and "catts eval merge: error:" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_shards_that_read_their_models_in_other_folders_merge_but_other_counts_do_not(tmp_path: Path) -> None:
+    shards = [evaluate(tmp_path / f"s{i}", (i, 2)) for i in range(2)]
+    info_path = shards[1] / "run.json"
+    info = json.loads(info_path.read_text())
+    moved = {"base": {"count": 1_000, "source": "/machine-b/shapes-base"}, "expert": None}
+    info_path.write_text(json.dumps({**info, "parameters": moved}))
+    first = json.loads((shards[0] / "run.json").read_text())
+    (shards[0] / "run.json").write_text(json.dumps({**first, "parameters": {**moved, "base": {
+        "count": 1_000, "source": "/machine-a/shapes-base"}}}))  # fmt: skip
+    merged = merge_runs(shards, tmp_path / "merged")  # the same model, served from another folder
+    assert merged.info["parameters"]["base"]["count"] == 1_000
+    info_path.write_text(json.dumps({**info, "parameters": {**moved, "base": {"count": 2_000, "source": "x"}}}))
+    with pytest.raises(InvalidInputError, match="other settings .*parameters"):
+        merge_runs(shards, tmp_path / "merged-again")
