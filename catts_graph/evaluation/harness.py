@@ -9,6 +9,7 @@ in flight; a resumed run skips the items already there and drops a half-written 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from catts_graph.graph.config import CATTSConfig, GroundingConfig
 from nodes.common import question_messages
 from nodes.confidence import token_confidences
 from nodes.declared import resolve_source
+from nodes.elicit import elicit_under_stated, statement_counts
 from nodes.errors import InvalidInputError
 from nodes.grounding import grounding_scores
 from nodes.images import load_image
@@ -193,11 +195,14 @@ async def evaluate_item(
         greedy = (await model.sample(messages, greedy_params))[0]
         greedy_record = (await records_of([greedy]))[0]
         source = settings.config.confidence.source
-        prediction = greedy_prediction(greedy_record, greedy.prompt_tokens, source)
+        [greedy_record], elicited = await elicit_under_stated(model, messages, [greedy_record], source)
+        prediction = greedy_prediction(greedy_record, greedy.prompt_tokens + elicited["prompt_tokens"], source)
+        prediction = dataclasses.replace(prediction, model_calls=1 + elicited["model_calls"])
         extra: dict[str, Any] = {
             "confidence_source": resolve_source([greedy_record], source),  # which one `confidence` is
             "probability": greedy_record["probability"],
             "stated_confidence": greedy_record["stated_confidence"],
+            "stated_from": greedy_record["stated_from"],  # written, elicited (nodes.elicit) or none
             "answer_probability": greedy_record["answer_probability"],  # the second declared form
             "steps": steps_of([greedy_record]),
         }
@@ -256,6 +261,7 @@ async def evaluate_item(
                     ),
                     "drawn": len(out["samples"]),
                     "confidence_source": out["settings"]["confidence"]["source"],  # what the votes weighed
+                    "statements": statement_counts(out["samples"]),  # where the samples' statements came from
                 }
                 if config.routing.policy == "sequential":  # every draw it could have made, for `catts calibrate`
                     source = out["settings"]["confidence"]["source"]

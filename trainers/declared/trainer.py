@@ -28,7 +28,7 @@ import torch
 
 from nodes.confidence import finite_mean
 from nodes.prompts import question_prompt
-from nodes.stated import ANSWER_DIGITS, answer_statement, digit_score, stated_answer_confidence
+from nodes.stated import ANSWER_DIGITS, digit_expectation, stated_answer_confidence, statement_position
 from trainers.cdrl.rewards import completion_texts
 from trainers.cdrl.scoring import forced_log_probs
 from trainers.cdrl.trainer import CDRLTrainer, train_grpo
@@ -68,26 +68,10 @@ def views_dataset(pairs_dir: str | Path, *, noised: bool = True) -> Any:
     return dataset.cast_column("image", ImageFeature()).cast_column("twin_image", ImageFeature())
 
 
-def digit_position(tokens: Sequence[str]) -> int | None:
-    """The index of the token that spells the digit of a response's declared answer confidence (None: none, or
-    the digit shares its token with other text)."""
-    text = "".join(tokens)
-    found = answer_statement(text)
-    if found is None:
-        return None
-    at, position = found.start(1), 0
-    for index, token in enumerate(tokens):
-        if position == at:
-            return index if token == found.group(1) else None
-        position += len(token)
-    return None
-
-
 def expected_declared(log_probs: torch.Tensor, digit_ids: Sequence[int]) -> float:
-    """The mean declared confidence of one statement position's log-probs (V,), renormalised over the digits."""
-    digits = torch.softmax(log_probs[list(digit_ids)], dim=-1)  # (10,)
-    values = torch.tensor([digit_score(d) for d in range(len(digit_ids))], dtype=digits.dtype)  # (10,)
-    return float((digits * values.to(digits.device)).sum())
+    """The mean declared confidence of one statement position's log-probs (V,), renormalised over the digits
+    (`nodes.stated.digit_expectation`, the graph's reading)."""
+    return digit_expectation(zip(ANSWER_DIGITS, log_probs[list(digit_ids)].tolist(), strict=True))
 
 
 class DeclaredTrainer(CDRLTrainer):
@@ -113,7 +97,7 @@ class DeclaredTrainer(CDRLTrainer):
                 own = stated_answer_confidence(text)
                 declared.append(own)
                 example["clean_declared"] = math.nan
-                position = digit_position([tokenizer.decode([i]) for i in ids]) if ids else None
+                position = statement_position([tokenizer.decode([i]) for i in ids]) if ids else None
                 if example["view"] != "noised" or position is None:
                     continue
                 enc = self._encode(example, example["twin_image"]).to(model.device)  # the clean image
