@@ -44,6 +44,7 @@ from nodes.relevance import RelevanceModel
 from nodes.run_context import with_overrides
 from nodes.sample import sample_record, visual_agreement
 from nodes.state import SampleRecord
+from nodes.stated import stated_answer_confidence
 from nodes.steps import ImageTextModel, split_steps
 from nodes.vote import sample_weights
 from nodes.voting import usable_weight
@@ -203,6 +204,7 @@ async def evaluate_item(
             "probability": greedy_record["probability"],
             "stated_confidence": greedy_record["stated_confidence"],
             "stated_from": greedy_record["stated_from"],  # written, elicited (nodes.elicit) or none
+            "stated_written": stated_answer_confidence(greedy.text),  # the written digit's value, for comparison
             "answer_probability": greedy_record["answer_probability"],  # the second declared form
             "steps": steps_of([greedy_record]),
         }
