@@ -14,7 +14,11 @@ uv run --no-sync catts serve $DIR --port 8301 --max-model-len 1024 --served-mode
 BASE=$!
 uv run --no-sync catts serve $M/shapes-expert --port 8302 --max-model-len 1024 --served-model-name expert > $OUT/logs/serve-expert-$NAME.log 2>&1 &
 EXPERT=$!
-until curl -sf http://127.0.0.1:8301/health >/dev/null && curl -sf http://127.0.0.1:8302/health >/dev/null; do sleep 3; done
+trap 'kill -TERM $BASE $EXPERT 2>/dev/null' EXIT
+until curl -sf http://127.0.0.1:8301/health >/dev/null && curl -sf http://127.0.0.1:8302/health >/dev/null; do
+  kill -0 $BASE $EXPERT || exit 1  # a server that died says why in its log
+  sleep 3
+done
 date
 if [ "$EVAL" = 1 ]; then
   # shellcheck disable=SC2086  # EVAL_ARGS is a list of options

@@ -16,7 +16,11 @@ if [ ! -f $OUT/labels/labels.jsonl ]; then
   $C serve catts_graph/shapes/models/shapes-base --port 8301 --max-model-len 1024 --served-model-name base \
     > $OUT/logs/serve-labels.log 2>&1 &
   SERVER=$!
-  until curl -sf http://127.0.0.1:8301/health >/dev/null; do sleep 3; done
+  trap 'kill -TERM $SERVER 2>/dev/null' EXIT
+  until curl -sf http://127.0.0.1:8301/health >/dev/null; do kill -0 $SERVER || exit 1; sleep 3; done
+  # one elicitation request against the real server, printed (the digits at the placeholder's position)
+  uv run --no-sync python docs/experiments/declared/elicit_check.py http://127.0.0.1:8301 $OUT/pairs 3 \
+    > $OUT/logs/elicit-check-base.log 2>&1 || true
   $C data labels --data $OUT/pairs --base-url http://127.0.0.1:8301/v1 --model base --out $OUT/labels
   kill -TERM $SERVER; wait $SERVER || true
   date
