@@ -32,5 +32,10 @@ date
 EVAL_ARGS="--confidence stated" PROBE=0 docs/experiments/declared/eval.sh d4 $OUT/d4-sft
 PROBE=0 docs/experiments/declared/eval.sh base catts_graph/shapes/models/shapes-base
 uv run --no-sync python docs/experiments/compare_runs.py $OUT/eval-d4 $OUT/eval-base > $OUT/compare-d4-base.txt
+date
+# the elicitation request against the suite's real vLLM server (the smoke model), once
+uv run --no-sync pytest tests/integration/test_vllm_client.py -q -k "opened_statement or n_samples_with_top_k" \
+  > $OUT/logs/integration-elicit.log 2>&1 || true
+date
 EVAL=0 docs/experiments/declared/eval.sh d4 $OUT/d4-sft
 date
