@@ -2,8 +2,8 @@
 # Run 4 of the declared confidence (docs/experiments/declared-confidence.md): labels from shapes-base's answers on
 # both views of every pair (greedy + 8 samples at T = 1.0; the label score chosen on held-out pairs), the warm-up
 # alone on both views, then the new model evaluated with the statement read as its expected value and, under
-# --confidence stated, elicited for every sample that wrote none; the base model evaluated the same way for the
-# paired comparison; then the new model's probe. One heavy job at a time; logs under runs/declared/logs.
+# --confidence stated, elicited for every sample that wrote none, then probed; the base model evaluated the same way
+# for the paired comparison. One heavy job at a time; logs under runs/declared/logs.
 set -e
 cd "$(dirname "$0")/../../.."
 C="uv run --no-sync catts"
@@ -29,13 +29,13 @@ fi
   $C train cdrl --confidence stated --labels $OUT/labels/labels.jsonl --sft-only \
     --model catts_graph/shapes/models/shapes-base --data $OUT/pairs --max-completion-length 128 --out $OUT/d4
 date
-EVAL_ARGS="--confidence stated" PROBE=0 docs/experiments/declared/eval.sh d4 $OUT/d4-sft
+# the new model: evaluation and probe in one server session (the base's probe numbers are on the page already)
+EVAL_ARGS="--confidence stated" docs/experiments/declared/eval.sh d4 $OUT/d4-sft
+# the base model, evaluated the same way, for the paired comparison
 PROBE=0 docs/experiments/declared/eval.sh base catts_graph/shapes/models/shapes-base
 uv run --no-sync python docs/experiments/compare_runs.py $OUT/eval-d4 $OUT/eval-base > $OUT/compare-d4-base.txt
 date
 # the elicitation request against the suite's real vLLM server (the smoke model), once
 uv run --no-sync pytest tests/integration/test_vllm_client.py -q -k "opened_statement or n_samples_with_top_k" \
   > $OUT/logs/integration-elicit.log 2>&1 || true
-date
-EVAL=0 docs/experiments/declared/eval.sh d4 $OUT/d4-sft
 date
