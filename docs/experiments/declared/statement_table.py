@@ -2,9 +2,11 @@
 
     python docs/experiments/declared/statement_table.py runs/declared/eval-d4
 
-Greedy: where each statement came from (written, elicited, none), and the declared confidence's ECE and AUROC read
-as its expected value (the line's `confidence`) and as the written digit (`stated_written`, the items that wrote
-one). Graph lines: the samples' statements by origin, and the items where some sample still had no weight.
+Per method, on the items every method finished (a run stopped early keeps what it finished): accuracy, ECE, AUROC
+and Brier of the line's confidence, and CA-TTS against majority vote (paired bootstrap). Greedy: where each
+statement came from (written, elicited, none), and the declared confidence's ECE and AUROC read as its expected value
+(the line's `confidence`) and as the written digit (`stated_written`, the items that wrote one). Graph lines: the
+samples' statements by origin, and the items where some sample still had no weight.
 """
 
 from __future__ import annotations
@@ -17,11 +19,28 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-from catts_graph.evaluation.metrics import auroc, ece
+from catts_graph.evaluation.metrics import auroc, brier, ece, paired_bootstrap_ci
 
 
 def main(run: str) -> None:
     lines = [json.loads(line) for line in (Path(run) / "results.jsonl").read_text().splitlines() if line.strip()]
+    methods = sorted({(line["method"], line["n"]) for line in lines})
+    finished = set.intersection(*({line["id"] for line in lines if (line["method"], line["n"]) == m} for m in methods))
+    lines = [line for line in lines if line["id"] in finished]
+    by_method = {m: {line["id"]: line for line in lines if (line["method"], line["n"]) == m} for m in methods}
+    ids = sorted(finished)
+    for m in methods:
+        correct = [float(by_method[m][i]["correct"]) for i in ids]
+        confidence = [float(by_method[m][i]["confidence"]) for i in ids]
+        print(f"{m[0]}@{m[1]} ({len(ids)} items): accuracy {100 * sum(correct) / len(ids):.1f}%, ECE "
+              f"{ece(confidence, correct):.3f}, AUROC {auroc(confidence, correct):.3f}, Brier "
+              f"{brier(confidence, correct):.3f}")  # fmt: skip
+    catts, majority = ("catts-paper", 8), ("majority", 8)
+    if catts in by_method and majority in by_method:
+        a = [float(by_method[catts][i]["correct"]) for i in ids]
+        b = [float(by_method[majority][i]["correct"]) for i in ids]
+        diff, low, high = paired_bootstrap_ci(a, b, n_boot=5000)
+        print(f"catts-paper@8 - majority@8: {100 * diff:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]")
     greedy = [line for line in lines if line["method"] == "greedy"]
     if greedy:
         origins = Counter(line.get("stated_from") or "none" for line in greedy)
