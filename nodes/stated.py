@@ -120,7 +120,8 @@ def declared_answer_confidence(text: str, tokens: Sequence[TokenLogprob]) -> flo
     found = answer_statement(text)
     if found is None:
         return math.nan
-    position = statement_position([t.token for t in tokens], text) if tokens else None
+    # the tokens may spell more than the text (a server lists the end-of-turn token, which the text leaves out)
+    position = statement_position([t.token for t in tokens]) if tokens else None
     if position is not None and tokens[position].top_tokens:
         step = tokens[position]
         expected = digit_expectation(zip(step.top_tokens, step.top_logprobs, strict=False))

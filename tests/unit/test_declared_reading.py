@@ -35,6 +35,13 @@ def test_the_statement_reads_as_its_expected_value_over_the_digits() -> None:
     assert declared_answer_confidence(TEXT, stating().tokens) != 0.75  # not the written digit
 
 
+def test_the_statement_is_found_when_the_tokens_end_with_an_end_of_turn_the_text_leaves_out() -> None:
+    sample = stating()
+    ended = (*sample.tokens, TokenLogprob("<|im_end|>", -0.01, (-0.01,), ("<|im_end|>",)))
+    assert declared_answer_confidence(TEXT, ended) == pytest.approx(declared_answer_confidence(TEXT, sample.tokens))
+    assert declared_answer_confidence(TEXT, ended) != 0.75  # read at the digit, not the written fallback
+
+
 def test_the_written_digit_is_the_fallback_where_the_top_tokens_are_not_known() -> None:
     plain = tuple(TokenLogprob(t, -0.5, (-0.5,)) for t in TOKENS)  # values only, no tokens
     assert declared_answer_confidence(TEXT, plain) == 0.75
