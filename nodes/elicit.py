@@ -39,11 +39,16 @@ def elicitation_text(response: str) -> str:
 
 
 def elicited_confidence(score: AnswerScore) -> float:
-    """The expected statement at the scored text's last position (the placeholder digit's); NaN where that token is
-    not the digit alone or its top tokens are unknown."""
-    if not score.tokens or score.tokens[-1] != PLACEHOLDER or len(score.top_tokens) != len(score.tokens):
+    """The expected statement at the scored text's last position (the placeholder digit's); where a tokenizer spells
+    the placeholder with the space before it (`` 5``), the digits spelt the same way are read; NaN where that token
+    is not the placeholder or its top tokens are unknown."""
+    if not score.tokens or not score.tokens[-1].endswith(PLACEHOLDER) or len(score.top_tokens) != len(score.tokens):
         return math.nan
-    return digit_expectation(zip(score.top_tokens[-1], score.top_logprobs[-1], strict=False))
+    prefix = score.tokens[-1][: -len(PLACEHOLDER)]  # "" or the whitespace the tokenizer glued to the digit
+    if prefix.strip():
+        return math.nan
+    top = zip(score.top_tokens[-1], score.top_logprobs[-1], strict=False)
+    return digit_expectation((token[len(prefix) :], lp) for token, lp in top if token.startswith(prefix))
 
 
 def needs_statement(record: SampleRecord) -> bool:

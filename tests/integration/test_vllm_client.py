@@ -39,14 +39,16 @@ async def test_sampling_returns_n_samples_with_top_k_logprobs(client: VLLMClient
 async def test_scoring_an_opened_statement_returns_the_digit_distribution(
     client: VLLMClient, shapes_image: Path
 ) -> None:
-    """The elicitation request (`nodes.elicit`): the placeholder digit is a token of its own, and the top log-probs
-    at its position name digit tokens, so the expected statement can be read."""
+    """The elicitation request (`nodes.elicit`): the placeholder digit is a token (alone or with its space), its
+    position carries the top 20 tokens with their log-probs, and the expected statement is read from the digits among
+    them (NaN when none ranks there)."""
     messages = [Message.user(QUESTION, [shapes_image])]
     score = await client.score(messages, elicitation_text("two circles. \\boxed{2}"), top_logprobs=20)
-    assert score.tokens[-1] == PLACEHOLDER
+    assert score.tokens[-1].strip() == PLACEHOLDER  # the digit alone, or with the space before it
     assert len(score.top_tokens) == len(score.tokens) and all(len(t) == 20 for t in score.top_tokens)
-    assert [t for t in score.top_tokens[-1] if t in ANSWER_DIGITS]
-    assert 0 < elicited_confidence(score) < 1
+    digits = [t for t in score.top_tokens[-1] if t.strip() in ANSWER_DIGITS]
+    value = elicited_confidence(score)  # the smoke model was never taught to state: it may rank no digit there
+    assert (0 < value < 1) if digits else math.isnan(value)
 
 
 async def test_sampled_top_k_equals_the_teacher_forced_top_k(client: VLLMClient, vllm_server: RunningServer) -> None:

@@ -115,8 +115,10 @@ def test_an_elicited_statement_is_read_at_the_placeholder_not_the_placeholder_it
     assert elicited_confidence(score) == pytest.approx(digit_expectation([("9", -0.05), ("5", -6.0)]))
     assert elicited_confidence(score) > 0.9
     assert math.isnan(elicited_confidence(AnswerScore(("x", "5"), (-1.0, -6.0))))  # no top tokens
-    merged = AnswerScore(("x", " 5"), (-1.0, -6.0), 30, ((-1.0,), (-0.05,)), (("x",), (" 9",)))
-    assert math.isnan(elicited_confidence(merged))  # the placeholder is not the digit alone
+    spaced = AnswerScore(("x", " 5"), (-1.0, -6.0), 30, ((-1.0,), (-0.05, -3.0)), (("x",), (" 9", "2")))
+    assert elicited_confidence(spaced) == pytest.approx(0.95)  # " 9" read as 9; "2" is spelt otherwise
+    glued = AnswerScore(("x", ":5"), (-1.0, -6.0), 30, ((-1.0,), (-0.05,)), (("x",), (":9",)))
+    assert math.isnan(elicited_confidence(glued))  # the placeholder shares its token with text
 
 
 def test_only_the_samples_without_a_statement_are_elicited_and_each_request_counts() -> None:
