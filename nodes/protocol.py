@@ -85,11 +85,13 @@ class SamplingParams:
 
 @dataclass(frozen=True)
 class TokenLogprob:
-    """One generated token: its text, its log-prob and the top-k log-probs at that step (descending)."""
+    """One generated token: its text, its log-prob, the top-k log-probs at that step (descending) and, where the
+    backend gave them, the tokens those log-probs belong to (same order; empty when unknown)."""
 
     token: str
     logprob: float
     top_logprobs: tuple[float, ...] = ()
+    top_tokens: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -128,12 +130,14 @@ class Sample:
 
 @dataclass(frozen=True)
 class AnswerScore:
-    """Log-probs of a fixed answer's tokens as the assistant's reply (teacher forcing)."""
+    """Log-probs of a fixed answer's tokens as the assistant's reply (teacher forcing); with `top_logprobs` asked,
+    each position's top log-probs (descending) and the tokens they belong to (`top_tokens`, same order)."""
 
     tokens: tuple[str, ...]
     logprobs: tuple[float, ...]
     prompt_tokens: int = 0
     top_logprobs: tuple[tuple[float, ...], ...] = field(default=())
+    top_tokens: tuple[tuple[str, ...], ...] = field(default=())
 
     @property
     def total(self) -> float:

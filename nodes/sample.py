@@ -15,6 +15,7 @@ from nodes.common import emit, is_grounded, leader_confidence, leader_weakest_st
 from nodes.confidence import bottom_percent_confidence, lowest_group_confidence, tail_confidence, token_confidences
 from nodes.config import RoutingConfig, SamplingConfig, StepConfig, VoteConfig
 from nodes.declared import ConfidenceSource, run_source
+from nodes.elicit import elicit_under_stated
 from nodes.errors import is_service_fault
 from nodes.expert import Expert
 from nodes.fanout import gather_or_cancel
@@ -22,7 +23,7 @@ from nodes.images import load_image
 from nodes.protocol import Sample, VisionLanguageModel
 from nodes.run_context import stage_from_context
 from nodes.state import CATTSState, ExpertAnswer, RouteRecord, SampleRecord, Usage, add_usage, empty_usage
-from nodes.stated import stated_answer_confidence
+from nodes.stated import declared_answer_confidence
 from nodes.steps import ImageTextModel, split_steps, step_records, step_summary, weakest_step
 from nodes.stopping import draw_rounds, settled, vote_counts
 from nodes.vote import ask_own_answer, sample_weights
@@ -41,6 +42,7 @@ def sample_record(
     """A sample as state: the parsed answer, every confidence a vote weighting may use, and its reasoning steps
     (cut by `steps.splitter`) with their confidences; `visual` is each step's image agreement, if measured."""
     config = steps or StepConfig()
+    stated = declared_answer_confidence(sample.text, sample.tokens)  # its expected value where the tokens tell
     token_conf = token_confidences([t.top_logprobs for t in sample.tokens])  # (T,)
     step_list = step_records(
         [t.token for t in sample.tokens],
@@ -64,7 +66,8 @@ def sample_record(
         "finish_reason": sample.finish_reason,
         "steps": step_list,
         "weakest_step": weakest_step(step_list),
-        "stated_confidence": stated_answer_confidence(sample.text),
+        "stated_confidence": stated,
+        "stated_from": "written" if math.isfinite(stated) else "",
     }
 
 
@@ -190,6 +193,8 @@ class SampleNode:
             else:
                 calls.append(await draw)
             records += await self._records(calls[-1], state, vote.window, steps)
+            records, elicited = await elicit_under_stated(self.model, messages, records, run_source(state))
+            update["usage"] = add_usage(update.get("usage"), elicited)
             if len(calls) == len(rounds):
                 break
             expert = None if own is None else own["answer"]

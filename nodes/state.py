@@ -33,6 +33,7 @@ class SampleRecord(TypedDict):
     steps: list[StepRecord]  # the response's reasoning steps and each one's confidence (nodes.steps)
     weakest_step: float  # the lowest step confidence, in [0, 1]; NaN without steps
     stated_confidence: float  # the confidence it declares for its answer, in [0, 1] (nodes.stated); NaN: none
+    stated_from: str  # where that statement came from: "written" by the sample, "elicited" after it, "" (none)
 
 
 class VoteContribution(TypedDict):

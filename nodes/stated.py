@@ -10,9 +10,12 @@ five levels (docs/method.md section 9.4), in one of two placements:
 
 The declared answer confidence (ours, docs/method.md section 9.5): a calibrated model states how sure it is of its
 final answer once, after the whole response, in tenths: ``(answer confidence: 7/10)``. `with_answer_statement`
-writes it, `stated_answer_confidence` reads it back (the middle of its tenth, 0.75 for ``7/10``; NaN without one),
-and `strip_statements` removes it too. One digit a level: the small models' tokenizers spell it as one token, so
-a trainer can read the model's expected statement from that token's distribution (`ANSWER_DIGITS`).
+writes it, `stated_answer_confidence` reads the written digit back (the middle of its tenth, 0.75 for ``7/10``; NaN
+without one), and `strip_statements` removes it too. One digit a level: the small models' tokenizers spell it as one
+token, so the statement is read as its *expected* value: the top log-probs at the digit's position, renormalised
+over the digit tokens ``0``..``9`` (`ANSWER_DIGITS`), weigh each digit's value (`digit_expectation`).
+`declared_answer_confidence` reads a generated response that way (the written digit where the position's top
+tokens are unknown); trainers read the same position (`statement_position`) under teacher forcing.
 
 Example:
     >>> from nodes.steps import split_steps
@@ -30,15 +33,18 @@ Example:
     >>> declared = with_answer_statement(text, 0.72)
     >>> declared, stated_answer_confidence(declared), strip_statements(declared) == text
     ('red circle, blue square. \\\\boxed{2} (answer confidence: 7/10)', 0.75, True)
+    >>> round(digit_expectation([("7", -0.1), ("8", -2.4), ("the", -3.0)]), 3)  # 7/10 read as 0.75, 8/10 as 0.85
+    0.759
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
+from nodes.protocol import TokenLogprob
 from nodes.steps import LEVELS, STATEMENT, SUMMARY, Step
 
 Placement = Literal["inline", "end"]
@@ -78,6 +84,50 @@ def stated_answer_confidence(text: str) -> float:
     """The confidence a response declares for its answer, in [0, 1]; NaN when it states none."""
     found = answer_statement(text)
     return digit_score(int(found.group(1))) if found else math.nan
+
+
+def statement_position(tokens: Sequence[str], text: str | None = None) -> int | None:
+    """The index of the token that spells the digit of the declared answer confidence in `text` (default: the
+    tokens joined), `tokens` spelling `text`'s end; None without a statement or where the digit shares its token."""
+    text = "".join(tokens) if text is None else text
+    found = answer_statement(text)
+    if found is None:
+        return None
+    at, position = found.start(1), len(text)
+    for index in range(len(tokens) - 1, -1, -1):  # the statement ends the response: walk back from the end
+        position -= len(tokens[index])
+        if position <= at:
+            return index if position == at and tokens[index] == found.group(1) else None
+    return None
+
+
+def digit_expectation(top: Iterable[tuple[str, float]]) -> float:
+    """The expected declared confidence at a statement's digit position, from its top ``(token, log-prob)`` pairs:
+    the probabilities of the digit tokens renormalised, each digit read as the middle of its tenth; NaN when no
+    digit is among them."""
+    digits = [(int(token), logprob) for token, logprob in top if token in ANSWER_DIGITS]
+    if not digits:
+        return math.nan
+    peak = max(logprob for _, logprob in digits)
+    weights = [(digit, math.exp(logprob - peak)) for digit, logprob in digits]  # (D,) stable softmax
+    return sum(w * digit_score(d) for d, w in weights) / sum(w for _, w in weights)
+
+
+def declared_answer_confidence(text: str, tokens: Sequence[TokenLogprob]) -> float:
+    """The confidence a generated response declares for its answer, read as its expected value at the digit's
+    token (`digit_expectation`); the written digit where that position or its top tokens are unknown; NaN when the
+    response states none."""
+    found = answer_statement(text)
+    if found is None:
+        return math.nan
+    # the tokens may spell more than the text (a server lists the end-of-turn token, which the text leaves out)
+    position = statement_position([t.token for t in tokens]) if tokens else None
+    if position is not None and tokens[position].top_tokens:
+        step = tokens[position]
+        expected = digit_expectation(zip(step.top_tokens, step.top_logprobs, strict=False))
+        if math.isfinite(expected):
+            return expected
+    return digit_score(int(found.group(1)))
 
 
 def level(score: float) -> str:

@@ -23,7 +23,7 @@ from typing import Any
 from nodes.expert import ExpertReply
 from nodes.protocol import AnswerScore, Message, Sample, SamplingParams, TokenLogprob
 
-ScriptedSample = str | tuple[str, float]
+ScriptedSample = str | tuple[str, float] | Sample
 
 
 def scripted_sample(text: str, confidence: float = 5.0, prompt_tokens: int = 30) -> Sample:
@@ -39,6 +39,7 @@ class Call:
     messages: list[Message]
     params: SamplingParams | None = None
     answer: str | None = None
+    top_logprobs: int = 0
 
 
 @dataclass
@@ -46,16 +47,20 @@ class ScriptedModel:
     """A `VisionLanguageModel` with scripted replies.
 
     Args:
-        samples: replies for sampling calls (temperature > 0), cycled; ``(text, confidence)`` or plain text.
+        samples: replies for sampling calls (temperature > 0), cycled; ``(text, confidence)``, plain text, or a
+            ready `Sample` (e.g. with top tokens at a statement's digit).
         greedy: the reply to greedy calls (critic re-answers, the base model as expert): text or a function of
             the messages.
         score: mean token log-prob of `answer` given the messages (default: 0 on every image).
+        digits: with top log-probs asked, an answer ending in a digit is scored as two tokens, the rest and that
+            digit, and the digit's position gets these ``(token, log-prob)`` pairs as its top (None: no top tokens).
         errors: exceptions raised by the next calls, in order (then calls succeed).
     """
 
     samples: Sequence[ScriptedSample] = ()
     greedy: str | Callable[[Sequence[Message]], str] = "\\boxed{0}"
     score_fn: Callable[[Sequence[Message], str], float] = lambda messages, answer: 0.0
+    digits: Sequence[tuple[str, float]] | None = None
     errors: list[Exception] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
     name: str = "scripted"
@@ -74,14 +79,22 @@ class ScriptedModel:
         out = []
         for i in range(params.n):
             item = script[i % len(script)]
+            if isinstance(item, Sample):
+                out.append(item)
+                continue
             text, conf = (item, 5.0) if isinstance(item, str) else item
             out.append(scripted_sample(text, conf))
         return out
 
     async def score(self, messages: Sequence[Message], answer: str, *, top_logprobs: int = 0) -> AnswerScore:
-        self.calls.append(Call("score", list(messages), answer=answer))
+        self.calls.append(Call("score", list(messages), answer=answer, top_logprobs=top_logprobs))
         self._maybe_fail()
-        return AnswerScore((answer,), (self.score_fn(messages, answer),), prompt_tokens=30)
+        value = self.score_fn(messages, answer)
+        if self.digits is None or not top_logprobs or not answer[-1:].isdigit():
+            return AnswerScore((answer,), (value,), prompt_tokens=30)
+        top = sorted(self.digits, key=lambda pair: -pair[1])[:top_logprobs]
+        tops = ((value,), tuple(lp for _, lp in top)), ((answer[:-1],), tuple(t for t, _ in top))
+        return AnswerScore((answer[:-1], answer[-1]), (value, value), 30, *tops)
 
 
 @dataclass

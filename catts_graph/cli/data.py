@@ -1,4 +1,5 @@
-"""`catts data pairs`: CDRL training records, each item's clean image with its question-guided noised twin."""
+"""`catts data pairs`: CDRL training records, each item's clean image with its question-guided noised twin (and
+`catts data labels`, in its own module)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from tqdm import tqdm
 
 from catts_graph.benchmarks import load_benchmark
+from catts_graph.cli import data_labels
 from catts_graph.cli.options import add_benchmark_option, add_clip_option
 from catts_graph.perception.regions import REGIONS
 from nodes.errors import InvalidInputError
@@ -46,6 +48,7 @@ def register(sub: Any) -> None:
     pairs.add_argument("--seed", type=int, default=0, help="noise seed (default: %(default)s)")
     pairs.add_argument("--out", type=Path, required=True, help="output folder")
     pairs.set_defaults(handler=run_pairs)
+    data_labels.register(data_sub)
 
 
 def run_pairs(args: argparse.Namespace) -> int:

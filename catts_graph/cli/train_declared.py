@@ -4,6 +4,7 @@ warm-up that teaches the statement, then GRPO on the declared confidence."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from catts_graph.cli.options import grpo_arguments, needs_train_extra
 from nodes.errors import InvalidInputError
@@ -18,6 +19,8 @@ kept as loaded; GRPO then rolls out on both views of every pair (the clean image
 right clean answer, a statement that matches the answer's correctness (1 - Brier) and, on the noised twin, a
 statement below the one the policy declares for the same response on the clean image (alpha*tanh(beta*(C-C'))).
 Log: OUT/declared_log.jsonl (rewards/<name>/mean, declared/declares, declared/confidence, declared/noised_drop).
+With --labels (from `catts data labels`) the warm-up teaches both views of each pair with their labels instead;
+--sft-only stops after the warm-up.
 """
 
 
@@ -49,6 +52,15 @@ def add_declared_options(cdrl: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--calibration-weight", type=float, default=1.0, help="weight of the calibration reward (default: 1.0)"
     )
+    group.add_argument(
+        "--labels",
+        type=Path,
+        help="a `catts data labels` labels.jsonl of the same pairs: the warm-up teaches both views of each pair, "
+        "each greedy response with its label (default: the clean views with the fitted answer score)",
+    )
+    group.add_argument(
+        "--sft-only", action="store_true", help="stop after the warm-up (the model is OUT-sft; no GRPO)"
+    )
 
 
 def run_declared(args: argparse.Namespace) -> int:
@@ -76,7 +88,16 @@ def run_declared(args: argparse.Namespace) -> int:
         )
     except ValueError as e:
         raise InvalidInputError(str(e)) from None
-    out = train_declared(args.model, args.data, args.out, config, dev_dir=args.dev)
+    if args.labels is not None and not args.labels.exists():
+        raise InvalidInputError(f"--labels {args.labels} does not exist; make it with `catts data labels`.")
+    if args.sft_only and args.sft_steps < 1:
+        raise InvalidInputError("--sft-only trains the warm-up alone: give --sft-steps >= 1.")
+    out = train_declared(
+        args.model, args.data, args.out, config, dev_dir=args.dev, labels=args.labels, grpo=not args.sft_only
+    )
+    if args.sft_only:
+        print(f"saved the warm-up model to {out} (no GRPO: --sft-only)")
+        return 0
     figure = plot_grpo(out / "declared_log.jsonl", out / "declared.png")
     print(f"saved the declared-confidence model to {out} (log: {out / 'declared_log.jsonl'}, plot: {figure})")
     return 0

@@ -18,6 +18,7 @@ from catts_graph.evaluation.counting import CountingModel, TokenCounter, countin
 from catts_graph.evaluation.methods import CATTS_PRESETS, Prediction, ablation_modules, region_override
 from catts_graph.graph.builder import create_catts_graph
 from catts_graph.graph.config import CATTSConfig
+from nodes.elicit import statement_counts
 from nodes.errors import InvalidInputError
 from nodes.protocol import AnswerScore, Message, Sample, SamplingParams, VisionLanguageModel
 from nodes.relevance import RelevanceModel
@@ -130,6 +131,7 @@ async def run_catts(
         "correct_candidates": sorted({a for c in out["contributions"] for a in c["votes"] if matches(a, item)}),
         "drawn": len(out["samples"]),
         "confidence_source": out["settings"]["confidence"]["source"],  # what the votes weighed
+        "statements": statement_counts(out["samples"]),  # where the samples' statements came from
     }
     if config.routing.policy == "sequential":  # every draw it could have made, for `catts calibrate`
         source = out["settings"]["confidence"]["source"]

@@ -12,6 +12,7 @@ in flight; a resumed run skips the items already there and drops a half-written 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,12 +37,14 @@ from catts_graph.graph.config import CATTSConfig, GroundingConfig
 from nodes.common import question_messages
 from nodes.confidence import token_confidences
 from nodes.declared import resolve_source
+from nodes.elicit import elicit_under_stated
 from nodes.grounding import grounding_scores
 from nodes.images import load_image
 from nodes.protocol import Sample, SamplingParams, VisionLanguageModel
 from nodes.relevance import RelevanceModel
 from nodes.sample import sample_record, visual_agreement
 from nodes.state import SampleRecord
+from nodes.stated import stated_answer_confidence
 from nodes.steps import ImageTextModel, split_steps
 
 
@@ -146,11 +149,15 @@ async def evaluate_item(
         greedy = (await model.sample(messages, greedy_params))[0]
         greedy_record = (await records_of([greedy]))[0]
         source = settings.config.confidence.source
-        prediction = greedy_prediction(greedy_record, greedy.prompt_tokens, source)
+        [greedy_record], elicited = await elicit_under_stated(model, messages, [greedy_record], source)
+        prediction = greedy_prediction(greedy_record, greedy.prompt_tokens + elicited["prompt_tokens"], source)
+        prediction = dataclasses.replace(prediction, model_calls=1 + elicited["model_calls"])
         extra: dict[str, Any] = {
             "confidence_source": resolve_source([greedy_record], source),  # which one `confidence` is
             "probability": greedy_record["probability"],
             "stated_confidence": greedy_record["stated_confidence"],
+            "stated_from": greedy_record["stated_from"],  # written, elicited (nodes.elicit) or none
+            "stated_written": stated_answer_confidence(greedy.text),  # the written digit's value, for comparison
             "answer_probability": greedy_record["answer_probability"],  # the second declared form
             "steps": steps_of([greedy_record]),
         }

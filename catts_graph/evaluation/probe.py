@@ -6,10 +6,10 @@ records whether it was right (graded by `benchmarks.matches`, as `catts eval` gr
 `probability` (exp mean log-prob of its own answer) and `nmlp` (mean token confidence). It also scores the *clean*
 greedy response, unchanged, under the perturbed image (teacher forcing: the C' of CDRL), whose drop isolates what
 the image contributes. A blunt model's accuracy collapses while its confidence stays flat; a calibrated one loses both.
-A model that declares a confidence after its answer (`nodes.stated`) has it recorded too (`stated_confidence`), and
-the summary's `declared` is the declared confidence in force (`nodes.declared`: the statement when the model
-declares one, else NMLP), with each drop also relative to its clean value (``*_relative``), so models that declare
-different kinds of confidence compare in the same units.
+A model that declares a confidence after its answer (`nodes.stated`) has it recorded too (`stated_confidence`, read
+as its expected value at the digit's token), and the summary's `declared` is the declared confidence in force
+(`nodes.declared`: the statement when the model declares one, else NMLP), with each drop also relative to its clean
+value (``*_relative``), so models that declare different kinds of confidence compare in the same units.
 
 Regions: `global` (the whole image), `objects` (the objects the question is about; ShapesVQA items carry them),
 `question` (the patches a CLIP relevance model finds most relevant to the question: any benchmark), or `model` (the
@@ -39,7 +39,7 @@ from nodes.perturb import Kind, perturb, pixel_box_mask
 from nodes.prompts import grounded_prompt, question_prompt
 from nodes.protocol import Message, SamplingParams, VisionLanguageModel
 from nodes.relevance import RelevanceModel
-from nodes.stated import stated_answer_confidence
+from nodes.stated import declared_answer_confidence
 
 MAX_TOKENS = 96  # a short answer and a declared confidence after it
 PROBE_FIELDS = {"nmlp": "nmlp", "stated": "stated_confidence"}  # a row's declared confidence, by source
@@ -114,7 +114,7 @@ async def probe_item(model: VisionLanguageModel, item: BenchmarkItem, settings: 
                     "correct": float(matches(predicted, item)),
                     "probability": sample.probability,
                     "nmlp": sample.confidence,
-                    "stated_confidence": stated_answer_confidence(sample.text),
+                    "stated_confidence": declared_answer_confidence(sample.text, sample.tokens),
                     "forced_probability": math.exp(forced.mean) if forced and forced.logprobs else math.nan,
                     "forced_nmlp": response_confidence(list(forced.top_logprobs)) if forced else math.nan,
                     **extra,

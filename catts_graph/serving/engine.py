@@ -116,9 +116,9 @@ class TransformersEngine:
             finish = "length"
             for t, token_id in enumerate(ids):
                 step = logprobs[row, t]  # (V,)
-                top = torch.topk(step, params.top_logprobs).values.tolist() if params.top_logprobs else []
+                top, top_tokens = self._top(step, params.top_logprobs)
                 tokens.append(
-                    TokenLogprob(self.processor.tokenizer.decode([token_id]), float(step[token_id]), tuple(top))
+                    TokenLogprob(self.processor.tokenizer.decode([token_id]), float(step[token_id]), top, top_tokens)
                 )
                 if token_id == self.eos_id:
                     finish = "stop"
@@ -139,13 +139,19 @@ class TransformersEngine:
         logprobs = torch.log_softmax(self._logits(enc)[:-1], dim=-1)  # (L-1, V): position t predicts token t+1
         positions = range(n_prompt, len(ids))
         chosen = [float(logprobs[p - 1, ids[p]]) for p in positions]
-        tops = (
-            tuple(tuple(torch.topk(logprobs[p - 1], top_logprobs).values.tolist()) for p in positions)
-            if top_logprobs
-            else ()
-        )
+        tops = [self._top(logprobs[p - 1], top_logprobs) for p in positions] if top_logprobs else []
         tokens = tuple(self.processor.tokenizer.decode([int(ids[p])]) for p in positions)
-        return AnswerScore(tokens, tuple(chosen), int(n_prompt), tops)
+        return AnswerScore(tokens, tuple(chosen), int(n_prompt), tuple(t[0] for t in tops), tuple(t[1] for t in tops))
+
+    def _top(self, step: Any, k: int) -> tuple[tuple[float, ...], tuple[str, ...]]:
+        """The k largest log-probs of one position's (V,) log-probs, and their tokens."""
+        import torch
+
+        if not k:
+            return (), ()
+        top = torch.topk(step, k)
+        decoded = self.processor.tokenizer.batch_decode([[i] for i in top.indices.tolist()])
+        return tuple(top.values.tolist()), tuple(decoded)
 
     # -- step-wise contrastive decoding -----------------------------------------------------------------------
     async def contrastive_generate(

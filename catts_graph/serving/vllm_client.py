@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import operator
 import time
 import weakref
 from collections import OrderedDict
@@ -63,6 +64,7 @@ from nodes.errors import InvalidInputError, TransientModelError
 from nodes.protocol import AnswerScore, Message, Sample, SamplingParams, TokenLogprob
 
 _PREFIX_CACHE_SIZE = 512
+_LOGPROB = operator.attrgetter("logprob")
 _BACKOFF_FIRST_S, _BACKOFF_MAX_S = 0.5, 8.0
 
 
@@ -280,7 +282,7 @@ class VLLMClient:
             )
         if ids[: len(prefix)] != prefix or len(ids) <= len(prefix):
             raise ScoringTemplateError
-        tokens, logprobs, tops = [], [], []
+        tokens, logprobs, tops, top_tokens = [], [], [], []
         for position in range(len(prefix), len(ids)):
             entry = entries[position] or {}
             chosen = entry.get(str(ids[position]))
@@ -288,8 +290,11 @@ class VLLMClient:
                 raise ModelError(f"prompt log-prob missing for token {ids[position]} at position {position}.")
             tokens.append(chosen.decoded_token or "")
             logprobs.append(chosen.logprob)
-            tops.append(tuple(sorted((e.logprob for e in entry.values()), reverse=True)[: max(top_logprobs, 1)]))
-        return AnswerScore(tuple(tokens), tuple(logprobs), len(prefix), tuple(tops) if top_logprobs else ())
+            if top_logprobs:  # the entry holds the top k and the scored token: keep the k largest
+                top = sorted(entry.values(), key=_LOGPROB, reverse=True)[:top_logprobs]
+                tops.append(tuple(e.logprob for e in top))
+                top_tokens.append(tuple(e.decoded_token or "" for e in top))
+        return AnswerScore(tuple(tokens), tuple(logprobs), len(prefix), tuple(tops), tuple(top_tokens))
 
     async def _prompt_tokens(self, model: str, messages: Sequence[Message]) -> list[int]:
         body = tokenize_request(model, messages)
@@ -310,11 +315,13 @@ def samples_from_response(parsed: ChatCompletionResponse, k: int) -> list[Sample
     samples = []
     for choice in sorted(parsed.choices, key=lambda c: c.index):
         content = choice.logprobs.content if choice.logprobs and choice.logprobs.content else []
-        tokens = tuple(TokenLogprob(t.token, t.logprob, _top_k(t.top_logprobs, k)) for t in content)
+        tokens = tuple(TokenLogprob(t.token, t.logprob, *_top_k(t.top_logprobs, k)) for t in content)
         samples.append(Sample(choice.message.content or "", tokens, choice.finish_reason, prompt_tokens))
     return samples
 
 
-def _top_k(entries: Sequence[TopLogprob], k: int) -> tuple[float, ...]:
-    """The k largest log-probs of a step's k + 1 returned entries (the sampled token may be one of them)."""
-    return tuple(sorted((e.logprob for e in entries), reverse=True)[:k])
+def _top_k(entries: Sequence[TopLogprob], k: int) -> tuple[tuple[float, ...], tuple[str, ...]]:
+    """The k largest log-probs of a step's k + 1 returned entries (the sampled token may be one of them), and
+    their tokens."""
+    top = sorted(entries, key=_LOGPROB, reverse=True)[:k]
+    return tuple([e.logprob for e in top]), tuple([e.token for e in top])

@@ -13,7 +13,9 @@ from catts_graph.serving.errors import ContextTooLongError, ModelNotFoundError
 from catts_graph.serving.server import RunningServer
 from catts_graph.serving.vllm_client import VLLMClient, samples_from_response
 from catts_graph.serving.wire import ChatCompletionResponse, sampling_request
+from nodes.elicit import PLACEHOLDER, elicitation_text, elicited_confidence
 from nodes.protocol import Message, SamplingParams
+from nodes.stated import ANSWER_DIGITS
 
 pytestmark = pytest.mark.vllm
 
@@ -26,11 +28,27 @@ async def test_sampling_returns_n_samples_with_top_k_logprobs(client: VLLMClient
     for s in samples:
         assert 1 <= s.completion_tokens <= 12
         assert all(len(t.top_logprobs) == 20 for t in s.tokens)  # (T, k=20)
+        assert all(len(t.top_tokens) == 20 for t in s.tokens)  # the tokens of those log-probs, same order
         assert all(t.top_logprobs == tuple(sorted(t.top_logprobs, reverse=True)) for t in s.tokens)
         assert all(t.logprob <= 0 for t in s.tokens)
         assert math.isfinite(s.confidence) and s.confidence > 0
         assert 0 < s.probability <= 1
         assert s.prompt_tokens > 16  # the 16 image tokens are part of the prompt
+
+
+async def test_scoring_an_opened_statement_returns_the_digit_distribution(
+    client: VLLMClient, shapes_image: Path
+) -> None:
+    """The elicitation request (`nodes.elicit`): the placeholder digit is a token (alone or with its space), its
+    position carries the top 20 tokens with their log-probs, and the expected statement is read from the digits among
+    them (NaN when none ranks there)."""
+    messages = [Message.user(QUESTION, [shapes_image])]
+    score = await client.score(messages, elicitation_text("two circles. \\boxed{2}"), top_logprobs=20)
+    assert score.tokens[-1].strip() == PLACEHOLDER  # the digit alone, or with the space before it
+    assert len(score.top_tokens) == len(score.tokens) and all(len(t) == 20 for t in score.top_tokens)
+    digits = [t for t in score.top_tokens[-1] if t.strip() in ANSWER_DIGITS]
+    value = elicited_confidence(score)  # the smoke model was never taught to state: it may rank no digit there
+    assert (0 < value < 1) if digits else math.isnan(value)
 
 
 async def test_sampled_top_k_equals_the_teacher_forced_top_k(client: VLLMClient, vllm_server: RunningServer) -> None:

@@ -58,11 +58,14 @@ async def test_engine_greedy_scores_and_contrast(engine: object, messages: list[
     assert isinstance(engine, TransformersEngine)
     greedy = (await engine.sample(messages, SamplingParams(n=1, temperature=0.0, max_tokens=6)))[0]
     assert 1 <= greedy.completion_tokens <= 6 and all(len(t.top_logprobs) == 20 for t in greedy.tokens)
+    assert all(t.top_tokens[0] == t.token for t in greedy.tokens)  # greedy: the chosen token ranks first
     sampled = await engine.sample(messages, SamplingParams(n=3, temperature=1.0, max_tokens=4))
     assert len(sampled) == 3
     # Teacher-forcing the greedy text gives back the log-probs it was generated with.
-    score = await engine.score(messages, greedy.text)
+    score = await engine.score(messages, greedy.text, top_logprobs=5)
     assert list(score.logprobs) == pytest.approx([t.logprob for t in greedy.tokens][: len(score.logprobs)], abs=1e-4)
+    assert [len(t) for t in score.top_tokens] == [5] * len(score.tokens)
+    assert [t[0] for t in score.top_tokens] == list(score.tokens)  # the greedy text: each token ranks first
     # alpha = 0 with a permissive cut-off is plain greedy decoding.
     noised = Image.new("RGB", (112, 112), (128, 128, 128))
     noised_path = tmp_path / "noised.png"

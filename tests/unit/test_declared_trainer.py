@@ -13,10 +13,10 @@ import torch
 from safetensors.torch import load_file
 
 from catts_graph.benchmarks import load_benchmark
-from nodes.stated import ANSWER_STATEMENT, stated_answer_confidence
+from nodes.stated import ANSWER_STATEMENT, stated_answer_confidence, statement_position
 from trainers.cdrl.data import PairNoise, build_pairs
 from trainers.declared.config import DeclaredCDRLConfig
-from trainers.declared.trainer import digit_position, expected_declared, train_declared, views_dataset
+from trainers.declared.trainer import expected_declared, train_declared, views_dataset
 
 REWARDS = ("declared_accuracy", "DeclaredCalibration", "DeclaredPerception")
 
@@ -38,9 +38,9 @@ def config(out: Path, **overrides: object) -> DeclaredCDRLConfig:
 
 def test_the_statement_digit_is_found_token_by_token() -> None:
     tokens = ["two", ". \\boxed{", "2", "}", " (answer confidence:", " ", "7", "/10)"]
-    assert digit_position(tokens) == 6
-    assert digit_position(["\\boxed{2}", " (answer confidence: 7/10)"]) is None  # the digit shares a token
-    assert digit_position(["\\boxed{2}"]) is None
+    assert statement_position(tokens) == 6
+    assert statement_position(["\\boxed{2}", " (answer confidence: 7/10)"]) is None  # the digit shares a token
+    assert statement_position(["\\boxed{2}"]) is None
     sure = torch.full((12,), -30.0)  # (V,)
     sure[9] = 0.0  # all mass on digit "7" (token id 9 of ids 2..11)
     assert expected_declared(sure, list(range(2, 12))) == pytest.approx(0.75)

@@ -19,7 +19,7 @@ from catts_graph.evaluation.harness import EvalSettings, degraded_warnings, run_
 from catts_graph.evaluation.methods import deepconf_online, expand_methods, vote_prediction
 from catts_graph.evaluation.report import aggregate, markdown_report, table
 from catts_graph.evaluation.results import ResultsFile, check_resume
-from catts_graph.graph.config import CATTSConfig
+from catts_graph.graph.config import CATTSConfig, ConfidenceConfig
 from nodes.errors import InvalidInputError
 from nodes.state import SampleRecord
 from nodes.testing import ScriptedExpert, ScriptedModel
@@ -178,6 +178,19 @@ def test_eval_reads_the_declared_confidence_of_a_model_that_states_one(tmp_path:
     assert all(g["confidence"] == 0.35 and g["confidence_source"] == "stated" for g in greedy)
     assert all(0 < g["probability"] <= 1 for g in greedy)
     assert all(line["confidence_source"] == "stated" for line in lines if line["method"] == "catts[sc]")
+
+
+def test_eval_under_stated_elicits_a_statement_the_answers_did_not_write(tmp_path: Path) -> None:
+    items = load_benchmark("shapes", limit=1).items
+    model = ScriptedModel([("\\boxed{1}", 6.0)], greedy="\\boxed{1}", digits=[("2", -0.01)])
+    results = ResultsFile(tmp_path / "results.jsonl")
+    config = CATTSConfig(confidence=ConfidenceConfig(source="stated"))
+    settings = EvalSettings(("greedy", "catts[sc]"), (2,), config)
+    asyncio.run(run_evaluation(model, ScriptedExpert(), items, settings, results))
+    greedy, graph = sorted(results.read(), key=lambda line: line["method"] != "greedy")
+    assert greedy["stated_from"] == "elicited" and greedy["confidence"] == pytest.approx(0.25)
+    assert greedy["calls"] == 2  # the greedy answer and its elicitation
+    assert graph["statements"] == {"written": 0, "elicited": 2, "none": 0}
 
 
 class _ServedModel(ScriptedModel):

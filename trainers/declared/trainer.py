@@ -28,17 +28,18 @@ import torch
 
 from nodes.confidence import finite_mean
 from nodes.prompts import question_prompt
-from nodes.stated import ANSWER_DIGITS, answer_statement, digit_score, stated_answer_confidence
+from nodes.stated import ANSWER_DIGITS, digit_expectation, stated_answer_confidence, statement_position
 from trainers.cdrl.rewards import completion_texts
 from trainers.cdrl.scoring import forced_log_probs
 from trainers.cdrl.trainer import CDRLTrainer, train_grpo
 from trainers.declared.config import DeclaredCDRLConfig
+from trainers.declared.labels import LABEL_FIT_FILE, read_rows
 from trainers.declared.rewards import (
     declared_accuracy_rewards,
     declared_calibration_rewards,
     declared_perception_rewards,
 )
-from trainers.declared.warmup import declared_examples
+from trainers.declared.warmup import declared_examples, labelled_examples
 from trainers.sft import SFTExample, warm_up
 
 SCORE_FILE = "answer_score.json"  # the start model's fitted score that set the warm-up's levels
@@ -68,26 +69,10 @@ def views_dataset(pairs_dir: str | Path, *, noised: bool = True) -> Any:
     return dataset.cast_column("image", ImageFeature()).cast_column("twin_image", ImageFeature())
 
 
-def digit_position(tokens: Sequence[str]) -> int | None:
-    """The index of the token that spells the digit of a response's declared answer confidence (None: none, or
-    the digit shares its token with other text)."""
-    text = "".join(tokens)
-    found = answer_statement(text)
-    if found is None:
-        return None
-    at, position = found.start(1), 0
-    for index, token in enumerate(tokens):
-        if position == at:
-            return index if token == found.group(1) else None
-        position += len(token)
-    return None
-
-
 def expected_declared(log_probs: torch.Tensor, digit_ids: Sequence[int]) -> float:
-    """The mean declared confidence of one statement position's log-probs (V,), renormalised over the digits."""
-    digits = torch.softmax(log_probs[list(digit_ids)], dim=-1)  # (10,)
-    values = torch.tensor([digit_score(d) for d in range(len(digit_ids))], dtype=digits.dtype)  # (10,)
-    return float((digits * values.to(digits.device)).sum())
+    """The mean declared confidence of one statement position's log-probs (V,), renormalised over the digits
+    (`nodes.stated.digit_expectation`, the graph's reading)."""
+    return digit_expectation(zip(ANSWER_DIGITS, log_probs[list(digit_ids)].tolist(), strict=True))
 
 
 class DeclaredTrainer(CDRLTrainer):
@@ -113,7 +98,7 @@ class DeclaredTrainer(CDRLTrainer):
                 own = stated_answer_confidence(text)
                 declared.append(own)
                 example["clean_declared"] = math.nan
-                position = digit_position([tokenizer.decode([i]) for i in ids]) if ids else None
+                position = statement_position([tokenizer.decode([i]) for i in ids]) if ids else None
                 if example["view"] != "noised" or position is None:
                     continue
                 enc = self._encode(example, example["twin_image"]).to(model.device)  # the clean image
@@ -199,15 +184,23 @@ def train_declared(
     config: DeclaredCDRLConfig,
     *,
     dev_dir: str | Path | None = None,
+    labels: str | Path | None = None,
+    grpo: bool = True,
 ) -> Path:
     """The warm-up (``config.sft_steps`` on the start model's greedy responses with their fitted score declared,
-    into ``OUT-sft`` with ``declared_targets.jsonl`` and the fit, ``answer_score.json``), then GRPO into `out_dir`
-    (log ``declared_log.jsonl``); returns `out_dir`."""
+    into ``OUT-sft`` with ``declared_targets.jsonl`` and the fit, ``answer_score.json``; with `labels`, a `catts data
+    labels` file, on both views of each pair with their labels, the fit copied from beside it), then GRPO into
+    `out_dir` (log ``declared_log.jsonl``); returns `out_dir`, or with `grpo` False the warm-up's folder."""
     start = Path(model_dir)
     if config.sft_steps > 0:
-        examples, fit = declared_examples(
-            model_dir, pairs_dir, config.sft_items, config.max_completion_length, config.confidence_top_k
-        )
+        if labels is None:
+            examples, fit = declared_examples(
+                model_dir, pairs_dir, config.sft_items, config.max_completion_length, config.confidence_top_k
+            )
+            fit_json = fit.to_json()
+        else:
+            examples = labelled_examples(read_rows(labels), pairs_dir, config.sft_items)
+            fit_json = (Path(labels).parent / LABEL_FIT_FILE).read_text()
         start = warm_up(
             model_dir,
             _stream(examples),
@@ -220,7 +213,9 @@ def train_declared(
         )
         targets = "".join(json.dumps({"prompt": e.messages[0].text, "target": e.answer}) + "\n" for e in examples)
         (start / "declared_targets.jsonl").write_text(targets)  # what the warm-up taught, to inspect
-        (start / SCORE_FILE).write_text(fit.to_json())
+        (start / SCORE_FILE).write_text(fit_json)
+    if not grpo:
+        return start
     dev = None if dev_dir is None else views_dataset(dev_dir, noised=False)
     if dev is not None:
         dev = dev.rename_column("twin_image", "noised_image")  # the CDRL dev rows read the twin under this name

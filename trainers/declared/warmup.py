@@ -5,6 +5,8 @@ The score (ours) is a logistic regression of the greedy answer's correctness on 
 say about that response (`SIGNALS`: exp mean log-prob, the answer span's probability given the rationale, and the
 NMLP scaled to about [0, 1]), fitted on the same greedy responses, so every statement starts as a calibrated
 estimate of the model's own accuracy; the warm-up teaches the format and that estimate, GRPO then improves it.
+With a labels file (`catts data labels`, `trainers.declared.label_fit`) the warm-up instead teaches both views of
+every pair, each greedy response with its label (`labelled_examples`).
 
 Example:
     >>> fit = fit_answer_score([[0.9, 0.9, 0.8], [0.3, 0.2, 0.4]] * 4, [True, False] * 4)
@@ -28,7 +30,7 @@ from tqdm import tqdm
 from nodes.images import load_image
 from nodes.prompts import question_prompt
 from nodes.protocol import Message, Sample, SamplingParams
-from nodes.stated import with_answer_statement
+from nodes.stated import strip_statements, with_answer_statement
 from trainers.cdrl.rewards import is_correct
 from trainers.sft import SFTExample
 
@@ -111,3 +113,18 @@ def declared_examples(
         image = load_image(str(Path(pairs_dir) / r["image"]))
         examples.append(SFTExample([image], [Message.user(question_prompt(r["question"], r.get("choices")))], target))
     return examples, fit
+
+
+def labelled_examples(rows: Sequence[dict[str, Any]], pairs_dir: str | Path, limit: int) -> list[SFTExample]:
+    """The warm-up's examples from a labels file's rows (`catts data labels`: both views of each pair, each greedy
+    response with its `label` declared), of the first `limit` pairs."""
+    pairs: set[str] = set()
+    examples = []
+    for r in rows:
+        if r["id"] not in pairs and len(pairs) >= limit:
+            continue
+        pairs.add(r["id"])
+        target = with_answer_statement(strip_statements(r["greedy"]).rstrip(), r["label"])
+        image = load_image(str(Path(pairs_dir) / r["image"]))
+        examples.append(SFTExample([image], [Message.user(question_prompt(r["question"], r.get("choices")))], target))
+    return examples

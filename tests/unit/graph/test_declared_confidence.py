@@ -19,6 +19,7 @@ from catts_graph.graph.config import (
     SelfCheckConfig,
 )
 from nodes.declared import declared_confidences, declared_log_confidences, resolve_source
+from nodes.stated import digit_expectation
 from nodes.testing import ScriptedModel
 
 SURE, UNSURE = "\\boxed{2} (answer confidence: 9/10)", "\\boxed{3} (answer confidence: 1/10)"
@@ -83,3 +84,29 @@ async def test_the_self_check_cut_off_reads_the_declared_confidence(image: str, 
     check = out["self_check"]
     assert sorted(c["answer"] for c in check["candidates"] if c["plausible"]) == plausible
     assert check["picked"] == plausible[0]
+
+
+async def test_under_stated_a_sample_without_a_statement_has_it_elicited_and_it_votes(image: str) -> None:
+    plain = "two circles. \\boxed{3}"
+    model = ScriptedModel([(SURE, 1.0), (plain, 9.0), (plain, 9.0)], digits=[("9", -0.01), ("1", -5.0)])
+    config = CATTSConfig(sampling=SamplingConfig(n=3), confidence=ConfidenceConfig(source="stated"), **ONLY_VOTES)
+    out = await create_catts_graph(model, config=config).ainvoke({"question": "q", "images": [image]})
+    scored = [c.answer for c in model.calls if c.kind == "score"]
+    assert scored == ["two circles. \\boxed{3} (answer confidence: 5"] * 2  # one short request per silent sample
+    assert [s["stated_from"] for s in out["samples"]] == ["written", "elicited", "elicited"]
+    assert out["samples"][1]["stated_confidence"] == pytest.approx(digit_expectation([("9", -0.01), ("1", -5.0)]))
+    assert out["answer"] == "3"  # 0.94 + 0.94 against 0.95: without the elicited weights (NaN) "2" would win
+    assert not [f for f in out.get("fallbacks", []) if "undefined (NaN)" in f]  # every sample weighed
+    assert out["usage"]["model_calls"] == 3  # the sampling call and the two elicitations
+
+
+@pytest.mark.parametrize(("samples", "elicited"), [(2, 1), (1, 0)])
+async def test_under_auto_statements_are_elicited_only_where_the_samples_state(
+    image: str, samples: int, elicited: int
+) -> None:
+    script = [(SURE, 1.0)] * samples + [("\\boxed{3}", 9.0)] * (3 - samples)
+    model = ScriptedModel(script, digits=[("4", -0.1)])
+    built = create_catts_graph(model, config=CATTSConfig(sampling=SamplingConfig(n=3), **ONLY_VOTES))
+    out = await built.ainvoke({"question": "q", "images": [image]})
+    assert sum(c.kind == "score" for c in model.calls) == elicited
+    assert out["settings"]["confidence"]["source"] == ("stated" if elicited else "nmlp")
