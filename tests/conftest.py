@@ -23,6 +23,7 @@ from trainers.shapes.smoke import make_smoke_model
 # mostly importing torch and vLLM. The served model and its outputs are the same.
 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 SESSION_GROUP = "session-server"
+COMPAT_GROUP = "family-servers"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -49,18 +50,24 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under `make test`'s two workers (pytest-xdist, ``--dist loadgroup``) every test that uses the session's smoke
-    model or server (the compatibility rows reach it from their module's fixture) runs on one worker, so the session
-    trains one model and starts one server; the rest spread over both.
+    model or server runs on one worker, so the session trains one model and starts one server; the compatibility
+    rows (tests/compat), which start a server per family, run together on one worker too, so the two longest chains
+    can run side by side; the rest spread over both.
 
     xdist groups a test by an ``@group`` suffix of its node id, which its own hook can no longer write under pytest 9
     (the id moved to ``Node._id``): this hook writes it."""
     if not config.getoption("loadgroup", default=False):
         return
     for item in items:
-        if "tiny_model_dir" in getattr(item, "fixturenames", ()) or item.get_closest_marker("compat"):
-            item.add_marker(pytest.mark.xdist_group(SESSION_GROUP))
-            if "@" not in item.nodeid:
-                item._id = NodeId.parse(f"{item.nodeid}@{SESSION_GROUP}")  # type: ignore[attr-defined]
+        if item.get_closest_marker("compat"):
+            group = COMPAT_GROUP
+        elif "tiny_model_dir" in getattr(item, "fixturenames", ()):
+            group = SESSION_GROUP
+        else:
+            continue
+        item.add_marker(pytest.mark.xdist_group(group))
+        if "@" not in item.nodeid:
+            item._id = NodeId.parse(f"{item.nodeid}@{group}")  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session")

