@@ -198,7 +198,11 @@ class GroundingConfig(StageConfig):
     ``<answer>``."""
     frame: Literal["resized", "normalized", "original"] = "resized"
     """The model's box frame: `resized` = pixels of the processor's resized input (Qwen2.5-VL), `normalized` = a
-    0-1000 grid (Qwen2-VL, Qwen3-VL), `original` = the image's own pixels."""
+    0-`scale` grid (Qwen2-VL and Qwen3-VL write text on 0-1000; a model with location tokens writes bins),
+    `original` = the image's own pixels."""
+    scale: float = Field(default=1000.0, gt=0.0)
+    """`normalized`: the grid's largest coordinate (1000 for Qwen2-VL and Qwen3-VL; bins - 1 for a model that writes
+    ``<loc_K>`` tokens on a grid of bins per axis)."""
     min_pixels: int = Field(default=56 * 56, ge=1)
     """`resized`: the processor's min_pixels."""
     max_pixels: int = Field(default=28 * 28 * 16384, ge=1)
@@ -214,7 +218,7 @@ class GroundingConfig(StageConfig):
 
     def box_frame(self) -> BoxFrame:
         """The frame as `nodes.grounding.BoxFrame`."""
-        return BoxFrame(self.frame, self.min_pixels, self.max_pixels, self.factor)
+        return BoxFrame(self.frame, self.min_pixels, self.max_pixels, self.factor, self.scale)
 
 
 class StepConfig(StageConfig):

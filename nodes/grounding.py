@@ -7,6 +7,9 @@ tags, boxes in other bracket forms, swapped corners, coordinates outside the ima
 what it could not read is listed in `problems`. Boxes are written in the model's own input frame; `BoxFrame` maps
 them to the original image's pixels (Qwen2.5-VL writes pixels of its resized input, Qwen2-VL and Qwen3-VL a 0-1000
 grid).
+A model with a vocabulary of location tokens (Pix2Seq, Kosmos-2, Florence-2, PaliGemma) writes each coordinate as one
+token, ``<loc_K>`` with K a bin of a grid over the image, four per box in the order x1, y1, x2, y2:
+``<bbox><loc_6><loc_15><loc_20><loc_29></bbox>``; its frame is `BoxFrame.location_bins`.
 Answer extraction (`nodes.answers`) reads the ``<answer>`` tag, so voting works on grounded responses unchanged.
 
 Example:
@@ -30,6 +33,7 @@ Box = tuple[float, float, float, float]  # (x1, y1, x2, y2), x1 <= x2, y1 <= y2
 
 _TAG = {name: re.compile(rf"<{name}>(.*?)(?:</{name}>|$)", re.DOTALL) for name in ("caption", "bbox", "answer")}
 _NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
+_LOCATION = re.compile(r"<loc_(\d+)>")
 
 
 def as_box(values: Sequence[float]) -> Box:
@@ -38,14 +42,20 @@ def as_box(values: Sequence[float]) -> Box:
     return (float(x1), float(y1), float(x2), float(y2))
 
 
-def format_boxes(boxes: Sequence[Sequence[float]]) -> str:
-    """``[[x1,y1,x2,y2], ...]`` with integer coordinates (``[]`` for none)."""
+def format_boxes(boxes: Sequence[Sequence[float]], *, location_tokens: bool = False) -> str:
+    """``[[x1,y1,x2,y2], ...]`` with integer coordinates (``[]`` for none), or with `location_tokens` four
+    ``<loc_K>`` per box, concatenated (nothing for none); coordinates already in the model's frame."""
+    if location_tokens:
+        return "".join(f"<loc_{round(v)}>" for box in boxes for v in box)
     return "[" + ", ".join("[" + ",".join(str(round(v)) for v in box) + "]" for box in boxes) + "]"
 
 
-def grounded_response(caption: str, boxes: Sequence[Sequence[float]], answer: str) -> str:
-    """A response in the grounded format (boxes already in the model's frame)."""
-    return f"<caption>{caption}</caption> <bbox>{format_boxes(boxes)}</bbox> <answer>{answer}</answer>"
+def grounded_response(
+    caption: str, boxes: Sequence[Sequence[float]], answer: str, *, location_tokens: bool = False
+) -> str:
+    """A response in the grounded format (boxes already in the model's frame; see `format_boxes`)."""
+    written = format_boxes(boxes, location_tokens=location_tokens)
+    return f"<caption>{caption}</caption> <bbox>{written}</bbox> <answer>{answer}</answer>"
 
 
 @dataclass(frozen=True)
@@ -75,14 +85,21 @@ def _tag(text: str, name: str, problems: list[str]) -> tuple[str | None, int]:
 
 
 def parse_boxes(content: str, problems: list[str]) -> list[Box]:
-    """Boxes from a box list in any bracket form: every four numbers, in order, are one box; corners are sorted."""
-    numbers = [float(n) for n in _NUMBER.findall(content)]
+    """Boxes from a box list: location tokens when it has any, else numbers in any bracket form; every four, in
+    order, are one box; corners are sorted."""
+    locations = _LOCATION.findall(content)
+    if locations:
+        numbers = [float(n) for n in locations]
+        if _NUMBER.search(_LOCATION.sub(" ", content)):
+            problems.append("numbers written beside location tokens; only the tokens read")
+    else:
+        numbers = [float(n) for n in _NUMBER.findall(content)]
+        if numbers and not content.lstrip().startswith("[["):
+            problems.append("boxes not written as [[x1,y1,x2,y2], ...]")
     if len(numbers) % 4:
         problems.append(
             f"{len(numbers)} coordinates is not a whole number of boxes; the last {len(numbers) % 4} dropped"
         )
-    if numbers and not content.lstrip().startswith("[["):
-        problems.append("boxes not written as [[x1,y1,x2,y2], ...]")
     boxes = []
     for i in range(0, len(numbers) - len(numbers) % 4, 4):
         x1, y1, x2, y2 = numbers[i : i + 4]
@@ -117,6 +134,14 @@ class BoxFrame:
     max_pixels: int = 28 * 28 * 16384  # Qwen2.5-VL's processor defaults
     factor: int = 28
     scale: float = 1000.0
+
+    @classmethod
+    def location_bins(cls, bins: int) -> BoxFrame:
+        """The frame of location tokens: bin K of `bins` per axis is the coordinate K / (bins - 1) of the image's
+        side, so bin 0 is its left (top) edge and bin `bins` - 1 its right (bottom) edge."""
+        if bins < 2:
+            raise ValueError(f"a location grid needs at least 2 bins per axis, not {bins}")
+        return cls("normalized", scale=bins - 1)
 
     def input_size(self, width: int, height: int) -> tuple[int, int]:
         """(width, height) of the frame the model writes in, for an original image of `width` x `height`."""

@@ -232,10 +232,11 @@ def add_grounding_options(parser: argparse.ArgumentParser, *, self_check: bool =
     )
     parser.add_argument(
         "--box-frame",
-        metavar="resized[:MIN:MAX]|normalized|original",
+        metavar="resized[:MIN:MAX]|normalized[:SCALE]|original",
         help="the frame the model writes boxes in: its processor's resized input pixels with min/max pixels "
-        "(Qwen2.5-VL), a 0-1000 grid (Qwen2-VL, Qwen3-VL) or the image's pixels (default: the bundled models' "
-        "frame with them, else resized with Qwen2.5-VL's defaults)",
+        "(Qwen2.5-VL), a 0-SCALE grid (default 1000: Qwen2-VL, Qwen3-VL; bins - 1 for a model that writes "
+        "<loc_K> location tokens) or the image's pixels (default: the bundled models' frame with them, else resized "
+        "with Qwen2.5-VL's defaults)",
     )
     if self_check:
         parser.add_argument(
@@ -264,16 +265,33 @@ def grounding_from(args: argparse.Namespace, *, bundled: bool) -> dict[str, Any]
                 "max_pixels": frame.max_pixels,
             }
         return {"enabled": True, "frame": "resized"}
-    kind, *pixels = spec.split(":")
-    if kind not in ("resized", "normalized", "original") or (pixels and (kind != "resized" or len(pixels) != 2)):
-        raise InvalidInputError(f"--box-frame {spec}: expected resized[:MIN:MAX], normalized or original.")
+    kind, *values = spec.split(":")
+    if kind == "normalized" and len(values) <= 1:
+        scale = _positive(values[0]) if values else 1000.0
+        if scale is None:
+            raise InvalidInputError(
+                f"--box-frame {spec}: SCALE is the grid's largest coordinate, e.g. normalized:1000 (Qwen2-VL, "
+                "Qwen3-VL) or normalized:55 (location tokens on 56 bins)"
+            )
+        return {"enabled": True, "frame": kind, "scale": scale}
+    if kind not in ("resized", "original") or (values and (kind != "resized" or len(values) != 2)):
+        raise InvalidInputError(f"--box-frame {spec}: expected resized[:MIN:MAX], normalized[:SCALE] or original.")
     try:
-        limits = {"min_pixels": int(pixels[0]), "max_pixels": int(pixels[1])} if pixels else {}
+        limits = {"min_pixels": int(values[0]), "max_pixels": int(values[1])} if values else {}
     except ValueError:
         raise InvalidInputError(
             f"--box-frame {spec}: MIN and MAX are pixel counts, e.g. resized:3136:1003520"
         ) from None
     return {"enabled": True, "frame": kind, **limits}
+
+
+def _positive(text: str) -> float | None:
+    """`text` as a number above 0, else None."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if value > 0 else None
 
 
 def apply_graph_options(config: CATTSConfig, args: argparse.Namespace, *, bundled: bool) -> CATTSConfig:

@@ -118,6 +118,10 @@ def test_train_sft_argument_errors(tmp_path: Path) -> None:
             ["eval", "--base-url", "http://x", "--grounded", "--box-frame", "pixels", "--out", "OUT"],
             "expected resized",
         ),
+        (
+            ["eval", "--base-url", "http://x", "--grounded", "--box-frame", "normalized:0", "--out", "OUT"],
+            "SCALE is the grid's largest coordinate",
+        ),
         (["probe", "--base-url", "http://127.0.0.1:9", "--region", "model", "--out", "OUT"], "grounding"),
         (["train", "grounding", "--model", "OUT", "--data", "OUT", "--out", "OUT"], "not a model folder"),
         (["train", "boundary", "--model", "OUT", "--data", "OUT", "--out", "OUT"], "not a model folder"),
@@ -145,6 +149,7 @@ def test_new_option_errors_exit_2_without_traceback(
 def test_grounding_options_set_the_graphs_grounding() -> None:
     from catts_graph.cli import build_parser, parse
     from catts_graph.cli.evaluate import job_from
+    from nodes.grounding import BoxFrame
 
     parser = build_parser()
     plain = job_from(parse(parser, ["eval", "--base-url", "http://x", "--out", "o"])).settings.config
@@ -155,6 +160,8 @@ def test_grounding_options_set_the_graphs_grounding() -> None:
     config = job_from(args).settings.config
     assert config.grounding.enabled and config.grounding.max_pixels == 50176
     assert config.self_check.noise.region == "model" and config.sampling.max_tokens == 192
+    located = parse(parser, ["eval", "--base-url", "x", "--grounded", "--box-frame", "normalized:55", "--out", "o"])
+    assert job_from(located).settings.config.grounding.box_frame() == BoxFrame.location_bins(56)
     bundled = job_from(parse(parser, ["eval", "--grounded", "--self-check-region", "question", "--out", "o"]))
     grounding = bundled.settings.config.grounding
     assert grounding.box_frame().input_size(112, 112) == (224, 224)  # the bundled models' frame

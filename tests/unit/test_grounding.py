@@ -39,8 +39,17 @@ WELL_FORMED = "<caption>a red circle.</caption> <bbox>[[10,20,30,40], [50,50,60,
         ("<caption>x</caption> <bbox>[[1,2,3,4]]</bbox> <answer>2", "x", [(1, 2, 3, 4)], "2", 1),  # cut off
         ("<answer>2</answer> <caption>x</caption> <bbox>[]</bbox>", "x", [], "2", 1),  # out of order
         ("two. \\boxed{2}", None, None, None, 3),
+        # location tokens: four per box, x1 y1 x2 y2, no brackets needed
+        ("<caption>x</caption> <bbox><loc_3><loc_5><loc_9><loc_12></bbox> <answer>1</answer>",
+         "x", [(3, 5, 9, 12)], "1", 0),
+        (("<caption>x</caption> <bbox><loc_9><loc_12><loc_3><loc_5><loc_1><loc_1><loc_2><loc_2></bbox> "
+          "<answer>2</answer>"), "x", [(3, 5, 9, 12), (1, 1, 2, 2)], "2", 0),  # corners sorted
+        ("<caption>x</caption> <bbox></bbox> <answer>0</answer>", "x", [], "0", 0),
+        ("<caption>x</caption> <bbox><loc_3><loc_5><loc_9></bbox> <answer>1</answer>", "x", [], "1", 1),
+        ("<caption>x</caption> <bbox>[[<loc_3>,<loc_5>,<loc_9>,<loc_12>], 7]</bbox> <answer>1</answer>",
+         "x", [(3, 5, 9, 12)], "1", 1),  # a stray number beside the tokens
     ],
-)
+)  # fmt: skip
 def test_the_parser_reads_what_models_write(
     text: str, caption: str | None, boxes: list | None, answer: str | None, problems: int
 ) -> None:
@@ -83,6 +92,11 @@ def test_frames_map_boxes_to_the_image_and_back() -> None:
     assert BUNDLED_BOX_FRAME.from_image([(10, 20, 30, 40)], 112, 112) == [(20, 40, 60, 80)]
     normalized = BoxFrame("normalized")
     assert normalized.to_image([(0, 500, 500, 1000)], 640, 480) == [(0, 240, 320, 480)]
+    # location tokens on 56 bins: bin 0 is the image's edge, bin 55 the opposite edge
+    bins = BoxFrame.location_bins(56)
+    assert bins.to_image([(0, 11, 55, 55)], 112, 112) == [pytest.approx((0, 22.4, 112, 112))]
+    with pytest.raises(ValueError, match="at least 2 bins"):
+        BoxFrame.location_bins(1)
     # outside the image: clipped; nothing left: dropped
     assert BoxFrame("original").to_image([(-5, -5, 10, 10), (200, 200, 300, 300)], 100, 100) == [(0, 0, 10, 10)]
 
@@ -117,3 +131,26 @@ def test_grounded_prompts_ask_for_the_format() -> None:
     ):
         assert all(tag in prompt for tag in ("<caption>", "<bbox>", "<answer>"))
     assert "(A) a" in grounded_prompt("Which?", ["a", "b"])
+
+
+@pytest.mark.parametrize(
+    ("frame", "location_tokens"),
+    [
+        (BoxFrame.location_bins(56), True),  # a model with location tokens (the bundled grounded model's kind)
+        (BoxFrame("normalized"), False),  # Qwen2-VL, Qwen3-VL: text on a 0-1000 grid
+        (BoxFrame("resized", min_pixels=3136, max_pixels=1003520), False),  # Qwen2.5-VL: its resized input's pixels
+    ],
+)
+def test_boxes_written_in_either_style_read_back_to_the_image(frame: BoxFrame, location_tokens: bool) -> None:
+    """A box written the way the model writes it (the training targets' path) reads back to the same place in the
+    image, within one unit of the model's frame."""
+    width, height = 640, 480
+    truth = [(64.0, 48.0, 320.0, 240.0), (400.0, 300.0, 600.0, 470.0)]
+    written = [tuple(round(v) for v in box) for box in frame.from_image(truth, width, height)]
+    text = grounded_response("two shapes.", written, "2", location_tokens=location_tokens)
+    assert ("<loc_" in text) == location_tokens
+    read = named_boxes(text, frame, width, height)
+    unit = max(width / frame.input_size(width, height)[0], height / frame.input_size(width, height)[1])
+    assert read is not None and len(read) == 2
+    for got, want in zip(read, truth, strict=True):
+        assert all(abs(g - w) <= unit for g, w in zip(got, want, strict=True)), (got, want)
