@@ -147,3 +147,14 @@ def test_elicit_all_needs_the_stated_source() -> None:
     for source in ("auto", "nmlp"):
         with pytest.raises(ValueError, match="source='stated'"):
             ConfidenceConfig(source=source, elicit="all")  # type: ignore[arg-type]
+
+
+async def test_under_elicit_all_the_critics_re_answer_stops_at_the_statement_too(image: str) -> None:
+    model = ScriptedModel([("\\boxed{2}", 5.0), ("\\boxed{3}", 5.0)], greedy="\\boxed{3}", digits=[("5", -0.1)])
+    every = ConfidenceConfig(source="stated", elicit="all")
+    config = CATTSConfig(sampling=SamplingConfig(n=2), self_check=SelfCheckConfig(enabled=False), confidence=every)
+    out = await create_catts_graph(model, config=config).ainvoke({"question": "q", "images": [image]})
+    assert "critic" in out["modules_run"]
+    greedy = [c.params for c in model.calls if c.kind == "sample" and c.params and c.params.temperature == 0]
+    [reanswer] = [params for params in greedy if params.top_logprobs == 1]  # the rest: the model in expert roles
+    assert reanswer.stop == (STOP,)
