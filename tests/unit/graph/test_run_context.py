@@ -76,7 +76,8 @@ async def test_a_full_config_replaces_every_setting(image: str) -> None:
     full = CATTSConfig.model_validate(CATTSConfig().model_dump())  # every field set explicitly
     out = await graph.ainvoke({"question": "q", "images": [image]}, context=full)
     assert sampled_ns(model) == [8]  # paper policy, n = 8
-    assert out["settings"] == CATTSConfig().model_dump(mode="json") | {"confidence": {"source": "nmlp", "elicit": "missing"}}
+    detected = {"confidence": {"source": "nmlp", "elicit": "missing"}}
+    assert out["settings"] == CATTSConfig().model_dump(mode="json") | detected
 
 
 async def test_the_gate_reads_the_merged_routing(image: str) -> None:
