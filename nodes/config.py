@@ -22,7 +22,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from nodes.declared import ConfidenceSource
+from nodes.declared import ConfidenceSource, Elicit
 from nodes.grounding import BoxFrame
 from nodes.perturb import Kind
 from nodes.protocol import SamplingParams
@@ -302,6 +302,21 @@ class ConfidenceConfig(StageConfig):
     """`nmlp` (the paper's, for a model that states nothing), `stated` (the confidence a calibrated model declares
     after its answer, ``(answer confidence: 7/10)``) or `auto`: `stated` when at least half of the run's samples
     declare one, else `nmlp`. A run's output `settings` record the source in force."""
+    elicit: Elicit = "missing"
+    """Under `stated`, which samples have their statement elicited by a short teacher-forced request
+    (`nodes.elicit`): `missing` (those that wrote none readable; the rest are read as written) or `all` (the samples,
+    and eval's greedy answer, are drawn with generation stopped where the statement opens, and every one has its
+    statement elicited: a sampled answer is never followed by a sampled statement). `all` needs `source='stated'`."""
+
+    @model_validator(mode="after")
+    def _all_needs_stated(self) -> ConfidenceConfig:
+        if self.elicit == "all" and self.source != "stated":
+            raise ValueError(
+                f"confidence.elicit='all' draws the samples without their statements and elicits every one, so the "
+                f"statements are the declared confidence: set confidence.source='stated' (got '{self.source}'), or "
+                "keep elicit='missing'"
+            )
+        return self
 
 
 class CATTSConfig(StageConfig):

@@ -18,6 +18,8 @@ from nodes.common import (
     vote_summary,
 )
 from nodes.config import CriticConfig
+from nodes.declared import run_elicit
+from nodes.elicit import statement_stop
 from nodes.errors import is_service_fault
 from nodes.expert import Expert
 from nodes.images import data_urls
@@ -72,6 +74,7 @@ class CriticNode:
             Message("user", reanswer_prompt(critique, has_choices=bool(state.get("choices")), grounded=grounded)),
         ]
         params = SamplingParams(n=1, temperature=0.0, max_tokens=config.reanswer_max_tokens, top_logprobs=1)
+        params = statement_stop(params, run_elicit(state))  # under `all` it too stops where the statement opens
         reply = (await self.model.sample(messages, params))[0]
         usage["prompt_tokens"] += reply.prompt_tokens
         usage["completion_tokens"] += reply.completion_tokens

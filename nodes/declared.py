@@ -6,6 +6,9 @@ metrics and the probe (docs/method.md section 9.5).
 - ``auto`` (the default setting): ``stated`` when at least half of a run's samples declare one, else ``nmlp``.
   The graph resolves it once per run, on its samples, and records the source in force in the run's settings.
 
+Under ``stated`` the statements a run reads are elicited (`nodes.elicit`) where the samples wrote none (``missing``,
+the default) or for every sample, drawn without its statement (``all``: the run's `Elicit` setting).
+
 Example:
     >>> samples = [{"confidence": 6.1, "stated_confidence": 0.85}, {"confidence": 2.0, "stated_confidence": 0.15}]
     >>> resolve_source(samples, "auto"), declared_confidences(samples, "auto")
@@ -25,6 +28,7 @@ from nodes.stated import stated_answer_confidence
 
 ConfidenceSource = Literal["auto", "nmlp", "stated"]
 Resolved = Literal["nmlp", "stated"]
+Elicit = Literal["missing", "all"]  # which samples have their statement elicited under ``stated``
 FIELDS: dict[Resolved, str] = {"nmlp": "confidence", "stated": "stated_confidence"}  # a sample record's field
 
 
@@ -64,3 +68,9 @@ def run_source(state: Mapping[str, Any]) -> ConfidenceSource:
     """The source a run's settings name (``auto`` before the graph has resolved it, or without settings)."""
     source = ((state.get("settings") or {}).get("confidence") or {}).get("source", "auto")
     return source if source in ("nmlp", "stated") else "auto"
+
+
+def run_elicit(state: Mapping[str, Any]) -> Elicit:
+    """Which statements a run elicits, as its settings name it (``missing`` without settings)."""
+    elicit = ((state.get("settings") or {}).get("confidence") or {}).get("elicit", "missing")
+    return "all" if elicit == "all" else "missing"

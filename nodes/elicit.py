@@ -9,27 +9,44 @@ as its expected value (`nodes.stated.digit_expectation`). The placeholder itself
 that was trained or prompted to state works this way; each sample records where its statement came from
 (`stated_from`: ``written`` or ``elicited``).
 
+Which samples are elicited is the run's `Elicit` setting (``confidence.elicit``): ``missing`` (the default) only
+those without a readable statement; ``all`` every one, the samples then drawn with generation stopped where the
+statement opens (`statement_stop`, at its first word), so a sampled answer is not followed by a sampled (often
+garbled) statement.
+
 Example:
     >>> elicitation_text("two circles. \\\\boxed{2} (answer confi")
     'two circles. \\\\boxed{2} (answer confi (answer confidence: 5'
     >>> score = AnswerScore((" (answer confidence: ", "5"), (-1.0, -2.3), 30, ((), (-0.2, -1.8)), ((), ("8", "3")))
     >>> round(elicited_confidence(score), 3)
     0.766
+    >>> statement_stop(SamplingParams(n=8), "all").stop
+    ('(answer',)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 
-from nodes.declared import ConfidenceSource, resolve_source
+from nodes.declared import ConfidenceSource, Elicit, resolve_source
 from nodes.fanout import gather_or_cancel
-from nodes.protocol import AnswerScore, Message, VisionLanguageModel
+from nodes.protocol import AnswerScore, Message, SamplingParams, VisionLanguageModel
 from nodes.state import SampleRecord, Usage, empty_usage
 from nodes.stated import ANSWER_PREFIX, digit_expectation, strip_statements
 
 PLACEHOLDER = "5"  # the digit the scored text ends with; only the distribution at its position is read
 TOP_LOGPROBS = 20  # as many as vLLM serves by default: the ten digits rank among them
+STOP = ANSWER_PREFIX.split(" ")[0]  # "(answer": under ``all``, generation stops where the statement opens (the stop
+# text is not returned); the first word only, as a small model at T = 1.0 garbles the rest of the opening itself
+
+
+def statement_stop(params: SamplingParams, elicit: Elicit) -> SamplingParams:
+    """`params` as a run draws with `elicit`: under ``all`` generation also stops where the statement opens."""
+    if elicit != "all" or STOP in params.stop:
+        return params
+    return dataclasses.replace(params, stop=(*params.stop, STOP))
 
 
 def elicitation_text(response: str) -> str:
@@ -51,17 +68,24 @@ def elicited_confidence(score: AnswerScore) -> float:
     return digit_expectation((token[len(prefix) :], lp) for token, lp in top if token.startswith(prefix))
 
 
-def needs_statement(record: SampleRecord) -> bool:
-    """Whether a sample declares nothing readable (its statement is then elicited)."""
+def needs_statement(record: SampleRecord, elicit: Elicit = "missing") -> bool:
+    """Whether a sample's statement is to be elicited: under ``missing`` where it declares nothing readable, under
+    ``all`` wherever it was not elicited already (a written one is asked again)."""
+    if elicit == "all":
+        return record.get("stated_from") != "elicited"
     return not math.isfinite(record["stated_confidence"])
 
 
 async def elicit_statements(
-    model: VisionLanguageModel, messages: Sequence[Message], records: Sequence[SampleRecord]
+    model: VisionLanguageModel,
+    messages: Sequence[Message],
+    records: Sequence[SampleRecord],
+    elicit: Elicit = "missing",
 ) -> tuple[list[SampleRecord], Usage]:
-    """`records` with every missing statement elicited (one score request each, concurrently; a statement that
-    cannot be read stays NaN), and the requests' cost."""
-    missing = [i for i, r in enumerate(records) if needs_statement(r)]
+    """`records` with the statements `elicit` asks for elicited (`needs_statement`; one score request each,
+    concurrently); a statement that cannot be read stays NaN (under ``all``, NaN and no longer ``written``), and the
+    requests' cost."""
+    missing = [i for i, r in enumerate(records) if needs_statement(r, elicit)]
     scores = await gather_or_cancel(
         *(model.score(messages, elicitation_text(records[i]["text"]), top_logprobs=TOP_LOGPROBS) for i in missing)
     )
@@ -70,6 +94,8 @@ async def elicit_statements(
         value = elicited_confidence(score)
         if math.isfinite(value):
             out[i] = {**records[i], "stated_confidence": value, "stated_from": "elicited"}
+        elif elicit == "all":  # every statement is the elicited one: a written one is not read instead
+            out[i] = {**records[i], "stated_confidence": math.nan, "stated_from": ""}
     usage: Usage = {
         **empty_usage(),
         "prompt_tokens": sum(s.prompt_tokens + len(s.logprobs) for s in scores),
@@ -79,13 +105,17 @@ async def elicit_statements(
 
 
 async def elicit_under_stated(
-    model: VisionLanguageModel, messages: Sequence[Message], records: Sequence[SampleRecord], source: ConfidenceSource
+    model: VisionLanguageModel,
+    messages: Sequence[Message],
+    records: Sequence[SampleRecord],
+    source: ConfidenceSource,
+    elicit: Elicit = "missing",
 ) -> tuple[list[SampleRecord], Usage]:
     """Where `source` resolves to `stated` on `records` (configured, or detected under ``auto``), `records` with
-    their missing statements elicited (`elicit_statements`); else `records` as they are, at no cost."""
-    if resolve_source(records, source) != "stated" or not any(map(needs_statement, records)):
+    the statements `elicit` asks for elicited (`elicit_statements`); else `records` as they are, at no cost."""
+    if resolve_source(records, source) != "stated" or not any(needs_statement(r, elicit) for r in records):
         return list(records), empty_usage()
-    return await elicit_statements(model, messages, records)
+    return await elicit_statements(model, messages, records, elicit)
 
 
 def statement_counts(records: Sequence[SampleRecord]) -> dict[str, int]:

@@ -14,8 +14,8 @@ from nodes.answers import AnswerType, extract_answer
 from nodes.common import emit, is_grounded, leader_confidence, leader_weakest_step, question_messages
 from nodes.confidence import bottom_percent_confidence, lowest_group_confidence, tail_confidence, token_confidences
 from nodes.config import RoutingConfig, SamplingConfig, StepConfig, VoteConfig
-from nodes.declared import ConfidenceSource, run_source
-from nodes.elicit import elicit_under_stated
+from nodes.declared import ConfidenceSource, run_elicit, run_source
+from nodes.elicit import elicit_under_stated, statement_stop
 from nodes.errors import is_service_fault
 from nodes.expert import Expert
 from nodes.fanout import gather_or_cancel
@@ -172,7 +172,9 @@ class SampleNode:
         vote = stage_from_context(runtime.context, "vote", self.vote)
         routing = stage_from_context(runtime.context, "routing", self.routing)
         steps = stage_from_context(runtime.context, "steps", self.steps)
-        messages, params = question_messages(state, grounded=is_grounded(state)), config.params()
+        messages = question_messages(state, grounded=is_grounded(state))
+        elicit = run_elicit(state)  # under `all` the samples stop where the statement opens
+        params = statement_stop(config.params(), elicit)
         rounds = sampling_rounds(routing, config.n)
         calls: list[list[Sample]] = []
         records: list[SampleRecord] = []
@@ -193,7 +195,7 @@ class SampleNode:
             else:
                 calls.append(await draw)
             records += await self._records(calls[-1], state, vote.window, steps)
-            records, elicited = await elicit_under_stated(self.model, messages, records, run_source(state))
+            records, elicited = await elicit_under_stated(self.model, messages, records, run_source(state), elicit)
             update["usage"] = add_usage(update.get("usage"), elicited)
             if len(calls) == len(rounds):
                 break

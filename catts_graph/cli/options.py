@@ -189,8 +189,8 @@ def load_stop_rule(path: Path) -> StopRule:
 
 
 def add_graph_options(parser: argparse.ArgumentParser) -> None:
-    """`--voter-form`, `--weights`, the step and grounding options and `--confidence`, shared by `catts run`,
-    `catts eval` and `catts demo`."""
+    """`--voter-form`, `--weights`, the step and grounding options, `--confidence` and `--elicit`, shared by `catts
+    run`, `catts eval` and `catts demo`."""
     parser.add_argument(
         "--voter-form",
         choices=["text", "answer", "score"],
@@ -218,6 +218,13 @@ def add_graph_options(parser: argparse.ArgumentParser) -> None:
         choices=["auto", "nmlp", "stated"],
         help="the declared confidence the votes, gates and self-check read: NMLP, the confidence the model states "
         "after its answer, or auto (default): stated when the samples state one, else NMLP",
+    )
+    parser.add_argument(
+        "--elicit",
+        choices=["missing", "all"],
+        help="with --confidence stated, which statements are elicited by a short teacher-forced request: missing "
+        "(default: those the samples did not write readably) or all (the answers are drawn stopped where the "
+        "statement opens, and every one has its statement elicited)",
     )
     add_grounding_options(parser)
 
@@ -315,8 +322,9 @@ def apply_graph_options(config: CATTSConfig, args: argparse.Namespace, *, bundle
     if splitter is not None:
         steps["splitter"] = splitter
     overrides = {"vote": vote, "critic": critic, "self_check": check, "grounding": grounding, "steps": steps}
-    if getattr(args, "confidence", None) is not None:
-        overrides["confidence"] = {"source": args.confidence}
+    confidence = {"source": getattr(args, "confidence", None), "elicit": getattr(args, "elicit", None)}
+    if any(value is not None for value in confidence.values()):
+        overrides["confidence"] = {key: value for key, value in confidence.items() if value is not None}
     try:
         return with_overrides(config, overrides)
     except ValueError as e:

@@ -37,7 +37,7 @@ from catts_graph.graph.config import CATTSConfig, GroundingConfig
 from nodes.common import question_messages
 from nodes.confidence import token_confidences
 from nodes.declared import resolve_source
-from nodes.elicit import elicit_under_stated
+from nodes.elicit import elicit_under_stated, statement_stop
 from nodes.grounding import grounding_scores
 from nodes.images import load_image
 from nodes.protocol import Sample, SamplingParams, VisionLanguageModel
@@ -95,6 +95,7 @@ async def evaluate_item(
 ) -> list[dict[str, Any]]:
     """Every (method, N) result line for one item; `expert_model` answers the expert-alone baselines."""
     sampling = settings.config.sampling
+    elicit = settings.config.confidence.elicit  # under `all` the answers stop where the statement opens
     window = settings.config.vote.window
     inputs = item.graph_input()
     grounding = settings.config.grounding
@@ -145,11 +146,11 @@ async def evaluate_item(
 
     if "greedy" in settings.methods:
         started = time.perf_counter()
-        greedy_params = SamplingParams(n=1, temperature=0.0, max_tokens=sampling.max_tokens)
+        greedy_params = statement_stop(SamplingParams(n=1, temperature=0.0, max_tokens=sampling.max_tokens), elicit)
         greedy = (await model.sample(messages, greedy_params))[0]
         greedy_record = (await records_of([greedy]))[0]
         source = settings.config.confidence.source
-        [greedy_record], elicited = await elicit_under_stated(model, messages, [greedy_record], source)
+        [greedy_record], elicited = await elicit_under_stated(model, messages, [greedy_record], source, elicit)
         prediction = greedy_prediction(greedy_record, greedy.prompt_tokens + elicited["prompt_tokens"], source)
         prediction = dataclasses.replace(prediction, model_calls=1 + elicited["model_calls"])
         extra: dict[str, Any] = {
@@ -170,7 +171,7 @@ async def evaluate_item(
         return await _judged(settings, item, lines)
     max_n = max(settings.ns)
     started = time.perf_counter()
-    samples = await model.sample(messages, sampling.model_copy(update={"n": max_n}).params())
+    samples = await model.sample(messages, statement_stop(sampling.model_copy(update={"n": max_n}).params(), elicit))
     sampling_wall = time.perf_counter() - started
     records = await records_of(samples)
     prompt_tokens = samples[0].prompt_tokens if samples else 0

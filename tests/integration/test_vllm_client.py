@@ -13,8 +13,9 @@ from catts_graph.serving.errors import ContextTooLongError, ModelNotFoundError
 from catts_graph.serving.server import RunningServer
 from catts_graph.serving.vllm_client import VLLMClient, samples_from_response
 from catts_graph.serving.wire import ChatCompletionResponse, sampling_request
-from nodes.elicit import PLACEHOLDER, elicitation_text, elicited_confidence
+from nodes.elicit import PLACEHOLDER, STOP, elicit_statements, elicitation_text, elicited_confidence, statement_stop
 from nodes.protocol import Message, SamplingParams
+from nodes.sample import sample_record
 from nodes.stated import ANSWER_DIGITS
 
 pytestmark = pytest.mark.vllm
@@ -41,7 +42,8 @@ async def test_scoring_an_opened_statement_returns_the_digit_distribution(
 ) -> None:
     """The elicitation request (`nodes.elicit`): the placeholder digit is a token (alone or with its space), its
     position carries the top 20 tokens with their log-probs, and the expected statement is read from the digits among
-    them (NaN when none ranks there)."""
+    them (NaN when none ranks there); under ``elicit = "all"`` the server takes the stop string and every sample's
+    statement is elicited."""
     messages = [Message.user(QUESTION, [shapes_image])]
     score = await client.score(messages, elicitation_text("two circles. \\boxed{2}"), top_logprobs=20)
     assert score.tokens[-1].strip() == PLACEHOLDER  # the digit alone, or with the space before it
@@ -49,6 +51,15 @@ async def test_scoring_an_opened_statement_returns_the_digit_distribution(
     digits = [t for t in score.top_tokens[-1] if t.strip() in ANSWER_DIGITS]
     value = elicited_confidence(score)  # the smoke model was never taught to state: it may rank no digit there
     assert (0 < value < 1) if digits else math.isnan(value)
+    # under `confidence.elicit = "all"`: answers drawn with the stop string sent, then every statement elicited
+    samples = await client.sample(messages, statement_stop(SamplingParams(n=2, max_tokens=16), "all"))
+    assert len(samples) == 2 and all(STOP not in s.text for s in samples)  # the server took the stop string
+    records = [sample_record(s, answer_type=None, choices=None, window=8) for s in samples]
+    elicited, usage = await elicit_statements(client, messages, records, "all")
+    assert usage["model_calls"] == 2  # one score request per sample
+    for record in elicited:  # the expected statement where digits rank at the placeholder, else none
+        value, origin = record["stated_confidence"], record["stated_from"]
+        assert (origin == "elicited" and 0 < value < 1) or (origin == "" and math.isnan(value))
 
 
 async def test_sampled_top_k_equals_the_teacher_forced_top_k(client: VLLMClient, vllm_server: RunningServer) -> None:

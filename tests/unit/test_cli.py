@@ -234,6 +234,12 @@ def test_the_confidence_option_sets_the_declared_confidence() -> None:
     assert plain.confidence.source == "auto"
     args = parse(parser, ["eval", "--base-url", "http://x", "--confidence", "nmlp", "--out", "o"])
     assert job_from(args).settings.config.confidence.source == "nmlp"
+    assert plain.confidence.elicit == "missing"
+    every = ["eval", "--base-url", "http://x", "--confidence", "stated", "--elicit", "all", "--out", "o"]
+    confidence = job_from(parse(parser, every)).settings.config.confidence
+    assert (confidence.source, confidence.elicit) == ("stated", "all")
+    with pytest.raises(InvalidInputError, match="source='stated'"):  # every statement elicited reads the statements
+        job_from(parse(parser, ["eval", "--base-url", "http://x", "--elicit", "all", "--out", "o"]))
 
 
 def test_every_example_in_the_help_is_a_command_that_parses() -> None:

@@ -142,3 +142,21 @@ def test_a_statement_that_cannot_be_elicited_stays_undeclared() -> None:
     out, usage = asyncio.run(elicit_statements(model, [Message.user("q")], records))
     assert math.isnan(out[0]["stated_confidence"]) and out[0]["stated_from"] == ""
     assert usage["model_calls"] == 1
+
+
+def test_under_all_every_statement_not_yet_elicited_is_asked_for() -> None:
+    model = ScriptedModel(digits=[("2", -0.1), ("3", -2.3)])
+    records = [
+        sample_record(stating(), answer_type="integer", choices=None, window=4),
+        sample_record(Sample("\\boxed{3} ", ()), answer_type="integer", choices=None, window=4),
+    ]
+    already = {**records[1], "stated_confidence": 0.55, "stated_from": "elicited"}
+    out, usage = asyncio.run(elicit_statements(model, [Message.user("q")], [*records, already], "all"))
+    opened = ["two. \\boxed{2} (answer confidence: 5", "\\boxed{3} (answer confidence: 5"]
+    assert [call.answer for call in model.calls] == opened  # the written statement is asked for again
+    assert [r["stated_from"] for r in out] == ["elicited"] * 3 and out[2] == already
+    assert out[0]["stated_confidence"] == pytest.approx(digit_expectation([("2", -0.1), ("3", -2.3)]))
+    assert usage["model_calls"] == 2
+    unreadable = ScriptedModel(digits=[("the", -0.1)])  # a written statement is not kept when none can be elicited
+    [left], _ = asyncio.run(elicit_statements(unreadable, [Message.user("q")], records[:1], "all"))
+    assert math.isnan(left["stated_confidence"]) and left["stated_from"] == ""

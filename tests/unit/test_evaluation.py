@@ -20,6 +20,7 @@ from catts_graph.evaluation.methods import deepconf_online, expand_methods, vote
 from catts_graph.evaluation.report import aggregate, markdown_report, table
 from catts_graph.evaluation.results import ResultsFile, check_resume
 from catts_graph.graph.config import CATTSConfig, ConfidenceConfig
+from nodes.elicit import STOP
 from nodes.errors import InvalidInputError
 from nodes.state import SampleRecord
 from nodes.testing import ScriptedExpert, ScriptedModel
@@ -191,6 +192,24 @@ def test_eval_under_stated_elicits_a_statement_the_answers_did_not_write(tmp_pat
     assert greedy["stated_from"] == "elicited" and greedy["confidence"] == pytest.approx(0.25)
     assert greedy["calls"] == 2  # the greedy answer and its elicitation
     assert graph["statements"] == {"written": 0, "elicited": 2, "none": 0}
+
+
+def test_eval_under_elicit_all_stops_every_answer_at_the_statement_and_elicits_it(tmp_path: Path) -> None:
+    items = load_benchmark("shapes", limit=1).items
+    stated = "\\boxed{1} (answer confidence: 9/10)"  # a scripted model writes it anyway: it is not read
+    model = ScriptedModel([(stated, 6.0)], greedy=stated, digits=[("2", -0.01)])
+    results = ResultsFile(tmp_path / "results.jsonl")
+    config = CATTSConfig(confidence=ConfidenceConfig(source="stated", elicit="all"))
+    settings = EvalSettings(("greedy", "majority", "catts[sc]"), (2,), config)
+    asyncio.run(run_evaluation(model, ScriptedExpert(), items, settings, results))
+    answers = [call.params for call in model.calls if call.kind == "sample" and call.params]
+    assert [(params.n, params.stop) for params in answers] == [(1, (STOP,)), (2, (STOP,))]  # greedy, the samples
+    lines = {line["method"]: line for line in results.read()}
+    greedy = lines["greedy"]
+    assert greedy["stated_from"] == "elicited" and greedy["confidence"] == pytest.approx(0.25)
+    assert greedy["stated_written"] == 0.95 and greedy["calls"] == 2  # the greedy answer and its elicitation
+    assert lines["catts[sc]"]["statements"] == {"written": 0, "elicited": 2, "none": 0}
+    assert settings.to_json()["config"]["confidence"] == {"source": "stated", "elicit": "all"}
 
 
 class _ServedModel(ScriptedModel):

@@ -19,7 +19,8 @@ from catts_graph.graph.config import (
     SelfCheckConfig,
 )
 from nodes.declared import declared_confidences, declared_log_confidences, resolve_source
-from nodes.stated import digit_expectation
+from nodes.elicit import STOP
+from nodes.stated import ANSWER_PREFIX, digit_expectation
 from nodes.testing import ScriptedModel
 
 SURE, UNSURE = "\\boxed{2} (answer confidence: 9/10)", "\\boxed{3} (answer confidence: 1/10)"
@@ -110,3 +111,50 @@ async def test_under_auto_statements_are_elicited_only_where_the_samples_state(
     out = await built.ainvoke({"question": "q", "images": [image]})
     assert sum(c.kind == "score" for c in model.calls) == elicited
     assert out["settings"]["confidence"]["source"] == ("stated" if elicited else "nmlp")
+
+
+async def test_under_elicit_all_the_samples_stop_at_the_statement_and_every_statement_is_elicited(image: str) -> None:
+    plain = "two circles. \\boxed{3}"
+    model = ScriptedModel([(SURE, 1.0), (plain, 9.0), (plain, 9.0)], digits=[("9", -0.01), ("1", -5.0)])
+    every = ConfidenceConfig(source="stated", elicit="all")
+    config = CATTSConfig(sampling=SamplingConfig(n=3), confidence=every, **ONLY_VOTES)
+    out = await create_catts_graph(model, config=config).ainvoke({"question": "q", "images": [image]})
+    [drawn] = [c for c in model.calls if c.kind == "sample" and c.params and c.params.temperature > 0]
+    assert drawn.params is not None and drawn.params.stop == (STOP,) and ANSWER_PREFIX.startswith(STOP + " ")
+    scored = [c.answer for c in model.calls if c.kind == "score"]  # a written statement is not read: asked again
+    assert scored == ["\\boxed{2} (answer confidence: 5"] + ["two circles. \\boxed{3} (answer confidence: 5"] * 2
+    assert [s["stated_from"] for s in out["samples"]] == ["elicited"] * 3
+    expected = digit_expectation([("9", -0.01), ("1", -5.0)])
+    assert [s["stated_confidence"] for s in out["samples"]] == pytest.approx([expected] * 3)
+    assert out["settings"]["confidence"] == {"source": "stated", "elicit": "all"}
+    assert out["usage"]["model_calls"] == 4  # the sampling call and three elicitations
+
+
+async def test_under_elicit_all_a_later_round_elicits_only_its_own_samples(image: str) -> None:
+    model = ScriptedModel([("\\boxed{2}", 5.0), ("\\boxed{3}", 5.0)], digits=[("5", -0.1)])
+    routing = RoutingConfig(policy="adaptive", sampling=Gate(min_share=1.0))  # split: never decisive after round 1
+    every = ConfidenceConfig(source="stated", elicit="all")
+    config = CATTSConfig(sampling=SamplingConfig(n=4), routing=routing, confidence=every, **ONLY_VOTES)
+    out = await create_catts_graph(model, config=config).ainvoke({"question": "q", "images": [image]})
+    drawn = [c.params for c in model.calls if c.kind == "sample" and c.params and c.params.temperature > 0]
+    assert [params.stop for params in drawn] == [(STOP,), (STOP,)]  # both rounds
+    assert sum(c.kind == "score" for c in model.calls) == 4  # 2 + 2, none twice
+    assert [s["stated_from"] for s in out["samples"]] == ["elicited"] * 4
+
+
+def test_elicit_all_needs_the_stated_source() -> None:
+    assert ConfidenceConfig().elicit == "missing"
+    for source in ("auto", "nmlp"):
+        with pytest.raises(ValueError, match="source='stated'"):
+            ConfidenceConfig(source=source, elicit="all")  # type: ignore[arg-type]
+
+
+async def test_under_elicit_all_the_critics_re_answer_stops_at_the_statement_too(image: str) -> None:
+    model = ScriptedModel([("\\boxed{2}", 5.0), ("\\boxed{3}", 5.0)], greedy="\\boxed{3}", digits=[("5", -0.1)])
+    every = ConfidenceConfig(source="stated", elicit="all")
+    config = CATTSConfig(sampling=SamplingConfig(n=2), self_check=SelfCheckConfig(enabled=False), confidence=every)
+    out = await create_catts_graph(model, config=config).ainvoke({"question": "q", "images": [image]})
+    assert "critic" in out["modules_run"]
+    greedy = [c.params for c in model.calls if c.kind == "sample" and c.params and c.params.temperature == 0]
+    [reanswer] = [params for params in greedy if params.top_logprobs == 1]  # the rest: the model in expert roles
+    assert reanswer.stop == (STOP,)

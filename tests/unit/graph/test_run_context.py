@@ -39,7 +39,7 @@ async def test_a_context_that_sets_nothing_keeps_every_built_setting(image: str,
     out = await graph.ainvoke({"question": "q", "images": [image]}, context=context)
     assert sampled_ns(model) == [2, 2]  # adaptive: half of the built n = 4, then the rest (min_share 1 never clears)
     assert all(c.params.temperature == 0.7 for c in model.calls if c.kind == "sample" and c.params.n > 1)
-    detected = {"confidence": {"source": "nmlp"}}  # the graph records the declared confidence it detected
+    detected = {"confidence": {"source": "nmlp", "elicit": "missing"}}  # the graph records the source it detected
     assert out["settings"] == BUILT.model_dump(mode="json") | detected
     assert out["settings"]["self_check"]["noise"]["kind"] == "blur"
 
@@ -76,7 +76,8 @@ async def test_a_full_config_replaces_every_setting(image: str) -> None:
     full = CATTSConfig.model_validate(CATTSConfig().model_dump())  # every field set explicitly
     out = await graph.ainvoke({"question": "q", "images": [image]}, context=full)
     assert sampled_ns(model) == [8]  # paper policy, n = 8
-    assert out["settings"] == CATTSConfig().model_dump(mode="json") | {"confidence": {"source": "nmlp"}}
+    detected = {"confidence": {"source": "nmlp", "elicit": "missing"}}
+    assert out["settings"] == CATTSConfig().model_dump(mode="json") | detected
 
 
 async def test_the_gate_reads_the_merged_routing(image: str) -> None:
