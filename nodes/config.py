@@ -72,6 +72,9 @@ class SamplingConfig(StageConfig):
     """Top-k sampling cut-off (0 = off)."""
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
     """Nucleus sampling cut-off (1 = off)."""
+    min_p: float = Field(default=0.0, ge=0.0, lt=1.0)
+    """Min-p cut-off (0 = off): only tokens at least `min_p` times as likely as the most likely one are sampled, so a
+    hot temperature widens the choice where the model is unsure and not where it is sure."""
     max_tokens: int = Field(default=256, ge=1)
     """Generation limit per sample; a sample cut off here usually has no parseable answer."""
     top_logprobs: int = Field(default=20, ge=1, le=20)
@@ -83,6 +86,7 @@ class SamplingConfig(StageConfig):
             temperature=self.temperature,
             top_p=self.top_p,
             top_k=self.top_k,
+            min_p=self.min_p,
             max_tokens=self.max_tokens,
             top_logprobs=self.top_logprobs,
         )

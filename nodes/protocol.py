@@ -55,12 +55,18 @@ class Message:
 
 @dataclass(frozen=True)
 class SamplingParams:
-    """How to sample. `top_k=0` and `top_p=1.0` mean "off"; `temperature=0` is greedy decoding."""
+    """How to sample. `top_k=0`, `top_p=1.0` and `min_p=0.0` mean "off"; `temperature=0` is greedy decoding.
+
+    `min_p` keeps only the tokens whose probability is at least `min_p` times the most likely token's (min-p
+    sampling): it scales with the model's confidence, so a hot temperature does not let the tail in where the model
+    is sure.
+    """
 
     n: int = 1
     temperature: float = 1.0
     top_p: float = 1.0
     top_k: int = 0
+    min_p: float = 0.0
     max_tokens: int = 256
     top_logprobs: int = 20  # k of the confidence formula; vLLM serves at most --max-logprobs (20 by default)
     stop: tuple[str, ...] = ()
@@ -75,6 +81,8 @@ class SamplingParams:
             problems.append(f"top_p must be in (0, 1], got {self.top_p}")
         if self.top_k < 0:
             problems.append(f"top_k must be >= 0 (0 turns it off), got {self.top_k}")
+        if not 0 <= self.min_p < 1:
+            problems.append(f"min_p must be in [0, 1) (0 turns it off), got {self.min_p}")
         if self.max_tokens < 1:
             problems.append(f"max_tokens must be >= 1, got {self.max_tokens}")
         if not 0 <= self.top_logprobs <= 20:

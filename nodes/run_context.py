@@ -101,7 +101,7 @@ def with_overrides(base: StageT, overrides: Any) -> StageT:
     Example:
         >>> from nodes.config import SamplingConfig
         >>> with_overrides(SamplingConfig(n=4, temperature=0.7), {"n": 16})
-        SamplingConfig(n=16, temperature=0.7, top_k=40, top_p=1.0, max_tokens=256, top_logprobs=20)
+        SamplingConfig(n=16, temperature=0.7, top_k=40, top_p=1.0, min_p=0.0, max_tokens=256, top_logprobs=20)
     """
     update = set_fields(overrides)
     if not update:

@@ -13,7 +13,7 @@ from typing import Any
 from tqdm import tqdm
 
 from catts_graph.cli.options import add_server_options, servers_from
-from catts_graph.cli.values import positive_int
+from catts_graph.cli.values import add_min_p_option, positive_int
 from nodes.errors import InvalidInputError
 
 EPILOG = """\
@@ -42,6 +42,7 @@ def register(data_sub: Any) -> None:
     add_server_options(p, expert=False, default="serve the bundled base model")
     p.add_argument("--samples", type=positive_int, default=8, help="sampled answers per view (default: %(default)s)")
     p.add_argument("--temperature", type=float, default=1.0, help="of the samples (default: %(default)s)")
+    add_min_p_option(p)
     p.add_argument("--max-tokens", type=positive_int, default=128, help="per answer (default: %(default)s)")
     p.add_argument("--limit", type=positive_int, help="the first K pairs only")
     p.add_argument("--concurrency", type=positive_int, default=8, help="views in flight (default: %(default)s)")
@@ -62,7 +63,9 @@ def run_labels(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"{args.data} holds no pairs.jsonl; make it with `catts data pairs`.")
     if args.folds < 2:
         raise InvalidInputError("--folds must be at least 2.")
-    settings = LabelSettings(args.samples, args.temperature, args.max_tokens, 20, args.concurrency, args.limit)
+    settings = LabelSettings(
+        args.samples, args.temperature, args.max_tokens, 20, args.concurrency, args.limit, min_p=args.min_p
+    )
     with (
         model_endpoints(servers_from(args), want_expert=False, timeout=300) as endpoints,
         tqdm(desc="views", unit="view", file=sys.stderr) as bar,

@@ -30,7 +30,7 @@ from catts_graph.cli.options import (
     servers_from,
 )
 from catts_graph.cli.settings import bundled_hint, settings_line
-from catts_graph.cli.values import positive_int, validated_config
+from catts_graph.cli.values import add_min_p_option, positive_int, validated_config
 from catts_graph.evaluation.catts_runs import catts_config
 from catts_graph.evaluation.expert_baselines import require_expert
 from catts_graph.evaluation.harness import EvalSettings
@@ -52,11 +52,13 @@ Methods: greedy, majority, expert and expert-majority (the expert alone: its gre
 N of its samples; they need an expert), deepconf (all DeepConf variants, or one: deepconf-mean, -tail, -bottom,
 -lowest, -top10, -top90, -online), step-vote (each sample weighs by its weakest reasoning step), catts-paper,
 catts-adaptive, catts-sequential (draws rounds of 2, 4, 8, ... up to N until the leader is settled; --stop-rule),
-and ablations catts[MODULES] with MODULES from sc, voter, critic, check joined by +. Methods at the same N share the
-same samples. Step confidence (ECE and AUROC of each step signal) is reported from the greedy and majority lines,
-judged against the items' reference steps. Cost is compute per item, parameters x tokens of each model called
-(counted in the served models' folders; tokens where a count cannot be read). Outputs: DIR/results.jsonl (one line
-per item, method and N), DIR/metrics.json, DIR/report.md, DIR/scaling.png, DIR/cost.png, DIR/reliability.png.
+and ablations catts[MODULES] with MODULES from sc, voter, critic, check joined by +; a preset with +skip-futile
+(catts-paper+skip-futile) skips the modules that cannot change the answer (routing.skip_futile). Methods at the
+same N share the same samples. Step confidence (ECE and AUROC of each step signal) is reported from the greedy and
+majority lines, judged against the items' reference steps. Cost is compute per item, parameters x tokens of each
+model called (counted in the served models' folders; tokens where a count cannot be read). Outputs:
+DIR/results.jsonl (one line per item, method and N), DIR/metrics.json, DIR/report.md, DIR/scaling.png,
+DIR/cost.png, DIR/reliability.png.
 An interrupted run continues with --resume and the same settings. Without --base-url the bundled ShapesVQA models
 are served; API keys are read from ${API_KEY_ENV} (base server), ${EXPERT_KEY_ENV} (expert) and ${JUDGE_KEY_ENV}
 (judge).
@@ -70,6 +72,7 @@ DIR/rh_auc.png (items split into perception and reasoning: meta.category, or Sha
 
 EVAL_OPTIONS = {
     "sampling.temperature": "--temperature",
+    "sampling.min_p": "--min-p",
     "sampling.max_tokens": "--max-tokens",
     "critic.reanswer_max_tokens": "--max-tokens",
     "vote.window": "--window",
@@ -94,6 +97,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--n", type=csv_list, default=["8"], help="comma-separated N sweep, e.g. 1,2,4,8 (default: 8)")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: %(default)s)")
+    add_min_p_option(p)
     p.add_argument(
         "--max-tokens", type=int, help="tokens per sample (default: 128; 192 with --grounded: caption and boxes)"
     )
@@ -181,7 +185,7 @@ def job_from(args: argparse.Namespace) -> EvalJob:
     max_tokens = args.max_tokens if args.max_tokens is not None else GROUNDED_MAX_TOKENS if args.grounded else 128
     config = validated_config(
         {
-            "sampling": {"temperature": args.temperature, "max_tokens": max_tokens},
+            "sampling": {"temperature": args.temperature, "min_p": args.min_p, "max_tokens": max_tokens},
             "vote": {"window": args.window},
             "critic": {"reanswer_max_tokens": max_tokens},
             "routing": routing,

@@ -20,7 +20,7 @@ from catts_graph.cli.options import (
     servers_from,
 )
 from catts_graph.cli.settings import settings_line
-from catts_graph.cli.values import validated_config
+from catts_graph.cli.values import add_min_p_option, validated_config
 from catts_graph.evaluation.results import finite_json
 from catts_graph.graph.builder import create_catts_graph
 from catts_graph.graph.config import CATTSConfig
@@ -68,6 +68,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--n", type=int, default=8, help="samples per question (default: %(default)s)")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: %(default)s)")
+    add_min_p_option(p)
     p.add_argument("--max-tokens", type=int, default=256, help="tokens per sample (default: %(default)s)")
     add_gate_options(
         p,
@@ -89,14 +90,24 @@ def register(sub: Any) -> None:
 def config_from_args(args: argparse.Namespace) -> CATTSConfig:
     config = validated_config(
         {
-            "sampling": {"n": args.n, "temperature": args.temperature, "max_tokens": args.max_tokens},
+            "sampling": {
+                "n": args.n,
+                "temperature": args.temperature,
+                "min_p": args.min_p,
+                "max_tokens": args.max_tokens,
+            },
             "vote": {"voter": not args.no_voter},
             "critic": {"enabled": not args.no_critic},
             "self_check": {"enabled": not args.no_self_check},
             "planner": {"enabled": args.planner},
             "routing": routing_from(args, args.policy),
         },
-        {"sampling.n": "--n", "sampling.temperature": "--temperature", "sampling.max_tokens": "--max-tokens"},
+        {
+            "sampling.n": "--n",
+            "sampling.temperature": "--temperature",
+            "sampling.min_p": "--min-p",
+            "sampling.max_tokens": "--max-tokens",
+        },
     )
     return apply_graph_options(config, args, bundled=args.base_url is None or args.bundled_settings)
 

@@ -39,7 +39,9 @@ def settings_line(
     if config.grounding.enabled:
         grounding = f"on, {config.grounding.frame} box frame"
     parts = [
-        f"N {n}, temperature {sampling.temperature:g}, {sampling.max_tokens} tokens/sample",
+        f"N {n}, temperature {sampling.temperature:g}"
+        + (f", min-p {sampling.min_p:g}" if sampling.min_p else "")
+        + f", {sampling.max_tokens} tokens/sample",
         f"routing {config.routing.policy}",
         f"Voter form {config.vote.voter_form}" if config.vote.voter else "no Voter",
         f"self-check {check.form} on {where}" if check.enabled else "no self-check",

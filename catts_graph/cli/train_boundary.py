@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from catts_graph.cli.options import check_grpo_inputs, grpo_arguments, needs_train_extra
+from catts_graph.cli.values import add_min_p_option
 from nodes.errors import InvalidInputError
 
 EPILOG = """\
@@ -73,6 +74,7 @@ def register(train_sub: Any) -> None:
         help="the rollouts' sampling temperature: hotter, a small model garbles its statements and the calibration "
         "rewards see none (default: %(default)s)",
     )
+    add_min_p_option(p)
     p.add_argument("--dev-every", type=int, default=50, help="steps between dev evaluations (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
     p.set_defaults(handler=run_boundary)
@@ -95,6 +97,7 @@ def run_boundary(args: argparse.Namespace) -> int:
             sft_items=args.sft_items,
             sft_learning_rate=args.sft_learning_rate,
             temperature=args.temperature,
+            min_p=args.min_p or None,  # TRL: None = off
             beta=0.0,
             scale_rewards="none",
             save_strategy="no",

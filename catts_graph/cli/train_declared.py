@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from catts_graph.cli.options import grpo_arguments, needs_train_extra
+from catts_graph.cli.values import add_min_p_option
 from nodes.errors import InvalidInputError
 
 EPILOG = """\
@@ -44,6 +45,7 @@ def add_declared_options(cdrl: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--temperature", type=float, default=0.6, help="the rollouts' sampling temperature (default: %(default)s)"
     )
+    add_min_p_option(group)
     group.add_argument(
         "--clean-only",
         action="store_true",
@@ -82,6 +84,7 @@ def run_declared(args: argparse.Namespace) -> int:
             noised_views=not args.clean_only,
             calibration_weight=args.calibration_weight,
             temperature=args.temperature,
+            min_p=args.min_p or None,  # TRL: None = off
             beta=args.kl,
             scale_rewards=args.scale_rewards,
             save_strategy="no",

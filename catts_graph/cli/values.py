@@ -3,6 +3,7 @@
 - `CommandParser`: the parser class of `catts` and every subcommand; a parse error prints one line naming the option
   and pointing to ``--help`` (not the whole usage block).
 - `positive_int`: an argparse type for counts that must be at least 1 (``--concurrency``, ``--items``).
+- `add_min_p_option`: ``--min-p`` beside every ``--temperature``, refused at parse time outside [0, 1).
 - `validated_config`: a `CATTSConfig` from option values; a value the config refuses becomes an `InvalidInputError`
   that names the option it came from (``--temperature -1.0: ...``), not a pydantic traceback.
 
@@ -43,6 +44,30 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is below 1; give a whole number >= 1")
     return value
+
+
+def min_p_value(text: str) -> float:
+    """An argparse type: a min-p cut-off, a number in [0, 1) (0 = off)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"{value:g} is outside [0, 1); give 0 (off) or a cut-off such as 0.05")
+    return value
+
+
+def add_min_p_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """`--min-p P`, beside a command's `--temperature`: keep only tokens at least P times as likely as the most
+    likely one (`SamplingConfig.min_p`)."""
+    parser.add_argument(
+        "--min-p",
+        type=min_p_value,
+        default=0.0,
+        metavar="P",
+        help="min-p sampling: keep only tokens at least P times as likely as the most likely one, 0 <= P < 1 "
+        "(default: %(default)s, off)",
+    )
 
 
 def validated_config(values: Mapping[str, Any], options: Mapping[str, str]) -> CATTSConfig:

@@ -15,7 +15,13 @@ from typing import Any
 
 from catts_graph.benchmarks import BenchmarkItem, matches
 from catts_graph.evaluation.counting import CountingModel, TokenCounter, counting_expert
-from catts_graph.evaluation.methods import CATTS_PRESETS, Prediction, ablation_modules, region_override
+from catts_graph.evaluation.methods import (
+    CATTS_PRESETS,
+    Prediction,
+    ablation_modules,
+    region_override,
+    skips_futile,
+)
 from catts_graph.graph.builder import create_catts_graph
 from catts_graph.graph.config import CATTSConfig
 from nodes.elicit import statement_counts
@@ -60,6 +66,8 @@ def catts_config(method: str, n: int, base: CATTSConfig) -> tuple[CATTSConfig, i
     if preset in CATTS_PRESETS:
         policy = preset.removeprefix("catts-")
         update: dict[str, Any] = {"sampling": {"n": n}, "routing": {"policy": policy}}
+        if skips_futile(method):  # `catts-paper+skip-futile`: the modules that cannot change the answer are skipped
+            update["routing"]["skip_futile"] = True
         if region is not None:  # `catts-paper/REGION`: the self-check noises this region
             update["self_check"] = {"noise": {"region": region}}
         return with_overrides(base, update), n

@@ -16,7 +16,9 @@ Methods (docs/method.md section 5):
   rounds of 2, 4, 8, ... and stops once the leader is settled: its cost is what it drew) and ablations
   ``catts[MODULES]`` with MODULES joined by ``+`` from ``sc`` (N samples; without it, one), ``voter``, ``critic``,
   ``check``. A preset with ``/REGION`` (``catts-paper/model``, ``catts-paper/question``, ``catts-paper/global``)
-  overrides where the self-check noises the image, so regions are compared on the same samples.
+  overrides where the self-check noises the image, so regions are compared on the same samples; a trailing
+  ``+skip-futile`` (``catts-paper+skip-futile``) turns `routing.skip_futile` on, so the modules it skips are
+  measured against the same samples with them run.
 - The expert alone: ``expert`` (its greedy answer) and ``expert-majority`` (a majority over N of its own samples),
   in `catts_graph.evaluation.expert_baselines`.
 
@@ -54,7 +56,7 @@ WEIGHTED_VOTES: dict[str, tuple[Weighting, float | None]] = {
 DEEPCONF_ONLINE = "deepconf-online"
 EXPERT_BASELINES = ("expert", "expert-majority")  # the expert alone (`catts_graph.evaluation.expert_baselines`)
 CATTS_PRESETS = ("catts-paper", "catts-adaptive", "catts-sequential")
-_REGION = re.compile(r"^(catts-paper|catts-adaptive|catts-sequential)/(question|global|model)$")
+_VARIANT = re.compile(r"^(catts-paper|catts-adaptive|catts-sequential)(?:/(question|global|model))?(\+skip-futile)?$")
 _ABLATION = re.compile(r"^catts\[((?:sc|voter|critic|check)(?:\+(?:sc|voter|critic|check))*)\]$")
 ONLINE_WARMUP = 16
 ONLINE_ETA = 10.0
@@ -91,14 +93,15 @@ def expand_methods(names: Sequence[str]) -> list[str]:
             if not (
                 method in ("greedy", "majority", *EXPERT_BASELINES, DEEPCONF_ONLINE, *WEIGHTED_VOTES, *CATTS_PRESETS)
                 or _ABLATION.match(method)
-                or _REGION.match(method)
+                or _VARIANT.match(method)
             ):
                 raise ValueError(
                     f"unknown method {method!r}; use greedy, majority, expert, expert-majority, deepconf (or one "
                     f"variant: {', '.join([*DEEPCONF_OFFLINE, DEEPCONF_ONLINE])}), step-vote, catts-paper, "
                     "catts-adaptive, "
                     "catts-sequential "
-                    "(optionally /question, /global or /model: the self-check's noise region) or "
+                    "(optionally /question, /global or /model: the self-check's noise region; then optionally "
+                    "+skip-futile: routing.skip_futile on) or "
                     "catts[sc+voter+critic+check] "
                     "(any subset)"
                 )
@@ -109,8 +112,14 @@ def expand_methods(names: Sequence[str]) -> list[str]:
 
 def region_override(method: str) -> tuple[str, str | None]:
     """A catts preset and the self-check region its ``/REGION`` suffix names (None without one)."""
-    match = _REGION.match(method)
+    match = _VARIANT.match(method)
     return (match.group(1), match.group(2)) if match else (method, None)
+
+
+def skips_futile(method: str) -> bool:
+    """Whether a catts preset ends in ``+skip-futile`` (`routing.skip_futile` on for that method)."""
+    match = _VARIANT.match(method)
+    return bool(match and match.group(3))
 
 
 def ablation_modules(method: str) -> set[str] | None:

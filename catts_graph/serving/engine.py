@@ -101,6 +101,7 @@ class TransformersEngine:
                 temperature=None if greedy else params.temperature,
                 top_k=None if greedy else (params.top_k or 0),
                 top_p=None if greedy else params.top_p,
+                min_p=None if greedy or not params.min_p else params.min_p,
                 max_new_tokens=params.max_tokens,
                 num_return_sequences=params.n,
                 output_logits=True,

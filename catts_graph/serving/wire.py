@@ -111,6 +111,7 @@ def sampling_request(model: str, messages: Sequence[Message], params: SamplingPa
         "temperature": params.temperature,
         "top_p": params.top_p,
         "top_k": params.top_k if params.top_k > 0 else -1,
+        "min_p": params.min_p,  # a vLLM extra (0 = off, vLLM's default)
         "max_tokens": params.max_tokens,
         "logprobs": True,
         "top_logprobs": params.top_logprobs + 1 if params.top_logprobs else 0,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from catts_graph.serving.server import RunningServer
 from catts_graph.serving.vllm_client import VLLMClient, samples_from_response
 from catts_graph.serving.wire import ChatCompletionResponse, sampling_request
 from nodes.elicit import PLACEHOLDER, STOP, elicit_statements, elicitation_text, elicited_confidence, statement_stop
-from nodes.protocol import Message, SamplingParams
+from nodes.protocol import Message, Sample, SamplingParams
 from nodes.sample import sample_record
 from nodes.stated import ANSWER_DIGITS
 
@@ -91,6 +92,22 @@ async def test_sampled_top_k_equals_the_teacher_forced_top_k(client: VLLMClient,
                 below_k += token.logprob < top[-1] - 1e-3
     assert compared >= 20
     assert below_k >= 1  # the case that matters was exercised
+
+
+async def test_min_p_keeps_only_tokens_near_the_most_likely(client: VLLMClient, shapes_image: Path) -> None:
+    """`min_p` reaches the server: every token sampled with it is at least min_p times as likely as the most likely
+    one at the sampling temperature (the log-probs are raw: before temperature); the same draw without it is not."""
+    messages, temperature, min_p = [Message.user(QUESTION, [shapes_image])], 2.0, 0.3  # vLLM allows T <= 2
+
+    def below_cut(samples: list[Sample]) -> int:
+        gaps = [(t.logprob - t.top_logprobs[0]) / temperature for s in samples for t in s.tokens]
+        return sum(gap < math.log(min_p) - 1e-3 for gap in gaps)
+
+    params = SamplingParams(n=16, temperature=temperature, top_k=0, max_tokens=12, top_logprobs=1)
+    cut, uncut = await asyncio.gather(
+        client.sample(messages, dataclasses.replace(params, min_p=min_p)), client.sample(messages, params)
+    )
+    assert below_cut(cut) == 0 and below_cut(uncut) >= 1
 
 
 async def test_greedy_is_repeatable(client: VLLMClient, shapes_image: Path) -> None:

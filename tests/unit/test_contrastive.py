@@ -61,6 +61,14 @@ async def test_engine_greedy_scores_and_contrast(engine: object, messages: list[
     assert all(t.top_tokens[0] == t.token for t in greedy.tokens)  # greedy: the chosen token ranks first
     sampled = await engine.sample(messages, SamplingParams(n=3, temperature=1.0, max_tokens=4))
     assert len(sampled) == 3
+    generate, asked = engine.model.generate, []
+    engine.model.generate = lambda **kw: asked.append(kw) or generate(**kw)  # what sampling hands transformers
+    try:
+        await engine.sample(messages, SamplingParams(n=2, temperature=1.0, min_p=0.1, max_tokens=2))
+        await engine.sample(messages, SamplingParams(n=2, temperature=1.0, max_tokens=2))
+    finally:
+        del engine.model.generate
+    assert [kw["min_p"] for kw in asked] == [0.1, None]  # min-p on; off (0)
     # Teacher-forcing the greedy text gives back the log-probs it was generated with.
     score = await engine.score(messages, greedy.text, top_logprobs=5)
     assert list(score.logprobs) == pytest.approx([t.logprob for t in greedy.tokens][: len(score.logprobs)], abs=1e-4)

@@ -34,6 +34,9 @@ def test_user_message_encodes_images_once() -> None:
         ({"temperature": math.inf}, "temperature"),
         ({"top_p": 0.0}, "top_p"),
         ({"top_k": -2}, "top_k"),
+        ({"min_p": -0.1}, "min_p"),
+        ({"min_p": 1.0}, "min_p"),
+        ({"min_p": math.nan}, "min_p"),
         ({"max_tokens": 0}, "max_tokens"),
         ({"top_logprobs": 21}, "top_logprobs"),
     ],
@@ -49,6 +52,11 @@ def test_sampling_request_has_no_seed_and_asks_for_logprobs() -> None:
     assert body["n"] == 4 and body["logprobs"] is True and body["top_logprobs"] == 21  # k + 1
     assert body["top_k"] == 40 and body["stop"] == ["\n\n"]
     assert sampling_request("m", [], SamplingParams())["top_k"] == -1  # vLLM's "off"
+
+
+def test_sampling_request_carries_min_p() -> None:
+    assert sampling_request("m", [], SamplingParams(min_p=0.05))["min_p"] == 0.05
+    assert sampling_request("m", [], SamplingParams())["min_p"] == 0.0  # vLLM's "off"
 
 
 def test_scoring_request_prefills_an_open_assistant_turn() -> None:

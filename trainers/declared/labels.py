@@ -39,6 +39,7 @@ class LabelSettings:
     top_logprobs: int = 20  # k of the NMLP signal
     concurrency: int = 8  # views in flight
     limit: int | None = None  # the first pairs only
+    min_p: float = 0.0  # min-p cut-off of the samples (0 = off), as the graph's `sampling.min_p`
 
 
 def read_pairs(pairs_dir: str | Path) -> list[dict[str, Any]]:
@@ -66,7 +67,10 @@ async def view_row(
     params = SamplingParams(n=1, temperature=0.0, max_tokens=settings.max_tokens, top_logprobs=settings.top_logprobs)
     greedy, drawn = await asyncio.gather(
         model.sample(messages, params),
-        model.sample(messages, dataclasses.replace(params, n=settings.samples, temperature=settings.temperature)),
+        model.sample(
+            messages,
+            dataclasses.replace(params, n=settings.samples, temperature=settings.temperature, min_p=settings.min_p),
+        ),
     )
     text = greedy[0].text
     answer = extract_answer(text, answer_type=answer_type, choices=choices)
