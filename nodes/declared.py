@@ -64,13 +64,17 @@ def declared_log_confidences(samples: Sequence[Mapping[str, Any]], texts: Mappin
     return out
 
 
+def _confidence_settings(state: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The ``confidence`` part of a run's recorded settings (empty without settings)."""
+    return (state.get("settings") or {}).get("confidence") or {}
+
+
 def run_source(state: Mapping[str, Any]) -> ConfidenceSource:
     """The source a run's settings name (``auto`` before the graph has resolved it, or without settings)."""
-    source = ((state.get("settings") or {}).get("confidence") or {}).get("source", "auto")
+    source = _confidence_settings(state).get("source", "auto")
     return source if source in ("nmlp", "stated") else "auto"
 
 
 def run_elicit(state: Mapping[str, Any]) -> Elicit:
     """Which statements a run elicits, as its settings name it (``missing`` without settings)."""
-    elicit = ((state.get("settings") or {}).get("confidence") or {}).get("elicit", "missing")
-    return "all" if elicit == "all" else "missing"
+    return "all" if _confidence_settings(state).get("elicit") == "all" else "missing"

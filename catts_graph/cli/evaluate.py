@@ -14,7 +14,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from catts_graph.cli.endpoints import chat_expert, expert_client, load_relevance, model_endpoints
+from catts_graph.cli.endpoints import Endpoints, chat_expert, expert_client, load_relevance, model_endpoints
 from catts_graph.cli.options import (
     GROUNDED_MAX_TOKENS,
     Servers,
@@ -237,15 +237,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         with model_endpoints(servers, want_expert=job.needs_expert, timeout=600) as endpoints:
             print(_settings(job, endpoints.relevance is not None, servers.settings_bundled), file=sys.stderr)
-            models = EvalModels(
-                endpoints.client(timeout_s=600),
-                endpoints.model or endpoints.base_url,
-                endpoints.expert,
-                endpoints.expert_name,
-                endpoints.relevance,
-                endpoints.expert_model,
-            )
-            asyncio.run(_evaluate(eval_run, models, hint=not servers.settings_bundled))
+            asyncio.run(_evaluate(eval_run, served_models(endpoints), hint=not servers.settings_bundled))
     outputs = eval_run.write_outputs()
     print(table(outputs.metrics))
     written = outputs.written
@@ -255,6 +247,18 @@ def run(args: argparse.Namespace) -> int:
     for warning in outputs.warnings:
         print(f"{warning} (each line's `fallbacks` in results.jsonl)", file=sys.stderr)
     return 0
+
+
+def served_models(endpoints: Endpoints) -> EvalModels:
+    """The models an evaluation calls on the servers `endpoints` reach."""
+    return EvalModels(
+        endpoints.client(timeout_s=600),
+        endpoints.model or endpoints.base_url,
+        endpoints.expert,
+        endpoints.expert_name,
+        endpoints.relevance,
+        endpoints.expert_model,
+    )
 
 
 def _in_process_models(engine: Path, servers: Servers) -> EvalModels:

@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,13 +45,7 @@ def count_parameters(model_dir: str | Path) -> int:
         with file.open("rb") as f:
             (length,) = _HEADER_LENGTH.unpack(f.read(_HEADER_LENGTH.size))
             header: dict[str, Any] = json.loads(f.read(length))
-        for name, tensor in header.items():
-            if name == "__metadata__":
-                continue
-            n = 1
-            for d in tensor["shape"]:
-                n *= int(d)
-            total += n
+        total += sum(math.prod(int(d) for d in t["shape"]) for name, t in header.items() if name != "__metadata__")
     return total
 
 

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
 from catts_graph.cli import build_parser
 from catts_graph.cli.endpoints import model_endpoints
-from catts_graph.cli.evaluate import job_from
+from catts_graph.cli.evaluate import job_from, served_models
 from catts_graph.cli.options import servers_from
 from catts_graph.evaluation.job import EvalModels, EvalRun, open_run
 from catts_graph.evaluation.report import table
@@ -126,15 +126,7 @@ def main() -> None:
     jobs = [job_from(args) for args in parsed]
     runs = [open_run(job) for job in jobs]  # refuses an existing folder without --resume, before any server starts
     with model_endpoints(servers_from(parsed[0]), want_expert=True, timeout=600) as endpoints:
-        models = EvalModels(
-            endpoints.client(timeout_s=600),
-            endpoints.model or endpoints.base_url,
-            endpoints.expert,
-            endpoints.expert_name,
-            endpoints.relevance,
-            endpoints.expert_model,
-        )
-        asyncio.run(main_async(runs, models, options.together, options.stop_at, options.queue))
+        asyncio.run(main_async(runs, served_models(endpoints), options.together, options.stop_at, options.queue))
 
 
 if __name__ == "__main__":
