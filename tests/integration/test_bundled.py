@@ -6,8 +6,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -38,19 +40,29 @@ def test_bundled_models_are_small_and_complete() -> None:
         assert base_tok == (bundled_model(name) / "tokenizer.json").read_bytes()  # one shared tokenizer
 
 
-def vllm_processes() -> int:
-    ps = subprocess.run(["ps", "ax", "-o", "args"], capture_output=True, text=True, check=True).stdout
-    return sum("vllm.entrypoints.openai.api_server" in line for line in ps.splitlines())
+def processes_marked(mark: str) -> list[int]:
+    """The live processes whose environment carries `mark` (``CATTS_TEST_RUN=mark``): a command started with it and
+    every process it started, also those it left behind. Other tests' servers, which run beside this one under
+    `make test`'s two workers, are not counted."""
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if f"CATTS_TEST_RUN={mark}".encode() in environ.read_bytes().split(b"\0"):
+                found.append(int(environ.parent.name))
+        except OSError:  # gone, or not ours to read
+            continue
+    return found
 
 
 def test_demo_end_to_end(tmp_path: Path) -> None:
-    before = vllm_processes()
+    mark = uuid.uuid4().hex
     result = subprocess.run(
         [sys.executable, "-m", "catts_graph", "demo", "--out", str(tmp_path), "--items", "50"],
         capture_output=True,
         text=True,
         timeout=900,
         check=False,
+        env={**os.environ, "CATTS_TEST_RUN": mark},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "CA-TTS" in result.stdout and "both servers were stopped" in result.stdout
@@ -74,7 +86,7 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert summary["config"]["vote"]["voter_form"] == "answer"  # the bundled expert votes with its own answer
     assert sum("voter" in r["modules_run"] for r in summary["items"]) >= 10  # and does so on real disagreements
     assert (tmp_path / "summary.png").stat().st_size > 10_000
-    assert vllm_processes() == before  # both servers it started are gone
+    assert processes_marked(mark) == []  # both servers it started are gone
 
 
 def test_the_grounded_model_names_its_evidence_and_the_self_check_noises_it(tmp_path: Path) -> None:
