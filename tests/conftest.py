@@ -7,6 +7,20 @@ Under CI (CI=true) a skipped test fails the run, so no real-server path hides be
 from __future__ import annotations
 
 import os
+import sys
+import warnings
+
+# OpenMP threads that spin while they wait: `make test`'s two workers train and serve torch models at the same time,
+# and two processes spinning two threads each on two cores made each training several times slower than waiting
+# passively does (docs/experiments/timing.md). libgomp reads this once, when torch loads, so it is set before anything
+# imports torch; the servers and CLI runs that the tests start inherit it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Every vLLM server the suite starts (its own, the compatibility rows' and those the CLI starts in subprocesses, which
+# inherit this environment) runs its model in the engine's process: two process start-ups instead of three, each
+# mostly importing torch and vLLM. The served model and its outputs are the same.
+os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+if "torch" in sys.modules:
+    warnings.warn("torch loaded before OMP_WAIT_POLICY=PASSIVE was set: set it in the environment", stacklevel=1)
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -18,10 +32,6 @@ from catts_graph.serving.server import RunningServer, ServerOptions, VLLMServerP
 from catts_graph.serving.vllm_client import VLLMClient
 from trainers.shapes.smoke import make_smoke_model
 
-# Every vLLM server the suite starts (its own, the compatibility rows' and those the CLI starts in subprocesses, which
-# inherit this environment) runs its model in the engine's process: two process start-ups instead of three, each
-# mostly importing torch and vLLM. The served model and its outputs are the same.
-os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 SESSION_GROUP = "session-server"
 COMPAT_GROUP = "family-servers"
 
