@@ -2,7 +2,8 @@
 
 A plain PyTorch loop (AdamW, warm-up then cosine decay, gradient clipping) over batches built by the model's own
 processor and chat template, so training sees exactly the tokens vLLM serves. The loss covers the final assistant
-answer and its end-of-turn token only. Examples come from a generator function, so synthetic worlds can draw fresh
+answer and its end-of-turn token only, or, where an example sets `loss_from`, only the answer's tail from that
+character on (e.g. a statement appended to a response the model wrote itself, the response kept as context). Examples come from a generator function, so synthetic worlds can draw fresh
 data every step. The saved folder (weights, tokenizer, processor, `sft_log.jsonl`) is served by vLLM as it is.
 
 Example:
@@ -36,6 +37,11 @@ class SFTExample:
     images: Sequence[Image.Image]
     messages: Sequence[Message]  # text turns; images are placed in the first user turn
     answer: str
+    loss_from: int = 0  # characters of `answer` that are context only: the loss starts at answer[loss_from:]
+
+    def __post_init__(self) -> None:
+        if self.loss_from < 0 or (self.loss_from and self.loss_from >= len(self.answer)):
+            raise ValueError(f"loss_from={self.loss_from} must lie in [0, {len(self.answer)}): the loss needs a tail")
 
 
 @dataclass(frozen=True)
@@ -95,22 +101,36 @@ def _chat(example: SFTExample) -> list[dict[str, Any]]:
 
 
 def collate(processor: Any, batch: Sequence[SFTExample]) -> dict[str, Any]:
-    """Token ids, pixels and labels for a batch; labels cover only the final answer and its end-of-turn token."""
+    """Token ids, pixels and labels for a batch; labels cover only the final answer (from its `loss_from`
+    character on) and its end-of-turn token."""
     end = processor.tokenizer.eos_token  # "<|im_end|>" for ChatML
-    turns = [answer_turn(processor, _chat(ex), ex.answer) for ex in batch]  # (prompt, prompt + answer) as rendered
-    prompts, texts = [prompt for prompt, _ in turns], [text + end for _, text in turns]
+    chats = [_chat(ex) for ex in batch]
+    texts = [answer_turn(processor, chat, ex.answer)[1] + end for chat, ex in zip(chats, batch, strict=True)]
     images = [list(ex.images) for ex in batch] if any(ex.images for ex in batch) else None  # one list per text
     enc = processor(images=images, text=texts, padding=True, padding_side="right", return_tensors="pt")
-    prompt_lengths = [
-        len(processor(images=list(ex.images) or None, text=[p])["input_ids"][0])
-        for p, ex in zip(prompts, batch, strict=True)
-    ]
     labels = enc["input_ids"].clone()  # (B, L)
-    for i, n_prompt in enumerate(prompt_lengths):
-        labels[i, :n_prompt] = -100  # no loss on the prompt
+    for i, (chat, ex) in enumerate(zip(chats, batch, strict=True)):
+        labels[i, : _context_length(processor, chat, ex, enc["input_ids"][i].tolist())] = -100  # no loss on context
     labels[enc["attention_mask"] == 0] = -100  # (B, L) no loss on padding
     enc["labels"] = labels
     return dict(enc)
+
+
+def _context_length(processor: Any, chat: list[dict[str, Any]], example: SFTExample, ids: list[int]) -> int:
+    """Tokens of `ids` (the whole rendered example) before the loss starts: the prompt, and the answer's first
+    `loss_from` characters. Counted as the tokens the context alone shares with the whole, so a token that merges
+    across the boundary is learned rather than skipped."""
+    if example.loss_from:
+        context = answer_turn(processor, chat, example.answer[: example.loss_from])[1]
+    else:
+        context = answer_turn(processor, chat, example.answer)[0]  # the generation prompt
+    context_ids = processor(images=list(example.images) or None, text=[context])["input_ids"][0]
+    shared = 0
+    for a, b in zip(context_ids, ids, strict=False):
+        if int(a) != b:
+            break
+        shared += 1
+    return shared
 
 
 def load_for_training(model_dir: str | Path, config: SFTConfig) -> tuple[Any, Any, random.Random]:

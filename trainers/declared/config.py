@@ -26,6 +26,11 @@ class DeclaredCDRLConfig(CDRLConfig):
         default=("visual.", "vision_tower.", "vision_model.", "multi_modal_projector."),
         metadata={"help": "parameter-name parts the warm-up keeps as loaded (the common families' vision towers)"},
     )
+    sft_statement_only: bool = field(
+        default=False,
+        metadata={"help": "the warm-up's loss on the statement's tokens only: the start model's response is context, "
+                  "so its answers stay its own (False: on the whole response and statement)"},
+    )  # fmt: skip
     noised_views: bool = field(
         default=True,
         metadata={"help": "roll out on the noised twins too (one row per pair and view): the calibration reward "
