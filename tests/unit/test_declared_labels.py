@@ -54,6 +54,7 @@ def test_each_view_is_answered_greedily_and_sampled_and_k_counts_the_agreeing_sa
     clean, noised = rows
     assert clean["correct"] and not noised["correct"]
     assert (clean["k"], noised["k"], clean["n"]) == (1, 2, 4)
+    assert len(clean["answers"]) == 4 and clean["answers"].count(None) == 1  # each sample's answer, kept
     assert noised["image"] == records[0]["noised_image"] and len(clean["signals"]) == 3
     sampled = [c.params for c in model.calls if c.params is not None and c.params.temperature > 0]
     assert len(sampled) == 2 and all(p.n == 4 and p.temperature == 1.0 for p in sampled)
