@@ -3,7 +3,8 @@
 A plain PyTorch loop (AdamW, warm-up then cosine decay, gradient clipping) over batches built by the model's own
 processor and chat template, so training sees exactly the tokens vLLM serves. The loss covers the final assistant
 answer and its end-of-turn token only, or, where an example sets `loss_from`, only the answer's tail from that
-character on (e.g. a statement appended to a response the model wrote itself, the response kept as context). Examples come from a generator function, so synthetic worlds can draw fresh
+character on (e.g. a statement appended to a response the model wrote itself, the response kept as context).
+Examples come from a generator function, so synthetic worlds can draw fresh
 data every step. The saved folder (weights, tokenizer, processor, `sft_log.jsonl`) is served by vLLM as it is.
 
 Example:

@@ -4,8 +4,8 @@ warm-up's labels (docs/method.md section 9.5; `trainers.declared.label_fit` turn
 For each pair and view (the clean image, and its twin with the evidence destroyed), the model answers once greedily
 and `samples` times at the graph's temperature. A view's row keeps the greedy response (the warm-up's target text),
 whether it is right, its signals (`trainers.declared.warmup.SIGNALS`), and `k`: how many of the samples give the
-greedy answer (the model's own agreement with it), with every sample's answer (`answers`, None where none parses) for richer agreement
-measures. Rows are appended as they finish, so an interrupted run resumes.
+greedy answer (the model's own agreement with it), with every sample's answer (`answers`, None where none parses)
+for richer agreement measures. Rows are appended as they finish, so an interrupted run resumes.
 
 Example:
     >>> out = "runs/declared/views.jsonl"
