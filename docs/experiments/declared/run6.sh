@@ -17,7 +17,7 @@ left() { echo $((END - $(date +%s))); }
 date -u
 if [ ! -f $OUT/d6-sft/config.json ]; then
   timeout $(left) $C train cdrl --confidence stated --labels $LABELS/labels.jsonl --sft-only --sft-loss statement \
-    --model $M/shapes-base --data $OUT/pairs --max-completion-length 128 --out $OUT/d6 > $OUT/logs/train6.log 2>&1 &
+    --model $M/shapes-base --data $OUT/pairs6 --max-completion-length 128 --out $OUT/d6 > $OUT/logs/train6.log 2>&1 &
   TRAIN=$!
 fi
 $C serve $M/shapes-base --port 8301 --max-model-len 1024 --served-model-name base > $OUT/logs/serve6-base.log 2>&1 &
