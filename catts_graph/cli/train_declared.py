@@ -50,6 +50,13 @@ def add_declared_options(cdrl: argparse.ArgumentParser) -> None:
         "response is the start model's own, kept as context, so its answers stay as they were) (default: %(default)s)",
     )
     group.add_argument(
+        "--sft-anchor",
+        type=float,
+        default=1.0,
+        help="with --sft-loss statement: weight of the KL to the start model on the response's tokens, which keeps "
+        "the statement's tokens out of the responses (default: %(default)s)",
+    )
+    group.add_argument(
         "--temperature", type=float, default=0.6, help="the rollouts' sampling temperature (default: %(default)s)"
     )
     add_min_p_option(group)
@@ -89,6 +96,7 @@ def run_declared(args: argparse.Namespace) -> int:
             sft_items=args.sft_items,
             sft_learning_rate=args.sft_learning_rate,
             sft_statement_only=args.sft_loss == "statement",
+            sft_anchor=args.sft_anchor,
             noised_views=not args.clean_only,
             calibration_weight=args.calibration_weight,
             temperature=args.temperature,

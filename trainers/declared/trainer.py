@@ -217,6 +217,7 @@ def train_declared(
             learning_rate=config.sft_learning_rate,
             seed=config.seed,
             frozen=config.sft_frozen,
+            anchor=config.sft_anchor if config.sft_statement_only else 0.0,
         )
         targets = "".join(
             json.dumps({"prompt": e.messages[0].text, "target": e.answer, "loss_from": e.loss_from}) + "\n"
