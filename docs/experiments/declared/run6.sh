@@ -3,7 +3,9 @@
 # statement's tokens only (--sft-loss statement: shapes-base's own greedy responses are context, so its answers are
 # not trained on), labelled by LABELS (a folder from label_check.py or `catts data labels`), then shapes-base and
 # the new model evaluated on the same items of world seed 2, paired, as run5.sh does (greedy, majority and
-# catts-paper at N = 8; the new model with --confidence stated --elicit all).
+# catts-paper at N = 8; the new model with --confidence stated --elicit all). The warm-up: 600 steps, the KL to
+# shapes-base on the response's tokens at weight 1 (without it the statement's tokens leak into the responses); 600
+# rather than 200 steps chosen by dev_check.sh on world seed 3.
 # usage: docs/experiments/declared/run6.sh DEADLINE LABELS [TARGETS]   (e.g. 19:15 runs/declared/labels6-best "100 200")
 # The base model is evaluated while the warm-up trains; then the new model, in turns with the base up to each target
 # (a run cut at DEADLINE stays paired). Everything stops at DEADLINE. Logs and results under runs/declared.
@@ -17,7 +19,7 @@ left() { echo $((END - $(date +%s))); }
 date -u
 if [ ! -f $OUT/d6-sft/config.json ]; then
   timeout $(left) $C train cdrl --confidence stated --labels $LABELS/labels.jsonl --sft-only --sft-loss statement \
-    --model $M/shapes-base --data $OUT/pairs6 --max-completion-length 128 --out $OUT/d6 > $OUT/logs/train6.log 2>&1 &
+    --sft-anchor 1.0 --sft-steps 600 --model $M/shapes-base --data $OUT/pairs6 --max-completion-length 128 --out $OUT/d6 > $OUT/logs/train6.log 2>&1 &
   TRAIN=$!
 fi
 $C serve $M/shapes-base --port 8301 --max-model-len 1024 --served-model-name base > $OUT/logs/serve6-base.log 2>&1 &
