@@ -124,3 +124,7 @@ def test_the_warm_up_teaches_both_views_with_their_labels(pairs: Path, tmp_path:
     assert all(e.answer.count("answer confidence") == 1 for e in examples)  # the old statement stripped
     assert examples[1].images[0].tobytes() != examples[0].images[0].tobytes()  # the twin's image
     assert json.loads(json.dumps(rows[0]))["view"] == "clean"
+    assert all(e.loss_from == 0 for e in examples)  # the loss covers the whole response by default
+    alone = labelled_examples(labelled, pairs, limit=2, statement_only=True)
+    assert [e.answer for e in alone] == [e.answer for e in examples]
+    assert all(e.answer[e.loss_from :].startswith(" (answer confidence: ") for e in alone)  # the statement alone
