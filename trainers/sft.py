@@ -2,7 +2,11 @@
 
 A plain PyTorch loop (AdamW, warm-up then cosine decay, gradient clipping) over batches built by the model's own
 processor and chat template, so training sees exactly the tokens vLLM serves. The loss covers the final assistant
-answer and its end-of-turn token only. Examples come from a generator function, so synthetic worlds can draw fresh
+answer and its end-of-turn token only, or, where an example sets `loss_from`, only the answer's tail from that
+character on (e.g. a statement appended to a response the model wrote itself, the response kept as context); with
+`SFTConfig.anchor` the context answer tokens are then held to the start model's distribution by a KL term, as the
+new tokens, learned without any negative, otherwise leak into the responses themselves.
+Examples come from a generator function, so synthetic worlds can draw fresh
 data every step. The saved folder (weights, tokenizer, processor, `sft_log.jsonl`) is served by vLLM as it is.
 
 Example:
@@ -13,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import random
@@ -36,6 +41,11 @@ class SFTExample:
     images: Sequence[Image.Image]
     messages: Sequence[Message]  # text turns; images are placed in the first user turn
     answer: str
+    loss_from: int = 0  # characters of `answer` that are context only: the loss starts at answer[loss_from:]
+
+    def __post_init__(self) -> None:
+        if self.loss_from < 0 or (self.loss_from and self.loss_from >= len(self.answer)):
+            raise ValueError(f"loss_from={self.loss_from} must lie in [0, {len(self.answer)}): the loss needs a tail")
 
 
 @dataclass(frozen=True)
@@ -53,12 +63,15 @@ class SFTConfig:
     log_every: int = 20
     threads: int | None = None  # torch CPU threads; None keeps torch's default
     frozen: tuple[str, ...] = ()  # parameters whose name contains one of these stay as loaded, e.g. "visual.blocks"
+    anchor: float = 0.0  # weight of KL(start model || model) on the context answer tokens (before `loss_from`)
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError("steps and batch_size must be >= 1")
         if not 0 <= self.warmup_fraction < 1:
             raise ValueError("warmup_fraction must be in [0, 1)")
+        if self.anchor < 0:
+            raise ValueError("anchor must be >= 0")
 
 
 @dataclass
@@ -95,22 +108,61 @@ def _chat(example: SFTExample) -> list[dict[str, Any]]:
 
 
 def collate(processor: Any, batch: Sequence[SFTExample]) -> dict[str, Any]:
-    """Token ids, pixels and labels for a batch; labels cover only the final answer and its end-of-turn token."""
+    """Token ids, pixels and labels for a batch; labels cover only the final answer (from its `loss_from`
+    character on) and its end-of-turn token."""
     end = processor.tokenizer.eos_token  # "<|im_end|>" for ChatML
-    turns = [answer_turn(processor, _chat(ex), ex.answer) for ex in batch]  # (prompt, prompt + answer) as rendered
-    prompts, texts = [prompt for prompt, _ in turns], [text + end for _, text in turns]
+    chats = [_chat(ex) for ex in batch]
+    texts = [answer_turn(processor, chat, ex.answer)[1] + end for chat, ex in zip(chats, batch, strict=True)]
     images = [list(ex.images) for ex in batch] if any(ex.images for ex in batch) else None  # one list per text
     enc = processor(images=images, text=texts, padding=True, padding_side="right", return_tensors="pt")
-    prompt_lengths = [
-        len(processor(images=list(ex.images) or None, text=[p])["input_ids"][0])
-        for p, ex in zip(prompts, batch, strict=True)
-    ]
     labels = enc["input_ids"].clone()  # (B, L)
-    for i, n_prompt in enumerate(prompt_lengths):
-        labels[i, :n_prompt] = -100  # no loss on the prompt
+    context = enc["attention_mask"].clone() * 0  # (B, L) 1 where a token is the answer's context part
+    for i, (chat, ex) in enumerate(zip(chats, batch, strict=True)):
+        ids = enc["input_ids"][i].tolist()
+        n_context = _context_length(processor, chat, ex, ids)
+        labels[i, :n_context] = -100  # no loss on the prompt and the answer's context part
+        if ex.loss_from:
+            prompt = answer_turn(processor, chat, ex.answer)[0]
+            context[i, _shared_length(processor, ex, prompt, ids) : n_context] = 1
     labels[enc["attention_mask"] == 0] = -100  # (B, L) no loss on padding
     enc["labels"] = labels
+    enc["answer_context"] = context
     return dict(enc)
+
+
+def _context_length(processor: Any, chat: list[dict[str, Any]], example: SFTExample, ids: list[int]) -> int:
+    """Tokens of `ids` (the whole rendered example) before the loss starts: the prompt, and the answer's first
+    `loss_from` characters."""
+    if example.loss_from:
+        context = answer_turn(processor, chat, example.answer[: example.loss_from])[1]
+    else:
+        context = answer_turn(processor, chat, example.answer)[0]  # the generation prompt
+    return _shared_length(processor, example, context, ids)
+
+
+def _shared_length(processor: Any, example: SFTExample, text: str, ids: list[int]) -> int:
+    """How many leading tokens `text` (a prefix of the example's rendering) shares with `ids`: a token that merges
+    across the boundary counts to the part after it, so it is learned rather than skipped."""
+    prefix = processor(images=list(example.images) or None, text=[text])["input_ids"][0]
+    shared = 0
+    for a, b in zip(prefix, ids, strict=False):
+        if int(a) != b:
+            break
+        shared += 1
+    return shared
+
+
+def anchor_kl(logits: Any, reference_logits: Any, context: Any) -> Any:
+    """Mean KL(reference || model) of the next-token distributions that predict the context tokens (B, L) marks;
+    0 where none are marked."""
+    import torch
+
+    predicts = context[:, 1:].bool()  # (B, L-1) position t predicts token t + 1
+    if not predicts.any():
+        return logits.sum() * 0.0
+    log_p = torch.log_softmax(logits[:, :-1][predicts].float(), dim=-1)  # (T, V)
+    log_q = torch.log_softmax(reference_logits[:, :-1][predicts].float(), dim=-1)  # (T, V)
+    return (log_q.exp() * (log_q - log_p)).sum(-1).mean()
 
 
 def load_for_training(model_dir: str | Path, config: SFTConfig) -> tuple[Any, Any, random.Random]:
@@ -153,6 +205,9 @@ def sft_train(
         lr=config.learning_rate,
         betas=(0.9, 0.98),
     )
+    reference = None
+    if config.anchor > 0:  # the start model, frozen: the answers' context tokens are held to its distribution
+        reference = copy.deepcopy(model).eval().requires_grad_(False)
     stream = examples(rng)
     log: list[dict[str, float]] = []
     ema = math.nan
@@ -163,7 +218,13 @@ def sft_train(
         enc = collate(processor, batch)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, config)
-        loss = model(**enc).loss  # mean cross-entropy over answer tokens
+        context = enc.pop("answer_context")  # (B, L)
+        out = model(**enc)
+        loss = out.loss  # mean cross-entropy over answer tokens
+        if reference is not None:
+            with torch.no_grad():
+                reference_logits = reference(**{k: v for k, v in enc.items() if k != "labels"}).logits
+            loss = loss + config.anchor * anchor_kl(out.logits, reference_logits, context)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_([p for _, p in trained], config.grad_clip)
@@ -196,9 +257,11 @@ def warm_up(
     learning_rate: float,
     seed: int,
     frozen: tuple[str, ...] = (),
+    anchor: float = 0.0,
 ) -> Path:
     """A GRPO run's SFT warm-up (a short cosine schedule, 2% warm-up) into ``OUT-sft``, the parameters named by
-    `frozen` kept as loaded; returns that folder."""
+    `frozen` kept as loaded, `anchor` weighing the KL to the start model on context answer tokens; returns that
+    folder."""
     config = SFTConfig(
         steps=steps,
         batch_size=batch_size,
@@ -206,6 +269,7 @@ def warm_up(
         warmup_fraction=0.02,
         seed=seed,
         frozen=frozen,
+        anchor=anchor,
     )
     out = Path(out_dir)
     return sft_train(model_dir, examples, out.with_name(out.name + "-sft"), config).out_dir

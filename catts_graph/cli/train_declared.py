@@ -21,7 +21,7 @@ right clean answer, a statement that matches the answer's correctness (1 - Brier
 statement below the one the policy declares for the same response on the clean image (alpha*tanh(beta*(C-C'))).
 Log: OUT/declared_log.jsonl (rewards/<name>/mean, declared/declares, declared/confidence, declared/noised_drop).
 With --labels (from `catts data labels`) the warm-up teaches both views of each pair with their labels instead;
---sft-only stops after the warm-up.
+--sft-loss statement puts its loss on the statement alone; --sft-only stops after the warm-up.
 """
 
 
@@ -41,6 +41,20 @@ def add_declared_options(cdrl: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--sft-learning-rate", type=float, default=3e-4, help="the warm-up's peak learning rate (default: %(default)s)"
+    )
+    group.add_argument(
+        "--sft-loss",
+        choices=["response", "statement"],
+        default="response",
+        help="what the warm-up's loss covers: the whole response with its statement, or the statement alone (the "
+        "response is the start model's own, kept as context, so its answers stay as they were) (default: %(default)s)",
+    )
+    group.add_argument(
+        "--sft-anchor",
+        type=float,
+        default=1.0,
+        help="with --sft-loss statement: weight of the KL to the start model on the response's tokens, which keeps "
+        "the statement's tokens out of the responses (default: %(default)s)",
     )
     group.add_argument(
         "--temperature", type=float, default=0.6, help="the rollouts' sampling temperature (default: %(default)s)"
@@ -81,6 +95,8 @@ def run_declared(args: argparse.Namespace) -> int:
             sft_steps=args.sft_steps,
             sft_items=args.sft_items,
             sft_learning_rate=args.sft_learning_rate,
+            sft_statement_only=args.sft_loss == "statement",
+            sft_anchor=args.sft_anchor,
             noised_views=not args.clean_only,
             calibration_weight=args.calibration_weight,
             temperature=args.temperature,

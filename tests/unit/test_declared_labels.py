@@ -54,6 +54,7 @@ def test_each_view_is_answered_greedily_and_sampled_and_k_counts_the_agreeing_sa
     clean, noised = rows
     assert clean["correct"] and not noised["correct"]
     assert (clean["k"], noised["k"], clean["n"]) == (1, 2, 4)
+    assert len(clean["answers"]) == 4 and clean["answers"].count(None) == 1  # each sample's answer, kept
     assert noised["image"] == records[0]["noised_image"] and len(clean["signals"]) == 3
     sampled = [c.params for c in model.calls if c.params is not None and c.params.temperature > 0]
     assert len(sampled) == 2 and all(p.n == 4 and p.temperature == 1.0 for p in sampled)
@@ -123,3 +124,7 @@ def test_the_warm_up_teaches_both_views_with_their_labels(pairs: Path, tmp_path:
     assert all(e.answer.count("answer confidence") == 1 for e in examples)  # the old statement stripped
     assert examples[1].images[0].tobytes() != examples[0].images[0].tobytes()  # the twin's image
     assert json.loads(json.dumps(rows[0]))["view"] == "clean"
+    assert all(e.loss_from == 0 for e in examples)  # the loss covers the whole response by default
+    alone = labelled_examples(labelled, pairs, limit=2, statement_only=True)
+    assert [e.answer for e in alone] == [e.answer for e in examples]
+    assert all(e.answer[e.loss_from :].startswith(" (answer confidence: ") for e in alone)  # the statement alone

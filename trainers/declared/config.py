@@ -26,6 +26,16 @@ class DeclaredCDRLConfig(CDRLConfig):
         default=("visual.", "vision_tower.", "vision_model.", "multi_modal_projector."),
         metadata={"help": "parameter-name parts the warm-up keeps as loaded (the common families' vision towers)"},
     )
+    sft_statement_only: bool = field(
+        default=False,
+        metadata={"help": "the warm-up's loss on the statement's tokens only: the start model's response is context, "
+                  "so its answers stay its own (False: on the whole response and statement)"},
+    )  # fmt: skip
+    sft_anchor: float = field(
+        default=1.0,
+        metadata={"help": "with sft_statement_only: weight of the KL to the start model on the response's tokens, "
+                  "which keeps the statement's tokens out of the responses (without it they leak in: run 6)"},
+    )  # fmt: skip
     noised_views: bool = field(
         default=True,
         metadata={"help": "roll out on the noised twins too (one row per pair and view): the calibration reward "
@@ -44,5 +54,7 @@ class DeclaredCDRLConfig(CDRLConfig):
             raise ValueError("sft_items must be >= 2: the warm-up fits a score on right and wrong answers")
         if self.sft_learning_rate <= 0:
             raise ValueError("sft_learning_rate must be > 0 (sft_steps = 0 skips the warm-up)")
+        if self.sft_anchor < 0:
+            raise ValueError("sft_anchor must be >= 0")
         if self.calibration_weight < 0:
             raise ValueError("calibration_weight must be >= 0")

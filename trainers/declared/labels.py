@@ -4,7 +4,8 @@ warm-up's labels (docs/method.md section 9.5; `trainers.declared.label_fit` turn
 For each pair and view (the clean image, and its twin with the evidence destroyed), the model answers once greedily
 and `samples` times at the graph's temperature. A view's row keeps the greedy response (the warm-up's target text),
 whether it is right, its signals (`trainers.declared.warmup.SIGNALS`), and `k`: how many of the samples give the
-greedy answer (the model's own agreement with it). Rows are appended as they finish, so an interrupted run resumes.
+greedy answer (the model's own agreement with it), with every sample's answer (`answers`, None where none parses)
+for richer agreement measures. Rows are appended as they finish, so an interrupted run resumes.
 
 Example:
     >>> out = "runs/declared/views.jsonl"
@@ -74,7 +75,7 @@ async def view_row(
     )
     text = greedy[0].text
     answer = extract_answer(text, answer_type=answer_type, choices=choices)
-    agree = [extract_answer(s.text, answer_type=answer_type, choices=choices) == answer for s in drawn]
+    answers = [extract_answer(s.text, answer_type=answer_type, choices=choices) for s in drawn]
     return {
         "id": record["id"],
         "view": view,
@@ -86,8 +87,9 @@ async def view_row(
         "greedy": text,
         "correct": is_correct(text, record["answer"], answer_type, choices),
         "signals": signals(greedy[0]),
-        "k": sum(agree) if answer is not None else 0,
+        "k": sum(a == answer for a in answers) if answer is not None else 0,
         "n": len(drawn),
+        "answers": answers,
     }
 
 

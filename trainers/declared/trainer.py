@@ -195,11 +195,18 @@ def train_declared(
     if config.sft_steps > 0:
         if labels is None:
             examples, fit = declared_examples(
-                model_dir, pairs_dir, config.sft_items, config.max_completion_length, config.confidence_top_k
+                model_dir,
+                pairs_dir,
+                config.sft_items,
+                config.max_completion_length,
+                config.confidence_top_k,
+                statement_only=config.sft_statement_only,
             )
             fit_json = fit.to_json()
         else:
-            examples = labelled_examples(read_rows(labels), pairs_dir, config.sft_items)
+            examples = labelled_examples(
+                read_rows(labels), pairs_dir, config.sft_items, statement_only=config.sft_statement_only
+            )
             fit_json = (Path(labels).parent / LABEL_FIT_FILE).read_text()
         start = warm_up(
             model_dir,
@@ -210,8 +217,12 @@ def train_declared(
             learning_rate=config.sft_learning_rate,
             seed=config.seed,
             frozen=config.sft_frozen,
+            anchor=config.sft_anchor if config.sft_statement_only else 0.0,
         )
-        targets = "".join(json.dumps({"prompt": e.messages[0].text, "target": e.answer}) + "\n" for e in examples)
+        targets = "".join(
+            json.dumps({"prompt": e.messages[0].text, "target": e.answer, "loss_from": e.loss_from}) + "\n"
+            for e in examples
+        )
         (start / "declared_targets.jsonl").write_text(targets)  # what the warm-up taught, to inspect
         (start / SCORE_FILE).write_text(fit_json)
     if not grpo:

@@ -6,7 +6,9 @@ say about that response (`SIGNALS`: exp mean log-prob, the answer span's probabi
 NMLP scaled to about [0, 1]), fitted on the same greedy responses, so every statement starts as a calibrated
 estimate of the model's own accuracy; the warm-up teaches the format and that estimate, GRPO then improves it.
 With a labels file (`catts data labels`, `trainers.declared.label_fit`) the warm-up instead teaches both views of
-every pair, each greedy response with its label (`labelled_examples`).
+every pair, each greedy response with its label (`labelled_examples`). With `statement_only` the loss covers the
+statement alone (`statement_example`): the response is the start model's own, kept as context, so the warm-up
+teaches what to state without moving what the model answers.
 
 Example:
     >>> fit = fit_answer_score([[0.9, 0.9, 0.8], [0.3, 0.2, 0.4]] * 4, [True, False] * 4)
@@ -101,21 +103,40 @@ def greedy_answers(
     return out
 
 
+def statement_example(
+    record: dict[str, Any], pairs_dir: str | Path, response: str, score: float, *, statement_only: bool = False
+) -> SFTExample:
+    """One warm-up example: the record's image and question, `response` with `score`'s level declared after it;
+    with `statement_only` the loss starts where the statement does (the response is context only)."""
+    response = response.rstrip()
+    target = with_answer_statement(response, score)
+    image = load_image(str(Path(pairs_dir) / record["image"]))
+    prompt = [Message.user(question_prompt(record["question"], record.get("choices")))]
+    return SFTExample([image], prompt, target, loss_from=len(response) if statement_only and response else 0)
+
+
 def declared_examples(
-    model_dir: str | Path, pairs_dir: str | Path, limit: int, max_tokens: int, top_k: int
+    model_dir: str | Path,
+    pairs_dir: str | Path,
+    limit: int,
+    max_tokens: int,
+    top_k: int,
+    *,
+    statement_only: bool = False,
 ) -> tuple[list[SFTExample], AnswerScore]:
     """The warm-up's examples (each greedy response with the level of its fitted score declared) and the fit."""
     answers = greedy_answers(model_dir, pairs_dir, limit, max_tokens, top_k)
     fit = fit_answer_score([signals(s) for _, s, _ in answers], [right for _, _, right in answers])
-    examples = []
-    for r, sample, _ in answers:
-        target = with_answer_statement(sample.text.rstrip(), fit.score(signals(sample)))
-        image = load_image(str(Path(pairs_dir) / r["image"]))
-        examples.append(SFTExample([image], [Message.user(question_prompt(r["question"], r.get("choices")))], target))
+    examples = [
+        statement_example(r, pairs_dir, sample.text, fit.score(signals(sample)), statement_only=statement_only)
+        for r, sample, _ in answers
+    ]
     return examples, fit
 
 
-def labelled_examples(rows: Sequence[dict[str, Any]], pairs_dir: str | Path, limit: int) -> list[SFTExample]:
+def labelled_examples(
+    rows: Sequence[dict[str, Any]], pairs_dir: str | Path, limit: int, *, statement_only: bool = False
+) -> list[SFTExample]:
     """The warm-up's examples from a labels file's rows (`catts data labels`: both views of each pair, each greedy
     response with its `label` declared), of the first `limit` pairs."""
     pairs: set[str] = set()
@@ -124,7 +145,6 @@ def labelled_examples(rows: Sequence[dict[str, Any]], pairs_dir: str | Path, lim
         if r["id"] not in pairs and len(pairs) >= limit:
             continue
         pairs.add(r["id"])
-        target = with_answer_statement(strip_statements(r["greedy"]).rstrip(), r["label"])
-        image = load_image(str(Path(pairs_dir) / r["image"]))
-        examples.append(SFTExample([image], [Message.user(question_prompt(r["question"], r.get("choices")))], target))
+        response = strip_statements(r["greedy"])
+        examples.append(statement_example(r, pairs_dir, response, r["label"], statement_only=statement_only))
     return examples
