@@ -140,6 +140,7 @@ async def run_catts(
         "drawn": len(out["samples"]),
         "confidence_source": out["settings"]["confidence"]["source"],  # what the votes weighed
         "statements": statement_counts(out["samples"]),  # where the samples' statements came from
+        "self_check": _self_check_record(out.get("self_check")),  # each candidate's scores and the pick
     }
     if config.routing.policy == "sequential":  # every draw it could have made, for `catts calibrate`
         source = out["settings"]["confidence"]["source"]
@@ -148,3 +149,11 @@ async def run_catts(
         asked = out.get("expert_answer")
         recorded["expert"] = None if asked is None else asked["answer"]  # the rule's expert vote
     return CattsRun(prediction, wall_s, n_used, recorded)
+
+
+def _self_check_record(record: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The self-check's record as a results line keeps it: the pick and each candidate's log-probs and plausibility,
+    without the noise settings (the run's settings hold them)."""
+    if record is None:
+        return None
+    return {key: value for key, value in record.items() if key != "noise"}

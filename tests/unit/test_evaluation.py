@@ -167,6 +167,20 @@ def test_a_failing_expert_is_recorded_and_warned_about(tmp_path: Path) -> None:
     assert degraded_warnings([{**line, "fallbacks": []} for line in lines]) == []
 
 
+def test_a_catts_line_keeps_the_self_checks_scores_and_pick(tmp_path: Path) -> None:
+    items = load_benchmark("shapes", limit=1).items
+    model = ScriptedModel([("\\boxed{1}", 6.0), ("\\boxed{2}", 2.0)], greedy="\\boxed{1}", score_fn=lambda m, a: -1.0)
+    results = ResultsFile(tmp_path / "results.jsonl")
+    settings = EvalSettings(("catts-paper", "majority"), (2,), CATTSConfig())
+    asyncio.run(run_evaluation(model, ScriptedExpert(), items, settings, results))
+    lines = {line["method"]: line for line in results.read()}
+    record = lines["catts-paper"]["self_check"]
+    assert record["picked"] in {"1", "2"} and "noise" not in record  # the run's settings hold the noise
+    assert {c["answer"] for c in record["candidates"]} == {"1", "2"}
+    assert all({"logp_clean", "logp_noised", "logp_sequence", "plausible"} <= set(c) for c in record["candidates"])
+    assert "self_check" not in lines["majority"]
+
+
 def test_eval_reads_the_declared_confidence_of_a_model_that_states_one(tmp_path: Path) -> None:
     items = load_benchmark("shapes", limit=2).items
     stated = "\\boxed{1} (answer confidence: 3/10)"
