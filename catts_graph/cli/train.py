@@ -17,6 +17,7 @@ examples:
   catts train sft --role base --out models/shapes-base
   catts train sft --role expert --init models/shapes-base --out models/shapes-expert   # its two stages
   catts train sft --role expert --init models/shapes-expert --out models/expert-more --steps 1800 --seed 3
+  catts train sft --role self --init models/shapes-expert --out models/shapes-self --steps 400 --seed 3   # own expert
   catts train sft --role smoke --out models/smoke --steps 200          # format-only smoke model
   catts train sft --role grounded --init models/shapes-base --out models/grounded-sft  # grounding's SFT start
 
@@ -36,10 +37,14 @@ def register(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sft.add_argument(
-        "--role", choices=["base", "expert", "grounded", "smoke"], required=True, help="which model to train"
+        "--role",
+        choices=["base", "expert", "self", "grounded", "smoke"],
+        required=True,
+        help="which model to train (self: every role, the base's re-answer included, so one model can be its own "
+        "expert)",
     )
     sft.add_argument("--out", type=Path, required=True, help="output model folder")
-    sft.add_argument("--init", type=Path, help="starting model folder (required for --role expert and grounded)")
+    sft.add_argument("--init", type=Path, help="starting model folder (required for --role expert, self and grounded)")
     sft.add_argument(
         "--steps",
         type=int,
@@ -154,18 +159,21 @@ SMOKE_STEPS = 200  # base and expert defaults are their recipes' (BASE_STEPS, EX
 def run_sft(args: argparse.Namespace) -> int:
     if args.steps is not None and args.steps < 1:
         raise InvalidInputError("--steps must be at least 1.")
-    if args.role in ("expert", "grounded") and (args.init is None or not (args.init / "config.json").is_file()):
+    if args.role in ("expert", "self", "grounded") and (
+        args.init is None or not (args.init / "config.json").is_file()
+    ):
         raise InvalidInputError(f"--role {args.role} needs --init pointing at a trained base model folder.")
     with needs_train_extra():
         from trainers.plots import plot_loss
         from trainers.shapes.models import EXPERT_STAGES, train_base, train_expert, train_grounded_start
+        from trainers.shapes.roles import EXPERT_MIX, SELF_MIX
         from trainers.shapes.smoke import make_smoke_model
     seed = {} if args.seed is None else {"seed": args.seed}
-    if args.role == "expert":
+    if args.role in ("expert", "self"):
         stages = EXPERT_STAGES
         if args.steps is not None or args.seed is not None:  # one stage, e.g. to train an expert further
             stages = ((args.steps or EXPERT_STAGES[0][0], 1 if args.seed is None else args.seed),)
-        result = train_expert(args.init, args.out, stages=stages)
+        result = train_expert(args.init, args.out, stages=stages, mix=SELF_MIX if args.role == "self" else EXPERT_MIX)
     elif args.role == "grounded":
         steps = {} if args.steps is None else {"steps": args.steps}
         result = train_grounded_start(args.init, args.out, **steps, **seed)

@@ -131,6 +131,7 @@ def test_train_sft_argument_errors(tmp_path: Path) -> None:
             "--sft-steps",
         ),
         (["train", "sft", "--role", "grounded", "--out", "OUT"], "--init"),
+        (["train", "sft", "--role", "self", "--out", "OUT"], "--init"),
     ],
 )
 def test_new_option_errors_exit_2_without_traceback(

@@ -11,6 +11,7 @@ from nodes.prompts import critic_prompt, question_prompt
 from trainers.shapes.roles import (
     CORRECT,
     EXPERT_MIX,
+    SELF_MIX,
     answer_example,
     critic_example,
     planner_example,
@@ -78,3 +79,11 @@ def test_role_stream_keeps_one_role_per_block() -> None:
     for start in range(0, 80, 4):
         assert len({role_of(e) for e in examples[start : start + 4]}) == 1
     assert len({role_of(e) for e in examples}) >= 3  # several roles over the stream
+
+
+def test_a_model_that_is_its_own_expert_learns_every_role_the_graph_asks_of_it() -> None:
+    stream = role_stream(SELF_MIX, block=1)(random.Random(0))
+    roles = {role_of(next(stream)) for _ in range(300)}
+    reanswer, voter, critic, one_turn = (3, False, False), (1, True, False), (1, False, True), (1, False, False)
+    assert roles == {reanswer, voter, critic, one_turn}  # one turn: the answer and the planner
+    assert set(SELF_MIX) == set(EXPERT_MIX) | {"reanswer"}  # the expert's mix forgets the re-answer

@@ -31,7 +31,7 @@ from pathlib import Path
 from catts_graph.shapes.bundled import BASE_MODEL, bundled_model
 from catts_graph.shapes.tiny_vlm import TinyVLMSpec, make_tiny_model
 from trainers.sft import SFTConfig, SFTResult, sft_train
-from trainers.shapes.roles import BASE_MIX, EXPERT_MIX, GROUNDED_MIX, role_stream
+from trainers.shapes.roles import BASE_MIX, EXPERT_MIX, GROUNDED_MIX, Role, role_stream
 from trainers.shapes.vision import pretrain_vision
 
 SHAPES_SPEC = TinyVLMSpec(
@@ -89,9 +89,11 @@ def train_expert(
     out_dir: str | Path,
     *,
     stages: Sequence[tuple[int, int]] = EXPERT_STAGES,
+    mix: dict[str, tuple[Role, float]] = EXPERT_MIX,
     progress: bool = True,
 ) -> SFTResult:
-    """Continue from the base model on answering plus the expert roles, one warm restart per `(steps, seed)` stage.
+    """Continue from the base model on answering plus the expert roles (`mix`), one warm restart per `(steps, seed)`
+    stage (`trainers.shapes.roles.SELF_MIX` adds the base model's re-answer: a model that is its own expert).
 
     Each stage is a fresh cosine schedule from lr 1e-3 on fresh role data (its seed), with the base model's pretrained
     vision tower kept frozen (`VISION_FROZEN`); the log in `out_dir` covers all stages (`stage` per row, steps and
@@ -112,7 +114,7 @@ def train_expert(
             seed=seed,
             frozen=VISION_FROZEN,
         )
-        result = sft_train(start, role_stream(EXPERT_MIX, block=BATCH_SIZE), stage_dir, config, progress=progress)
+        result = sft_train(start, role_stream(mix, block=BATCH_SIZE), stage_dir, config, progress=progress)
         log += [
             {**row, "stage": index, "step": row["step"] + done_steps, "seconds": row["seconds"] + seconds}
             for row in result.log

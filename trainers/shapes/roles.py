@@ -6,6 +6,8 @@
 - `voter`: candidate answers -> what the expert sees, then ``answer: 1.00`` for the answer it sees (expert). Seeing
   first makes it commit: its vote follows its own reading of the image, as its answers do.
 - `planner`: the question -> the module order (expert).
+- `SELF_MIX`: every role above in one model, so that it can be its own expert (the expert's mix forgets the
+  re-answer, which the graph asks of the base model).
 - `grounded_answer`, `grounded_reanswer`: the same two base roles in the grounded format (`nodes.grounding`):
   caption, the evidence boxes in the model's input frame, answer (the grounded model).
 
@@ -125,6 +127,13 @@ GROUNDED_MIX: dict[str, tuple[Role, float]] = {
 EXPERT_MIX: dict[str, tuple[Role, float]] = {
     "answer": (answer_example, 0.5),
     "critic": (critic_example, 0.25),
+    "voter": (voter_example, 0.2),
+    "planner": (planner_example, 0.05),
+}
+SELF_MIX: dict[str, tuple[Role, float]] = {  # one model that is its own expert: every role, the base's included
+    "answer": (answer_example, 0.45),
+    "reanswer": (reanswer_example, 0.1),
+    "critic": (critic_example, 0.2),
     "voter": (voter_example, 0.2),
     "planner": (planner_example, 0.05),
 }
