@@ -20,6 +20,7 @@ examples:
   catts train sft --role self --init models/shapes-expert --out models/shapes-self --steps 400 --seed 3   # own expert
   catts train sft --role smoke --out models/smoke --steps 200          # format-only smoke model
   catts train sft --role grounded --init models/shapes-base --out models/grounded-sft  # grounding's SFT start
+  catts train sft --role grounded --init models/shapes-base --out models/grounded-loc --location-bins 56
 
 Training logs go to OUT/sft_log.jsonl (loss, learning rate, time) and a loss curve to OUT/loss.png. How long each
 takes on a CPU: docs/experiments/timing.md.
@@ -52,6 +53,13 @@ def register(sub: Any) -> None:
         "1800 steps with seeds 1 and 2; --steps or --seed makes it one stage, e.g. to continue from an expert)",
     )
     sft.add_argument("--seed", type=int, help="seed (default: the one the bundled model used)")
+    sft.add_argument(
+        "--location-bins",
+        type=int,
+        metavar="B",
+        help="--role grounded only: add B location tokens <loc_0>..<loc_B-1> to the model and write boxes with them "
+        "(serve and evaluate it with --box-frame normalized:B-1)",
+    )
     sft.set_defaults(handler=run_sft)
     clip = train_sub.add_parser(
         "clip",
@@ -163,6 +171,8 @@ def run_sft(args: argparse.Namespace) -> int:
         args.init is None or not (args.init / "config.json").is_file()
     ):
         raise InvalidInputError(f"--role {args.role} needs --init pointing at a trained base model folder.")
+    if args.location_bins is not None and (args.role != "grounded" or args.location_bins < 2):
+        raise InvalidInputError("--location-bins needs --role grounded and at least 2 bins.")
     with needs_train_extra():
         from trainers.plots import plot_loss
         from trainers.shapes.models import EXPERT_STAGES, train_base, train_expert, train_grounded_start
@@ -176,7 +186,7 @@ def run_sft(args: argparse.Namespace) -> int:
         result = train_expert(args.init, args.out, stages=stages, mix=SELF_MIX if args.role == "self" else EXPERT_MIX)
     elif args.role == "grounded":
         steps = {} if args.steps is None else {"steps": args.steps}
-        result = train_grounded_start(args.init, args.out, **steps, **seed)
+        result = train_grounded_start(args.init, args.out, **steps, **seed, location_bins=args.location_bins)
     elif args.role == "base":
         steps = {} if args.steps is None else {"steps": args.steps}
         result = train_base(args.out, **steps, **seed)

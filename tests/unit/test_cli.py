@@ -132,6 +132,7 @@ def test_train_sft_argument_errors(tmp_path: Path) -> None:
         ),
         (["train", "sft", "--role", "grounded", "--out", "OUT"], "--init"),
         (["train", "sft", "--role", "self", "--out", "OUT"], "--init"),
+        (["train", "sft", "--role", "base", "--out", "OUT", "--location-bins", "56"], "--role grounded"),
     ],
 )
 def test_new_option_errors_exit_2_without_traceback(

@@ -31,7 +31,8 @@ from pathlib import Path
 from catts_graph.shapes.bundled import BASE_MODEL, bundled_model
 from catts_graph.shapes.tiny_vlm import TinyVLMSpec, make_tiny_model
 from trainers.sft import SFTConfig, SFTResult, sft_train
-from trainers.shapes.roles import BASE_MIX, EXPERT_MIX, GROUNDED_MIX, Role, role_stream
+from trainers.shapes.location import add_location_tokens
+from trainers.shapes.roles import BASE_MIX, EXPERT_MIX, Role, grounded_mix, role_stream
 from trainers.shapes.vision import pretrain_vision
 
 SHAPES_SPEC = TinyVLMSpec(
@@ -134,17 +135,22 @@ def train_grounded_start(
     *,
     steps: int = GROUNDED_STEPS,
     vision_steps: int = 0,
+    location_bins: int | None = None,
     seed: int = 3,
     progress: bool = True,
 ) -> SFTResult:
     """The grounded model's SFT warm-up, the start that GRPO with the grounding rewards improves on: the base model
-    trained on the grounded roles (`GROUNDED_MIX`) with its vision tower frozen (the bundled `shapes-grounded`).
+    trained on the grounded roles (`grounded_mix`) with its vision tower frozen (the bundled `shapes-grounded`).
 
     With `vision_steps` the tower first learns where each token and its object are (`pretrain_vision(where=True)`;
     its log is kept in `out_dir` as `vision_log.jsonl`): the lab notebook's second design, which did not help
-    (docs/experiments/grounding.md).
+    (docs/experiments/grounding.md). With `location_bins` the model first gains that many location tokens
+    (`trainers.shapes.location`) and writes its boxes with them: the third design.
     """
     start = Path(base_dir)
+    if location_bins is not None:
+        out = Path(out_dir)
+        start = add_location_tokens(start, out.with_name(out.name + "-loc"), bins=location_bins)
     if vision_steps:
         vision = SFTConfig(steps=vision_steps, batch_size=BATCH_SIZE, learning_rate=5e-4, seed=seed)
         out = Path(out_dir)
@@ -154,7 +160,9 @@ def train_grounded_start(
     config = SFTConfig(
         steps=steps, batch_size=BATCH_SIZE, learning_rate=1e-3, warmup_fraction=0.02, seed=seed, frozen=VISION_FROZEN
     )
-    result = sft_train(start, role_stream(GROUNDED_MIX, block=BATCH_SIZE), out_dir, config, progress=progress)
+    result = sft_train(
+        start, role_stream(grounded_mix(location_bins), block=BATCH_SIZE), out_dir, config, progress=progress
+    )
     if vision_steps:
         for name in ("vision_log.jsonl", "vision_config.json"):
             shutil.copy(start / name, Path(out_dir) / name)

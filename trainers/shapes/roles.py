@@ -9,7 +9,8 @@
 - `SELF_MIX`: every role above in one model, so that it can be its own expert (the expert's mix forgets the
   re-answer, which the graph asks of the base model).
 - `grounded_answer`, `grounded_reanswer`: the same two base roles in the grounded format (`nodes.grounding`):
-  caption, the evidence boxes in the model's input frame, answer (the grounded model).
+  caption, the evidence boxes in the model's input frame (or as location tokens, `grounded_mix(bins)`), answer
+  (the grounded model).
 
 Wrong proposals are drawn the way a weak model errs: a count off by one or two, or another colour.
 """
@@ -18,10 +19,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator
+from functools import partial
 
 from catts_graph.shapes.bundled import BUNDLED_BOX_FRAME
 from catts_graph.shapes.world import COLORS, ShapesItem, make_item
-from nodes.grounding import as_box, grounded_response
+from nodes.grounding import BoxFrame, as_box, grounded_response
 from nodes.prompts import (
     critic_prompt,
     grounded_prompt,
@@ -74,24 +76,29 @@ def reanswer_example(item: ShapesItem, rng: random.Random) -> SFTExample:
     return SFTExample([item.render()], messages, item.target)
 
 
-def grounded_target(item: ShapesItem, answer: str | None = None) -> str:
-    """The grounded reference response (boxes in the bundled models' input frame), arguing for `answer` if given."""
-    boxes = BUNDLED_BOX_FRAME.from_image([as_box(b) for b in item.evidence_boxes], item.size, item.size)
-    return grounded_response(item.caption, boxes, item.answer if answer is None else answer)
+def grounded_target(item: ShapesItem, answer: str | None = None, *, bins: int | None = None) -> str:
+    """The grounded reference response, arguing for `answer` if given: boxes in the bundled models' input frame, or
+    with `bins` as location tokens on a `bins` x `bins` grid (`BoxFrame.location_bins`)."""
+    frame = BUNDLED_BOX_FRAME if bins is None else BoxFrame.location_bins(bins)
+    boxes = frame.from_image([as_box(b) for b in item.evidence_boxes], item.size, item.size)
+    return grounded_response(
+        item.caption, boxes, item.answer if answer is None else answer, location_tokens=bins is not None
+    )
 
 
-def grounded_answer_example(item: ShapesItem, rng: random.Random) -> SFTExample:
-    return SFTExample([item.render()], [Message.user(grounded_prompt(item.question))], grounded_target(item))
+def grounded_answer_example(item: ShapesItem, rng: random.Random, bins: int | None = None) -> SFTExample:
+    target = grounded_target(item, bins=bins)
+    return SFTExample([item.render()], [Message.user(grounded_prompt(item.question))], target)
 
 
-def grounded_reanswer_example(item: ShapesItem, rng: random.Random) -> SFTExample:
+def grounded_reanswer_example(item: ShapesItem, rng: random.Random, bins: int | None = None) -> SFTExample:
     proposed = item.answer if rng.random() < 0.4 else wrong_answer(item, rng)
     messages = [
         Message.user(grounded_prompt(item.question)),
-        Message.assistant(grounded_target(item, proposed)),
+        Message.assistant(grounded_target(item, proposed, bins=bins)),
         Message.user(reanswer_prompt(critique_of(item, proposed), grounded=True)),
     ]
-    return SFTExample([item.render()], messages, grounded_target(item))
+    return SFTExample([item.render()], messages, grounded_target(item, bins=bins))
 
 
 def critic_example(item: ShapesItem, rng: random.Random) -> SFTExample:
@@ -120,10 +127,17 @@ def planner_example(item: ShapesItem, rng: random.Random) -> SFTExample:
 
 Role = Callable[[ShapesItem, random.Random], SFTExample]
 BASE_MIX: dict[str, tuple[Role, float]] = {"answer": (answer_example, 0.85), "reanswer": (reanswer_example, 0.15)}
-GROUNDED_MIX: dict[str, tuple[Role, float]] = {
-    "grounded_answer": (grounded_answer_example, 0.85),
-    "grounded_reanswer": (grounded_reanswer_example, 0.15),
-}
+
+
+def grounded_mix(bins: int | None = None) -> dict[str, tuple[Role, float]]:
+    """The grounded roles, boxes written in the bundled frame or, with `bins`, as location tokens."""
+    return {
+        "grounded_answer": (partial(grounded_answer_example, bins=bins), 0.85),
+        "grounded_reanswer": (partial(grounded_reanswer_example, bins=bins), 0.15),
+    }
+
+
+GROUNDED_MIX = grounded_mix()
 EXPERT_MIX: dict[str, tuple[Role, float]] = {
     "answer": (answer_example, 0.5),
     "critic": (critic_example, 0.25),
