@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from catts_graph.evaluation.logistic import logistic_fit, logistic_predict
 from catts_graph.evaluation.metrics import auroc, ece
 from nodes.errors import InvalidInputError
 from nodes.steps import MISSING_SIGNAL, SIGNALS
@@ -50,18 +51,8 @@ def fit_steps(rows: Sequence[Sequence[Any]]) -> StepFit:
     correct = np.array([float(row[-1]) for row in judged])  # (S,)
     used = [j for j in range(k) if np.isfinite(values[:, j]).any()]
     x = np.where(np.isfinite(values[:, used]), values[:, used], MISSING_SIGNAL)  # (S, K)
-    design = np.concatenate([np.ones((len(x), 1)), x], axis=1)  # (S, K+1) bias column first
-    penalty = L2 * np.diag([0.0] + [1.0] * len(used))  # (K+1, K+1) the bias is not penalised
-    theta = np.zeros(design.shape[1])  # (K+1,)
-    for _ in range(NEWTON_STEPS):
-        p = 1 / (1 + np.exp(-(design @ theta)))  # (S,)
-        gradient = design.T @ (p - correct) + penalty @ theta  # (K+1,)
-        hessian = design.T @ (design * (p * (1 - p))[:, None]) + penalty + 1e-9 * np.eye(len(theta))  # (K+1, K+1)
-        step = np.linalg.solve(hessian, gradient)  # (K+1,)
-        theta -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    fitted = 1 / (1 + np.exp(-(design @ theta)))  # (S,)
+    theta = logistic_fit(x, correct, l2=L2, max_steps=NEWTON_STEPS)  # (K+1,) bias first
+    fitted = logistic_predict(theta, x)  # (S,)
     recorded = [float(row[1 + k]) for row in judged]  # the confidence the run combined
     weights = dict.fromkeys(SIGNALS, 0.0) | {SIGNALS[k]: float(theta[1 + i]) for i, k in enumerate(used)}
     return StepFit(

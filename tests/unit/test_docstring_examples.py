@@ -13,6 +13,7 @@ SELF_CONTAINED = (
     "catts_graph.evaluation.calibrate",
     "catts_graph.evaluation.compute",
     "catts_graph.evaluation.counting",
+    "catts_graph.evaluation.logistic",
     "catts_graph.evaluation.metrics",
     "catts_graph.evaluation.rh_auc",
     "catts_graph.evaluation.stop_calibration",

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from catts_graph.evaluation.logistic import logistic_fit
 from nodes.images import load_image
 from nodes.prompts import question_prompt
 from nodes.protocol import Message, Sample, SamplingParams
@@ -70,17 +71,7 @@ def fit_answer_score(rows: Sequence[Sequence[float]], correct: Sequence[bool]) -
     if len(set(correct)) < 2:
         rate = min(max(float(y.mean()) if len(y) else 0.5, 1e-3), 1 - 1e-3)
         return AnswerScore((0.0,) * len(SIGNALS), math.log(rate / (1 - rate)))
-    design = np.concatenate([np.ones((len(rows), 1)), np.asarray(rows, dtype=np.float64)], axis=1)  # (S, K+1)
-    penalty = L2 * np.diag([0.0] + [1.0] * (design.shape[1] - 1))  # (K+1, K+1)
-    theta = np.zeros(design.shape[1])  # (K+1,)
-    for _ in range(NEWTON_STEPS):
-        p = 1 / (1 + np.exp(-(design @ theta)))  # (S,)
-        gradient = design.T @ (p - y) + penalty @ theta  # (K+1,)
-        hessian = design.T @ (design * (p * (1 - p))[:, None]) + penalty + 1e-9 * np.eye(len(theta))  # (K+1, K+1)
-        step = np.linalg.solve(hessian, gradient)  # (K+1,)
-        theta -= step
-        if np.abs(step).max() < 1e-8:
-            break
+    theta = logistic_fit(np.asarray(rows, dtype=np.float64), y, l2=L2, max_steps=NEWTON_STEPS)  # (K+1,) bias first
     return AnswerScore(tuple(float(w) for w in theta[1:]), float(theta[0]))
 
 

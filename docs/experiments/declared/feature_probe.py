@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
+from catts_graph.evaluation.logistic import logistic_fit, logistic_predict
 from catts_graph.evaluation.metrics import auroc
 from catts_graph.serving.engine import TransformersEngine
 from catts_graph.shapes.world import make_item
@@ -64,26 +65,6 @@ def features(engine: TransformersEngine, seed: int, n: int) -> tuple[dict[str, n
     return {k: np.stack(v) for k, v in rows.items()}, np.array(right, dtype=float)
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, lam: float) -> np.ndarray:
-    """Weights (bias first) of an L2-penalised logistic regression by Newton steps; x standardised by the caller."""
-    design = np.c_[np.ones(len(x)), x]  # (S, D+1)
-    penalty = lam * np.diag([0.0] + [1.0] * x.shape[1])  # (D+1, D+1)
-    theta = np.zeros(design.shape[1])  # (D+1,)
-    for _ in range(30):
-        p = 1 / (1 + np.exp(-(design @ theta)))  # (S,)
-        gradient = design.T @ (p - y) + penalty @ theta  # (D+1,)
-        hessian = design.T @ (design * (p * (1 - p))[:, None]) + penalty + 1e-6 * np.eye(len(theta))  # (D+1, D+1)
-        step = np.linalg.solve(hessian, gradient)  # (D+1,)
-        theta -= step
-        if np.abs(step).max() < 1e-7:
-            break
-    return theta
-
-
-def predict(theta: np.ndarray, x: np.ndarray) -> np.ndarray:
-    return 1 / (1 + np.exp(-(np.c_[np.ones(len(x)), x] @ theta)))  # (S,)
-
-
 def probe(x_fit: np.ndarray, y_fit: np.ndarray, x_test: np.ndarray, y_test: np.ndarray) -> dict[str, float]:
     """Held-out AUROC of the probe with the L2 weight that ranks best in 5-fold cross-validation on the fit items."""
     mean, std = x_fit.mean(axis=0), x_fit.std(axis=0) + 1e-6  # (D,) each
@@ -93,11 +74,11 @@ def probe(x_fit: np.ndarray, y_fit: np.ndarray, x_test: np.ndarray, y_test: np.n
     for lam in LAMBDAS:
         scores = np.zeros(len(y_fit))  # (S,)
         for k in range(5):
-            theta = fit_logistic(x_fit[folds != k], y_fit[folds != k], lam)
-            scores[folds == k] = predict(theta, x_fit[folds == k])
+            theta = logistic_fit(x_fit[folds != k], y_fit[folds != k], l2=lam, max_steps=30)
+            scores[folds == k] = logistic_predict(theta, x_fit[folds == k])
         cv[lam] = auroc(scores.tolist(), y_fit.tolist())
     lam = max(cv, key=lambda v: cv[v])
-    test = predict(fit_logistic(x_fit, y_fit, lam), x_test)  # (M,)
+    test = logistic_predict(logistic_fit(x_fit, y_fit, l2=lam, max_steps=30), x_test)  # (M,)
     return {"lambda": lam, "cv_auroc": cv[lam], "test_auroc": auroc(test.tolist(), y_test.tolist())}
 
 
