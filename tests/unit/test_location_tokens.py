@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from catts_graph.shapes.world import make_item
 from nodes.grounding import BoxFrame, as_box, named_boxes, union_iou
 from trainers.sft import SFTConfig, sft_train
 from trainers.shapes.location import add_location_tokens, location_tokens
-from trainers.shapes.roles import grounded_mix, grounded_target, role_stream
+from trainers.shapes.roles import grounded_mix, grounded_target, role_stream, where_example
 
 BINS = 8
 
@@ -61,3 +62,15 @@ def test_grounded_sft_with_location_tokens_trains_their_embeddings(located: tupl
     name = next(k for k in before if "embed_tokens" in k)
     assert not torch.equal(before[name][-BINS:], after[name][-BINS:])  # (BINS, D): the location rows learned
     assert all(torch.isfinite(v).all() for v in after.values())
+
+
+def test_a_where_example_boxes_every_shape_of_the_kind_it_asks_about() -> None:
+    rng = random.Random(0)
+    for item in (make_item(2, k) for k in range(30)):
+        example = where_example(item, rng, bins=56)
+        kind = example.messages[0].text.removeprefix("Where is the ").split("?")[0]
+        truth = [as_box(o.box) for o in item.objects if o.describe() == kind]
+        read = named_boxes(example.answer, BoxFrame.location_bins(56), item.size, item.size)
+        assert len(read) == len(truth) and (not truth or union_iou(read, truth, item.size, item.size) > 0.75)
+    assert set(grounded_mix(56, where=0.4)) == {"grounded_answer", "grounded_reanswer", "where"}
+    assert sum(weight for _, weight in grounded_mix(56, where=0.4).values()) == pytest.approx(1.0)

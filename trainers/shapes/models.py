@@ -136,6 +136,7 @@ def train_grounded_start(
     steps: int = GROUNDED_STEPS,
     vision_steps: int = 0,
     location_bins: int | None = None,
+    where: float = 0.0,
     seed: int = 3,
     progress: bool = True,
 ) -> SFTResult:
@@ -145,7 +146,8 @@ def train_grounded_start(
     With `vision_steps` the tower first learns where each token and its object are (`pretrain_vision(where=True)`;
     its log is kept in `out_dir` as `vision_log.jsonl`): the lab notebook's second design, which did not help
     (docs/experiments/grounding.md). With `location_bins` the model first gains that many location tokens
-    (`trainers.shapes.location`) and writes its boxes with them: the third design.
+    (`trainers.shapes.location`) and writes its boxes with them: the third design; `where` mixes in that share of
+    box-only "where is the X?" examples.
     """
     start = Path(base_dir)
     if location_bins is not None:
@@ -161,7 +163,11 @@ def train_grounded_start(
         steps=steps, batch_size=BATCH_SIZE, learning_rate=1e-3, warmup_fraction=0.02, seed=seed, frozen=VISION_FROZEN
     )
     result = sft_train(
-        start, role_stream(grounded_mix(location_bins), block=BATCH_SIZE), out_dir, config, progress=progress
+        start,
+        role_stream(grounded_mix(location_bins, where=where), block=BATCH_SIZE),
+        out_dir,
+        config,
+        progress=progress,
     )
     if vision_steps:
         for name in ("vision_log.jsonl", "vision_config.json"):

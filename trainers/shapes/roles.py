@@ -23,7 +23,7 @@ from functools import partial
 
 from catts_graph.shapes.bundled import BUNDLED_BOX_FRAME
 from catts_graph.shapes.world import COLORS, ShapesItem, make_item
-from nodes.grounding import BoxFrame, as_box, grounded_response
+from nodes.grounding import BoxFrame, as_box, format_boxes, grounded_response
 from nodes.prompts import (
     critic_prompt,
     grounded_prompt,
@@ -101,6 +101,18 @@ def grounded_reanswer_example(item: ShapesItem, rng: random.Random, bins: int | 
     return SFTExample([item.render()], messages, grounded_target(item, bins=bins))
 
 
+def where_example(item: ShapesItem, rng: random.Random, bins: int | None = None) -> SFTExample:
+    """Box-only pretraining: "where is the <colour> <shape>?" -> the box list of every such shape (of a shape the
+    image lacks: the empty list), in the grounded format's box tag; dense in boxes, no answer to lean on."""
+    kinds = sorted({o.describe() for o in item.objects}) or ["red circle"]
+    kind = rng.choice(kinds)
+    frame = BUNDLED_BOX_FRAME if bins is None else BoxFrame.location_bins(bins)
+    found = sorted((o for o in item.objects if o.describe() == kind), key=lambda o: (o.cx, o.cy))
+    boxes = frame.from_image([as_box(o.box) for o in found], item.size, item.size)
+    target = f"<bbox>{format_boxes(boxes, location_tokens=bins is not None)}</bbox>"
+    return SFTExample([item.render()], [Message.user(f"Where is the {kind}? Answer with its boxes.")], target)
+
+
 def critic_example(item: ShapesItem, rng: random.Random) -> SFTExample:
     proposed = item.answer if rng.random() < 0.5 else wrong_answer(item, rng)
     prompt = critic_prompt(item.question, proposed, wrong_target(item, proposed))
@@ -129,12 +141,14 @@ Role = Callable[[ShapesItem, random.Random], SFTExample]
 BASE_MIX: dict[str, tuple[Role, float]] = {"answer": (answer_example, 0.85), "reanswer": (reanswer_example, 0.15)}
 
 
-def grounded_mix(bins: int | None = None) -> dict[str, tuple[Role, float]]:
-    """The grounded roles, boxes written in the bundled frame or, with `bins`, as location tokens."""
-    return {
-        "grounded_answer": (partial(grounded_answer_example, bins=bins), 0.85),
-        "grounded_reanswer": (partial(grounded_reanswer_example, bins=bins), 0.15),
+def grounded_mix(bins: int | None = None, *, where: float = 0.0) -> dict[str, tuple[Role, float]]:
+    """The grounded roles, boxes written in the bundled frame or, with `bins`, as location tokens; `where` is the
+    share of box-only "where is the X?" examples (`where_example`)."""
+    mix: dict[str, tuple[Role, float]] = {
+        "grounded_answer": (partial(grounded_answer_example, bins=bins), 0.85 * (1 - where)),
+        "grounded_reanswer": (partial(grounded_reanswer_example, bins=bins), 0.15 * (1 - where)),
     }
+    return mix | ({"where": (partial(where_example, bins=bins), where)} if where else {})
 
 
 GROUNDED_MIX = grounded_mix()

@@ -1,0 +1,27 @@
+"""Lab: the location-token grounded start with box-only "where is the X?" examples mixed in
+(docs/experiments/grounding.md, "Box-only examples").
+
+    uv run --no-sync python docs/experiments/grounding/where_pretrain.py OUT [STEPS] [WHERE]
+
+The same recipe as `catts train sft --role grounded --location-bins 56 --steps STEPS` (default 600), with a share
+WHERE (default 0.4) of every batch's role drawn as `trainers.shapes.roles.where_example`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+
+from catts_graph.shapes.bundled import bundled_model
+from trainers.shapes.models import train_grounded_start
+
+
+def main(out: str, steps: int = 600, where: float = 0.4) -> None:
+    result = train_grounded_start(bundled_model("shapes-base"), out, steps=steps, location_bins=56, where=where)
+    print(f"trained {result.steps} steps in {result.seconds / 60:.1f} min; final loss {result.final_loss:.3f}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], *(int(a) for a in sys.argv[2:3]), *(float(a) for a in sys.argv[3:4]))
