@@ -42,11 +42,16 @@ def as_box(values: Sequence[float]) -> Box:
     return (float(x1), float(y1), float(x2), float(y2))
 
 
+def location_token(k: int) -> str:
+    """The location token of bin `k`."""
+    return f"<loc_{k}>"
+
+
 def format_boxes(boxes: Sequence[Sequence[float]], *, location_tokens: bool = False) -> str:
     """``[[x1,y1,x2,y2], ...]`` with integer coordinates (``[]`` for none), or with `location_tokens` four
     ``<loc_K>`` per box, concatenated (nothing for none); coordinates already in the model's frame."""
     if location_tokens:
-        return "".join(f"<loc_{round(v)}>" for box in boxes for v in box)
+        return "".join(location_token(round(v)) for box in boxes for v in box)
     return "[" + ", ".join("[" + ",".join(str(round(v)) for v in box) + "]" for box in boxes) + "]"
 
 

@@ -16,12 +16,14 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from nodes.grounding import location_token
+
 LOCATION_BINS = 56  # 2 px of the 112 px world images: the quantisation ceiling measured in the notebook
 
 
 def location_tokens(bins: int) -> list[str]:
     """The token of every bin, in order."""
-    return [f"<loc_{k}>" for k in range(bins)]
+    return [location_token(k) for k in range(bins)]
 
 
 def add_location_tokens(model_dir: str | Path, out_dir: str | Path, *, bins: int = LOCATION_BINS) -> Path:

@@ -23,7 +23,7 @@ from functools import partial
 
 from catts_graph.shapes.bundled import BUNDLED_BOX_FRAME
 from catts_graph.shapes.world import COLORS, ShapesItem, make_item
-from nodes.grounding import BoxFrame, as_box, format_boxes, grounded_response
+from nodes.grounding import Box, BoxFrame, as_box, format_boxes, grounded_response
 from nodes.prompts import (
     critic_prompt,
     grounded_prompt,
@@ -76,14 +76,18 @@ def reanswer_example(item: ShapesItem, rng: random.Random) -> SFTExample:
     return SFTExample([item.render()], messages, item.target)
 
 
-def grounded_target(item: ShapesItem, answer: str | None = None, *, bins: int | None = None) -> str:
-    """The grounded reference response, arguing for `answer` if given: boxes in the bundled models' input frame, or
-    with `bins` as location tokens on a `bins` x `bins` grid (`BoxFrame.location_bins`)."""
+def framed_boxes(item: ShapesItem, boxes: list[tuple[int, int, int, int]], bins: int | None) -> list[Box]:
+    """`boxes` (the item's pixels) in the frame a grounded response writes them in: the bundled models' input
+    frame, or with `bins` the `bins` x `bins` grid of location tokens (`BoxFrame.location_bins`)."""
     frame = BUNDLED_BOX_FRAME if bins is None else BoxFrame.location_bins(bins)
-    boxes = frame.from_image([as_box(b) for b in item.evidence_boxes], item.size, item.size)
-    return grounded_response(
-        item.caption, boxes, item.answer if answer is None else answer, location_tokens=bins is not None
-    )
+    return frame.from_image([as_box(b) for b in boxes], item.size, item.size)
+
+
+def grounded_target(item: ShapesItem, answer: str | None = None, *, bins: int | None = None) -> str:
+    """The grounded reference response, arguing for `answer` if given; with `bins` its boxes are location tokens."""
+    boxes = framed_boxes(item, item.evidence_boxes, bins)
+    answer = item.answer if answer is None else answer
+    return grounded_response(item.caption, boxes, answer, location_tokens=bins is not None)
 
 
 def grounded_answer_example(item: ShapesItem, rng: random.Random, bins: int | None = None) -> SFTExample:
@@ -106,9 +110,8 @@ def where_example(item: ShapesItem, rng: random.Random, bins: int | None = None)
     image lacks: the empty list), in the grounded format's box tag; dense in boxes, no answer to lean on."""
     kinds = sorted({o.describe() for o in item.objects}) or ["red circle"]
     kind = rng.choice(kinds)
-    frame = BUNDLED_BOX_FRAME if bins is None else BoxFrame.location_bins(bins)
     found = sorted((o for o in item.objects if o.describe() == kind), key=lambda o: (o.cx, o.cy))
-    boxes = frame.from_image([as_box(o.box) for o in found], item.size, item.size)
+    boxes = framed_boxes(item, [o.box for o in found], bins)
     target = f"<bbox>{format_boxes(boxes, location_tokens=bins is not None)}</bbox>"
     return SFTExample([item.render()], [Message.user(f"Where is the {kind}? Answer with its boxes.")], target)
 

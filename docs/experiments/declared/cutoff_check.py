@@ -24,10 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
 from catts_graph.benchmarks import load_benchmark, matches
 from catts_graph.evaluation.metrics import paired_bootstrap_ci
+from nodes.config import SelfCheckConfig
 from nodes.self_check import contrastive_pick
 from nodes.voting import add_tables, leader
 
-ALPHA, BETA = 0.5, 0.1  # the graph's defaults (SelfCheckConfig)
+DEFAULTS = SelfCheckConfig()  # the graph's alpha, beta and tau3
+ALPHA, BETA = DEFAULTS.alpha, DEFAULTS.beta
 Rule = Callable[[list[dict[str, Any]]], "str | None"]
 
 
@@ -70,7 +72,7 @@ def answer(line: dict[str, Any], rule: Rule | None) -> str | None:
         tables.append(votes)
     if rule is not None and record and not any(c["module"] == "self_check" for c in line["contributions"]):
         pick = rule(record["candidates"])  # the recorded self-check picked nothing; the rule may
-        tables.append({pick: 0.5} if pick else {})
+        tables.append({pick: DEFAULTS.tau3} if pick else {})
     return leader(add_tables(*tables))[0]
 
 
