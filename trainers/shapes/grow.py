@@ -11,7 +11,7 @@ The vision tower, the merger and the tokenizer are kept as they are. The result 
 the trainers and vLLM load like any other.
 
 Example:
-    >>> grow_language_model("models/shapes-expert", "models/expert-grown", layers=8, intermediate=2048)  # doctest: +SKIP
+    >>> grow_language_model("models/shapes-expert", "models/grown", layers=8, intermediate=2048)  # doctest: +SKIP
 """
 
 from __future__ import annotations
