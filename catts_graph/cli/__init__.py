@@ -7,6 +7,7 @@ and exit 2 without a traceback (`cli.values`); `--debug` shows the traceback too
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import traceback
@@ -85,6 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `catts` console script."""
     parser = build_parser()
     args = parse(parser, sys.argv[1:] if argv is None else argv)
+    # Torch's OpenMP threads spin between operations by default; beside a vLLM server or another training on a few
+    # cores they take the cores from each other (docs/performance.md). Set before any command imports torch.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     # SIGTERM unwinds like Ctrl-C, so every server this process started is stopped by its `finally`.
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:

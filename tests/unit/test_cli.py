@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shlex
 import subprocess
@@ -343,3 +344,15 @@ def test_catts_methods_can_name_the_self_check_region() -> None:
     assert catts_config("catts-adaptive/global", 4, config)[0].routing.policy == "adaptive"
     with pytest.raises(InvalidInputError, match="enable grounding"):
         job_from(parse(parser, ["eval", "--methods", "catts-paper/model", "--out", "o"]))
+
+
+@pytest.mark.parametrize(("given", "kept"), [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_commands_keep_torch_threads_from_spinning_unless_told(
+    monkeypatch: pytest.MonkeyPatch, given: str | None, kept: str
+) -> None:
+    if given is None:
+        monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    else:
+        monkeypatch.setenv("OMP_WAIT_POLICY", given)
+    assert catts("serve", "no/such/model/dir").returncode == 2
+    assert os.environ["OMP_WAIT_POLICY"] == kept
