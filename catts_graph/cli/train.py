@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from catts_graph.cli import train_boundary, train_declared, train_grounding
-from catts_graph.cli.options import check_grpo_inputs, grpo_arguments, needs_train_extra
+from catts_graph.cli.train_options import check_grpo_inputs, grpo_arguments, needs_train_extra
 from nodes.errors import InvalidInputError
 
 EPILOG = """\

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from catts_graph.cli.options import grpo_arguments, needs_train_extra
+from catts_graph.cli.train_options import grpo_arguments, needs_train_extra
 from catts_graph.cli.values import add_min_p_option
 from nodes.errors import InvalidInputError
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from catts_graph.cli.options import check_grpo_inputs, grpo_arguments, needs_train_extra
+from catts_graph.cli.train_options import check_grpo_inputs, grpo_arguments, needs_train_extra
 from nodes.errors import InvalidInputError
 
 EPILOG = """\
