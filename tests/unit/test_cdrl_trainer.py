@@ -180,7 +180,7 @@ def test_the_greedy_perception_loss_trains_and_is_logged(
     model_dir, pairs = setup
     before = load_file(str(model_dir / "model.safetensors"))
     graded_right = lambda texts, *_: [1.0] * len(texts)  # noqa: E731  # the term reads right greedy answers only
-    monkeypatch.setattr("trainers.cdrl.trainer.accuracy_rewards", graded_right)
+    monkeypatch.setattr("trainers.cdrl.greedy.accuracy_rewards", graded_right)
     run = config(tmp_path / "run", greedy_perception_loss_weight=1.0, reward_weights=[0.0, 0.0, 0.0, 0.0])
     out = train_cdrl(model_dir, pairs, tmp_path / "out", run)  # the rewards weigh 0: only the pathwise term trains
     logged = [json.loads(line) for line in (out / "cdrl_log.jsonl").read_text().splitlines()]
