@@ -22,13 +22,14 @@ from typing import Any
 from tqdm import tqdm
 
 from catts_graph.cli.endpoints import load_relevance
-from catts_graph.cli.options import GROUNDED_MAX_TOKENS, add_graph_options, apply_graph_options
+from catts_graph.cli.options import add_graph_options, apply_graph_options
 from catts_graph.cli.values import positive_int, validated_config
 from catts_graph.evaluation.compute import COMPUTE_LABEL, TOKENS_LABEL, format_compute, mean_compute
 from catts_graph.evaluation.counting import CountingModel, TokenCounter, counting_expert
 from catts_graph.evaluation.methods import vote_prediction
 from catts_graph.evaluation.metrics import auroc, ece, paired_bootstrap_ci
 from catts_graph.evaluation.plots import method_comparison, plots_unavailable
+from catts_graph.evaluation.probe import GROUNDED_MAX_TOKENS
 from catts_graph.evaluation.results import finite_json
 from catts_graph.graph.builder import create_catts_graph
 from catts_graph.graph.config import CATTSConfig

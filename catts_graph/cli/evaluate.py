@@ -16,7 +16,6 @@ from tqdm import tqdm
 
 from catts_graph.cli.endpoints import Endpoints, chat_expert, expert_client, load_relevance, model_endpoints
 from catts_graph.cli.options import (
-    GROUNDED_MAX_TOKENS,
     Servers,
     add_benchmark_option,
     add_clip_option,
@@ -36,6 +35,7 @@ from catts_graph.evaluation.expert_baselines import require_expert
 from catts_graph.evaluation.harness import EvalSettings
 from catts_graph.evaluation.job import EvalJob, EvalModels, EvalRun, open_run
 from catts_graph.evaluation.methods import expand_methods
+from catts_graph.evaluation.probe import GROUNDED_MAX_TOKENS
 from catts_graph.evaluation.report import table
 from catts_graph.serving.chat import API_KEY_ENV, EXPERT_KEY_ENV, JUDGE_KEY_ENV
 from catts_graph.serving.vllm_client import VLLMClient

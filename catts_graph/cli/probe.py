@@ -14,12 +14,11 @@ from tqdm import tqdm
 
 from catts_graph.benchmarks import load_benchmark
 from catts_graph.cli.endpoints import INSTALL_TRAIN, model_endpoints
+from catts_graph.cli.grounding_options import add_grounding_options, grounding_from
 from catts_graph.cli.options import (
     add_benchmark_option,
     add_clip_option,
-    add_grounding_options,
     add_server_options,
-    grounding_from,
     servers_from,
 )
 from catts_graph.cli.values import positive_int
