@@ -23,7 +23,7 @@ from transformers import AutoModelForImageTextToText, AutoProcessor
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
 from catts_graph.shapes.world import make_item
-from nodes.grounding import BoxFrame, as_box, parse_boxes, union_iou
+from nodes.grounding import BoxFrame, as_box, parse_grounded, union_iou
 from trainers.sft import _chat
 from trainers.shapes.roles import where_example
 
@@ -45,9 +45,8 @@ def main(model_dir: str, n_items: int = 80, bins: int = 56) -> None:
             out = model.generate(**enc, max_new_tokens=40, do_sample=False, temperature=None, top_p=None)
             replies = processor.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
             for item, ex, reply in zip(items[k : k + 16], batch, replies, strict=True):
-                content = reply.split("<bbox>")[-1].split("</bbox>")[0]
-                boxes = parse_boxes(content, [])
-                truth = parse_boxes(ex.answer.split("<bbox>")[-1].split("</bbox>")[0], [])
+                boxes = parse_grounded(reply).boxes or []  # the box tag alone: no caption or answer to read
+                truth = parse_grounded(ex.answer).boxes or []
                 size = item.size
                 pixels = frame.to_image(boxes, size, size), frame.to_image(truth, size, size)
                 ious.append(union_iou(*pixels, size, size))
