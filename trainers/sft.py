@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from catts_graph.serving.engine import answer_turn
 from nodes.protocol import Message
+from trainers.box_attention import BoxAttention
 
 
 @dataclass(frozen=True)
@@ -64,14 +65,15 @@ class SFTConfig:
     threads: int | None = None  # torch CPU threads; None keeps torch's default
     frozen: tuple[str, ...] = ()  # parameters whose name contains one of these stay as loaded, e.g. "visual.blocks"
     anchor: float = 0.0  # weight of KL(start model || model) on the context answer tokens (before `loss_from`)
+    box_attention: float = 0.0  # weight of `trainers.box_attention`'s loss (location-token models only)
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError("steps and batch_size must be >= 1")
         if not 0 <= self.warmup_fraction < 1:
             raise ValueError("warmup_fraction must be in [0, 1)")
-        if self.anchor < 0:
-            raise ValueError("anchor must be >= 0")
+        if self.anchor < 0 or self.box_attention < 0:
+            raise ValueError("anchor and box_attention must be >= 0")
 
 
 @dataclass
@@ -208,6 +210,7 @@ def sft_train(
     reference = None
     if config.anchor > 0:  # the start model, frozen: the answers' context tokens are held to its distribution
         reference = copy.deepcopy(model).eval().requires_grad_(False)
+    boxes = BoxAttention.of(model, processor) if config.box_attention > 0 else None
     stream = examples(rng)
     log: list[dict[str, float]] = []
     ema = math.nan
@@ -219,8 +222,13 @@ def sft_train(
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, config)
         context = enc.pop("answer_context")  # (B, L)
-        out = model(**enc)
+        out = model(**enc, output_attentions=boxes is not None)
         loss = out.loss  # mean cross-entropy over answer tokens
+        looked = math.nan
+        if boxes is not None:
+            attention_loss = boxes.loss(out.attentions, enc)
+            loss = loss + config.box_attention * attention_loss
+            looked = float(attention_loss.detach())
         if reference is not None:
             with torch.no_grad():
                 reference_logits = reference(**{k: v for k, v in enc.items() if k != "labels"}).logits
@@ -234,10 +242,13 @@ def sft_train(
         bar.set_postfix(loss=f"{ema:.3f}")
         if step % config.log_every == 0 or step == config.steps - 1:
             log.append({"step": step, "loss": value, "loss_ema": ema, "lr": learning_rate(step, config),
-                        "seconds": time.perf_counter() - started})  # fmt: skip
+                        "seconds": time.perf_counter() - started}
+                       | ({} if boxes is None else {"box_attention_loss": looked}))  # fmt: skip
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.eval()
+    if boxes is not None:
+        model.set_attn_implementation(boxes.restore)
     model.save_pretrained(out)
     processor.save_pretrained(out)
     with (out / "sft_log.jsonl").open("w") as f:

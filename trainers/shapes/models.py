@@ -137,6 +137,7 @@ def train_grounded_start(
     vision_steps: int = 0,
     location_bins: int | None = None,
     where: float = 0.0,
+    box_attention: float = 0.0,
     seed: int = 3,
     progress: bool = True,
 ) -> SFTResult:
@@ -147,7 +148,8 @@ def train_grounded_start(
     its log is kept in `out_dir` as `vision_log.jsonl`): the lab notebook's second design, which did not help
     (docs/experiments/grounding.md). With `location_bins` the model first gains that many location tokens
     (`trainers.shapes.location`) and writes its boxes with them: the third design; `where` mixes in that share of
-    box-only "where is the X?" examples.
+    box-only "where is the X?" examples, and `box_attention` weighs a loss that sends one attention head to the
+    image tokens under each box being written (`trainers.box_attention`).
     """
     start = Path(base_dir)
     if location_bins is not None:
@@ -160,7 +162,13 @@ def train_grounded_start(
             start, out.with_name(out.name + "-vision"), vision, where=True, progress=progress
         ).out_dir
     config = SFTConfig(
-        steps=steps, batch_size=BATCH_SIZE, learning_rate=1e-3, warmup_fraction=0.02, seed=seed, frozen=VISION_FROZEN
+        steps=steps,
+        batch_size=BATCH_SIZE,
+        learning_rate=1e-3,
+        warmup_fraction=0.02,
+        seed=seed,
+        frozen=VISION_FROZEN,
+        box_attention=box_attention,
     )
     result = sft_train(
         start,

@@ -1,12 +1,15 @@
 """Lab: the location-token grounded start with box-only "where is the X?" examples mixed in
 (docs/experiments/grounding.md, "Box-only examples").
 
-    uv run --no-sync python docs/experiments/grounding/where_pretrain.py OUT [STEPS] [WHERE] [VISION_STEPS]
+    uv run --no-sync python docs/experiments/grounding/where_pretrain.py OUT [STEPS] [WHERE] [VISION_STEPS] \
+        [BOX_ATTENTION]
 
 The same recipe as `catts train sft --role grounded --location-bins 56 --steps STEPS` (default 600), with a share
 WHERE (default 0.4) of every batch's role drawn as `trainers.shapes.roles.where_example`. With VISION_STEPS the
 tower first learns where its tokens and their objects are (`pretrain_vision(where=True)`, the second design), so the
-location tokens are written from tokens that carry their position ("Location tokens on a tower that knows where").
+location tokens are written from tokens that carry their position ("Location tokens on the where-trained tower").
+BOX_ATTENTION weighs the loss that sends one head to the image tokens under each box it writes
+(`trainers.box_attention`; "Box attention").
 """
 
 from __future__ import annotations
@@ -20,13 +23,20 @@ from catts_graph.shapes.bundled import bundled_model
 from trainers.shapes.models import train_grounded_start
 
 
-def main(out: str, steps: int = 600, where: float = 0.4, vision_steps: int = 0) -> None:
+def main(out: str, steps: int = 600, where: float = 0.4, vision_steps: int = 0, box_attention: float = 0.0) -> None:
     result = train_grounded_start(
-        bundled_model("shapes-base"), out, steps=steps, location_bins=56, where=where, vision_steps=vision_steps
+        bundled_model("shapes-base"),
+        out,
+        steps=steps,
+        location_bins=56,
+        where=where,
+        vision_steps=vision_steps,
+        box_attention=box_attention,
     )
     print(f"trained {result.steps} steps in {result.seconds / 60:.1f} min; final loss {result.final_loss:.3f}")
 
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    main(args[0], *(int(a) for a in args[1:2]), *(float(a) for a in args[2:3]), *(int(a) for a in args[3:4]))
+    numbers = (int, float, int, float)
+    main(args[0], *(kind(a) for kind, a in zip(numbers, args[1:], strict=False)))
