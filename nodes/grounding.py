@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -45,6 +45,15 @@ def as_box(values: Sequence[float]) -> Box:
 def location_token(k: int) -> str:
     """The location token of bin `k`."""
     return f"<loc_{k}>"
+
+
+def location_token_ids(vocab: Mapping[str, int]) -> list[int]:
+    """The ids of a vocabulary's location tokens in bin order, ``<loc_0>`` on while they run unbroken (empty for a
+    model without them); their count is the model's bins per axis."""
+    ids: list[int] = []
+    while location_token(len(ids)) in vocab:
+        ids.append(vocab[location_token(len(ids))])
+    return ids
 
 
 def format_boxes(boxes: Sequence[Sequence[float]], *, location_tokens: bool = False) -> str:

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from nodes.grounding import location_token
+from nodes.grounding import location_token_ids
 
 
 def box_cells(box: Sequence[int], bins: int, rows: int, cols: int) -> list[int]:
@@ -104,10 +104,7 @@ class BoxAttention:
         its tokenizer has no location tokens."""
         import torch
 
-        vocab = processor.tokenizer.get_vocab()
-        ids: list[int] = []
-        while location_token(len(ids)) in vocab:
-            ids.append(vocab[location_token(len(ids))])
+        ids = location_token_ids(processor.tokenizer.get_vocab())
         if len(ids) < 2:
             raise ValueError("box_attention needs a model with location tokens (trainers.shapes.location)")
         restore = model.config._attn_implementation

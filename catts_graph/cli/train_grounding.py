@@ -16,6 +16,8 @@ examples:
   catts train grounding --model MODEL --data data/pairs --dev data/dev --out models/g   # warm-up, then GRPO
   catts train grounding --model runs/grounded/sft --data data/pairs --sft-steps 0 --out models/g2  # it grounds already
   catts train grounding --model MODEL --data data/pairs --with-cdrl --out models/g      # plus CDRL's rewards
+  catts train grounding --model models/grounded-loc --data data/pairs --sft-steps 0 --box-frame location \
+    --out models/g-loc                        # a model that writes its boxes as <loc_K> tokens
 
 The pairs must come from items with evidence boxes (`boxes` in the JSONL contract; ShapesVQA has them). Rewards:
 format, caption ((BLEU-4 + ROUGE-L F1) / 2), box IoU (union against union, in the image's pixels) and answer, each
@@ -51,10 +53,11 @@ def register(train_sub: Any) -> None:
     p.add_argument("--max-completion-length", type=int, default=160, help="(default: %(default)s)")
     p.add_argument(
         "--box-frame",
-        choices=["resized", "normalized", "original"],
+        choices=["resized", "normalized", "original", "location"],
         default="resized",
         help="the frame the model writes boxes in: resized = its processor's input pixels (Qwen2.5-VL, read from "
-        "the model folder), normalized = 0-1000 (Qwen2-VL, Qwen3-VL), original = the image's pixels",
+        "the model folder), normalized = 0-1000 (Qwen2-VL, Qwen3-VL), original = the image's pixels, location = "
+        "its own <loc_K> tokens (catts train sft --location-bins; bins read from its tokenizer)",
     )
     p.add_argument("--with-cdrl", action="store_true", help="add CDRL's perception and calibration rewards")
     p.add_argument("--dev-every", type=int, default=50, help="steps between dev evaluations (default: %(default)s)")

@@ -15,6 +15,7 @@ from nodes.grounding import (
     BoxFrame,
     grounded_response,
     grounding_scores,
+    location_token_ids,
     named_boxes,
     parse_grounded,
     smart_resize,
@@ -154,3 +155,9 @@ def test_boxes_written_in_either_style_read_back_to_the_image(frame: BoxFrame, l
     assert read is not None and len(read) == 2
     for got, want in zip(read, truth, strict=True):
         assert all(abs(g - w) <= unit for g, w in zip(got, want, strict=True)), (got, want)
+
+
+def test_location_token_ids_are_read_in_bin_order_while_they_run_unbroken() -> None:
+    vocab = {"<loc_1>": 11, "<loc_0>": 10, "<loc_2>": 12, "<loc_4>": 14, "a": 0}
+    assert location_token_ids(vocab) == [10, 11, 12]  # <loc_3> is missing: the grid ends at 3 bins
+    assert location_token_ids({"a": 0}) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from pathlib import Path
 
 import pytest
@@ -14,9 +15,11 @@ from safetensors.torch import load_file
 from catts_graph.benchmarks import load_benchmark
 from catts_graph.shapes.bundled import BUNDLED_BOX_FRAME, bundled_model
 from nodes.errors import InvalidInputError
+from nodes.grounding import BoxFrame
 from trainers.cdrl.data import PairNoise, build_pairs
 from trainers.grounding.config import GroundingGRPOConfig
-from trainers.grounding.trainer import processor_frame, train_grounding
+from trainers.grounding.trainer import grounded_examples, processor_frame, train_grounding
+from trainers.shapes.location import add_location_tokens
 
 REWARDS = ("grounded_format_reward", "caption_reward", "BoxReward", "accuracy_reward")
 
@@ -67,6 +70,21 @@ def test_the_box_frame_is_read_from_the_processor(setup: tuple[Path, Path]) -> N
     bundled = processor_frame(bundled_model("shapes-base"), "resized")
     assert bundled == BUNDLED_BOX_FRAME and bundled.input_size(112, 112) == (224, 224)  # the bundled ones, 224 px
     assert processor_frame(model_dir, "normalized").input_size(112, 112) == (1000, 1000)
+
+
+def test_a_location_token_model_warms_up_and_trains_on_its_own_bins(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    model_dir, pairs = setup
+    located = add_location_tokens(model_dir, tmp_path / "located", bins=8)
+    assert processor_frame(located, "location") == BoxFrame.location_bins(8)
+    with pytest.raises(ValueError, match="no location tokens"):
+        processor_frame(model_dir, "location")
+    examples = grounded_examples(pairs, BoxFrame.location_bins(8), location_tokens=True)(random.Random(0))
+    assert "<loc_" in next(ex for ex in examples if "<bbox></bbox>" not in ex.answer).answer
+    out = train_grounding(
+        located, pairs, tmp_path / "out", config(tmp_path / "run", sft_steps=2, box_frame="location")
+    )
+    logged = [json.loads(line) for line in (out / "grounding_log.jsonl").read_text().splitlines()]
+    assert any(math.isfinite(row.get("rewards/BoxReward/mean", math.nan)) for row in logged)
 
 
 def test_pairs_without_boxes_are_refused_before_training(tmp_path: Path, setup: tuple[Path, Path]) -> None:

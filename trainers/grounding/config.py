@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from trainers.cdrl.config import CDRLConfig
 
-FRAMES = ("resized", "normalized", "original")
+FRAMES = ("resized", "normalized", "original", "location")
 
 
 @dataclass
@@ -17,7 +17,8 @@ class GroundingGRPOConfig(CDRLConfig):
         default="resized",
         metadata={
             "help": "the frame the model writes boxes in: 'resized' (pixels of its processor's resized input, read "
-            "from the processor: Qwen2.5-VL), 'normalized' (a 0-1000 grid: Qwen2-VL, Qwen3-VL) or 'original'"
+            "from the processor: Qwen2.5-VL), 'normalized' (a 0-1000 grid: Qwen2-VL, Qwen3-VL), 'original', or "
+            "'location' (the model's own <loc_K> tokens, their bin count read from its tokenizer)"
         },
     )
     with_cdrl_rewards: bool = field(

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nodes.grounding import BoxFrame, as_box, grounded_response
+from nodes.grounding import BoxFrame, as_box, grounded_response, location_token_ids
 from nodes.images import load_image
 from nodes.prompts import grounded_prompt
 from nodes.protocol import Message
@@ -33,7 +33,15 @@ from trainers.sft import SFTExample, warm_up
 
 
 def processor_frame(model_dir: str | Path, kind: str) -> BoxFrame:
-    """The box frame of the model in `model_dir`; a ``resized`` frame takes its processor's resize limits."""
+    """The box frame of the model in `model_dir`; a ``resized`` frame takes its processor's resize limits, a
+    ``location`` frame the bin count of its tokenizer's location tokens (`ValueError` when it has none)."""
+    if kind == "location":
+        from transformers import AutoTokenizer
+
+        bins = len(location_token_ids(AutoTokenizer.from_pretrained(model_dir).get_vocab()))
+        if bins < 2:
+            raise ValueError(f"{model_dir} has no location tokens; choose another box_frame or add them first")
+        return BoxFrame.location_bins(bins)
     if kind != "resized":
         return BoxFrame("normalized" if kind == "normalized" else "original")
     config = json.loads((Path(model_dir) / "processor_config.json").read_text())
@@ -47,9 +55,10 @@ def processor_frame(model_dir: str | Path, kind: str) -> BoxFrame:
     )
 
 
-def grounded_examples(pairs_dir: str | Path, frame: BoxFrame) -> Any:
+def grounded_examples(pairs_dir: str | Path, frame: BoxFrame, *, location_tokens: bool = False) -> Any:
     """The warm-up's example stream: each pair's clean image, the grounded prompt, and the grounded reference
-    (its caption, its true boxes in `frame`, its answer), in a fresh order every pass."""
+    (its caption, its true boxes in `frame`, as location tokens with `location_tokens`, its answer), in a fresh
+    order every pass."""
     folder = Path(pairs_dir)
     records = [json.loads(line) for line in (folder / "pairs.jsonl").read_text().splitlines() if line.strip()]
 
@@ -58,7 +67,7 @@ def grounded_examples(pairs_dir: str | Path, frame: BoxFrame) -> Any:
             for r in rng.sample(records, len(records)):
                 image = load_image(str(folder / r["image"]))
                 boxes = frame.from_image([as_box(b) for b in r["boxes"]], r["width"], r["height"])
-                target = grounded_response(r.get("caption") or "", boxes, r["answer"])
+                target = grounded_response(r.get("caption") or "", boxes, r["answer"], location_tokens=location_tokens)
                 prompt = grounded_prompt(r["question"], r.get("choices"))
                 yield SFTExample([image], [Message.user(prompt)], target)
 
@@ -82,7 +91,7 @@ def train_grounding(
     if config.sft_steps > 0:
         start = warm_up(
             model_dir,
-            grounded_examples(pairs_dir, frame),
+            grounded_examples(pairs_dir, frame, location_tokens=config.box_frame == "location"),
             out_dir,
             steps=config.sft_steps,
             batch_size=max(config.per_device_train_batch_size, 8),
