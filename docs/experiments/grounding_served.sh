@@ -1,5 +1,6 @@
 #!/bin/bash
-# usage: docs/experiments/grounding_served.sh MODEL NAME [catts [LIMIT]]   (SKIP_GREEDY=1: no greedy run)
+# usage: docs/experiments/grounding_served.sh MODEL NAME [catts [LIMIT]]   (SKIP_GREEDY=1: no greedy run;
+#        BOX_FRAME=normalized:55 for a model that writes 56 location tokens)
 # A grounded model served on loopback: greedy on 500 held-out items (accuracy, box IoU), the probe (200 items, DDPM
 # and occlusion, levels 0 1) with noise on the model's own boxes and on the CLIP region, and with "catts"
 # greedy/majority/CA-TTS at N = 8 on LIMIT items (default 500), the self-check noising the model's own boxes
@@ -7,7 +8,7 @@
 cd "$(dirname "$0")/../.."
 MODEL=$1; NAME=$2; LIMIT=${4:-500}
 OUT=runs/grounded; mkdir -p $OUT/logs
-FRAME="--grounded --box-frame resized:50176:50176"  # the bundled models' processor: 224 x 224
+FRAME="--grounded --box-frame ${BOX_FRAME:-resized:50176:50176}"  # default: the bundled models' processor, 224 x 224
 CLIP="--clip catts_graph/shapes/models/shapes-clip"
 uv run --no-sync catts serve $MODEL --port 8101 --max-model-len 1024 --served-model-name base > $OUT/logs/serve-$NAME.log 2>&1 &
 SERVER=$!
