@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from catts_graph.serving.engine import answer_turn
 from nodes.protocol import Message
-from trainers.box_attention import BoxAttention
+from trainers.box_supervision import BoxSupervision
 
 
 @dataclass(frozen=True)
@@ -65,15 +65,16 @@ class SFTConfig:
     threads: int | None = None  # torch CPU threads; None keeps torch's default
     frozen: tuple[str, ...] = ()  # parameters whose name contains one of these stay as loaded, e.g. "visual.blocks"
     anchor: float = 0.0  # weight of KL(start model || model) on the context answer tokens (before `loss_from`)
-    box_attention: float = 0.0  # weight of `trainers.box_attention`'s loss (location-token models only)
+    box_attention: float = 0.0  # weight of `trainers.box_supervision`'s attention term (location-token models)
+    box_readout: float = 0.0  # weight of its readout term (location-token models)
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError("steps and batch_size must be >= 1")
         if not 0 <= self.warmup_fraction < 1:
             raise ValueError("warmup_fraction must be in [0, 1)")
-        if self.anchor < 0 or self.box_attention < 0:
-            raise ValueError("anchor and box_attention must be >= 0")
+        if min(self.anchor, self.box_attention, self.box_readout) < 0:
+            raise ValueError("anchor, box_attention and box_readout must be >= 0")
 
 
 @dataclass
@@ -210,7 +211,10 @@ def sft_train(
     reference = None
     if config.anchor > 0:  # the start model, frozen: the answers' context tokens are held to its distribution
         reference = copy.deepcopy(model).eval().requires_grad_(False)
-    boxes = BoxAttention.of(model, processor) if config.box_attention > 0 else None
+    boxes = None
+    if config.box_attention or config.box_readout:
+        boxes = BoxSupervision.of(model, processor, attention=config.box_attention, readout=config.box_readout)
+        optimizer.add_param_group({"params": boxes.parameters(), "weight_decay": 0.0})
     stream = examples(rng)
     log: list[dict[str, float]] = []
     ema = math.nan
@@ -222,13 +226,10 @@ def sft_train(
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, config)
         context = enc.pop("answer_context")  # (B, L)
-        out = model(**enc, output_attentions=boxes is not None)
+        out = model(**enc, **({} if boxes is None else boxes.forward_options()))
         loss = out.loss  # mean cross-entropy over answer tokens
-        looked = math.nan
-        if boxes is not None:
-            attention_loss = boxes.loss(out.attentions, enc)
-            loss = loss + config.box_attention * attention_loss
-            looked = float(attention_loss.detach())
+        terms = {} if boxes is None else boxes.losses(out, enc)
+        loss = loss + sum(terms.values())
         if reference is not None:
             with torch.no_grad():
                 reference_logits = reference(**{k: v for k, v in enc.items() if k != "labels"}).logits
@@ -243,7 +244,7 @@ def sft_train(
         if step % config.log_every == 0 or step == config.steps - 1:
             log.append({"step": step, "loss": value, "loss_ema": ema, "lr": learning_rate(step, config),
                         "seconds": time.perf_counter() - started}
-                       | ({} if boxes is None else {"box_attention_loss": looked}))  # fmt: skip
+                       | {name: float(term.detach()) for name, term in terms.items()})  # fmt: skip
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.eval()

@@ -138,6 +138,7 @@ def train_grounded_start(
     location_bins: int | None = None,
     where: float = 0.0,
     box_attention: float = 0.0,
+    box_readout: float = 0.0,
     seed: int = 3,
     progress: bool = True,
 ) -> SFTResult:
@@ -148,8 +149,9 @@ def train_grounded_start(
     its log is kept in `out_dir` as `vision_log.jsonl`): the lab notebook's second design, which did not help
     (docs/experiments/grounding.md). With `location_bins` the model first gains that many location tokens
     (`trainers.shapes.location`) and writes its boxes with them: the third design; `where` mixes in that share of
-    box-only "where is the X?" examples, and `box_attention` weighs a loss that sends one attention head to the
-    image tokens under each box being written (`trainers.box_attention`).
+    box-only "where is the X?" examples; `box_attention` and `box_readout` weigh the losses that send one attention
+    head to the image tokens under each box being written and make its bins readable where they are written
+    (`trainers.box_supervision`).
     """
     start = Path(base_dir)
     if location_bins is not None:
@@ -169,6 +171,7 @@ def train_grounded_start(
         seed=seed,
         frozen=VISION_FROZEN,
         box_attention=box_attention,
+        box_readout=box_readout,
     )
     result = sft_train(
         start,

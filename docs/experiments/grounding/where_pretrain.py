@@ -2,14 +2,14 @@
 (docs/experiments/grounding.md, "Box-only examples").
 
     uv run --no-sync python docs/experiments/grounding/where_pretrain.py OUT [STEPS] [WHERE] [VISION_STEPS] \
-        [BOX_ATTENTION]
+        [BOX_ATTENTION] [BOX_READOUT]
 
 The same recipe as `catts train sft --role grounded --location-bins 56 --steps STEPS` (default 600), with a share
 WHERE (default 0.4) of every batch's role drawn as `trainers.shapes.roles.where_example`. With VISION_STEPS the
 tower first learns where its tokens and their objects are (`pretrain_vision(where=True)`, the second design), so the
 location tokens are written from tokens that carry their position ("Location tokens on the where-trained tower").
-BOX_ATTENTION weighs the loss that sends one head to the image tokens under each box it writes
-(`trainers.box_attention`; "Box attention").
+BOX_ATTENTION and BOX_READOUT weigh the losses that send one head to the image tokens under each box it writes and
+make the bin readable where it is written (`trainers.box_supervision`; "Box attention", "Box readout").
 """
 
 from __future__ import annotations
@@ -23,7 +23,14 @@ from catts_graph.shapes.bundled import bundled_model
 from trainers.shapes.models import train_grounded_start
 
 
-def main(out: str, steps: int = 600, where: float = 0.4, vision_steps: int = 0, box_attention: float = 0.0) -> None:
+def main(
+    out: str,
+    steps: int = 600,
+    where: float = 0.4,
+    vision_steps: int = 0,
+    box_attention: float = 0.0,
+    box_readout: float = 0.0,
+) -> None:
     result = train_grounded_start(
         bundled_model("shapes-base"),
         out,
@@ -32,11 +39,12 @@ def main(out: str, steps: int = 600, where: float = 0.4, vision_steps: int = 0, 
         where=where,
         vision_steps=vision_steps,
         box_attention=box_attention,
+        box_readout=box_readout,
     )
     print(f"trained {result.steps} steps in {result.seconds / 60:.1f} min; final loss {result.final_loss:.3f}")
 
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    numbers = (int, float, int, float)
+    numbers = (int, float, int, float, float)
     main(args[0], *(kind(a) for kind, a in zip(numbers, args[1:], strict=False)))

@@ -1,4 +1,5 @@
-"""Box attention: a training signal that sends one attention head to the image tokens under the box being written.
+"""Box supervision: training signals that send one attention head to the image tokens under the box being written,
+and make the value to write readable where it is written.
 
 A location-token model writes a box as four ``<loc_K>`` tokens. To write them right it must attend from the
 writing positions to the image tokens that hold the named object and copy their position; the grounding notebook
@@ -13,12 +14,16 @@ The boxes come from the labels themselves (the answer's own location tokens on a
 image), so any example of any benchmark that writes location-token boxes is supervised, and no other is; each
 example must hold one image. The served model is unchanged: the loss shapes training only.
 
-Example:
-    >>> boxes = BoxAttention.of(model, processor)  # doctest: +SKIP
-    >>> out = model(**enc, output_attentions=True)  # doctest: +SKIP
-    >>> loss = out.loss + 0.5 * boxes.loss(out.attentions, enc)  # doctest: +SKIP
+A second term, `BoxSupervision`'s ``readout``, asks for the next step: that the value to write be linearly present at
+the writing position (a linear head on the last hidden state regresses the bin), an ordinal signal the
+categorical loss over bins lacks.
 
-`trainers.sft.sft_train` adds it with `SFTConfig.box_attention`.
+Example:
+    >>> boxes = BoxSupervision.of(model, processor, attention=0.2, readout=5.0)  # doctest: +SKIP
+    >>> out = model(**enc, **boxes.forward_options())  # doctest: +SKIP
+    >>> loss = out.loss + sum(boxes.losses(out, enc).values())  # doctest: +SKIP
+
+`trainers.sft.sft_train` adds them with `SFTConfig.box_attention` and `SFTConfig.box_readout`.
 """
 
 from __future__ import annotations
@@ -88,34 +93,72 @@ def box_attention_loss(attention: Any, targets: Any) -> Any:
     return -torch.log(mass + 1e-6).mean()
 
 
+def box_value_targets(labels: Any, loc_ids: Any) -> tuple[Any, Any]:
+    """(B, L) bool: the positions that predict a location token in `labels` (B, L); (B, L) float: that token's bin
+    as a fraction of the image side (0 elsewhere)."""
+    import torch
+
+    match = labels[:, 1:, None] == loc_ids  # (B, L-1, bins) position t predicts the token at t + 1
+    rows = torch.nn.functional.pad(match.any(-1), (0, 1))  # (B, L)
+    values = match.float().argmax(-1) / (len(loc_ids) - 1)  # (B, L-1)
+    return rows, torch.nn.functional.pad(values, (0, 1)) * rows  # (B, L), (B, L)
+
+
 @dataclass(frozen=True)
-class BoxAttention:
-    """The loss on a model: head 0 of its language model's second-to-last layer (late enough to know which object
-    the question names, early enough to leave a layer to turn the copied position into a bin)."""
+class BoxSupervision:
+    """Both terms on a model, each with its weight (0 leaves it out):
+
+    - ``attention``: `box_attention_loss` on head 0 of the language model's second-to-last layer (late enough to
+      know which object the question names, early enough to leave a layer to turn the copied position into a bin);
+    - ``readout``: the squared error of a linear readout of the last hidden state, at each position that predicts a
+      location token, against that token's bin as a fraction of the side: the value to write must be linearly
+      present where it is written. The readout (`parameters`) is trained with the model and not saved.
+    """
 
     loc_ids: Any  # (bins,) location token ids in bin order
     image_token_id: int
     merge: int  # vision patches per image token, per side
     restore: str  # the attention implementation to save the model with
+    attention: float
+    readout: float
+    head: Any  # torch.nn.Linear(D, 1): the readout
 
     @classmethod
-    def of(cls, model: Any, processor: Any) -> BoxAttention:
-        """Switches `model` to eager attention (the only one that returns its weights); raises `ValueError` when
-        its tokenizer has no location tokens."""
+    def of(cls, model: Any, processor: Any, *, attention: float, readout: float) -> BoxSupervision:
+        """Switches `model` to eager attention (the only one that returns its weights) when `attention`; raises
+        `ValueError` when its tokenizer has no location tokens."""
         import torch
 
         ids = location_token_ids(processor.tokenizer.get_vocab())
         if len(ids) < 2:
-            raise ValueError("box_attention needs a model with location tokens (trainers.shapes.location)")
+            raise ValueError("box supervision needs a model with location tokens (trainers.shapes.location)")
         restore = model.config._attn_implementation
-        model.set_attn_implementation("eager")
+        if attention:
+            model.set_attn_implementation("eager")
         merge = int(getattr(processor.image_processor, "merge_size", 2))
-        return cls(torch.tensor(ids), int(model.config.image_token_id), merge, restore)
+        head = torch.nn.Linear(model.config.get_text_config().hidden_size, 1)
+        image = int(model.config.image_token_id)
+        return cls(torch.tensor(ids), image, merge, restore, attention, readout, head)
 
-    def loss(self, attentions: Any, enc: dict[str, Any]) -> Any:
-        """`box_attention_loss` of a forward pass's attentions (layers x (B, H, L, L)) on the batch `enc`."""
-        if len(enc["image_grid_thw"]) != len(enc["input_ids"]):
-            raise ValueError("box_attention needs exactly one image in every example of the batch")
-        grids = enc["image_grid_thw"][:, 1:] // self.merge  # (B, 2) image-token rows and columns, one image each
-        targets = box_attention_targets(enc["input_ids"], enc["labels"], self.loc_ids, self.image_token_id, grids)
-        return box_attention_loss(attentions[-2][:, 0], targets)  # (B, L, L) of head 0
+    def forward_options(self) -> dict[str, bool]:
+        """What the model's forward pass must return for `losses`."""
+        return {"output_attentions": bool(self.attention), "output_hidden_states": bool(self.readout)}
+
+    def parameters(self) -> list[Any]:
+        return list(self.head.parameters()) if self.readout else []
+
+    def losses(self, out: Any, enc: dict[str, Any]) -> dict[str, Any]:
+        """The weighted terms of a forward pass `out` (with `forward_options`) on the batch `enc`, by name."""
+        terms = {}
+        if self.attention:
+            if len(enc["image_grid_thw"]) != len(enc["input_ids"]):
+                raise ValueError("box attention needs exactly one image in every example of the batch")
+            grids = enc["image_grid_thw"][:, 1:] // self.merge  # (B, 2) image-token rows and columns
+            targets = box_attention_targets(enc["input_ids"], enc["labels"], self.loc_ids, self.image_token_id, grids)
+            terms["box_attention_loss"] = self.attention * box_attention_loss(out.attentions[-2][:, 0], targets)
+        if self.readout:
+            rows, values = box_value_targets(enc["labels"], self.loc_ids)  # (B, L), (B, L)
+            read = self.head(out.hidden_states[-1]).squeeze(-1)  # (B, L)
+            error = ((read - values) ** 2)[rows]  # (T,)
+            terms["box_readout_loss"] = self.readout * (error.mean() if len(error) else read.sum() * 0.0)
+        return terms

@@ -15,7 +15,13 @@ from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from catts_graph.shapes.tiny_vlm import make_tiny_model
 from catts_graph.shapes.world import make_item
-from trainers.box_attention import BoxAttention, box_attention_loss, box_attention_targets, box_cells
+from trainers.box_supervision import (
+    BoxSupervision,
+    box_attention_loss,
+    box_attention_targets,
+    box_cells,
+    box_value_targets,
+)
 from trainers.sft import SFTConfig, collate, sft_train
 from trainers.shapes.location import add_location_tokens
 from trainers.shapes.roles import role_stream, where_example
@@ -44,6 +50,14 @@ def test_targets_mark_the_positions_that_write_each_box_and_only_them() -> None:
         box_attention_targets(ids, labels, torch.tensor(loc), image, torch.tensor([[3, 3]]))
 
 
+def test_value_targets_are_the_bins_the_next_positions_write() -> None:
+    loc = torch.tensor([10, 11, 12, 13, 14])  # 5 bins: fractions 0, 1/4, .., 1
+    labels = torch.tensor([[-100, -100, 11, 14, 3]])  # (1, 5)
+    rows, values = box_value_targets(labels, loc)
+    assert rows.tolist() == [[False, True, True, False, False]]
+    assert values.tolist() == [[0.0, 0.25, 1.0, 0.0, 0.0]]
+
+
 def test_the_loss_is_minus_log_the_mass_on_the_targets() -> None:
     attention = torch.tensor([[[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]]])  # (1, 2, 3)
     targets = torch.tensor([[[True, False, False], [False, False, False]]])  # only row 0 has a target
@@ -62,28 +76,30 @@ def test_a_model_without_location_tokens_is_refused(tmp_path: Path) -> None:
     plain = make_tiny_model(tmp_path / "plain", seed=0)
     model = AutoModelForImageTextToText.from_pretrained(plain)
     with pytest.raises(ValueError, match="location tokens"):
-        BoxAttention.of(model, AutoProcessor.from_pretrained(plain))
+        BoxSupervision.of(model, AutoProcessor.from_pretrained(plain), attention=1.0, readout=0.0)
 
 
-def _mass(folder: Path) -> float:
-    """The loss of the head on where examples with a box (lower: more attention on the boxes)."""
+def _losses(folder: Path) -> dict[str, float]:
+    """Both terms (weight 1) on where examples with a box: lower attention loss, more attention on the boxes."""
     processor = AutoProcessor.from_pretrained(folder)
     model = AutoModelForImageTextToText.from_pretrained(folder).eval()
-    boxes = BoxAttention.of(model, processor)
+    boxes = BoxSupervision.of(model, processor, attention=1.0, readout=1.0)
     rng = random.Random(5)
     batch = [ex for ex in (where_example(make_item(0, k), rng, BINS) for k in range(40)) if "<loc_" in ex.answer][:8]
     enc = collate(processor, batch)
     enc.pop("answer_context")
     with torch.no_grad():
-        return float(boxes.loss(model(**enc, output_attentions=True).attentions, enc))
+        return {k: float(v) for k, v in boxes.losses(model(**enc, **boxes.forward_options()), enc).items()}
 
 
 def test_training_with_box_attention_moves_the_head_to_the_boxes(located: Path, tmp_path: Path) -> None:
-    config = SFTConfig(steps=30, batch_size=4, learning_rate=3e-3, log_every=1, box_attention=1.0)
+    config = SFTConfig(steps=30, batch_size=4, learning_rate=3e-3, log_every=1, box_attention=1.0, box_readout=1.0)
     stream = role_stream({"where": (partial(where_example, bins=BINS), 1.0)}, block=4)
     sft_train(located, stream, tmp_path / "t", config, progress=False)
     log = [json.loads(line) for line in (tmp_path / "t" / "sft_log.jsonl").read_text().splitlines()]
-    assert all("box_attention_loss" in row for row in log)
-    assert _mass(tmp_path / "t") < _mass(located) - 0.5  # the supervised head looks at the boxes
+    assert all({"box_attention_loss", "box_readout_loss"} <= set(row) for row in log)
+    before, after = _losses(located)["box_attention_loss"], _losses(tmp_path / "t")["box_attention_loss"]
+    assert after < before - 0.5  # the supervised head looks at the boxes
+    assert log[-1]["box_readout_loss"] < log[0]["box_readout_loss"]  # the readout learns the bins
     saved = json.loads((tmp_path / "t" / "config.json").read_text())
     assert "eager" not in json.dumps(saved)  # served as before: the eager switch is for training only
