@@ -3,8 +3,8 @@ task (ITEMS images of world seed 777), a ridge probe reads the first true box's 
 
 - the hidden states at the positions that *predict* x1, y1, x2, y2 (every layer; the last one feeds the output
   head): is the box present where the model must write it?
-- the mean last-layer hidden state of the image tokens under the first true box (an oracle attention): is the box
-  present in the tokens the model should attend to?
+- the mean hidden state of the image tokens under the first true box, in every layer (an oracle attention): is the
+  box present in the tokens the model should attend to, by the layer that attends?
 
 and prints the model's own teacher-forced argmax bin beside them (share within one bin of the truth, correlation).
 High R^2 at the object's tokens but low at the predicting positions: the model does not attend to the object
@@ -74,19 +74,20 @@ def main(model_dir: str, n_items: int = 400, bins: int = 56) -> None:
                 inside = (centre_x >= x1) & (centre_x <= x2) & (centre_y >= y1) & (centre_y <= y2)  # (g*g,)
                 if not inside.any():  # a box smaller than a cell: the cell holding its centre
                     inside = np.arange(grid * grid) == (int((y1 + y2) / 2 / cell) * grid + int((x1 + x2) / 2 / cell))
-                image = hidden[b, -1, ids == pad].numpy()  # (g*g, D)
-                at_object.append(image[inside].mean(axis=0))  # (D,)
+                image = hidden[b][:, ids == pad].numpy()  # (layers + 1, g*g, D)
+                at_object.append(image[:, inside].mean(axis=1))  # (layers + 1, D)
     y = np.stack(truth).astype(float)  # (N, 4)
     mine = np.stack(own).astype(float)  # (N, 4)
     writes = np.stack(at_write)  # (N, layers + 1, 4, D)
-    objects = np.stack(at_object)  # (N, D)
+    objects = np.stack(at_object)  # (N, layers + 1, D)
     print(f"{len(y)} where-task examples with a box, teacher-forced; R^2 (MAE in bins) of the first true box")
     print(f"{'read from':34s}" + "".join(f"{n:>16s}" for n in NAMES))
     for layer in range(writes.shape[1]):
         cells = [probe(writes[:, layer, j], y[:, j], lam=10.0) for j in range(4)]
         print(f"{f'predicting position, layer {layer}':34s}" + "".join(f"{r:9.3f} ({m:4.1f})" for r, m in cells))
-    cells = [probe(objects, y[:, j], lam=10.0) for j in range(4)]
-    print(f"{'object tokens, last layer (oracle)':34s}" + "".join(f"{r:9.3f} ({m:4.1f})" for r, m in cells))
+    for layer in range(objects.shape[1]):
+        cells = [probe(objects[:, layer], y[:, j], lam=10.0) for j in range(4)]
+        print(f"{f'object tokens, layer {layer} (oracle)':34s}" + "".join(f"{r:9.3f} ({m:4.1f})" for r, m in cells))
     near = [float(np.mean(np.abs(mine[:, j] - y[:, j]) <= 1)) for j in range(4)]
     corr = [float(np.corrcoef(mine[:, j], y[:, j])[0, 1]) for j in range(4)]
     cells = "".join(f"{a:9.2f} ({c:4.2f})" for a, c in zip(near, corr, strict=True))
