@@ -58,6 +58,8 @@ def test_boxes_are_rescaled_from_the_model_frame_before_the_iou() -> None:
     assert box_rewards([GOOD], truth, [112], [112], BoxFrame("original")) == [0.0]  # read in the wrong frame: misses
     assert box_rewards(["\\boxed{1}"], truth, [112], [112], BUNDLED_BOX_FRAME) == [0.0]  # no box list
     assert box_rewards([GOOD], [None], [112], [112], BUNDLED_BOX_FRAME) == [0.0]  # no truth to score against
+    empty = "<caption>none.</caption> <bbox>[]</bbox> <answer>0</answer>"
+    assert box_rewards([empty, GOOD], [[], []], [112] * 2, [112] * 2, BUNDLED_BOX_FRAME) == [0.0, 0.0]  # no signal
 
 
 def test_the_shapes_grounded_target_earns_every_reward() -> None:
@@ -80,6 +82,10 @@ def test_the_shapes_grounded_target_earns_every_reward() -> None:
             long = [r for r, t in zip(rewards, columns["caption"], strict=True) if len(t.split()) >= 4]
             assert long and all(r == pytest.approx(1.0) for r in long)
             assert min(rewards) > 0.5
+        elif name == "BoxReward":  # items without evidence carry no box signal
+            grounded = [r for r, truth in zip(rewards, columns["boxes"], strict=True) if truth]
+            assert grounded and min(grounded) == pytest.approx(1.0)
+            assert len(grounded) < len(rewards) and max(rewards) == pytest.approx(1.0)
         else:
             assert min(rewards) == pytest.approx(1.0), name
 

@@ -7,8 +7,9 @@
   (nltk's BLEU with smoothing method 1 on word-punct tokens, Google's `rouge_score` with its stemmer, as SATORI
   scores it); 0 without a caption.
 - `box_rewards`: IoU of the union of the predicted boxes, mapped from the model's input frame to the original image
-  (`BoxFrame.to_image`, clipped), with the union of the true boxes. Ours: both empty scores 1 (nothing to ground,
-  nothing named), one empty scores 0.
+  (`BoxFrame.to_image`, clipped), with the union of the true boxes. Ours: only items with true boxes are scored; an
+  item without any scores 0 whatever is written (scoring an empty list 1 there made it beat every attempt of a model
+  that cannot localise yet, and GRPO collapsed to empty lists; the answer reward still scores such items).
 - `answer_rewards`: the project's normalised matcher (`trainers.cdrl.rewards.accuracy_rewards`), not SATORI's
   exact string match.
 
@@ -72,11 +73,11 @@ def box_rewards(
     frame: BoxFrame,
 ) -> list[float]:
     """`union_iou` of each response's boxes (mapped from `frame` to the image) with its true boxes; 0.0 when the
-    response names no box list, or the item has no true boxes."""
+    response names no box list, or the item has no true boxes (nothing to ground: no signal)."""
     out = []
     for text, truth, width, height in zip(completions, truths, widths, heights, strict=True):
         boxes = parse_grounded(text).boxes
-        if boxes is None or truth is None:
+        if boxes is None or not truth:
             out.append(0.0)
             continue
         out.append(union_iou(frame.to_image(boxes, width, height), [as_box(b) for b in truth], width, height))

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nodes.grounding import BoxFrame, as_box, grounded_response, location_token_ids
+from nodes.grounding import BoxFrame, as_box, grounded_response, grounding_scores, location_token_ids
 from nodes.images import load_image
 from nodes.prompts import grounded_prompt
 from nodes.protocol import Message
@@ -28,7 +28,7 @@ from trainers.cdrl.data import pairs_dataset
 from trainers.cdrl.rewards import confidence_reward_funcs
 from trainers.cdrl.trainer import train_grpo
 from trainers.grounding.config import GroundingGRPOConfig
-from trainers.grounding.rewards import box_rewards, format_rewards, grounding_reward_funcs
+from trainers.grounding.rewards import format_rewards, grounding_reward_funcs
 from trainers.sft import SFTExample, warm_up
 
 
@@ -115,10 +115,13 @@ def train_grounding(
 
 @dataclass(frozen=True)
 class GroundingDevReads:
-    """A dev row's grounding: its greedy response's box IoU (`box_rewards`) and whether it is well formed."""
+    """A dev row's grounding: its greedy response's box IoU as `catts eval` measures it
+    (`nodes.grounding.grounding_scores`: an empty list on an item without evidence scores 1, unlike the reward)
+    and whether it is well formed."""
 
     frame: BoxFrame
 
     def __call__(self, text: str, example: dict[str, Any]) -> dict[str, float]:
-        truth = [example["boxes"]], [example["width"]], [example["height"]]
-        return {"iou": box_rewards([text], *truth, self.frame)[0], "well_formed": format_rewards([text])[0]}
+        truth = [as_box(b) for b in example["boxes"] or []]
+        iou = grounding_scores(text, truth, self.frame, example["width"], example["height"])["iou"]
+        return {"iou": iou, "well_formed": format_rewards([text])[0]}
