@@ -61,6 +61,21 @@ EXPERT_STAGES: tuple[tuple[int, int], ...] = ((1300, 1), (1800, 2))
 (docs/experiments/expert-history.md)."""
 
 
+def role_config(steps: int, seed: int, *, box_attention: float = 0.0, box_readout: float = 0.0) -> SFTConfig:
+    """The role SFT's settings: batch `BATCH_SIZE`, peak lr 1e-3, 2% warm-up, tower frozen, and the box supervision
+    weights (`trainers.box_supervision`)."""
+    return SFTConfig(
+        steps=steps,
+        batch_size=BATCH_SIZE,
+        learning_rate=1e-3,
+        warmup_fraction=0.02,
+        seed=seed,
+        frozen=VISION_FROZEN,
+        box_attention=box_attention,
+        box_readout=box_readout,
+    )
+
+
 def train_base(
     out_dir: str | Path,
     *,
@@ -107,14 +122,7 @@ def train_expert(
     for index, (steps, seed) in enumerate(stages, 1):
         last = index == len(stages)
         stage_dir = out if last else out.with_name(f"{out.name}-stage{index}")
-        config = SFTConfig(
-            steps=steps,
-            batch_size=BATCH_SIZE,
-            learning_rate=1e-3,
-            warmup_fraction=0.02,
-            seed=seed,
-            frozen=VISION_FROZEN,
-        )
+        config = role_config(steps, seed)
         result = sft_train(start, role_stream(mix, block=BATCH_SIZE), stage_dir, config, progress=progress)
         log += [
             {**row, "stage": index, "step": row["step"] + done_steps, "seconds": row["seconds"] + seconds}
@@ -163,16 +171,7 @@ def train_grounded_start(
         start = pretrain_vision(
             start, out.with_name(out.name + "-vision"), vision, where=True, progress=progress
         ).out_dir
-    config = SFTConfig(
-        steps=steps,
-        batch_size=BATCH_SIZE,
-        learning_rate=1e-3,
-        warmup_fraction=0.02,
-        seed=seed,
-        frozen=VISION_FROZEN,
-        box_attention=box_attention,
-        box_readout=box_readout,
-    )
+    config = role_config(steps, seed, box_attention=box_attention, box_readout=box_readout)
     result = sft_train(
         start,
         role_stream(grounded_mix(location_bins, where=where), block=BATCH_SIZE),
