@@ -8,8 +8,8 @@
   scores it); 0 without a caption.
 - `box_rewards`: IoU of the union of the predicted boxes, mapped from the model's input frame to the original image
   (`BoxFrame.to_image`, clipped), with the union of the true boxes. Ours: only items with true boxes are scored; an
-  item without any scores 0 whatever is written (scoring an empty list 1 there made it beat every attempt of a model
-  that cannot localise yet, and GRPO collapsed to empty lists; the answer reward still scores such items).
+  item without any scores 0 whatever is written (there is nothing to ground: scoring an empty list 1 there made it
+  beat every attempt of a model that cannot localise yet; the answer reward still scores such items).
 - `answer_rewards`: the project's normalised matcher (`trainers.cdrl.rewards.accuracy_rewards`), not SATORI's
   exact string match.
 
