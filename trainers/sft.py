@@ -5,7 +5,8 @@ processor and chat template, so training sees exactly the tokens vLLM serves. Th
 answer and its end-of-turn token only, or, where an example sets `loss_from`, only the answer's tail from that
 character on (e.g. a statement appended to a response the model wrote itself, the response kept as context); with
 `SFTConfig.anchor` the context answer tokens are then held to the start model's distribution by a KL term, as the
-new tokens, learned without any negative, otherwise leak into the responses themselves.
+new tokens, learned without any negative, otherwise leak into the responses themselves. For models that write
+location tokens, `SFTConfig.box_attention` and `box_readout` add `trainers.box_supervision`'s terms.
 Examples come from a generator function, so synthetic worlds can draw fresh
 data every step. The saved folder (weights, tokenizer, processor, `sft_log.jsonl`) is served by vLLM as it is.
 
