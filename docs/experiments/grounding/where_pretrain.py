@@ -14,9 +14,11 @@ make the bin readable where it is written (`trainers.box_supervision`; "Box atte
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as every catts command: no spinning beside another process
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
 from catts_graph.shapes.bundled import bundled_model
