@@ -1,4 +1,4 @@
-"""Box attention: the cells under a box, the targets read from the labels, the loss, and a tiny real model trained
+"""Box supervision: the cells under a box, the targets read from the labels, the losses, and a tiny real model trained
 with it (its head moves towards the box; the saved model is served as before)."""
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def test_the_loss_is_minus_log_the_mass_on_the_targets() -> None:
 
 @pytest.fixture(scope="module")
 def located(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("box-attention")
+    root = tmp_path_factory.mktemp("box-supervision")
     return add_location_tokens(make_tiny_model(root / "plain", seed=0), root / "located", bins=BINS)
 
 
